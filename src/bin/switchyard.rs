@@ -1,0 +1,372 @@
+//! `switchyard`: run an API node (`serve`) or manage one over its admin API.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+use switchyard::client::{DEFAULT_NODE_URL, NodeClient, UploadMeta};
+use switchyard::deploy::Revision;
+use switchyard::engine::{EngineConfig, describe, parse_metrics};
+use switchyard::node::{self, NodeConfig};
+use switchyard::{Engine, ErrorCode};
+
+#[derive(Parser)]
+#[command(name = "switchyard", version, about = "Deploy ML models: registry, router and API node")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct NodeArgs {
+    /// The node's base URL.
+    #[arg(long, global = true, env = "SWITCHYARD_NODE", default_value = DEFAULT_NODE_URL)]
+    node: String,
+    /// File holding the node's admin token.
+    #[arg(long, global = true, env = "SWITCHYARD_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// Print the node's JSON answer instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an API node with its registry (headless).
+    Serve(ServeArgs),
+    /// Services: list or create.
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Versions of a service: list (version history) or add from an .onnx file.
+    Version {
+        #[command(subcommand)]
+        command: VersionCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Deploy one version (single generation) or a mapping of several generations.
+    Deploy {
+        service: String,
+        /// The version to serve alone.
+        #[arg(required_unless_present = "mapping", conflicts_with = "mapping")]
+        version: Option<String>,
+        /// A mapping, as JSON or @FILE: '[{"generation":"v2","proba":0.7},{"generation":"v1","proba":0.3}]'.
+        #[arg(long)]
+        mapping: Option<String>,
+        /// Assign requests with an x-switchyard-key header by a stable hash of the key.
+        #[arg(long)]
+        sticky: bool,
+        /// Why (recorded in the revision history).
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Roll back to the previous revision, or to --to-revision N.
+    Rollback {
+        service: String,
+        #[arg(long)]
+        to_revision: Option<i64>,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Revision history of a service's deployment.
+    History {
+        service: String,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Send one prediction request.
+    Predict {
+        service: String,
+        /// Features as a JSON object: '{"sepal_length":5.1,…}'.
+        #[arg(long)]
+        features: String,
+        /// Force this generation.
+        #[arg(long)]
+        generation: Option<String>,
+        /// Sticky key.
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "SWITCHYARD_BIND")]
+    bind: SocketAddr,
+    /// Registry directory (default: the user data dir).
+    #[arg(long, env = "SWITCHYARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// File holding the admin API token (required to bind beyond loopback).
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+    /// Do not load the demo services into an empty registry.
+    #[arg(long)]
+    no_demo: bool,
+    /// Seed the router's random picks (reproducible traffic splits).
+    #[arg(long)]
+    router_seed: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum ServiceCommand {
+    List,
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum VersionCommand {
+    /// Version history with metrics, which are live and since when.
+    List { service: String },
+    /// Add a version from an ONNX file.
+    Add {
+        service: String,
+        file: PathBuf,
+        /// Version id (default: the next vN).
+        #[arg(long)]
+        id: Option<String>,
+        /// Append -YYYYMMDD-xxxx to the id.
+        #[arg(long)]
+        unique: bool,
+        /// A metric, repeatable: --metric accuracy=0.93
+        #[arg(long = "metric")]
+        metrics: Vec<String>,
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(run(cli))
+}
+
+fn read_secret(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let token = text.trim().to_owned();
+    if token.len() < 16 {
+        bail!("the token in {} is too short: use at least 16 characters", path.display());
+    }
+    Ok(token)
+}
+
+fn client(args: &NodeArgs) -> switchyard::Result<NodeClient> {
+    let token = args
+        .token_file
+        .as_deref()
+        .map(read_secret)
+        .transpose()
+        .map_err(|e| switchyard::Error::InvalidConfig(format!("{e:#}")))?;
+    let user = std::env::var("USER").unwrap_or_else(|_| "cli".to_owned());
+    NodeClient::new(&args.node, token, &format!("{user} (cli)"))
+}
+
+fn print_json(v: &impl serde::Serialize) -> switchyard::Result<()> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| switchyard::Error::Internal(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let outcome: switchyard::Result<()> = match cli.command {
+        Command::Serve(args) => return serve(args).await,
+        Command::Service { command, node } => service(command, &node).await,
+        Command::Version { command, node } => version(command, &node).await,
+        Command::Deploy { service, version, mapping, sticky, reason, node } => {
+            let config = match (version, mapping) {
+                (Some(v), _) => serde_json::json!({"mode": "single", "generation": v, "sticky": sticky}),
+                (None, Some(m)) => {
+                    let text = match m.strip_prefix('@') {
+                        Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?,
+                        None => m,
+                    };
+                    let mapping: Value = serde_json::from_str(&text).context("--mapping is not valid JSON")?;
+                    serde_json::json!({"mode": "multiple", "mapping": mapping, "sticky": sticky})
+                }
+                (None, None) => bail!("give a VERSION or --mapping"),
+            };
+            async { print_revision(&client(&node)?.deploy(&service, &config, &reason).await?, node.json) }.await
+        }
+        Command::Rollback { service, to_revision, reason, node } => {
+            async { print_revision(&client(&node)?.rollback(&service, to_revision, &reason).await?, node.json) }.await
+        }
+        Command::History { service, node } => history(&service, &node).await,
+        Command::Predict { service, features, generation, key, node } => {
+            let features: Value = serde_json::from_str(&features).context("--features is not valid JSON")?;
+            async { print_json(&client(&node)?.predict(&service, &features, generation.as_deref(), key.as_deref()).await?) }.await
+        }
+    };
+    outcome.map_err(|e| {
+        let hint = match e.code() {
+            ErrorCode::NodeUnreachable => "\nhint: start a node with `switchyard serve`, or point --node at one",
+            ErrorCode::Unauthorized => "\nhint: pass --token-file with the node's admin token",
+            _ => "",
+        };
+        anyhow::anyhow!("{e} [{}]{hint}", e.code())
+    })
+}
+
+async fn history(service: &str, node: &NodeArgs) -> switchyard::Result<()> {
+    let revs = client(node)?.revisions(service).await?;
+    if node.json {
+        return print_json(&revs);
+    }
+    println!("{:>4}  {:<20}  {:<9}  {:<16}  {:<44}  WHY", "REV", "WHEN", "KIND", "WHO", "CONFIG");
+    for r in revs.iter().rev() {
+        println!(
+            "{:>4}  {:<20}  {:<9}  {:<16}  {:<44}  {}",
+            r.number,
+            r.created_at.format("%Y-%m-%d %H:%M:%S"),
+            format!("{:?}", r.kind).to_lowercase(),
+            r.author,
+            describe(&r.config),
+            r.reason
+        );
+    }
+    Ok(())
+}
+
+fn print_revision(r: &Revision, json: bool) -> switchyard::Result<()> {
+    if json {
+        return print_json(r);
+    }
+    println!("{} revision {}: {} ({})", r.service, r.number, describe(&r.config), r.reason);
+    Ok(())
+}
+
+async fn service(command: ServiceCommand, node: &NodeArgs) -> switchyard::Result<()> {
+    let c = client(node)?;
+    match command {
+        ServiceCommand::List => {
+            let services = c.list_services().await?;
+            if node.json {
+                print_json(&services)
+            } else {
+                println!("{:<24}  {:>8}  {:>4}  SERVING", "SERVICE", "VERSIONS", "REV");
+                for s in services {
+                    let (rev, serving) = match &s.deployment {
+                        Some(r) => (r.number.to_string(), describe(&r.config)),
+                        None => ("-".into(), "not deployed".into()),
+                    };
+                    println!("{:<24}  {:>8}  {:>4}  {serving}", s.service.name, s.version_count, rev);
+                }
+                Ok(())
+            }
+        }
+        ServiceCommand::Create { name, description } => {
+            let s = c.create_service(&name, &description).await?;
+            if node.json {
+                print_json(&s)
+            } else {
+                println!("created service {}", s.name);
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn version(command: VersionCommand, node: &NodeArgs) -> switchyard::Result<()> {
+    let c = client(node)?;
+    match command {
+        VersionCommand::List { service } => {
+            let versions = c.list_versions(&service).await?;
+            if node.json {
+                return print_json(&versions);
+            }
+            println!("{:<32}  {:<20}  {:<12}  {:<30}  LIVE", "VERSION", "CREATED", "SHA256", "METRICS");
+            for v in versions {
+                let metrics: Vec<String> = v.version.metrics.iter().map(|(k, m)| format!("{k}={m}")).collect();
+                let live = match (v.live_since, v.share) {
+                    (Some(since), Some(share)) => format!("{:.0}% since {}", share * 100.0, since.format("%Y-%m-%d %H:%M:%S")),
+                    _ => "-".into(),
+                };
+                println!(
+                    "{:<32}  {:<20}  {:<12}  {:<30}  {live}",
+                    v.version.id,
+                    v.version.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    &v.version.sha256[..12.min(v.version.sha256.len())],
+                    metrics.join(" ")
+                );
+            }
+            Ok(())
+        }
+        VersionCommand::Add { service, file, id, unique, metrics, notes } => {
+            let metrics = parse_metrics(metrics.iter().map(String::as_str))?;
+            let bytes = std::fs::read(&file)
+                .map_err(|e| switchyard::Error::InvalidInput(format!("cannot read {}: {e}", file.display())))?;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model.onnx".into());
+            let v = c.upload_version(&service, &name, bytes, &UploadMeta { id, unique, metrics, notes }).await?;
+            if node.json {
+                print_json(&v)
+            } else {
+                println!("created {} {} (sha256 {}, features: {})", v.service, v.id, &v.sha256[..12], v.schema.feature_list());
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let data_dir = args.data_dir.unwrap_or_else(EngineConfig::default_data_dir);
+    let config = NodeConfig {
+        admin_token: args.admin_token_file.as_deref().map(read_secret).transpose()?,
+        ..NodeConfig::default()
+    };
+    node::check_bind(&args.bind, &config)?;
+    let engine = Engine::open(EngineConfig { data_dir: data_dir.clone(), router_seed: args.router_seed, seed_demo: !args.no_demo })
+        .await
+        .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    for s in engine.list_services().await? {
+        let serving = s.deployment.as_ref().map_or("not deployed".to_owned(), |r| describe(&r.config));
+        tracing::info!(service = %s.service.name, "{serving}");
+    }
+    tracing::info!(registry = %data_dir.display(), "switchyard node listening on http://{addr}");
+    node::serve(listener, node::router(engine, config), shutdown_signal()).await?;
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,157 @@
+//! A typed client of a node's HTTP API (native predict and admin). The CLI uses it, and so
+//! does the desktop's run-and-test panel, so both see exactly what any HTTP caller sees.
+//! Errors the node answers are rebuilt as [`Error::Remote`] with their code; a node that
+//! cannot be reached, or does not answer in time, is [`Error::NodeUnreachable`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::deploy::Revision;
+use crate::engine::{ServiceSummary, VersionView};
+use crate::error::{Error, ErrorCode, Result};
+use crate::registry::{Service, Version};
+
+/// The default address of a node.
+pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:8080";
+
+#[derive(Debug, Clone)]
+pub struct NodeClient {
+    base: String,
+    token: Option<String>,
+    author: String,
+    http: reqwest::Client,
+}
+
+/// A native prediction answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PredictResponse {
+    pub request_id: String,
+    pub service: String,
+    pub generation: String,
+    pub revision: i64,
+    pub prediction: Value,
+    #[serde(default)]
+    pub probabilities: Option<BTreeMap<String, f64>>,
+    pub latency_ms: f64,
+}
+
+/// What to upload as a new version.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UploadMeta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub unique: bool,
+    pub metrics: BTreeMap<String, f64>,
+    pub notes: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: ErrorCode,
+    message: String,
+}
+
+impl NodeClient {
+    pub fn new(base_url: &str, token: Option<String>, author: &str) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { base: base_url.trim_end_matches('/').to_owned(), token, author: author.to_owned(), http })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).header(crate::node::AUTHOR_HEADER, &self.author);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        req
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T> {
+        let response = req.send().await.map_err(|e| self.unreachable(e))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Internal(format!("unexpected answer from {}: {e}", self.base)));
+        }
+        Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Error::Remote { code: body.error.code, message: body.error.message },
+            Err(_) => Error::Remote {
+                code: if status == StatusCode::UNAUTHORIZED { ErrorCode::Unauthorized } else { ErrorCode::Internal },
+                message: format!("{} answered {status}: {}", self.base, String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>()),
+            },
+        })
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> Error {
+        let what = if e.is_timeout() { "did not answer in time" } else { "cannot be reached" };
+        Error::NodeUnreachable(format!("the node at {} {what}: {e}", self.base))
+    }
+
+    pub async fn list_services(&self) -> Result<Vec<ServiceSummary>> {
+        self.send(self.request(Method::GET, "/admin/v1/services")).await
+    }
+
+    pub async fn create_service(&self, name: &str, description: &str) -> Result<Service> {
+        self.send(self.request(Method::POST, "/admin/v1/services").json(&json!({"name": name, "description": description})))
+            .await
+    }
+
+    pub async fn list_versions(&self, service: &str) -> Result<Vec<VersionView>> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/services/{service}/versions"))).await
+    }
+
+    pub async fn upload_version(&self, service: &str, file_name: &str, bytes: Vec<u8>, meta: &UploadMeta) -> Result<Version> {
+        let meta = serde_json::to_string(meta).map_err(|e| Error::Internal(e.to_string()))?;
+        let form = reqwest::multipart::Form::new()
+            .part("model", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()))
+            .text("meta", meta);
+        self.send(self.request(Method::POST, &format!("/admin/v1/services/{service}/versions")).multipart(form)).await
+    }
+
+    pub async fn deployment(&self, service: &str) -> Result<Revision> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}"))).await
+    }
+
+    pub async fn deploy(&self, service: &str, config: &Value, reason: &str) -> Result<Revision> {
+        let body = json!({"config": config, "reason": reason});
+        self.send(self.request(Method::PUT, &format!("/admin/v1/deployments/{service}")).json(&body)).await
+    }
+
+    pub async fn rollback(&self, service: &str, to_revision: Option<i64>, reason: &str) -> Result<Revision> {
+        let body = json!({"to_revision": to_revision, "reason": reason});
+        self.send(self.request(Method::POST, &format!("/admin/v1/deployments/{service}/rollback")).json(&body)).await
+    }
+
+    pub async fn revisions(&self, service: &str) -> Result<Vec<Revision>> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/revisions"))).await
+    }
+
+    /// One native prediction; `generation` forces a generation.
+    pub async fn predict(&self, service: &str, features: &Value, generation: Option<&str>, key: Option<&str>) -> Result<PredictResponse> {
+        let mut req = self.request(Method::POST, &format!("/v1/services/{service}/predict")).json(&json!({"features": features}));
+        if let Some(g) = generation {
+            req = req.header(crate::node::GENERATION_HEADER, g);
+        }
+        if let Some(k) = key {
+            req = req.header(crate::node::KEY_HEADER, k);
+        }
+        self.send(req).await
+    }
+}

@@ -1,0 +1,189 @@
+//! Deployments and their revisions; the live (activated) configs.
+//!
+//! Invariants: a revision is never changed or deleted; a deployment's active config is its
+//! latest revision; a config is activated only after every model it names is loaded and
+//! warm, and it replaces the previous one in one atomic swap.
+
+mod config;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+pub use config::{DeploymentConfig, Serving};
+
+use crate::error::{Error, Result};
+use crate::model::LoadedModel;
+use crate::names::{ServiceName, VersionId};
+use crate::registry::{to_datetime, to_json};
+use crate::router::Route;
+use crate::store::{Pool, now_ms};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevisionKind {
+    Deploy,
+    Rollback,
+}
+
+impl RevisionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            RevisionKind::Deploy => "deploy",
+            RevisionKind::Rollback => "rollback",
+        }
+    }
+}
+
+/// One change of a deployment's config: who, when, why, and the full config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    pub service: ServiceName,
+    pub node: String,
+    pub number: i64,
+    pub config: DeploymentConfig,
+    pub kind: RevisionKind,
+    /// For a rollback, the revision whose config it restored.
+    pub rollback_of: Option<i64>,
+    pub author: String,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A config in service on this node, with its models loaded.
+pub struct ActiveDeployment {
+    pub service: ServiceName,
+    pub revision: i64,
+    pub config: DeploymentConfig,
+    pub route: Route,
+    pub models: HashMap<VersionId, Arc<LoadedModel>>,
+}
+
+impl ActiveDeployment {
+    pub fn live_generations(&self) -> String {
+        self.route.generations().iter().map(VersionId::as_str).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn revision_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Revision> {
+    let config: String = row.try_get("config_json")?;
+    let kind: String = row.try_get("kind")?;
+    Ok(Revision {
+        service: ServiceName::parse(row.try_get("service")?)?,
+        node: row.try_get("node")?,
+        number: row.try_get("number")?,
+        config: serde_json::from_str(&config).map_err(|e| Error::Internal(format!("stored config is unreadable: {e}")))?,
+        kind: if kind == "rollback" { RevisionKind::Rollback } else { RevisionKind::Deploy },
+        rollback_of: row.try_get("rollback_of")?,
+        author: row.try_get("author")?,
+        reason: row.try_get("reason")?,
+        created_at: to_datetime(row.try_get("created_at")?),
+    })
+}
+
+const REVISION_COLUMNS: &str = "service, node, number, config_json, kind, rollback_of, author, reason, created_at";
+
+/// Every revision of a deployment, oldest first.
+pub async fn revisions(pool: &Pool, service: &str, node: &str) -> Result<Vec<Revision>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {REVISION_COLUMNS} FROM revisions WHERE service = ? AND node = ? ORDER BY number"
+    ))
+    .bind(service)
+    .bind(node)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(revision_from_row).collect()
+}
+
+/// The latest revision (the active config), if the service is deployed on `node`.
+pub async fn latest(pool: &Pool, service: &str, node: &str) -> Result<Option<Revision>> {
+    let row = sqlx::query(&format!(
+        "SELECT {REVISION_COLUMNS} FROM revisions WHERE service = ? AND node = ? ORDER BY number DESC LIMIT 1"
+    ))
+    .bind(service)
+    .bind(node)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(revision_from_row).transpose()
+}
+
+pub async fn revision(pool: &Pool, service: &str, node: &str, number: i64) -> Result<Revision> {
+    let row = sqlx::query(&format!(
+        "SELECT {REVISION_COLUMNS} FROM revisions WHERE service = ? AND node = ? AND number = ?"
+    ))
+    .bind(service)
+    .bind(node)
+    .bind(number)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some(row) => revision_from_row(&row),
+        None => Err(Error::RevisionNotFound { deployment: service.to_owned(), revision: number }),
+    }
+}
+
+/// Services deployed on `node`.
+pub async fn deployed_services(pool: &Pool, node: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT service FROM deployments WHERE node = ? ORDER BY service")
+        .bind(node)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// What a new revision records besides its config.
+pub struct RevisionMeta<'a> {
+    pub kind: RevisionKind,
+    pub rollback_of: Option<i64>,
+    pub author: &'a str,
+    pub reason: &'a str,
+}
+
+/// Appends a revision (creating the deployment on first deploy) in one transaction.
+pub async fn append_revision(
+    pool: &Pool,
+    service: &ServiceName,
+    node: &str,
+    config: &DeploymentConfig,
+    meta: RevisionMeta<'_>,
+) -> Result<Revision> {
+    let created_at = now_ms();
+    let mut tx = pool.begin().await?;
+    sqlx::query("INSERT OR IGNORE INTO deployments (service, node, created_at) VALUES (?, ?, ?)")
+        .bind(service.as_str())
+        .bind(node)
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await?;
+    let number: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service = ? AND node = ?")
+        .bind(service.as_str())
+        .bind(node)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(&format!("INSERT INTO revisions ({REVISION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        .bind(service.as_str())
+        .bind(node)
+        .bind(number)
+        .bind(to_json(config)?)
+        .bind(meta.kind.as_str())
+        .bind(meta.rollback_of)
+        .bind(meta.author)
+        .bind(meta.reason)
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Revision {
+        service: service.clone(),
+        node: node.to_owned(),
+        number,
+        config: config.clone(),
+        kind: meta.kind,
+        rollback_of: meta.rollback_of,
+        author: meta.author.to_owned(),
+        reason: meta.reason.to_owned(),
+        created_at: to_datetime(created_at),
+    })
+}

@@ -1,0 +1,151 @@
+//! The engine's one error type and the closed set of error codes shared by HTTP, CLI and IPC.
+//!
+//! Every variant carries a message a user can act on. Internal details (SQL, I/O paths) are
+//! logged where they happen and summarised here; the node never returns them to a client.
+
+use serde::{Deserialize, Serialize};
+
+use crate::router::MappingIssue;
+
+/// Machine-readable error codes. Clients (the CLI, the desktop UI, HTTP callers) match on
+/// these, never on message text. The set is closed: adding one is an API change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    MalformedJson,
+    InvalidInput,
+    InvalidName,
+    InvalidMapping,
+    InvalidConfig,
+    InvalidModel,
+    ServiceNotFound,
+    VersionNotFound,
+    RevisionNotFound,
+    NotDeployed,
+    GenerationNotLive,
+    AlreadyExists,
+    Unauthorized,
+    PayloadTooLarge,
+    NodeUnreachable,
+    /// No such endpoint.
+    NotFound,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::InvalidMapping => "invalid_mapping",
+            ErrorCode::InvalidConfig => "invalid_config",
+            ErrorCode::InvalidModel => "invalid_model",
+            ErrorCode::ServiceNotFound => "service_not_found",
+            ErrorCode::VersionNotFound => "version_not_found",
+            ErrorCode::RevisionNotFound => "revision_not_found",
+            ErrorCode::NotDeployed => "not_deployed",
+            ErrorCode::GenerationNotLive => "generation_not_live",
+            ErrorCode::AlreadyExists => "already_exists",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::NodeUnreachable => "node_unreachable",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("invalid mapping: {}", join_issues(.0))]
+    InvalidMapping(Vec<MappingIssue>),
+    #[error("{0}")]
+    InvalidConfig(String),
+    #[error("{0}")]
+    InvalidModel(String),
+    #[error("service '{0}' does not exist")]
+    ServiceNotFound(String),
+    #[error("service '{service}' has no version '{version}'")]
+    VersionNotFound { service: String, version: String },
+    #[error("deployment '{deployment}' has no revision {revision}")]
+    RevisionNotFound { deployment: String, revision: i64 },
+    #[error("service '{0}' is not deployed on this node: deploy a version first")]
+    NotDeployed(String),
+    #[error("'{generation}' is not a live generation of '{service}' (live: {live})")]
+    GenerationNotLive { service: String, generation: String, live: String },
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    NodeUnreachable(String),
+    #[error("{0}")]
+    NoEndpoint(String),
+    /// The node answered with a typed error (used by the HTTP client to rebuild errors).
+    #[error("{message}")]
+    Remote { code: ErrorCode, message: String },
+    #[error("registry storage failed: {0}")]
+    Storage(#[from] sqlx::Error),
+    #[error("registry migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("file system error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn join_issues(issues: &[MappingIssue]) -> String {
+    issues.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; ")
+}
+
+impl Error {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::MalformedJson(_) => ErrorCode::MalformedJson,
+            Error::InvalidInput(_) => ErrorCode::InvalidInput,
+            Error::InvalidName(_) => ErrorCode::InvalidName,
+            Error::InvalidMapping(_) => ErrorCode::InvalidMapping,
+            Error::InvalidConfig(_) => ErrorCode::InvalidConfig,
+            Error::InvalidModel(_) => ErrorCode::InvalidModel,
+            Error::ServiceNotFound(_) => ErrorCode::ServiceNotFound,
+            Error::VersionNotFound { .. } => ErrorCode::VersionNotFound,
+            Error::RevisionNotFound { .. } => ErrorCode::RevisionNotFound,
+            Error::NotDeployed(_) => ErrorCode::NotDeployed,
+            Error::GenerationNotLive { .. } => ErrorCode::GenerationNotLive,
+            Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            Error::Unauthorized(_) => ErrorCode::Unauthorized,
+            Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Error::NodeUnreachable(_) => ErrorCode::NodeUnreachable,
+            Error::NoEndpoint(_) => ErrorCode::NotFound,
+            Error::Remote { code, .. } => *code,
+            Error::Storage(_) | Error::Migration(_) | Error::Io(_) | Error::Internal(_) => {
+                ErrorCode::Internal
+            }
+        }
+    }
+
+    /// Per-entry mapping problems, when this is a mapping error (the UI shows each at its entry).
+    pub fn mapping_issues(&self) -> &[MappingIssue] {
+        match self {
+            Error::InvalidMapping(issues) => issues,
+            _ => &[],
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

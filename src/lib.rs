@@ -1,0 +1,27 @@
+//! Switchyard's engine: everything the product does, with no UI.
+//!
+//! - [`registry`]: services and immutable versions, content-addressed artifacts.
+//! - [`model`]: ONNX inspection, loading (tract-onnx) and single-row prediction.
+//! - [`router`]: mappings, their validation, weighted and sticky picks.
+//! - [`deploy`]: deployment configs and append-only revisions.
+//! - [`engine`]: the [`Engine`] handle that ties them together and activates configs.
+//! - [`node`]: the axum HTTP API node over an engine.
+//! - [`client`]: the typed HTTP client of a node's API (CLI, desktop run-and-test).
+//! - [`store`]: the sqlx pool and migrations.
+//!
+//! Start with [`Engine::open`], then `node::router` to serve it.
+
+pub mod client;
+pub mod demo;
+pub mod deploy;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod names;
+pub mod node;
+pub mod registry;
+pub mod router;
+pub mod store;
+
+pub use engine::{Engine, EngineConfig};
+pub use error::{Error, ErrorCode, Result};

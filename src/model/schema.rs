@@ -1,0 +1,165 @@
+//! The schema of a version's model as stored in the registry and shown to users.
+
+use serde::{Deserialize, Serialize};
+use tract_onnx::prelude::DatumType;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputType {
+    Float32,
+    Float64,
+    Int64,
+}
+
+impl InputType {
+    pub(super) fn from_onnx(elem_type: i32) -> Option<Self> {
+        match elem_type {
+            1 => Some(InputType::Float32),
+            11 => Some(InputType::Float64),
+            7 => Some(InputType::Int64),
+            _ => None,
+        }
+    }
+
+    pub(super) fn datum_type(self) -> DatumType {
+        match self {
+            InputType::Float32 => DatumType::F32,
+            InputType::Float64 => DatumType::F64,
+            InputType::Int64 => DatumType::I64,
+        }
+    }
+
+    /// Whether `v` (finite) can be given to the model without changing meaning.
+    pub fn accepts(self, v: f64) -> bool {
+        match self {
+            InputType::Float32 => v.abs() <= f64::from(f32::MAX),
+            InputType::Float64 => true,
+            InputType::Int64 => v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_992.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feature {
+    pub name: String,
+    pub dtype: InputType,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutputKind {
+    /// A class label plus one probability per class, in `classes` order.
+    Classifier { classes: Vec<String> },
+    /// One numeric value.
+    Regressor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSchema {
+    /// The ONNX input tensor's name.
+    pub input_name: String,
+    pub input_type: InputType,
+    /// Features in column order; a prediction request names each exactly once.
+    pub features: Vec<Feature>,
+    pub output: OutputKind,
+}
+
+impl ModelSchema {
+    /// Whether two versions take the same request (same feature names, order and types), so
+    /// they can serve side by side in one mapping.
+    pub fn same_input(&self, other: &ModelSchema) -> bool {
+        self.features == other.features
+    }
+}
+
+impl ModelSchema {
+    /// Turns a request's `features` object into a row in column order, refusing missing,
+    /// unknown, non-numeric and unrepresentable values with a message that names them.
+    pub fn row_from_json(&self, features: &serde_json::Map<String, serde_json::Value>) -> crate::error::Result<Vec<f64>> {
+        use crate::error::Error;
+        let mut row = Vec::with_capacity(self.features.len());
+        let mut missing = Vec::new();
+        let mut problems = Vec::new();
+        for f in &self.features {
+            match features.get(&f.name) {
+                None => missing.push(f.name.as_str()),
+                Some(serde_json::Value::Number(n)) => match n.as_f64() {
+                    Some(v) if v.is_finite() && f.dtype.accepts(v) => row.push(v),
+                    _ => problems.push(format!("'{}' = {n} is out of range for {}", f.name, f.dtype.name())),
+                },
+                Some(other) => problems.push(format!("'{}' must be a number, got {}", f.name, json_type(other))),
+            }
+        }
+        let unknown: Vec<&str> =
+            features.keys().filter(|k| !self.features.iter().any(|f| &f.name == *k)).map(String::as_str).collect();
+        if !missing.is_empty() {
+            problems.insert(0, format!("missing features: {}", missing.join(", ")));
+        }
+        if !unknown.is_empty() {
+            let shown: Vec<String> = unknown.iter().take(10).map(|k| k.chars().take(64).collect()).collect();
+            problems.push(format!("unknown features: {} (expected: {})", shown.join(", "), self.feature_list()));
+        }
+        if problems.is_empty() { Ok(row) } else { Err(Error::InvalidInput(problems.join("; "))) }
+    }
+
+    pub fn feature_list(&self) -> String {
+        self.features.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl InputType {
+    pub fn name(self) -> &'static str {
+        match self {
+            InputType::Float32 => "float32",
+            InputType::Float64 => "float64",
+            InputType::Int64 => "int64",
+        }
+    }
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema(dtype: InputType) -> ModelSchema {
+        ModelSchema {
+            input_name: "x".into(),
+            input_type: dtype,
+            features: ["a", "b"].iter().map(|n| Feature { name: (*n).into(), dtype }).collect(),
+            output: OutputKind::Regressor,
+        }
+    }
+
+    fn row(s: &ModelSchema, v: serde_json::Value) -> Result<Vec<f64>, String> {
+        let serde_json::Value::Object(map) = v else { panic!("object") };
+        s.row_from_json(&map).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn rows_in_schema_order() {
+        assert_eq!(row(&schema(InputType::Float32), json!({"b": 2, "a": 1.5})), Ok(vec![1.5, 2.0]));
+    }
+
+    #[test]
+    fn each_problem_is_named() {
+        let s = schema(InputType::Float32);
+        assert_eq!(row(&s, json!({"a": 1})), Err("missing features: b".into()));
+        assert_eq!(row(&s, json!({"a": 1, "b": 2, "c": 3})), Err("unknown features: c (expected: a, b)".into()));
+        assert_eq!(row(&s, json!({"a": "1", "b": null})), Err("'a' must be a number, got a string; 'b' must be a number, got null".into()));
+        assert_eq!(row(&s, json!({"a": 1e39, "b": 1})), Err("'a' = 1e39 is out of range for float32".into()));
+        assert!(row(&schema(InputType::Float64), json!({"a": 1e39, "b": 1})).is_ok());
+        assert_eq!(row(&schema(InputType::Int64), json!({"a": 1.5, "b": 1})), Err("'a' = 1.5 is out of range for int64".into()));
+    }
+}

@@ -1,0 +1,218 @@
+//! The admin API (`/admin/v1`): services, versions (ONNX upload), deployments, rollback and
+//! history. Requires the bearer token when the node has one.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::body::{JsonBody, decode};
+use super::error::{ApiError, ApiResult};
+use super::{AUTHOR_HEADER, AppState};
+use crate::error::Error;
+use crate::registry::{NewVersion, Provenance};
+
+pub(super) fn router(state: AppState) -> Router<AppState> {
+    let upload_limit = state.config.upload_limit;
+    Router::new()
+        .route("/services", get(list_services).post(create_service))
+        .route("/services/{service}", get(get_service))
+        .route(
+            "/services/{service}/versions",
+            get(list_versions).post(create_version).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/services/{service}/versions/{version}", get(get_version))
+        .route("/deployments/{service}", get(get_deployment).put(deploy))
+        .route("/deployments/{service}/rollback", post(rollback))
+        .route("/deployments/{service}/revisions", get(revisions))
+        .route_layer(middleware::from_fn_with_state(state, require_token))
+}
+
+/// Constant-time comparison: the time taken does not reveal how much of a guess matched.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(token) = &state.config.admin_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
+            return ApiError(Error::Unauthorized(
+                "the admin API needs 'Authorization: Bearer <token>' with this node's admin token".into(),
+            ))
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Who made a change: the body's `author`, else the `x-switchyard-author` header.
+fn author(body: Option<&str>, headers: &HeaderMap) -> String {
+    body.map(str::to_owned)
+        .or_else(|| headers.get(AUTHOR_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .filter(|a| !a.trim().is_empty())
+        .map(|a| a.chars().take(200).collect())
+        .unwrap_or_else(|| "admin-api".to_owned())
+}
+
+async fn list_services(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.list_services().await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateService {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+async fn create_service(State(s): State<AppState>, JsonBody(b): JsonBody<CreateService>) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(s.engine.create_service(&b.name, &b.description).await?)))
+}
+
+async fn get_service(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.get_service(&service).await?))
+}
+
+async fn list_versions(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.list_versions(&service).await?))
+}
+
+async fn get_version(State(s): State<AppState>, Path((service, version)): Path<(String, String)>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.get_version(&service, &version).await?))
+}
+
+/// The `meta` part of a version upload.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VersionMeta {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub unique: bool,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub details: BTreeMap<String, String>,
+}
+
+/// Multipart upload: a `model` part (the .onnx file) and an optional `meta` part (JSON).
+async fn create_version(
+    State(s): State<AppState>,
+    Path(service): Path<String>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> ApiResult<impl IntoResponse> {
+    let mut model: Option<(Vec<u8>, Option<String>)> = None;
+    let mut meta = VersionMeta::default();
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError(Error::PayloadTooLarge("the model file is over the upload limit".into()))
+        } else {
+            ApiError(Error::InvalidInput(format!("cannot read the upload: {e}")))
+        }
+    };
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        match field.name() {
+            Some("model") => {
+                let file_name = field.file_name().map(str::to_owned);
+                model = Some((field.bytes().await.map_err(bad)?.to_vec(), file_name));
+            }
+            Some("meta") => meta = decode(&field.bytes().await.map_err(bad)?)?,
+            other => {
+                return Err(ApiError(Error::InvalidInput(format!(
+                    "unexpected form part {other:?}: send 'model' (the .onnx file) and optionally 'meta' (JSON)"
+                ))));
+            }
+        }
+    }
+    let (bytes, source_file) =
+        model.ok_or_else(|| ApiError(Error::InvalidInput("the upload has no 'model' part with the .onnx file".into())))?;
+    let new = NewVersion {
+        id: meta.id,
+        unique: meta.unique,
+        metrics: meta.metrics,
+        notes: meta.notes,
+        provenance: Provenance { created_by: author(meta.author.as_deref(), &headers), source_file, details: meta.details },
+    };
+    Ok((StatusCode::CREATED, Json(s.engine.create_version(&service, bytes, new).await?)))
+}
+
+async fn get_deployment(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.deployment(&service).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeployBody {
+    config: Value,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn deploy(
+    State(s): State<AppState>,
+    Path(service): Path<String>,
+    headers: HeaderMap,
+    JsonBody(b): JsonBody<DeployBody>,
+) -> ApiResult<impl IntoResponse> {
+    let who = author(b.author.as_deref(), &headers);
+    Ok(Json(s.engine.deploy(&service, &b.config, &who, &b.reason).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RollbackBody {
+    #[serde(default)]
+    to_revision: Option<i64>,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn rollback(
+    State(s): State<AppState>,
+    Path(service): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let b: RollbackBody = if body.is_empty() { RollbackBody::default() } else { decode(&body)? };
+    let who = author(b.author.as_deref(), &headers);
+    Ok(Json(s.engine.rollback(&service, b.to_revision, &who, &b.reason).await?))
+}
+
+async fn revisions(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.revisions(&service).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+        assert!(!same_secret(b"", b"a"));
+    }
+}

@@ -1,0 +1,39 @@
+//! Request bodies: buffered within the route's limit and decoded with errors that say what
+//! is wrong (413 over the limit, `malformed_json` for syntax, `invalid_input` for shape).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::error::Error;
+
+/// A JSON body of type `T`, whatever the content type the client declared (curl's `-d`
+/// sends form encoding by default; refusing it would only confuse).
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError(Error::PayloadTooLarge("the request body is over this endpoint's size limit".into()))
+            } else {
+                ApiError(Error::InvalidInput(format!("cannot read the request body: {rejection}")))
+            }
+        })?;
+        decode(&bytes).map(JsonBody).map_err(ApiError)
+    }
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    if bytes.is_empty() {
+        return Err(Error::MalformedJson("the request body is empty; send a JSON object".into()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => Error::InvalidInput(e.to_string()),
+        _ => Error::MalformedJson(e.to_string()),
+    })
+}

@@ -1,0 +1,60 @@
+//! How engine errors render on the wire: a status from the error code, and the body
+//! `{"error":{"code","message"}}` (plus `details` for per-entry mapping problems).
+//! Internal failures are logged in full and answered with a short message.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::error::{Error, ErrorCode};
+
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::MalformedJson
+        | ErrorCode::InvalidInput
+        | ErrorCode::InvalidName
+        | ErrorCode::InvalidMapping
+        | ErrorCode::InvalidConfig
+        | ErrorCode::InvalidModel => StatusCode::BAD_REQUEST,
+        ErrorCode::ServiceNotFound
+        | ErrorCode::VersionNotFound
+        | ErrorCode::RevisionNotFound
+        | ErrorCode::NotDeployed
+        | ErrorCode::GenerationNotLive
+        | ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::AlreadyExists => StatusCode::CONFLICT,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::NodeUnreachable => StatusCode::BAD_GATEWAY,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.0.code();
+        let message = if code == ErrorCode::Internal {
+            tracing::error!("internal error: {}", self.0);
+            "internal error in the node; its log has the details".to_owned()
+        } else {
+            self.0.to_string()
+        };
+        let mut body = json!({"error": {"code": code, "message": message}});
+        let issues = self.0.mapping_issues();
+        if !issues.is_empty() {
+            body["error"]["details"] = json!(issues);
+        }
+        (status_of(code), Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

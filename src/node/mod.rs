@@ -1,0 +1,90 @@
+//! The HTTP API node (axum): predictions, health and the admin API over one [`Engine`].
+//!
+//! [`router`] builds the app so tests can drive it; [`serve`] runs it on a listener the
+//! caller bound, until the shutdown future resolves, then drains in-flight requests.
+
+mod admin;
+mod body;
+mod error;
+mod predict;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+pub use error::{ApiError, status_of};
+
+use crate::engine::Engine;
+use crate::error::Error;
+
+/// Request headers of the native API.
+pub const GENERATION_HEADER: &str = "x-switchyard-generation";
+pub const KEY_HEADER: &str = "x-switchyard-key";
+pub const AUTHOR_HEADER: &str = "x-switchyard-author";
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Bearer token the admin API requires; None leaves it open (loopback only, enforced by
+    /// [`check_bind`]).
+    pub admin_token: Option<String>,
+    /// Largest prediction request body.
+    pub body_limit: usize,
+    /// Largest model upload.
+    pub upload_limit: usize,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self { admin_token: None, body_limit: 1024 * 1024, upload_limit: 256 * 1024 * 1024 }
+    }
+}
+
+/// The admin API may only run without a token on a loopback address.
+pub fn check_bind(addr: &SocketAddr, config: &NodeConfig) -> Result<(), Error> {
+    if !addr.ip().is_loopback() && config.admin_token.is_none() {
+        return Err(Error::InvalidConfig(format!(
+            "refusing to bind {addr} without an admin token: anyone on the network could deploy models. Pass --admin-token-file FILE, or bind 127.0.0.1"
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    engine: Engine,
+    config: Arc<NodeConfig>,
+}
+
+pub fn router(engine: Engine, config: NodeConfig) -> Router {
+    let state = AppState { engine, config: Arc::new(config) };
+    let public = Router::new()
+        .route("/v1/services/{service}/predict", post(predict::predict))
+        .route("/v2/health/live", get(predict::live))
+        .route("/v2/health/ready", get(predict::ready))
+        .layer(DefaultBodyLimit::max(state.config.body_limit));
+    Router::new()
+        .merge(public)
+        .nest("/admin/v1", admin::router(state.clone()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError(Error::NoEndpoint(format!("no endpoint {method} {}", uri.path())))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError(Error::NoEndpoint(format!("{} does not accept {method}", uri.path())))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves; in-flight requests complete.
+pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

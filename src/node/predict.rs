@@ -1,0 +1,72 @@
+//! `POST /v1/services/{service}/predict` and the health endpoints.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::body::JsonBody;
+use super::error::ApiResult;
+use super::{AppState, GENERATION_HEADER, KEY_HEADER};
+use crate::engine::Routing;
+use crate::error::Error;
+use crate::model::Prediction;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictBody {
+    features: Map<String, Value>,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Error> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| Error::InvalidInput(format!("header {name} must be visible ASCII"))),
+    }
+}
+
+pub async fn predict(
+    State(state): State<AppState>,
+    Path(service): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<PredictBody>,
+) -> ApiResult<Response> {
+    let routing = Routing { generation: header(&headers, GENERATION_HEADER)?, key: header(&headers, KEY_HEADER)? };
+    let out = state.engine.predict(&service, &body.features, routing).await?;
+    let mut answer = json!({
+        "request_id": out.request_id,
+        "service": out.service,
+        "generation": out.generation,
+        "revision": out.revision,
+        "latency_ms": (out.latency_ms * 1000.0).round() / 1000.0,
+    });
+    match out.prediction {
+        Prediction::Class { class, probabilities, .. } => {
+            answer["prediction"] = json!(class);
+            answer["probabilities"] = Value::Object(probabilities.into_iter().map(|(k, p)| (k, json!(p))).collect());
+        }
+        Prediction::Value(v) => answer["prediction"] = json!(v),
+    }
+    let mut response = Json(answer).into_response();
+    if let Ok(v) = HeaderValue::from_str(out.generation.as_str()) {
+        response.headers_mut().insert(GENERATION_HEADER, v);
+    }
+    Ok(response)
+}
+
+pub async fn live() -> Json<Value> {
+    Json(json!({"live": true}))
+}
+
+/// Ready once the engine is open and every deployment of this node is active.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    match state.engine.is_ready().await {
+        true => (StatusCode::OK, Json(json!({"ready": true}))).into_response(),
+        false => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false}))).into_response(),
+    }
+}

@@ -1,0 +1,10 @@
+//! Engine integration tests: each starts a real node on an ephemeral loopback port and
+//! talks HTTP to it. One binary, so it links once.
+
+mod bad_input;
+mod cli;
+mod deploy;
+mod predict;
+mod routing;
+mod support;
+mod switching;

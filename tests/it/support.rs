@@ -1,0 +1,138 @@
+//! Shared test helpers: a node on 127.0.0.1:0 over a fresh temp registry, fixtures, and
+//! short-hands for the admin API.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use switchyard::node::{self, NodeConfig};
+use switchyard::{Engine, EngineConfig};
+use tokio::sync::oneshot;
+
+/// The router seed every test node uses, so traffic splits are reproducible.
+pub const SEED: u64 = 20_261_122;
+
+pub struct TestNode {
+    pub url: String,
+    pub engine: Engine,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn spawn_node() -> TestNode {
+    spawn_node_in(tempfile::tempdir().expect("tempdir"), NodeConfig::default(), false).await
+}
+
+pub async fn spawn_node_in(dir: tempfile::TempDir, config: NodeConfig, seed_demo: bool) -> TestNode {
+    let engine = Engine::open(EngineConfig { data_dir: dir.path().to_path_buf(), router_seed: Some(SEED), seed_demo })
+        .await
+        .expect("engine opens");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = node::router(engine.clone(), config);
+    let task = tokio::spawn(async move {
+        node::serve(listener, app, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("node serves");
+    });
+    TestNode { url, engine, http: reqwest::Client::new(), dir, stop: Some(stop), task: Some(task) }
+}
+
+impl TestNode {
+    /// Stops the node, waiting for in-flight requests, and gives back its registry directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("node task");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub async fn create_service(&self, name: &str) {
+        let r = self.http.post(self.url("/admin/v1/services")).json(&json!({"name": name})).send().await.expect("send");
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    }
+
+    /// Uploads a fixture model; returns the created version's JSON.
+    pub async fn upload(&self, service: &str, fixture_name: &str, meta: Value) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new()
+            .part("model", reqwest::multipart::Part::bytes(fixture(fixture_name)).file_name(fixture_name.to_owned()))
+            .text("meta", meta.to_string());
+        self.http.post(self.url(&format!("/admin/v1/services/{service}/versions"))).multipart(form).send().await.expect("send")
+    }
+
+    pub async fn upload_ok(&self, service: &str, fixture_name: &str) -> String {
+        let r = self.upload(service, fixture_name, json!({})).await;
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.expect("json");
+        v["id"].as_str().expect("id").to_owned()
+    }
+
+    pub async fn deploy(&self, service: &str, config: Value) -> reqwest::Response {
+        self.http
+            .put(self.url(&format!("/admin/v1/deployments/{service}")))
+            .json(&json!({"config": config, "reason": "test"}))
+            .send()
+            .await
+            .expect("send")
+    }
+
+    pub async fn deploy_ok(&self, service: &str, config: Value) -> Value {
+        let r = self.deploy(service, config).await;
+        let status = r.status();
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn predict(&self, service: &str, features: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/v1/services/{service}/predict")))
+            .json(&json!({"features": features}))
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// A service `iris` with v1 (logistic regression) and v2 (MLP), v1 deployed.
+    pub async fn with_iris(&self) {
+        self.create_service("iris").await;
+        assert_eq!(self.upload_ok("iris", "iris_logreg.onnx").await, "v1");
+        assert_eq!(self.upload_ok("iris", "iris_mlp.onnx").await, "v2");
+        self.deploy_ok("iris", json!({"mode": "single", "generation": "v1"})).await;
+    }
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = fixtures_dir().join("models").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn iris_row() -> Value {
+    json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2})
+}
+
+/// The error code of a native error body.
+pub async fn error_code(r: reqwest::Response) -> (u16, String, String) {
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.expect("error body is JSON");
+    let code = body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}")).to_owned();
+    let message = body["error"]["message"].as_str().expect("message").to_owned();
+    assert!(!message.is_empty());
+    (status, code, message)
+}
