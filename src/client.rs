@@ -75,7 +75,8 @@ impl NodeClient {
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).header(crate::node::AUTHOR_HEADER, &self.author);
+        let mut req =
+            self.http.request(method, format!("{}{path}", self.base)).header(crate::node::AUTHOR_HEADER, &self.author);
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
         }
@@ -94,7 +95,11 @@ impl NodeClient {
             Ok(body) => Error::Remote { code: body.error.code, message: body.error.message },
             Err(_) => Error::Remote {
                 code: if status == StatusCode::UNAUTHORIZED { ErrorCode::Unauthorized } else { ErrorCode::Internal },
-                message: format!("{} answered {status}: {}", self.base, String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>()),
+                message: format!(
+                    "{} answered {status}: {}",
+                    self.base,
+                    String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>()
+                ),
             },
         })
     }
@@ -109,15 +114,23 @@ impl NodeClient {
     }
 
     pub async fn create_service(&self, name: &str, description: &str) -> Result<Service> {
-        self.send(self.request(Method::POST, "/admin/v1/services").json(&json!({"name": name, "description": description})))
-            .await
+        self.send(
+            self.request(Method::POST, "/admin/v1/services").json(&json!({"name": name, "description": description})),
+        )
+        .await
     }
 
     pub async fn list_versions(&self, service: &str) -> Result<Vec<VersionView>> {
         self.send(self.request(Method::GET, &format!("/admin/v1/services/{service}/versions"))).await
     }
 
-    pub async fn upload_version(&self, service: &str, file_name: &str, bytes: Vec<u8>, meta: &UploadMeta) -> Result<Version> {
+    pub async fn upload_version(
+        &self,
+        service: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+        meta: &UploadMeta,
+    ) -> Result<Version> {
         let meta = serde_json::to_string(meta).map_err(|e| Error::Internal(e.to_string()))?;
         let form = reqwest::multipart::Form::new()
             .part("model", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()))
@@ -144,8 +157,15 @@ impl NodeClient {
     }
 
     /// One native prediction; `generation` forces a generation.
-    pub async fn predict(&self, service: &str, features: &Value, generation: Option<&str>, key: Option<&str>) -> Result<PredictResponse> {
-        let mut req = self.request(Method::POST, &format!("/v1/services/{service}/predict")).json(&json!({"features": features}));
+    pub async fn predict(
+        &self,
+        service: &str,
+        features: &Value,
+        generation: Option<&str>,
+        key: Option<&str>,
+    ) -> Result<PredictResponse> {
+        let mut req =
+            self.request(Method::POST, &format!("/v1/services/{service}/predict")).json(&json!({"features": features}));
         if let Some(g) = generation {
             req = req.header(crate::node::GENERATION_HEADER, g);
         }

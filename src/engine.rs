@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::deploy::{self, ActiveDeployment, DeploymentConfig, Revision, RevisionKind, RevisionMeta, Serving};
 use crate::error::{Error, Result};
 use crate::model::{LoadedModel, Prediction};
+use crate::monitor::{Monitor, MonitorSnapshot, Outcome};
 use crate::names::{ServiceName, VersionId};
 use crate::registry::{self, NewVersion, Service, Version, artifacts::ArtifactStore};
 use crate::router::sticky_point;
@@ -62,11 +63,12 @@ struct Inner {
     /// order of revisions agree.
     deploy_lock: tokio::sync::Mutex<()>,
     picker: Picker,
+    monitor: Monitor,
 }
 
 enum Picker {
     Entropy,
-    Seeded(Mutex<StdRng>),
+    Seeded(Box<Mutex<StdRng>>),
 }
 
 impl Picker {
@@ -133,7 +135,7 @@ impl Engine {
         let pool = store::open_sqlite(&config.data_dir.join("registry.db")).await?;
         let artifacts = ArtifactStore::open(config.data_dir.join("artifacts"))?;
         let picker = match config.router_seed {
-            Some(seed) => Picker::Seeded(Mutex::new(StdRng::seed_from_u64(seed))),
+            Some(seed) => Picker::Seeded(Box::new(Mutex::new(StdRng::seed_from_u64(seed)))),
             None => Picker::Entropy,
         };
         let engine = Engine {
@@ -146,6 +148,7 @@ impl Engine {
                 models: Mutex::new(HashMap::new()),
                 deploy_lock: tokio::sync::Mutex::new(()),
                 picker,
+                monitor: Monitor::default(),
             }),
         };
         if config.seed_demo && registry::list_services(&engine.inner.pool).await?.is_empty() {
@@ -278,15 +281,23 @@ impl Engine {
             )));
         }
         if target == current.number {
-            return Err(Error::InvalidConfig(format!("revision {target} is already the active revision of '{service}'")));
+            return Err(Error::InvalidConfig(format!(
+                "revision {target} is already the active revision of '{service}'"
+            )));
         }
         let old = deploy::revision(&self.inner.pool, service, &self.inner.node, target).await?;
-        let reason = if reason.trim().is_empty() { format!("rollback to revision {target}") } else { reason.trim().to_owned() };
+        let reason =
+            if reason.trim().is_empty() { format!("rollback to revision {target}") } else { reason.trim().to_owned() };
         let meta = RevisionMeta { kind: RevisionKind::Rollback, rollback_of: Some(target), author, reason: &reason };
         self.commit_and_activate(service, old.config, meta).await
     }
 
-    async fn commit_and_activate(&self, service: &str, config: DeploymentConfig, meta: RevisionMeta<'_>) -> Result<Revision> {
+    async fn commit_and_activate(
+        &self,
+        service: &str,
+        config: DeploymentConfig,
+        meta: RevisionMeta<'_>,
+    ) -> Result<Revision> {
         let service_name = registry::get_service(&self.inner.pool, service).await?.name;
         // Load and warm first: a model that fails here leaves the registry and the live
         // config untouched.
@@ -321,7 +332,11 @@ impl Engine {
             .collect())
     }
 
-    async fn load_models(&self, service: &str, config: &DeploymentConfig) -> Result<HashMap<VersionId, Arc<LoadedModel>>> {
+    async fn load_models(
+        &self,
+        service: &str,
+        config: &DeploymentConfig,
+    ) -> Result<HashMap<VersionId, Arc<LoadedModel>>> {
         let mut models = HashMap::new();
         for generation in config.generations() {
             let version = registry::get_version(&self.inner.pool, service, generation.as_str()).await?;
@@ -344,7 +359,12 @@ impl Engine {
         .await
         .map_err(|e| Error::Internal(format!("model loading stopped: {e}")))??;
         let model = Arc::new(model);
-        tracing::debug!(sha256, warm_run_us = model.warm_run().as_micros() as u64, inline = model.runs_inline(), "model loaded");
+        tracing::debug!(
+            sha256,
+            warm_run_us = model.warm_run().as_micros() as u64,
+            inline = model.runs_inline(),
+            "model loaded"
+        );
         if let Ok(mut cache) = self.inner.models.lock() {
             cache.retain(|_, weak| weak.strong_count() > 0);
             cache.insert(sha256.to_owned(), Arc::downgrade(&model));
@@ -399,19 +419,14 @@ impl Engine {
             (None, Some(key)) if active.config.sticky => active.route.pick(sticky_point(service, key)),
             _ => active.route.pick(self.inner.picker.uniform()),
         };
-        let model = active
-            .models
-            .get(generation)
-            .ok_or_else(|| Error::Internal(format!("generation {generation} is live but not loaded")))?;
-        let row = model.schema().row_from_json(features)?;
-        let prediction = if model.runs_inline() {
-            model.predict(&row)?
-        } else {
-            let model = Arc::clone(model);
-            tokio::task::spawn_blocking(move || model.predict(&row))
-                .await
-                .map_err(|e| Error::Internal(format!("inference stopped: {e}")))??
+        let result = self.run_model(&active, generation, features).await;
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(e) if e.code().is_client_error() => Outcome::Rejected,
+            Err(_) => Outcome::Error,
         };
+        self.inner.monitor.record(service, generation.as_str(), outcome, started.elapsed());
+        let prediction = result?;
         Ok(PredictOutcome {
             request_id: format!("{:032x}", rand::random::<u128>()),
             service: active.service.clone(),
@@ -420,6 +435,32 @@ impl Engine {
             prediction,
             latency_ms: started.elapsed().as_secs_f64() * 1e3,
         })
+    }
+
+    async fn run_model(
+        &self,
+        active: &ActiveDeployment,
+        generation: &VersionId,
+        features: &serde_json::Map<String, Value>,
+    ) -> Result<Prediction> {
+        let model = active
+            .models
+            .get(generation)
+            .ok_or_else(|| Error::Internal(format!("generation {generation} is live but not loaded")))?;
+        let row = model.schema().row_from_json(features)?;
+        if model.runs_inline() {
+            model.predict(&row)
+        } else {
+            let model = Arc::clone(model);
+            tokio::task::spawn_blocking(move || model.predict(&row))
+                .await
+                .map_err(|e| Error::Internal(format!("inference stopped: {e}")))?
+        }
+    }
+
+    /// Traffic of a service's generations over the last `minutes` minutes.
+    pub fn monitor(&self, service: &str, minutes: i64) -> MonitorSnapshot {
+        self.inner.monitor.snapshot(service, minutes)
     }
 }
 
@@ -462,8 +503,11 @@ pub fn describe(config: &DeploymentConfig) -> String {
     match &config.serving {
         Serving::Single { generation } => format!("deploy {generation}{sticky}"),
         Serving::Multiple { mapping } => {
-            let parts: Vec<String> =
-                mapping.entries().iter().map(|e| format!("{} {}%", e.generation, (e.proba * 1000.0).round() / 10.0)).collect();
+            let parts: Vec<String> = mapping
+                .entries()
+                .iter()
+                .map(|e| format!("{} {}%", e.generation, (e.proba * 1000.0).round() / 10.0))
+                .collect();
             format!("mapping {}{sticky}", parts.join(", "))
         }
     }
@@ -473,9 +517,9 @@ pub fn describe(config: &DeploymentConfig) -> String {
 pub fn parse_metrics<'a>(pairs: impl IntoIterator<Item = &'a str>) -> Result<BTreeMap<String, f64>> {
     let mut out = BTreeMap::new();
     for pair in pairs {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| Error::InvalidInput(format!("metric '{pair}' must look like name=value, e.g. accuracy=0.93")))?;
+        let (k, v) = pair.split_once('=').ok_or_else(|| {
+            Error::InvalidInput(format!("metric '{pair}' must look like name=value, e.g. accuracy=0.93"))
+        })?;
         let v: f64 = v
             .trim()
             .parse()

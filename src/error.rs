@@ -33,6 +33,11 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Whether the caller's request was at fault (as opposed to the node or a model).
+    pub fn is_client_error(self) -> bool {
+        !matches!(self, ErrorCode::Internal | ErrorCode::NodeUnreachable)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::MalformedJson => "malformed_json",
@@ -133,9 +138,7 @@ impl Error {
             Error::NodeUnreachable(_) => ErrorCode::NodeUnreachable,
             Error::NoEndpoint(_) => ErrorCode::NotFound,
             Error::Remote { code, .. } => *code,
-            Error::Storage(_) | Error::Migration(_) | Error::Io(_) | Error::Internal(_) => {
-                ErrorCode::Internal
-            }
+            Error::Storage(_) | Error::Migration(_) | Error::Io(_) | Error::Internal(_) => ErrorCode::Internal,
         }
     }
 

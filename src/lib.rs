@@ -4,6 +4,7 @@
 //! - [`model`]: ONNX inspection, loading (tract-onnx) and single-row prediction.
 //! - [`router`]: mappings, their validation, weighted and sticky picks.
 //! - [`deploy`]: deployment configs and append-only revisions.
+//! - [`monitor`]: per-generation requests, errors and latency percentiles per minute.
 //! - [`engine`]: the [`Engine`] handle that ties them together and activates configs.
 //! - [`node`]: the axum HTTP API node over an engine.
 //! - [`client`]: the typed HTTP client of a node's API (CLI, desktop run-and-test).
@@ -17,6 +18,7 @@ pub mod deploy;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod monitor;
 pub mod names;
 pub mod node;
 pub mod registry;

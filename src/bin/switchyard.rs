@@ -157,7 +157,8 @@ fn main() -> Result<()> {
     let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -217,7 +218,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::History { service, node } => history(&service, &node).await,
         Command::Predict { service, features, generation, key, node } => {
             let features: Value = serde_json::from_str(&features).context("--features is not valid JSON")?;
-            async { print_json(&client(&node)?.predict(&service, &features, generation.as_deref(), key.as_deref()).await?) }.await
+            async {
+                print_json(&client(&node)?.predict(&service, &features, generation.as_deref(), key.as_deref()).await?)
+            }
+            .await
         }
     };
     outcome.map_err(|e| {
@@ -301,7 +305,9 @@ async fn version(command: VersionCommand, node: &NodeArgs) -> switchyard::Result
             for v in versions {
                 let metrics: Vec<String> = v.version.metrics.iter().map(|(k, m)| format!("{k}={m}")).collect();
                 let live = match (v.live_since, v.share) {
-                    (Some(since), Some(share)) => format!("{:.0}% since {}", share * 100.0, since.format("%Y-%m-%d %H:%M:%S")),
+                    (Some(since), Some(share)) => {
+                        format!("{:.0}% since {}", share * 100.0, since.format("%Y-%m-%d %H:%M:%S"))
+                    }
                     _ => "-".into(),
                 };
                 println!(
@@ -318,12 +324,19 @@ async fn version(command: VersionCommand, node: &NodeArgs) -> switchyard::Result
             let metrics = parse_metrics(metrics.iter().map(String::as_str))?;
             let bytes = std::fs::read(&file)
                 .map_err(|e| switchyard::Error::InvalidInput(format!("cannot read {}: {e}", file.display())))?;
-            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model.onnx".into());
+            let name =
+                file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model.onnx".into());
             let v = c.upload_version(&service, &name, bytes, &UploadMeta { id, unique, metrics, notes }).await?;
             if node.json {
                 print_json(&v)
             } else {
-                println!("created {} {} (sha256 {}, features: {})", v.service, v.id, &v.sha256[..12], v.schema.feature_list());
+                println!(
+                    "created {} {} (sha256 {}, features: {})",
+                    v.service,
+                    v.id,
+                    &v.sha256[..12],
+                    v.schema.feature_list()
+                );
                 Ok(())
             }
         }
@@ -337,10 +350,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
         ..NodeConfig::default()
     };
     node::check_bind(&args.bind, &config)?;
-    let engine = Engine::open(EngineConfig { data_dir: data_dir.clone(), router_seed: args.router_seed, seed_demo: !args.no_demo })
-        .await
-        .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?;
-    let listener = tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
+    let engine = Engine::open(EngineConfig {
+        data_dir: data_dir.clone(),
+        router_seed: args.router_seed,
+        seed_demo: !args.no_demo,
+    })
+    .await
+    .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
     for s in engine.list_services().await? {
         let serving = s.deployment.as_ref().map_or("not deployed".to_owned(), |r| describe(&r.config));

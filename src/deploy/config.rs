@@ -51,11 +51,15 @@ impl DeploymentConfig {
     /// versions, and reporting mapping problems at their entry.
     pub fn from_value(value: &Value, is_known: impl Fn(&str) -> bool) -> Result<Self> {
         let Value::Object(obj) = value else {
-            return Err(Error::InvalidConfig("a deployment config is an object with a \"mode\" of \"single\" or \"multiple\"".into()));
+            return Err(Error::InvalidConfig(
+                "a deployment config is an object with a \"mode\" of \"single\" or \"multiple\"".into(),
+            ));
         };
         for key in obj.keys() {
             if !matches!(key.as_str(), "mode" | "generation" | "mapping" | "sticky") {
-                return Err(Error::InvalidConfig(format!("unknown config field \"{key}\" (allowed: mode, generation, mapping, sticky)")));
+                return Err(Error::InvalidConfig(format!(
+                    "unknown config field \"{key}\" (allowed: mode, generation, mapping, sticky)"
+                )));
             }
         }
         let sticky = match obj.get("sticky") {
@@ -66,10 +70,14 @@ impl DeploymentConfig {
         let serving = match obj.get("mode").and_then(Value::as_str) {
             Some("single") => {
                 if obj.contains_key("mapping") {
-                    return Err(Error::InvalidConfig("mode \"single\" takes a \"generation\", not a \"mapping\"".into()));
+                    return Err(Error::InvalidConfig(
+                        "mode \"single\" takes a \"generation\", not a \"mapping\"".into(),
+                    ));
                 }
                 let Some(Value::String(g)) = obj.get("generation") else {
-                    return Err(Error::InvalidConfig("mode \"single\" needs \"generation\": a version id such as \"v2\"".into()));
+                    return Err(Error::InvalidConfig(
+                        "mode \"single\" needs \"generation\": a version id such as \"v2\"".into(),
+                    ));
                 };
                 if !is_known(g) {
                     return Err(Error::InvalidConfig(format!("generation \"{g}\" is not a version of this service")));
@@ -78,10 +86,14 @@ impl DeploymentConfig {
             }
             Some("multiple") => {
                 if obj.contains_key("generation") {
-                    return Err(Error::InvalidConfig("mode \"multiple\" takes a \"mapping\", not a \"generation\"".into()));
+                    return Err(Error::InvalidConfig(
+                        "mode \"multiple\" takes a \"mapping\", not a \"generation\"".into(),
+                    ));
                 }
                 let mapping = obj.get("mapping").ok_or_else(|| {
-                    Error::InvalidConfig("mode \"multiple\" needs a \"mapping\": [{\"generation\":\"v2\",\"proba\":0.7},…]".into())
+                    Error::InvalidConfig(
+                        "mode \"multiple\" needs a \"mapping\": [{\"generation\":\"v2\",\"proba\":0.7},…]".into(),
+                    )
                 })?;
                 Serving::Multiple { mapping: Mapping::from_value(mapping, is_known).map_err(Error::InvalidMapping)? }
             }
@@ -104,7 +116,10 @@ mod tests {
         let back: DeploymentConfig = serde_json::from_value(value).expect("deserialize");
         assert_eq!(back, config);
         let single = json!({"mode": "single", "generation": "v1", "sticky": false});
-        assert_eq!(serde_json::to_value(DeploymentConfig::from_value(&single, |_| true).expect("valid")).expect("json"), single);
+        assert_eq!(
+            serde_json::to_value(DeploymentConfig::from_value(&single, |_| true).expect("valid")).expect("json"),
+            single
+        );
     }
 
     #[test]
@@ -123,8 +138,11 @@ mod tests {
             let err = DeploymentConfig::from_value(&value, known).expect_err("refused").to_string();
             assert!(err.contains(expected), "{value}: {err}");
         }
-        let err = DeploymentConfig::from_value(&json!({"mode": "multiple", "mapping": [{"generation": "v1", "proba": 0.5}]}), known)
-            .expect_err("bad sum");
+        let err = DeploymentConfig::from_value(
+            &json!({"mode": "multiple", "mapping": [{"generation": "v1", "proba": 0.5}]}),
+            known,
+        )
+        .expect_err("bad sum");
         assert_eq!(err.mapping_issues().len(), 1);
     }
 }

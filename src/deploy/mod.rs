@@ -75,7 +75,8 @@ fn revision_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Revision> {
         service: ServiceName::parse(row.try_get("service")?)?,
         node: row.try_get("node")?,
         number: row.try_get("number")?,
-        config: serde_json::from_str(&config).map_err(|e| Error::Internal(format!("stored config is unreadable: {e}")))?,
+        config: serde_json::from_str(&config)
+            .map_err(|e| Error::Internal(format!("stored config is unreadable: {e}")))?,
         kind: if kind == "rollback" { RevisionKind::Rollback } else { RevisionKind::Deploy },
         rollback_of: row.try_get("rollback_of")?,
         author: row.try_get("author")?,
@@ -111,14 +112,13 @@ pub async fn latest(pool: &Pool, service: &str, node: &str) -> Result<Option<Rev
 }
 
 pub async fn revision(pool: &Pool, service: &str, node: &str, number: i64) -> Result<Revision> {
-    let row = sqlx::query(&format!(
-        "SELECT {REVISION_COLUMNS} FROM revisions WHERE service = ? AND node = ? AND number = ?"
-    ))
-    .bind(service)
-    .bind(node)
-    .bind(number)
-    .fetch_optional(pool)
-    .await?;
+    let row =
+        sqlx::query(&format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE service = ? AND node = ? AND number = ?"))
+            .bind(service)
+            .bind(node)
+            .bind(number)
+            .fetch_optional(pool)
+            .await?;
     match row {
         Some(row) => revision_from_row(&row),
         None => Err(Error::RevisionNotFound { deployment: service.to_owned(), revision: number }),
@@ -157,11 +157,12 @@ pub async fn append_revision(
         .bind(created_at)
         .execute(&mut *tx)
         .await?;
-    let number: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service = ? AND node = ?")
-        .bind(service.as_str())
-        .bind(node)
-        .fetch_one(&mut *tx)
-        .await?;
+    let number: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service = ? AND node = ?")
+            .bind(service.as_str())
+            .bind(node)
+            .fetch_one(&mut *tx)
+            .await?;
     sqlx::query(&format!("INSERT INTO revisions ({REVISION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(service.as_str())
         .bind(node)

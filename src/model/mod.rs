@@ -35,8 +35,13 @@ pub fn inspect(bytes: &[u8]) -> Result<ModelSchema> {
 #[derive(Debug, Clone, Copy)]
 enum Outputs {
     /// Label tensor (integer) and probability tensor.
-    Classifier { label: Option<usize>, probabilities: usize },
-    Regressor { value: usize },
+    Classifier {
+        label: Option<usize>,
+        probabilities: usize,
+    },
+    Regressor {
+        value: usize,
+    },
 }
 
 /// A model ready to serve: an optimised plan for batch 1 plus a pool of reusable states.
@@ -72,9 +77,7 @@ impl LoadedModel {
     /// milliseconds for large forests): call it off the async executor.
     pub fn load(bytes: &[u8]) -> Result<LoadedModel> {
         let onnx = tract_onnx::onnx();
-        let proto = onnx
-            .proto_model_for_read(&mut &*bytes)
-            .map_err(|e| invalid(format!("not an ONNX model: {e}")))?;
+        let proto = onnx.proto_model_for_read(&mut &*bytes).map_err(|e| invalid(format!("not an ONNX model: {e}")))?;
         let graph = proto.graph.as_ref().ok_or_else(|| invalid("the ONNX file has no graph"))?;
         let (input_name, input_type, width) = single_input(graph)?;
         let meta = |key: &str| proto.metadata_props.iter().find(|p| p.key == key).map(|p| p.value.clone());
@@ -89,9 +92,8 @@ impl LoadedModel {
             .and_then(|m| m.into_optimized())
             .map_err(|e| invalid(format!("tract-onnx cannot run this model: {}", chain(&e))))?;
         let (outputs, output_kind) = classify_outputs(&typed, meta(CLASS_LABELS_KEY))?;
-        let plan = typed
-            .into_runnable()
-            .map_err(|e| invalid(format!("tract-onnx cannot plan this model: {}", chain(&e))))?;
+        let plan =
+            typed.into_runnable().map_err(|e| invalid(format!("tract-onnx cannot plan this model: {}", chain(&e))))?;
 
         let schema = ModelSchema {
             input_name,
@@ -171,12 +173,12 @@ impl LoadedModel {
                     Some(i) => {
                         let t = outputs[i].cast_to::<i64>()?;
                         let l = t.to_plain_array_view::<i64>()?.iter().next().copied();
-                        l.ok_or_else(|| format_err!("empty label output"))?
+                        l.ok_or_else(|| anyhow::anyhow!("empty label output"))?
                     }
                     None => argmax(&p) as i64,
                 };
                 let OutputKind::Classifier { classes } = &self.schema.output else {
-                    bail!("schema and outputs disagree");
+                    anyhow::bail!("schema and outputs disagree");
                 };
                 let class = usize::try_from(label)
                     .ok()
@@ -222,7 +224,10 @@ fn single_input(graph: &pb::GraphProto) -> Result<(String, InputType, usize)> {
         return Err(invalid(format!("input '{}' is not a tensor", input.name)));
     };
     let input_type = InputType::from_onnx(tensor.elem_type).ok_or_else(|| {
-        invalid(format!("input '{}' has an unsupported element type (ONNX type {}); use float, double or int64", input.name, tensor.elem_type))
+        invalid(format!(
+            "input '{}' has an unsupported element type (ONNX type {}); use float, double or int64",
+            input.name, tensor.elem_type
+        ))
     })?;
     let dims: Vec<Option<i64>> = tensor
         .shape
@@ -267,7 +272,9 @@ fn feature_names(meta: Option<String>, width: usize) -> Result<Vec<String>> {
     let mut seen = std::collections::HashSet::new();
     for n in &names {
         if n.is_empty() || !seen.insert(n) {
-            return Err(invalid(format!("metadata '{FEATURE_NAMES_KEY}': feature names must be unique and non-empty ('{n}')")));
+            return Err(invalid(format!(
+                "metadata '{FEATURE_NAMES_KEY}': feature names must be unique and non-empty ('{n}')"
+            )));
         }
     }
     Ok(names)
@@ -291,8 +298,9 @@ fn classify_outputs(model: &TypedModel, class_labels: Option<String>) -> Result<
         match &class_labels {
             None => Ok((0..n).map(|i| i.to_string()).collect()),
             Some(text) => {
-                let labels: Vec<String> = serde_json::from_str(text)
-                    .map_err(|e| invalid(format!("metadata '{CLASS_LABELS_KEY}' must be a JSON list of strings: {e}")))?;
+                let labels: Vec<String> = serde_json::from_str(text).map_err(|e| {
+                    invalid(format!("metadata '{CLASS_LABELS_KEY}' must be a JSON list of strings: {e}"))
+                })?;
                 if labels.len() != n {
                     return Err(invalid(format!(
                         "metadata '{CLASS_LABELS_KEY}' names {} classes but the model outputs {n} probabilities",
@@ -329,7 +337,10 @@ mod tests {
         let m = LoadedModel::load(&fixture("iris_logreg.onnx")).expect("loads");
         let names: Vec<_> = m.schema().features.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["sepal_length", "sepal_width", "petal_length", "petal_width"]);
-        assert_eq!(m.schema().output, OutputKind::Classifier { classes: vec!["setosa".into(), "versicolor".into(), "virginica".into()] });
+        assert_eq!(
+            m.schema().output,
+            OutputKind::Classifier { classes: vec!["setosa".into(), "versicolor".into(), "virginica".into()] }
+        );
         let Prediction::Class { class, probabilities, .. } = m.predict(&[5.1, 3.5, 1.4, 0.2]).expect("predicts") else {
             panic!("classifier expected");
         };

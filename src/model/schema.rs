@@ -75,7 +75,10 @@ impl ModelSchema {
 impl ModelSchema {
     /// Turns a request's `features` object into a row in column order, refusing missing,
     /// unknown, non-numeric and unrepresentable values with a message that names them.
-    pub fn row_from_json(&self, features: &serde_json::Map<String, serde_json::Value>) -> crate::error::Result<Vec<f64>> {
+    pub fn row_from_json(
+        &self,
+        features: &serde_json::Map<String, serde_json::Value>,
+    ) -> crate::error::Result<Vec<f64>> {
         use crate::error::Error;
         let mut row = Vec::with_capacity(self.features.len());
         let mut missing = Vec::new();
@@ -157,9 +160,15 @@ mod tests {
         let s = schema(InputType::Float32);
         assert_eq!(row(&s, json!({"a": 1})), Err("missing features: b".into()));
         assert_eq!(row(&s, json!({"a": 1, "b": 2, "c": 3})), Err("unknown features: c (expected: a, b)".into()));
-        assert_eq!(row(&s, json!({"a": "1", "b": null})), Err("'a' must be a number, got a string; 'b' must be a number, got null".into()));
-        assert_eq!(row(&s, json!({"a": 1e39, "b": 1})), Err("'a' = 1e39 is out of range for float32".into()));
+        assert_eq!(
+            row(&s, json!({"a": "1", "b": null})),
+            Err("'a' must be a number, got a string; 'b' must be a number, got null".into())
+        );
+        assert_eq!(row(&s, json!({"a": 1e39, "b": 1})), Err("'a' = 1e+39 is out of range for float32".into()));
         assert!(row(&schema(InputType::Float64), json!({"a": 1e39, "b": 1})).is_ok());
-        assert_eq!(row(&schema(InputType::Int64), json!({"a": 1.5, "b": 1})), Err("'a' = 1.5 is out of range for int64".into()));
+        assert_eq!(
+            row(&schema(InputType::Int64), json!({"a": 1.5, "b": 1})),
+            Err("'a' = 1.5 is out of range for int64".into())
+        );
     }
 }

@@ -78,7 +78,10 @@ struct CreateService {
     description: String,
 }
 
-async fn create_service(State(s): State<AppState>, JsonBody(b): JsonBody<CreateService>) -> ApiResult<impl IntoResponse> {
+async fn create_service(
+    State(s): State<AppState>,
+    JsonBody(b): JsonBody<CreateService>,
+) -> ApiResult<impl IntoResponse> {
     Ok((StatusCode::CREATED, Json(s.engine.create_service(&b.name, &b.description).await?)))
 }
 
@@ -90,7 +93,10 @@ async fn list_versions(State(s): State<AppState>, Path(service): Path<String>) -
     Ok(Json(s.engine.list_versions(&service).await?))
 }
 
-async fn get_version(State(s): State<AppState>, Path((service, version)): Path<(String, String)>) -> ApiResult<impl IntoResponse> {
+async fn get_version(
+    State(s): State<AppState>,
+    Path((service, version)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.get_version(&service, &version).await?))
 }
 
@@ -142,14 +148,18 @@ async fn create_version(
             }
         }
     }
-    let (bytes, source_file) =
-        model.ok_or_else(|| ApiError(Error::InvalidInput("the upload has no 'model' part with the .onnx file".into())))?;
+    let (bytes, source_file) = model
+        .ok_or_else(|| ApiError(Error::InvalidInput("the upload has no 'model' part with the .onnx file".into())))?;
     let new = NewVersion {
         id: meta.id,
         unique: meta.unique,
         metrics: meta.metrics,
         notes: meta.notes,
-        provenance: Provenance { created_by: author(meta.author.as_deref(), &headers), source_file, details: meta.details },
+        provenance: Provenance {
+            created_by: author(meta.author.as_deref(), &headers),
+            source_file,
+            details: meta.details,
+        },
     };
     Ok((StatusCode::CREATED, Json(s.engine.create_version(&service, bytes, new).await?)))
 }

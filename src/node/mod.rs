@@ -85,6 +85,10 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; in-flight requests complete.
-pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -23,10 +23,9 @@ pub struct PredictBody {
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Error> {
     match headers.get(name) {
         None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .map(Some)
-            .map_err(|_| Error::InvalidInput(format!("header {name} must be visible ASCII"))),
+        Some(v) => {
+            v.to_str().map(Some).map_err(|_| Error::InvalidInput(format!("header {name} must be visible ASCII")))
+        }
     }
 }
 

@@ -57,11 +57,13 @@ impl ArtifactStore {
     /// Reads an artifact and checks its hash.
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>> {
         let path = self.path_of(sha256);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            Error::Internal(format!("artifact {sha256} is missing from {}: {e}", self.root.display()))
-        })?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| Error::Internal(format!("artifact {sha256} is missing from {}: {e}", self.root.display())))?;
         if sha256_hex(&bytes) != sha256 {
-            return Err(Error::Internal(format!("artifact {sha256} is corrupted (hash mismatch) at {}", path.display())));
+            return Err(Error::Internal(format!(
+                "artifact {sha256} is corrupted (hash mismatch) at {}",
+                path.display()
+            )));
         }
         Ok(bytes)
     }

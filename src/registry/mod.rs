@@ -117,7 +117,8 @@ fn service_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Service> {
     })
 }
 
-const VERSION_COLUMNS: &str = "service, id, artifact_sha256, artifact_size, schema_json, metrics_json, provenance_json, notes, created_at";
+const VERSION_COLUMNS: &str =
+    "service, id, artifact_sha256, artifact_size, schema_json, metrics_json, provenance_json, notes, created_at";
 
 fn version_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Version> {
     Ok(Version {

@@ -77,9 +77,8 @@ impl Mapping {
 
     /// Parses the text a user typed (the mapping editor, `--mapping` on the CLI).
     pub fn from_text(text: &str, is_known: impl Fn(&str) -> bool) -> Result<Mapping, Vec<MappingIssue>> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            vec![issue(None, None, IssueKind::Syntax, format!("not valid JSON: {e}"))]
-        })?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| vec![issue(None, None, IssueKind::Syntax, format!("not valid JSON: {e}"))])?;
         Self::from_value(&value, is_known)
     }
 
@@ -95,7 +94,12 @@ impl Mapping {
             )]);
         };
         if items.is_empty() {
-            return Err(vec![issue(None, None, IssueKind::Empty, "the mapping is empty: add at least one generation".into())]);
+            return Err(vec![issue(
+                None,
+                None,
+                IssueKind::Empty,
+                "the mapping is empty: add at least one generation".into(),
+            )]);
         }
         let mut issues = Vec::new();
         let mut entries = Vec::with_capacity(items.len());
@@ -105,13 +109,23 @@ impl Mapping {
         for (i, item) in items.iter().enumerate() {
             let at = Some(i);
             let Value::Object(obj) = item else {
-                issues.push(issue(at, None, IssueKind::NotAnObject, "must be an object with \"generation\" and \"proba\"".into()));
+                issues.push(issue(
+                    at,
+                    None,
+                    IssueKind::NotAnObject,
+                    "must be an object with \"generation\" and \"proba\"".into(),
+                ));
                 sum_is_meaningful = false;
                 continue;
             };
             for key in obj.keys() {
                 if key != "generation" && key != "proba" {
-                    issues.push(issue(at, Some(key), IssueKind::UnknownField, format!("unknown field \"{key}\" (allowed: generation, proba)")));
+                    issues.push(issue(
+                        at,
+                        Some(key),
+                        IssueKind::UnknownField,
+                        format!("unknown field \"{key}\" (allowed: generation, proba)"),
+                    ));
                 }
             }
             let generation = match obj.get("generation") {
@@ -121,10 +135,20 @@ impl Mapping {
                 }
                 Some(Value::String(s)) => {
                     if !is_known(s) {
-                        issues.push(issue(at, Some("generation"), IssueKind::UnknownGeneration, format!("\"{s}\" is not a version of this service")));
+                        issues.push(issue(
+                            at,
+                            Some("generation"),
+                            IssueKind::UnknownGeneration,
+                            format!("\"{s}\" is not a version of this service"),
+                        ));
                         None
                     } else if !seen.insert(s.clone()) {
-                        issues.push(issue(at, Some("generation"), IssueKind::Duplicate, format!("\"{s}\" appears more than once")));
+                        issues.push(issue(
+                            at,
+                            Some("generation"),
+                            IssueKind::Duplicate,
+                            format!("\"{s}\" appears more than once"),
+                        ));
                         None
                     } else {
                         match VersionId::parse(s) {
@@ -137,7 +161,12 @@ impl Mapping {
                     }
                 }
                 Some(_) => {
-                    issues.push(issue(at, Some("generation"), IssueKind::WrongType, "must be a version id string, like \"v2\"".into()));
+                    issues.push(issue(
+                        at,
+                        Some("generation"),
+                        IssueKind::WrongType,
+                        "must be a version id string, like \"v2\"".into(),
+                    ));
                     None
                 }
             };
@@ -153,13 +182,23 @@ impl Mapping {
                         Some(p)
                     }
                     _ => {
-                        issues.push(issue(at, Some("proba"), IssueKind::OutOfRange, format!("must be between 0 and 1 (got {n})")));
+                        issues.push(issue(
+                            at,
+                            Some("proba"),
+                            IssueKind::OutOfRange,
+                            format!("must be between 0 and 1 (got {n})"),
+                        ));
                         sum_is_meaningful = false;
                         None
                     }
                 },
                 Some(other) => {
-                    issues.push(issue(at, Some("proba"), IssueKind::WrongType, format!("must be a number between 0 and 1 (got {other})")));
+                    issues.push(issue(
+                        at,
+                        Some("proba"),
+                        IssueKind::WrongType,
+                        format!("must be a number between 0 and 1 (got {other})"),
+                    ));
                     sum_is_meaningful = false;
                     None
                 }
@@ -169,7 +208,12 @@ impl Mapping {
             }
         }
         if sum_is_meaningful && (sum - 1.0).abs() > SUM_TOLERANCE {
-            issues.push(issue(None, None, IssueKind::Sum, format!("probabilities sum to {} instead of 1", round6(sum))));
+            issues.push(issue(
+                None,
+                None,
+                IssueKind::Sum,
+                format!("probabilities sum to {} instead of 1", round6(sum)),
+            ));
         }
         if issues.is_empty() { Ok(Mapping(entries)) } else { Err(issues) }
     }
@@ -245,8 +289,9 @@ mod tests {
 
     #[test]
     fn messages_name_entry_and_field() {
-        let err = Mapping::from_text(r#"[{"generation":"v1","proba":0.5},{"generation":"v9","proba":0.5}]"#, |g| g == "v1")
-            .expect_err("v9 unknown");
+        let err =
+            Mapping::from_text(r#"[{"generation":"v1","proba":0.5},{"generation":"v9","proba":0.5}]"#, |g| g == "v1")
+                .expect_err("v9 unknown");
         assert_eq!(err[0].to_string(), "entry 1, generation: \"v9\" is not a version of this service");
     }
 

@@ -10,7 +10,11 @@ async fn bad_predict_requests() {
     let node = spawn_node().await;
     node.with_iris().await;
     let raw = |body: String| {
-        node.http.post(node.url("/v1/services/iris/predict")).header("content-type", "application/json").body(body).send()
+        node.http
+            .post(node.url("/v1/services/iris/predict"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
     };
     let row = r#""sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4"#;
     let cases: Vec<(String, u16, &str, &str)> = vec![
@@ -20,17 +24,37 @@ async fn bad_predict_requests() {
         (format!("{{\"features\": {{{row}, \"petal_width\": NaN}}}}"), 400, "malformed_json", ""),
         (format!("{{\"features\": {{{row}, \"petal_width\": Infinity}}}}"), 400, "malformed_json", ""),
         (format!("{{\"features\": {{{row}, \"petal_width\": 1e400}}}}"), 400, "malformed_json", ""),
-        (format!("{{\"features\": {{{row}, \"petal_width\": 1e39}}}}"), 400, "invalid_input", "out of range for float32"),
+        (
+            format!("{{\"features\": {{{row}, \"petal_width\": 1e39}}}}"),
+            400,
+            "invalid_input",
+            "out of range for float32",
+        ),
         (format!("{{\"features\": {{{row}}}}}"), 400, "invalid_input", "missing features: petal_width"),
-        (format!("{{\"features\": {{{row}, \"petal_width\": 0.2, \"colour\": 1}}}}"), 400, "invalid_input", "unknown features: colour"),
-        (format!("{{\"features\": {{{row}, \"petal_width\": \"0.2\"}}}}"), 400, "invalid_input", "must be a number, got a string"),
+        (
+            format!("{{\"features\": {{{row}, \"petal_width\": 0.2, \"colour\": 1}}}}"),
+            400,
+            "invalid_input",
+            "unknown features: colour",
+        ),
+        (
+            format!("{{\"features\": {{{row}, \"petal_width\": \"0.2\"}}}}"),
+            400,
+            "invalid_input",
+            "must be a number, got a string",
+        ),
         (format!("{{\"features\": {{{row}, \"petal_width\": true}}}}"), 400, "invalid_input", "got a boolean"),
         (format!("{{\"features\": {{{row}, \"petal_width\": [0.2]}}}}"), 400, "invalid_input", "got a list"),
         ("{\"features\": [5.1, 3.5, 1.4, 0.2]}".into(), 400, "invalid_input", "invalid type"),
         ("{\"rows\": []}".into(), 400, "invalid_input", "unknown field"),
         ("{}".into(), 400, "invalid_input", "missing field `features`"),
         ("[]".into(), 400, "invalid_input", ""),
-        (format!("{{\"features\": {{{row}, \"petal_width\": 0.2, \"ünïcødé ✓\": 1}}}}"), 400, "invalid_input", "ünïcødé"),
+        (
+            format!("{{\"features\": {{{row}, \"petal_width\": 0.2, \"ünïcødé ✓\": 1}}}}"),
+            400,
+            "invalid_input",
+            "ünïcødé",
+        ),
     ];
     for (body, status, code, needle) in cases {
         let r = raw(body.clone()).await.expect("send");
@@ -67,7 +91,8 @@ async fn bad_admin_requests() {
     let node = spawn_node().await;
     node.with_iris().await;
     let post = |path: &str, body: serde_json::Value| node.http.post(node.url(path)).json(&body).send();
-    let (status, code, _) = error_code(post("/admin/v1/services", json!({"name": "Bad Name"})).await.expect("send")).await;
+    let (status, code, _) =
+        error_code(post("/admin/v1/services", json!({"name": "Bad Name"})).await.expect("send")).await;
     assert_eq!((status, code.as_str()), (400, "invalid_name"));
     let (status, code, _) = error_code(post("/admin/v1/services", json!({"name": "iris"})).await.expect("send")).await;
     assert_eq!((status, code.as_str()), (409, "already_exists"));
@@ -79,7 +104,8 @@ async fn bad_admin_requests() {
     let form = reqwest::multipart::Form::new().text("meta", "{}");
     let r = node.http.post(node.url("/admin/v1/services/iris/versions")).multipart(form).send().await.expect("send");
     assert_eq!(error_code(r).await.1, "invalid_input");
-    let (status, code, _) = error_code(node.upload("iris", "iris_logreg.onnx", json!({"metrics": {"acc": "high"}})).await).await;
+    let (status, code, _) =
+        error_code(node.upload("iris", "iris_logreg.onnx", json!({"metrics": {"acc": "high"}})).await).await;
     assert_eq!((status, code.as_str()), (400, "invalid_input"));
     // Deploy to unknown service / with an unknown version / a bad mode.
     let (status, code, _) = error_code(node.deploy("ghost", json!({"mode": "single", "generation": "v1"})).await).await;

@@ -8,7 +8,11 @@ async fn cli(url: &str, args: &[&str]) -> (bool, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
     cmd.args(args).env("SWITCHYARD_NODE", url).env_remove("SWITCHYARD_TOKEN_FILE");
     let out = tokio::task::spawn_blocking(move || cmd.output().expect("run cli")).await.expect("join");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,7 +43,8 @@ async fn cli_manages_a_node() {
     assert!(out.contains("revision 2"), "{out}");
 
     // An invalid mapping fails with the entry named, and a non-zero exit.
-    let (ok, _, err) = cli(&url, &["deploy", "iris_classifier", "--mapping", r#"[{"generation":"v1","proba":0.5}]"#]).await;
+    let (ok, _, err) =
+        cli(&url, &["deploy", "iris_classifier", "--mapping", r#"[{"generation":"v1","proba":0.5}]"#]).await;
     assert!(!ok);
     assert!(err.contains("sum to 0.5") && err.contains("[invalid_mapping]"), "{err}");
 

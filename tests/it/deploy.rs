@@ -35,7 +35,10 @@ async fn deploy_rollback_and_history() {
     let r = rollback(&node, json!({"reason": "v2 looks wrong"})).await;
     assert_eq!(r.status(), 200);
     let rev: Value = r.json().await.expect("json");
-    assert_eq!((rev["number"].as_i64(), rev["kind"].as_str(), rev["rollback_of"].as_i64()), (Some(3), Some("rollback"), Some(1)));
+    assert_eq!(
+        (rev["number"].as_i64(), rev["kind"].as_str(), rev["rollback_of"].as_i64()),
+        (Some(3), Some("rollback"), Some(1))
+    );
     assert_eq!(rev["reason"], "v2 looks wrong");
     assert_eq!(answering(&node).await, "v1");
 
@@ -47,7 +50,8 @@ async fn deploy_rollback_and_history() {
     assert_eq!(answering(&node).await, "v2");
 
     let history = get(&node, "/admin/v1/deployments/iris/revisions").await;
-    let numbers: Vec<i64> = history.as_array().expect("list").iter().map(|r| r["number"].as_i64().expect("n")).collect();
+    let numbers: Vec<i64> =
+        history.as_array().expect("list").iter().map(|r| r["number"].as_i64().expect("n")).collect();
     assert_eq!(numbers, [1, 2, 3, 4]);
     assert_eq!(history[0]["config"], json!({"mode": "single", "generation": "v1", "sticky": false}));
     assert_eq!(history[2]["config"], history[0]["config"]);
@@ -68,9 +72,12 @@ async fn deploy_rollback_and_history() {
 async fn version_history_shows_what_is_live_and_since_when() {
     let node = spawn_node().await;
     node.with_iris().await;
-    node.deploy_ok("iris", json!({"mode": "multiple", "mapping": [
-        {"generation": "v2", "proba": 0.25}, {"generation": "v1", "proba": 0.75}
-    ]}))
+    node.deploy_ok(
+        "iris",
+        json!({"mode": "multiple", "mapping": [
+            {"generation": "v2", "proba": 0.25}, {"generation": "v1", "proba": 0.75}
+        ]}),
+    )
     .await;
     let versions = get(&node, "/admin/v1/services/iris/versions").await;
     let history = get(&node, "/admin/v1/deployments/iris/revisions").await;
@@ -100,9 +107,12 @@ async fn invalid_mapping_is_refused_and_changes_nothing() {
     let node = spawn_node().await;
     node.with_iris().await;
     let r = node
-        .deploy("iris", json!({"mode": "multiple", "mapping": [
-            {"generation": "v2", "proba": 0.7}, {"generation": "v9", "proba": 0.3}
-        ]}))
+        .deploy(
+            "iris",
+            json!({"mode": "multiple", "mapping": [
+                {"generation": "v2", "proba": 0.7}, {"generation": "v9", "proba": 0.3}
+            ]}),
+        )
         .await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.expect("json");
@@ -112,9 +122,12 @@ async fn invalid_mapping_is_refused_and_changes_nothing() {
     assert!(body["error"]["message"].as_str().expect("message").contains("entry 1, generation"), "{body}");
 
     let r = node
-        .deploy("iris", json!({"mode": "multiple", "mapping": [
-            {"generation": "v2", "proba": 0.7}, {"generation": "v1", "proba": 0.2}
-        ]}))
+        .deploy(
+            "iris",
+            json!({"mode": "multiple", "mapping": [
+                {"generation": "v2", "proba": 0.7}, {"generation": "v1", "proba": 0.2}
+            ]}),
+        )
         .await;
     let (status, code, message) = error_code(r).await;
     assert_eq!((status, code.as_str()), (400, "invalid_mapping"));
@@ -131,9 +144,12 @@ async fn generations_must_take_the_same_features() {
     node.with_iris().await;
     assert_eq!(node.upload_ok("iris", "diabetes_linear.onnx").await, "v3");
     let r = node
-        .deploy("iris", json!({"mode": "multiple", "mapping": [
-            {"generation": "v1", "proba": 0.5}, {"generation": "v3", "proba": 0.5}
-        ]}))
+        .deploy(
+            "iris",
+            json!({"mode": "multiple", "mapping": [
+                {"generation": "v1", "proba": 0.5}, {"generation": "v3", "proba": 0.5}
+            ]}),
+        )
         .await;
     let (status, code, message) = error_code(r).await;
     assert_eq!((status, code.as_str()), (400, "invalid_config"));
@@ -158,7 +174,8 @@ async fn demo_registry_is_seeded_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = spawn_node_in(dir, NodeConfig::default(), true).await;
     let services = get(&node, "/admin/v1/services").await;
-    let names: Vec<&str> = services.as_array().expect("list").iter().map(|s| s["name"].as_str().expect("name")).collect();
+    let names: Vec<&str> =
+        services.as_array().expect("list").iter().map(|s| s["name"].as_str().expect("name")).collect();
     assert_eq!(names, ["breast_cancer", "diabetes_progression", "iris_classifier"]);
     for s in services.as_array().expect("list") {
         assert!(s["deployment"].is_object(), "{s}");
@@ -177,9 +194,11 @@ async fn admin_token_is_required_when_configured() {
     let node = spawn_node_in(tempfile::tempdir().expect("tempdir"), config, false).await;
     let r = node.http.get(node.url("/admin/v1/services")).send().await.expect("send");
     assert_eq!(error_code(r).await.1, "unauthorized");
-    let r = node.http.get(node.url("/admin/v1/services")).bearer_auth("wrong-token-for-tests").send().await.expect("send");
+    let r =
+        node.http.get(node.url("/admin/v1/services")).bearer_auth("wrong-token-for-tests").send().await.expect("send");
     assert_eq!(r.status(), 401);
-    let r = node.http.get(node.url("/admin/v1/services")).bearer_auth("s3cret-token-for-tests").send().await.expect("send");
+    let r =
+        node.http.get(node.url("/admin/v1/services")).bearer_auth("s3cret-token-for-tests").send().await.expect("send");
     assert_eq!(r.status(), 200);
     // Predictions do not need the admin token.
     let r = node.predict("nothing", &iris_row()).await;

@@ -38,7 +38,8 @@ async fn every_fixture_matches_onnxruntime() {
         node.deploy_ok(&service, json!({"mode": "single", "generation": "v1"})).await;
         assert!(exp.rows.len() >= 45);
         for (i, row) in exp.rows.iter().enumerate() {
-            let features: Map<String, Value> = exp.feature_names.iter().cloned().zip(row.iter().map(|v| json!(v))).collect();
+            let features: Map<String, Value> =
+                exp.feature_names.iter().cloned().zip(row.iter().map(|v| json!(v))).collect();
             let r = node.predict(&service, &Value::Object(features)).await;
             assert_eq!(r.status(), 200);
             assert_eq!(r.headers()["x-switchyard-generation"], "v1");
@@ -99,13 +100,23 @@ async fn version_records_schema_and_metrics() {
 async fn refused_models_leave_nothing_behind() {
     let node = spawn_node().await;
     node.create_service("iris").await;
-    for (fixture, expected) in [("not_onnx.onnx", "not an ONNX model"), ("iris_logreg_zipmap.onnx", "tract-onnx cannot")] {
+    for (fixture, expected) in
+        [("not_onnx.onnx", "not an ONNX model"), ("iris_logreg_zipmap.onnx", "tract-onnx cannot")]
+    {
         let r = node.upload("iris", fixture, json!({})).await;
         let (status, code, message) = crate::support::error_code(r).await;
         assert_eq!((status, code.as_str()), (400, "invalid_model"), "{message}");
         assert!(message.contains(expected), "{message}");
     }
-    let versions: Value = node.http.get(node.url("/admin/v1/services/iris/versions")).send().await.expect("send").json().await.expect("json");
+    let versions: Value = node
+        .http
+        .get(node.url("/admin/v1/services/iris/versions"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(versions, json!([]));
     let stored = walk(&node.dir.path().join("artifacts"));
     assert!(stored.is_empty(), "artifacts left behind: {stored:?}");

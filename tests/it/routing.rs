@@ -18,9 +18,12 @@ fn within_bound(observed: usize, n: usize, p: f64) -> bool {
 async fn split_follows_the_mapping() {
     let node = Arc::new(spawn_node().await);
     node.with_iris().await;
-    node.deploy_ok("iris", json!({"mode": "multiple", "mapping": [
-        {"generation": "v2", "proba": 0.7}, {"generation": "v1", "proba": 0.3}
-    ]}))
+    node.deploy_ok(
+        "iris",
+        json!({"mode": "multiple", "mapping": [
+            {"generation": "v2", "proba": 0.7}, {"generation": "v1", "proba": 0.3}
+        ]}),
+    )
     .await;
     const N: usize = 20_000;
     const CLIENTS: usize = 16;
@@ -50,15 +53,26 @@ async fn split_follows_the_mapping() {
     assert_eq!(counts.len(), 2, "{counts:?}");
     assert!(within_bound(counts["v2"], N, 0.7), "{counts:?}");
     assert!(within_bound(counts["v1"], N, 0.3), "{counts:?}");
+
+    // The monitor counted exactly what the clients saw.
+    let snapshot = node.engine.monitor("iris", 60);
+    for g in snapshot.generations {
+        assert_eq!(g.requests as usize, counts[&g.generation], "{}", g.generation);
+        assert_eq!(g.errors, 0);
+        assert!(g.p50_ms > 0.0 && g.p50_ms <= g.p99_ms);
+    }
 }
 
 #[tokio::test]
 async fn forced_generation() {
     let node = spawn_node().await;
     node.with_iris().await;
-    node.deploy_ok("iris", json!({"mode": "multiple", "mapping": [
-        {"generation": "v2", "proba": 0.5}, {"generation": "v1", "proba": 0.5}
-    ]}))
+    node.deploy_ok(
+        "iris",
+        json!({"mode": "multiple", "mapping": [
+            {"generation": "v2", "proba": 0.5}, {"generation": "v1", "proba": 0.5}
+        ]}),
+    )
     .await;
     for g in ["v1", "v2"] {
         for _ in 0..20 {
@@ -94,9 +108,12 @@ async fn forced_generation() {
 async fn sticky_keys_keep_their_generation() {
     let node = spawn_node().await;
     node.with_iris().await;
-    node.deploy_ok("iris", json!({"mode": "multiple", "sticky": true, "mapping": [
-        {"generation": "v2", "proba": 0.5}, {"generation": "v1", "proba": 0.5}
-    ]}))
+    node.deploy_ok(
+        "iris",
+        json!({"mode": "multiple", "sticky": true, "mapping": [
+            {"generation": "v2", "proba": 0.5}, {"generation": "v1", "proba": 0.5}
+        ]}),
+    )
     .await;
     let mut first = HashMap::new();
     for round in 0..3 {

@@ -69,7 +69,12 @@ impl TestNode {
         let form = reqwest::multipart::Form::new()
             .part("model", reqwest::multipart::Part::bytes(fixture(fixture_name)).file_name(fixture_name.to_owned()))
             .text("meta", meta.to_string());
-        self.http.post(self.url(&format!("/admin/v1/services/{service}/versions"))).multipart(form).send().await.expect("send")
+        self.http
+            .post(self.url(&format!("/admin/v1/services/{service}/versions")))
+            .multipart(form)
+            .send()
+            .await
+            .expect("send")
     }
 
     pub async fn upload_ok(&self, service: &str, fixture_name: &str) -> String {

@@ -47,7 +47,12 @@ async fn switching_under_load_fails_no_request() {
         let rev = node.deploy_ok("iris", configs[i % configs.len()].clone()).await;
         let gens: Vec<String> = match rev["config"]["mode"].as_str() {
             Some("single") => vec![rev["config"]["generation"].as_str().expect("g").to_owned()],
-            _ => rev["config"]["mapping"].as_array().expect("mapping").iter().map(|e| e["generation"].as_str().expect("g").to_owned()).collect(),
+            _ => rev["config"]["mapping"]
+                .as_array()
+                .expect("mapping")
+                .iter()
+                .map(|e| e["generation"].as_str().expect("g").to_owned())
+                .collect(),
         };
         assert_eq!(rev["number"].as_i64(), Some(live.len() as i64));
         live.push(gens);
@@ -62,7 +67,11 @@ async fn switching_under_load_fails_no_request() {
             // The answering revision was live during the request: at or after the one
             // confirmed before it started, at most one past the one confirmed after it ended
             // (a deploy swaps in before its call returns).
-            assert!(revision >= before && revision <= after + 1, "revision {revision} outside [{before}, {}]", after + 1);
+            assert!(
+                revision >= before && revision <= after + 1,
+                "revision {revision} outside [{before}, {}]",
+                after + 1
+            );
             assert!(live[revision as usize].contains(&generation), "{generation} not live in revision {revision}");
         }
     }

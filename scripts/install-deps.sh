@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Switchyard needs on Debian 12, skipping what is
+# already there: system packages (WebKitGTK for the desktop shell, Xvfb and WebKitWebDriver
+# for end-to-end tests), tauri-driver, and the front-end's npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev libayatana-appindicator3-dev
+  librsvg2-dev libxdo-dev pkg-config xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> apt: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "==> cargo: installing tauri-driver 2.x"
+  cargo install tauri-driver --version '^2' --locked
+fi
+
+for dir in ui e2e; do
+  if [ -f "$dir/package-lock.json" ]; then
+    if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+      echo "==> npm: installing $dir/"
+      (cd "$dir" && npm ci --no-audit --no-fund)
+    fi
+  fi
+done

@@ -1,0 +1,186 @@
+// The only IPC surface of the UI. Components call `api.*`, never `invoke`.
+//
+// Every Tauri command rejects with `{code, message, details?}` on failure; `call` rebuilds
+// that as an `ApiError` whose `code` is one of the engine's closed set of error codes, so
+// components match on `code`, never on message text. Anything else thrown (a string from
+// Tauri itself, an Error from outside a Tauri webview, undefined) becomes code `internal`
+// with a readable message.
+
+import { Channel, invoke } from '@tauri-apps/api/core';
+import type { InvokeArgs, InvokeOptions } from '@tauri-apps/api/core';
+
+import type {
+  DeploymentConfig,
+  MappingIssue,
+  MonitorSnapshot,
+  NodeInfo,
+  Revision,
+  RunProgress,
+  RunReport,
+  Service,
+  ServiceSummary,
+  Version,
+  VersionView,
+} from './types';
+
+export const ERROR_CODES = [
+  'malformed_json',
+  'invalid_input',
+  'invalid_name',
+  'invalid_mapping',
+  'invalid_config',
+  'invalid_model',
+  'service_not_found',
+  'version_not_found',
+  'revision_not_found',
+  'not_deployed',
+  'generation_not_live',
+  'already_exists',
+  'unauthorized',
+  'payload_too_large',
+  'node_unreachable',
+  'not_found',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/** A failed backend call, as the engine reported it. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  /** Per-entry mapping problems when `code` is `invalid_mapping`; empty otherwise. */
+  readonly details: MappingIssue[];
+
+  constructor(code: ErrorCode, message: string, details: MappingIssue[] = []) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function asIssues(value: unknown): MappingIssue[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(
+    (i): i is MappingIssue => isObject(i) && typeof i.kind === 'string' && typeof i.message === 'string',
+  );
+}
+
+/** Rebuilds whatever a backend call rejected with as an `ApiError`. */
+export function toApiError(error: unknown, command = 'backend call'): ApiError {
+  if (error instanceof ApiError) return error;
+  if (isObject(error) && typeof error.code === 'string' && typeof error.message === 'string') {
+    const details = asIssues(error.details);
+    if (isErrorCode(error.code)) return new ApiError(error.code, error.message, details);
+    // An unknown code is a contract drift: keep it visible in the message.
+    return new ApiError('internal', `${error.message} (code ${error.code})`, details);
+  }
+  if (typeof error === 'string') {
+    return new ApiError('internal', error.trim() || `${command} failed without an error message`);
+  }
+  if (error instanceof Error) {
+    return new ApiError('internal', error.message || `${command} failed: ${error.name}`);
+  }
+  if (isObject(error) && typeof error.message === 'string' && error.message) {
+    return new ApiError('internal', error.message);
+  }
+  if (error === undefined || error === null) {
+    return new ApiError('internal', `${command} failed without an error message`);
+  }
+  let shown: string;
+  try {
+    shown = JSON.stringify(error);
+  } catch {
+    shown = String(error);
+  }
+  return new ApiError('internal', `${command} failed: ${shown}`);
+}
+
+async function call<T>(command: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T> {
+  try {
+    return await invoke<T>(command, args, options);
+  } catch (e) {
+    throw toApiError(e, command);
+  }
+}
+
+export interface AddVersionInput {
+  service: string;
+  fileName: string;
+  bytes: Uint8Array;
+  /** A given id; empty or absent for the next `vN`. */
+  id?: string;
+  unique: boolean;
+  metrics: Record<string, number>;
+  notes: string;
+}
+
+export interface RunTestInput {
+  service: string;
+  features: Record<string, number>;
+  count: number;
+  /** Force this live generation; null lets the router decide. */
+  generation: string | null;
+  onProgress?: (progress: RunProgress) => void;
+}
+
+/** Everything the UI asks of the engine. */
+export interface Backend {
+  nodeInfo(): Promise<NodeInfo>;
+  listServices(): Promise<ServiceSummary[]>;
+  createService(input: { name: string; description: string }): Promise<Service>;
+  listVersions(service: string): Promise<VersionView[]>;
+  addVersion(input: AddVersionInput): Promise<Version>;
+  revisions(service: string): Promise<Revision[]>;
+  deploy(input: { service: string; config: DeploymentConfig; reason: string }): Promise<Revision>;
+  deployVersion(input: { service: string; version: string; reason: string }): Promise<Revision>;
+  rollback(input: { service: string; toRevision: number | null; reason: string }): Promise<Revision>;
+  /** The engine's verdict on a mapping's text: empty means valid. */
+  validateMapping(input: { service: string; text: string }): Promise<MappingIssue[]>;
+  runTest(input: RunTestInput): Promise<RunReport>;
+  monitor(input: { service: string; minutes: number }): Promise<MonitorSnapshot>;
+}
+
+/** The metadata header of `add_version`, whose body is the raw .onnx bytes. */
+export function addVersionMeta(input: AddVersionInput): string {
+  const meta: Record<string, unknown> = {
+    service: input.service,
+    file_name: input.fileName,
+    unique: input.unique,
+    metrics: input.metrics,
+    notes: input.notes,
+  };
+  const id = input.id?.trim();
+  if (id) meta.id = id;
+  return JSON.stringify(meta);
+}
+
+export const tauriBackend: Backend = {
+  nodeInfo: () => call('node_info'),
+  listServices: () => call('list_services'),
+  createService: ({ name, description }) => call('create_service', { name, description }),
+  listVersions: (service) => call('list_versions', { service }),
+  addVersion: (input) =>
+    call('add_version', input.bytes, { headers: { 'x-switchyard-meta': addVersionMeta(input) } }),
+  revisions: (service) => call('revisions', { service }),
+  deploy: ({ service, config, reason }) => call('deploy', { service, config, reason }),
+  deployVersion: ({ service, version, reason }) => call('deploy_version', { service, version, reason }),
+  rollback: ({ service, toRevision, reason }) => call('rollback', { service, toRevision, reason }),
+  validateMapping: ({ service, text }) => call('validate_mapping', { service, text }),
+  runTest: ({ service, features, count, generation, onProgress }) => {
+    const channel = new Channel<RunProgress>();
+    if (onProgress) channel.onmessage = onProgress;
+    return call('run_test', { service, features, count, generation, onProgress: channel });
+  },
+  monitor: ({ service, minutes }) => call('monitor', { service, minutes }),
+};
+
+export const api: Backend = tauriBackend;
