@@ -259,6 +259,16 @@ impl Engine {
         self.commit_and_activate(service, config, meta).await
     }
 
+    /// The engine's verdict on a mapping as typed in an editor: every problem, at its entry
+    /// (empty when valid). The same rules as [`Engine::deploy`], without deploying.
+    pub async fn validate_mapping(&self, service: &str, text: &str) -> Result<Vec<crate::router::MappingIssue>> {
+        let versions = self.version_map(service).await?;
+        Ok(match crate::router::Mapping::from_text(text, |g| versions.contains_key(g)) {
+            Ok(_) => Vec::new(),
+            Err(issues) => issues,
+        })
+    }
+
     /// Deploys one version as the single generation, keeping the sticky setting.
     pub async fn deploy_version(&self, service: &str, version: &str, author: &str, reason: &str) -> Result<Revision> {
         let sticky = match deploy::latest(&self.inner.pool, service, &self.inner.node).await? {

@@ -6,5 +6,6 @@ mod cli;
 mod deploy;
 mod predict;
 mod routing;
+mod runtest;
 mod support;
 mod switching;

@@ -86,7 +86,7 @@ export function validateNode(root: JsonNode, isKnown: IsKnown): Validation {
           if (isVersionId(s)) {
             generation = s;
           } else {
-            issues.push(at(i, 'generation', 'unknown_generation', `invalid version id '${s.slice(0, 80)}'`, v));
+            issues.push(at(i, 'generation', 'unknown_generation', `invalid version id '${s.slice(0, 80)}': use 1-64 characters, a letter or digit first, then letters, digits, '_', '-' or '.' (e.g. v3)`, v));
           }
         }
       } else {

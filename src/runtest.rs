@@ -1,0 +1,135 @@
+//! Run and test: send one or N prediction requests to a node over HTTP, exactly as any
+//! client would, and compare the observed split of generations with the active mapping.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::client::NodeClient;
+use crate::deploy::Serving;
+use crate::error::{ErrorCode, Result};
+
+/// How many requests are in flight at once during a run.
+const CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub service: String,
+    pub features: serde_json::Map<String, Value>,
+    pub count: usize,
+    /// Force this generation instead of letting the router pick.
+    pub generation: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// One request of a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunResult {
+    pub index: usize,
+    pub ok: bool,
+    pub generation: Option<String>,
+    pub prediction: Option<Value>,
+    pub latency_ms: f64,
+    pub error: Option<RunError>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunReport {
+    pub service: String,
+    pub count: usize,
+    pub results: Vec<RunResult>,
+    /// Answers per generation.
+    pub counts: BTreeMap<String, usize>,
+    pub errors: usize,
+    /// The share each generation should get: the mapping's probabilities, or 1 for a forced
+    /// or single generation.
+    pub expected: BTreeMap<String, f64>,
+    pub elapsed_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct RunProgress {
+    pub done: usize,
+    pub total: usize,
+}
+
+/// The most requests one run may send.
+pub const MAX_RUN: usize = 100_000;
+
+/// Sends `request.count` requests (at most [`CONCURRENCY`] at a time) and reports each answer.
+/// `progress` is called after every completed request; throttle in the caller if needed.
+pub async fn run(node: &NodeClient, request: RunRequest, mut progress: impl FnMut(RunProgress)) -> Result<RunReport> {
+    if request.count == 0 || request.count > MAX_RUN {
+        return Err(crate::Error::InvalidInput(format!("the number of requests must be between 1 and {MAX_RUN}")));
+    }
+    let deployment = node.deployment(&request.service).await?;
+    let expected: BTreeMap<String, f64> = match (&request.generation, &deployment.config.serving) {
+        (Some(g), _) => BTreeMap::from([(g.clone(), 1.0)]),
+        (None, Serving::Single { generation }) => BTreeMap::from([(generation.to_string(), 1.0)]),
+        (None, Serving::Multiple { mapping }) => {
+            mapping.entries().iter().map(|e| (e.generation.to_string(), e.proba)).collect()
+        }
+    };
+    let features = Value::Object(request.features.clone());
+    let started = Instant::now();
+    let mut results = Vec::with_capacity(request.count);
+    let mut pending = futures_util::stream::FuturesUnordered::new();
+    let mut next = 0;
+    while results.len() < request.count {
+        while next < request.count && pending.len() < CONCURRENCY {
+            let (node, features, service, generation) =
+                (node, &features, &request.service, request.generation.as_deref());
+            let index = next;
+            pending.push(async move {
+                let t = Instant::now();
+                let answer = node.predict(service, features, generation, None).await;
+                (index, answer, t.elapsed().as_secs_f64() * 1e3)
+            });
+            next += 1;
+        }
+        let Some((index, answer, latency_ms)) = pending.next().await else { break };
+        results.push(match answer {
+            Ok(r) => RunResult {
+                index,
+                ok: true,
+                generation: Some(r.generation),
+                prediction: Some(r.prediction),
+                latency_ms,
+                error: None,
+            },
+            Err(e) => RunResult {
+                index,
+                ok: false,
+                generation: None,
+                prediction: None,
+                latency_ms,
+                error: Some(RunError { code: e.code(), message: e.to_string() }),
+            },
+        });
+        progress(RunProgress { done: results.len(), total: request.count });
+    }
+    drop(pending);
+    results.sort_by_key(|r| r.index);
+    let mut counts = BTreeMap::new();
+    for g in results.iter().filter_map(|r| r.generation.clone()) {
+        *counts.entry(g).or_insert(0) += 1;
+    }
+    let errors = results.iter().filter(|r| !r.ok).count();
+    Ok(RunReport {
+        service: request.service,
+        count: request.count,
+        results,
+        counts,
+        errors,
+        expected,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
+    })
+}

@@ -1,0 +1,101 @@
+// State of the Deployment screen: the initial form from the active config, the sliders
+// helper (one 0-100 slider per version) and the mapping text it fills, the config that Save
+// deploys and whether Save may run.
+
+import { mappingText, normalise, readEntries } from './mapping';
+import type { MappingIssue, DeploymentConfig, MappingEntry, VersionView } from './types';
+import type { Validation } from './mapping';
+
+export type Mode = 'single' | 'multiple';
+
+export interface DeployForm {
+  mode: Mode;
+  generation: string;
+  text: string;
+  sticky: boolean;
+}
+
+/** Versions newest first (the engine lists them oldest first). */
+export function newestFirst(versions: VersionView[]): string[] {
+  return versions.map((v) => v.id).reverse();
+}
+
+/**
+ * The form as the active config fills it: a multiple config gives its mapping; otherwise the
+ * mapping starts with every version sharing evenly. With no deployment, single mode with
+ * the newest version.
+ */
+export function initialForm(config: DeploymentConfig | null | undefined, versions: VersionView[]): DeployForm {
+  const ids = newestFirst(versions);
+  const evenly = normalise(ids.map((generation) => ({ generation, proba: 1 })));
+  if (!config) return { mode: 'single', generation: ids[0] ?? '', text: mappingText(evenly), sticky: false };
+  if (config.mode === 'single') {
+    return { mode: 'single', generation: config.generation, text: mappingText(evenly), sticky: config.sticky };
+  }
+  return {
+    mode: 'multiple',
+    generation: config.mapping[0]?.generation ?? ids[0] ?? '',
+    text: mappingText(config.mapping),
+    sticky: config.sticky,
+  };
+}
+
+export type Sliders = Record<string, number>;
+
+/** Slider positions (whole percentages) that show the mapping in the text; null if it cannot be read. */
+export function slidersFromText(text: string, ids: string[]): Sliders | null {
+  const entries = readEntries(text);
+  if (entries === null) return null;
+  const out: Sliders = {};
+  for (const id of ids) out[id] = 0;
+  for (const e of entries) {
+    if (e.generation in out) out[e.generation] = Math.round(Math.min(1, Math.max(0, e.proba)) * 100);
+  }
+  return out;
+}
+
+/** The mapping the sliders describe (normalised, zero sliders left out); null when all are zero. */
+export function entriesFromSliders(sliders: Sliders, ids: string[]): MappingEntry[] | null {
+  const picked = ids.filter((id) => (sliders[id] ?? 0) > 0).map((id) => ({ generation: id, proba: sliders[id] }));
+  if (picked.length === 0) return null;
+  return normalise(picked);
+}
+
+export function textFromSliders(sliders: Sliders, ids: string[]): string | null {
+  const entries = entriesFromSliders(sliders, ids);
+  return entries ? mappingText(entries) : null;
+}
+
+export function slidersTotal(sliders: Sliders): number {
+  return Object.values(sliders).reduce((s, v) => s + v, 0);
+}
+
+/** The engine's verdict on one text (validate_mapping), or where it stands. */
+export type RemoteVerdict =
+  | { state: 'idle' }
+  | { state: 'pending'; text: string }
+  | { state: 'done'; text: string; issues: MappingIssue[] }
+  | { state: 'failed'; text: string };
+
+/**
+ * Why Save cannot run now, or null when it can. A mapping must pass the local rules and the
+ * engine's own check of the very same text.
+ */
+export function saveBlocker(form: DeployForm, local: Validation, remote: RemoteVerdict, saving: boolean): string | null {
+  if (saving) return 'Deploying…';
+  if (form.mode === 'single') return form.generation ? null : 'Choose a generation';
+  if (!local.ok) return 'Fix the mapping first';
+  if (remote.state === 'done' && remote.text === form.text) {
+    return remote.issues.length === 0 ? null : 'The engine refused this mapping';
+  }
+  if (remote.state === 'failed' && remote.text === form.text) return 'The engine could not check the mapping';
+  return 'Checking the mapping with the engine…';
+}
+
+/** The config Save deploys, or null if the form does not describe one. */
+export function configFromForm(form: DeployForm, local: Validation): DeploymentConfig | null {
+  if (form.mode === 'single') {
+    return form.generation ? { mode: 'single', generation: form.generation, sticky: form.sticky } : null;
+  }
+  return local.ok ? { mode: 'multiple', mapping: local.entries, sticky: form.sticky } : null;
+}

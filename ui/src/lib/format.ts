@@ -1,0 +1,109 @@
+// How the UI writes the engine's data: config summaries, shares, times, sizes.
+
+import type { DeploymentConfig, MappingEntry, Revision } from './types';
+
+/** A share (0..1) as a percentage with at most one decimal: 0.7 → "70%", 0.3333 → "33.3%". */
+export function pct(share: number, decimals = 1): string {
+  if (!Number.isFinite(share)) return '—';
+  const f = 10 ** decimals;
+  const v = Math.round(share * 100 * f) / f;
+  return `${Object.is(v, -0) ? 0 : v}%`;
+}
+
+/** The generations a config serves with their traffic share, in config order. */
+export function configShares(config: DeploymentConfig): MappingEntry[] {
+  return config.mode === 'single' ? [{ generation: config.generation, proba: 1 }] : config.mapping;
+}
+
+/** Live generations with their share: "v2 70% · v1 30%" (a single generation: "v2 100%"). */
+export function liveSummary(config: DeploymentConfig | null | undefined): string {
+  if (!config) return 'not deployed';
+  return configShares(config)
+    .map((e) => `${e.generation} ${pct(e.proba)}`)
+    .join(' · ');
+}
+
+/** The active config in one phrase: "single v2", or the mapping "v2 70% · v1 30%". */
+export function configSummary(config: DeploymentConfig | null | undefined): string {
+  if (!config) return 'not deployed';
+  return config.mode === 'single' ? `single ${config.generation}` : liveSummary(config);
+}
+
+/** What a change does: "single v1 → single v2" (or "not deployed → single v1"). */
+export function describeChange(from: DeploymentConfig | null | undefined, to: DeploymentConfig): string {
+  return `${configSummary(from)} → ${configSummary(to)}`;
+}
+
+/** The active revision of a list ordered oldest first. */
+export function activeRevision(revisions: Revision[]): Revision | null {
+  return revisions.length ? revisions.reduce((a, b) => (b.number > a.number ? b : a)) : null;
+}
+
+/** The revision a default rollback restores (the one before the active one), if any. */
+export function rollbackTarget(revisions: Revision[]): Revision | null {
+  const active = activeRevision(revisions);
+  if (!active) return null;
+  return revisions.find((r) => r.number === active.number - 1) ?? null;
+}
+
+/** Whether deploying `version` alone would change nothing (it already serves alone). */
+export function isSoleLive(config: DeploymentConfig | null | undefined, version: string): boolean {
+  return !!config && config.mode === 'single' && config.generation === version;
+}
+
+/** "3 min ago", "in 5 s", "2 d ago"; `now` in ms. */
+export function relativeTime(iso: string | null | undefined, now: number = Date.now()): string {
+  if (!iso) return '—';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  const diff = Math.round((now - t) / 1000);
+  const abs = Math.abs(diff);
+  let text: string;
+  if (abs < 5) return 'just now';
+  if (abs < 60) text = `${abs} s`;
+  else if (abs < 3600) text = `${Math.floor(abs / 60)} min`;
+  else if (abs < 86400) text = `${Math.floor(abs / 3600)} h`;
+  else if (abs < 86400 * 60) text = `${Math.floor(abs / 86400)} d`;
+  else return new Date(t).toISOString().slice(0, 10);
+  return diff >= 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** An RFC 3339 time for a tooltip, in the user's locale. */
+export function fullTime(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : new Date(t).toLocaleString();
+}
+
+export function shortSha(sha: string): string {
+  return sha.slice(0, 12);
+}
+
+export function bytes(n: number): string {
+  if (!Number.isFinite(n)) return '—';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** A metric value, compact: 0.9333 → "0.9333", 12345.678 → "12345.68". */
+export function metric(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return String(v);
+  return String(Math.abs(v) >= 100 ? Math.round(v * 100) / 100 : Math.round(v * 10_000) / 10_000);
+}
+
+/** Milliseconds for tables: 0.123 → "0.12", 12.3456 → "12.3", 1234 → "1234". */
+export function ms(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  if (v < 10) return v.toFixed(2);
+  if (v < 100) return v.toFixed(1);
+  return v.toFixed(0);
+}
+
+/** A prediction as a cell: labels as is, numbers compact. */
+export function prediction(v: string | number | undefined): string {
+  if (v === undefined) return '—';
+  if (typeof v === 'number') return metric(v);
+  return v;
+}
