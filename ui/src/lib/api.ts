@@ -104,11 +104,24 @@ export function toApiError(error: unknown, command = 'backend call'): ApiError {
   return new ApiError('internal', `${command} failed: ${shown}`);
 }
 
+/** Whether the page runs inside a Tauri webview (or under Tauri's IPC mocks). */
+function hasTauriIpc(): boolean {
+  return typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window;
+}
+
+/** Rebuilds a failure of `command`; says so plainly when there is no backend at all. */
+function failure(error: unknown, command: string): ApiError {
+  if (error instanceof TypeError && typeof window !== 'undefined' && !hasTauriIpc()) {
+    return new ApiError('internal', `${command}: the Switchyard backend is not available (this page must run inside the desktop app)`);
+  }
+  return toApiError(error, command);
+}
+
 async function call<T>(command: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T> {
   try {
     return await invoke<T>(command, args, options);
   } catch (e) {
-    throw toApiError(e, command);
+    throw failure(e, command);
   }
 }
 
@@ -175,9 +188,13 @@ export const tauriBackend: Backend = {
   deployVersion: ({ service, version, reason }) => call('deploy_version', { service, version, reason }),
   rollback: ({ service, toRevision, reason }) => call('rollback', { service, toRevision, reason }),
   validateMapping: ({ service, text }) => call('validate_mapping', { service, text }),
-  runTest: ({ service, features, count, generation, onProgress }) => {
-    const channel = new Channel<RunProgress>();
-    if (onProgress) channel.onmessage = onProgress;
+  runTest: async ({ service, features, count, generation, onProgress }) => {
+    let channel: Channel<RunProgress>;
+    try {
+      channel = new Channel<RunProgress>(onProgress);
+    } catch (e) {
+      throw failure(e, 'run_test');
+    }
     return call('run_test', { service, features, count, generation, onProgress: channel });
   },
   monitor: ({ service, minutes }) => call('monitor', { service, minutes }),

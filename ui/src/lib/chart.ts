@@ -80,6 +80,12 @@ export function minuteSlots(minutes: MinuteStats[], window: number, now: number 
   });
 }
 
+/** An axis label: whole numbers as is, others with one or two decimals. */
+export function tickLabel(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2);
+}
+
 /** "14:05" for an axis label. */
 export function clock(ms: number): string {
   const d = new Date(ms);

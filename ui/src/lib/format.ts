@@ -101,9 +101,10 @@ export function ms(v: number | null | undefined): string {
   return v.toFixed(0);
 }
 
-/** A prediction as a cell: labels as is, numbers compact. */
-export function prediction(v: string | number | undefined): string {
-  if (v === undefined) return '—';
+/** A prediction as a cell: labels as is, numbers compact, anything else as JSON. */
+export function prediction(v: unknown): string {
+  if (v === undefined || v === null) return '—';
   if (typeof v === 'number') return metric(v);
-  return v;
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
 }

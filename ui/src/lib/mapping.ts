@@ -222,3 +222,21 @@ export function normaliseText(text: string): string | null {
   if (!entries || entries.length === 0) return null;
   return mappingText(normalise(entries));
 }
+
+/**
+ * Where the editor marks an issue: the entry's field (or the entry) for entry issues, the
+ * opening bracket for whole-mapping issues, the offending character for syntax errors;
+ * clamped to the document.
+ */
+export function issueRange(issue: LocatedIssue, docLength: number): { from: number; to: number } {
+  const clamp = (x: number) => Math.max(0, Math.min(docLength, x));
+  let from = clamp(issue.from);
+  let to = clamp(issue.to);
+  if (issue.index === null && issue.kind !== 'syntax') to = clamp(from + 1);
+  if (to <= from) {
+    // An empty range at the end of the text: mark the last character instead.
+    if (from >= docLength && docLength > 0) from = docLength - 1;
+    to = clamp(from + 1);
+  }
+  return { from, to };
+}

@@ -73,3 +73,14 @@ export function formFeatures(features: Feature[], values: Record<string, number 
   }
   return out;
 }
+
+/** The input schema of a generation, from the service's versions. */
+export function schemaOf(versions: { id: string; schema: ModelSchema }[], generation: string | undefined): ModelSchema | null {
+  if (!generation) return null;
+  return versions.find((v) => v.id === generation)?.schema ?? null;
+}
+
+/** A stable key of a schema's request shape: a new key means a new form. */
+export function schemaKey(schema: ModelSchema | null): string {
+  return schema ? schema.features.map((f) => `${f.name}:${f.dtype}`).join(',') : '';
+}

@@ -119,10 +119,11 @@ export interface RunResult {
   index: number;
   ok: boolean;
   status?: number;
-  generation?: string;
-  prediction?: string | number;
+  /** The generation that answered (null when the request failed before routing). */
+  generation?: string | null;
+  prediction?: string | number | null;
   latency_ms: number;
-  error?: { code: string; message: string };
+  error?: { code: string; message: string } | null;
 }
 
 export interface RunReport {
@@ -152,7 +153,10 @@ export interface NodeInfo {
 export interface MinuteStats {
   start: string;
   requests: number;
+  /** Model or node failures (5xx). */
   errors: number;
+  /** Requests refused as invalid (4xx): counted, not model errors. */
+  rejected?: number;
   p50_ms: number;
   p95_ms: number;
   p99_ms: number;
@@ -162,6 +166,7 @@ export interface GenerationStats {
   generation: string;
   requests: number;
   errors: number;
+  rejected?: number;
   error_rate: number;
   p50_ms: number;
   p95_ms: number;

@@ -1,0 +1,6 @@
+//! One module per screen; each command is one engine call.
+
+pub mod deployment;
+pub mod run;
+pub mod services;
+pub mod versions;

@@ -1,0 +1,35 @@
+use serde::Serialize;
+use switchyard::engine::ServiceSummary;
+use switchyard::registry::Service;
+use tauri::State;
+
+use crate::Desktop;
+use crate::error::IpcResult;
+
+#[derive(Serialize)]
+pub struct NodeInfo {
+    url: String,
+    port: u16,
+    data_dir: String,
+    version: &'static str,
+}
+
+#[tauri::command]
+pub async fn node_info(desktop: State<'_, Desktop>) -> IpcResult<NodeInfo> {
+    Ok(NodeInfo {
+        url: desktop.node.base_url().to_owned(),
+        port: desktop.node_addr.port(),
+        data_dir: desktop.engine.data_dir().display().to_string(),
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+#[tauri::command]
+pub async fn list_services(desktop: State<'_, Desktop>) -> IpcResult<Vec<ServiceSummary>> {
+    Ok(desktop.engine.list_services().await?)
+}
+
+#[tauri::command]
+pub async fn create_service(desktop: State<'_, Desktop>, name: String, description: String) -> IpcResult<Service> {
+    Ok(desktop.engine.create_service(&name, &description).await?)
+}

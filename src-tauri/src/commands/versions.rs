@@ -1,0 +1,59 @@
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use switchyard::deploy::Revision;
+use switchyard::engine::VersionView;
+use switchyard::registry::{NewVersion, Provenance, Version};
+use tauri::State;
+use tauri::ipc::{InvokeBody, Request};
+
+use crate::Desktop;
+use crate::error::{IpcError, IpcResult};
+
+/// Header carrying an upload's metadata; the body is the raw .onnx bytes.
+const META_HEADER: &str = "x-switchyard-meta";
+
+#[derive(Deserialize)]
+struct UploadMeta {
+    service: String,
+    file_name: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    unique: bool,
+    #[serde(default)]
+    metrics: BTreeMap<String, f64>,
+    #[serde(default)]
+    notes: String,
+}
+
+#[tauri::command]
+pub async fn list_versions(desktop: State<'_, Desktop>, service: String) -> IpcResult<Vec<VersionView>> {
+    Ok(desktop.engine.list_versions(&service).await?)
+}
+
+#[tauri::command]
+pub async fn revisions(desktop: State<'_, Desktop>, service: String) -> IpcResult<Vec<Revision>> {
+    Ok(desktop.engine.revisions(&service).await?)
+}
+
+#[tauri::command]
+pub async fn add_version(desktop: State<'_, Desktop>, request: Request<'_>) -> IpcResult<Version> {
+    let InvokeBody::Raw(bytes) = request.body() else {
+        return Err(IpcError::invalid_input("send the model file's bytes as the request body"));
+    };
+    let meta = request
+        .headers()
+        .get(META_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| IpcError::invalid_input(format!("missing {META_HEADER} header")))?;
+    let meta: UploadMeta = serde_json::from_str(meta).map_err(|e| IpcError::invalid_input(format!("bad upload metadata: {e}")))?;
+    let new = NewVersion {
+        id: meta.id.filter(|id| !id.trim().is_empty()),
+        unique: meta.unique,
+        metrics: meta.metrics,
+        notes: meta.notes,
+        provenance: Provenance { created_by: "desktop".into(), source_file: Some(meta.file_name), details: BTreeMap::new() },
+    };
+    Ok(desktop.engine.create_version(&meta.service, bytes.clone(), new).await?)
+}

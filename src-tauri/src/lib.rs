@@ -1,0 +1,105 @@
+//! The desktop shell: opens the engine, starts the local API node on loopback, and exposes
+//! one Tauri command per engine call. No product logic lives here.
+
+mod commands;
+mod error;
+
+use std::net::SocketAddr;
+
+use switchyard::client::NodeClient;
+use switchyard::node::{self, NodeConfig};
+use switchyard::{Engine, EngineConfig};
+use tauri::Manager;
+
+/// What every command can reach: the engine, and a client of the embedded node (run and test
+/// goes through real HTTP, like any client).
+pub struct Desktop {
+    pub engine: Engine,
+    pub node: NodeClient,
+    pub node_addr: SocketAddr,
+}
+
+/// Where the registry lives and which port the local node takes.
+struct Options {
+    data_dir: std::path::PathBuf,
+    port: u16,
+}
+
+/// `--data-dir DIR` / `SWITCHYARD_DATA_DIR` (default: the user data dir shared with
+/// `switchyard serve`), and `--port N` / `SWITCHYARD_PORT` (default 8080; 0 for any free port).
+fn options() -> Options {
+    let mut data_dir = std::env::var_os("SWITCHYARD_DATA_DIR").map(Into::into);
+    let mut port = std::env::var("SWITCHYARD_PORT").ok().and_then(|p| p.parse().ok());
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--data-dir" => data_dir = args.next().map(Into::into),
+            "--port" => port = args.next().and_then(|p| p.parse().ok()),
+            _ => {}
+        }
+    }
+    Options { data_dir: data_dir.unwrap_or_else(EngineConfig::default_data_dir), port: port.unwrap_or(8080) }
+}
+
+/// Binds the local node on loopback; if the wanted port is taken (another node runs), any
+/// free port. The UI shows the one in use.
+async fn bind_local_node(wanted: u16) -> std::io::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(("127.0.0.1", wanted)).await {
+        Ok(l) => Ok(l),
+        Err(e) => {
+            tracing::warn!("port {wanted} is not available ({e}); the local node uses a free port instead");
+            tokio::net::TcpListener::bind(("127.0.0.1", 0)).await
+        }
+    }
+}
+
+async fn start() -> Result<Desktop, Box<dyn std::error::Error>> {
+    let Options { data_dir: dir, port } = options();
+    let engine = Engine::open(EngineConfig { data_dir: dir.clone(), router_seed: None, seed_demo: true })
+        .await
+        .map_err(|e| format!("cannot open the registry in {}: {e}", dir.display()))?;
+    let listener = bind_local_node(port).await?;
+    let node_addr = listener.local_addr()?;
+    let app = node::router(engine.clone(), NodeConfig::default());
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = node::serve(listener, app, std::future::pending()).await {
+            tracing::error!("the local node stopped: {e}");
+        }
+    });
+    tracing::info!(registry = %dir.display(), "local node on http://{node_addr}");
+    let node = NodeClient::new(&format!("http://{node_addr}"), None, "desktop")?;
+    Ok(Desktop { engine, node, node_addr })
+}
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let result = tauri::Builder::default()
+        .setup(|app| {
+            let desktop = tauri::async_runtime::block_on(start())?;
+            app.manage(desktop);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::services::node_info,
+            commands::services::list_services,
+            commands::services::create_service,
+            commands::versions::list_versions,
+            commands::versions::add_version,
+            commands::versions::revisions,
+            commands::deployment::deploy,
+            commands::deployment::deploy_version,
+            commands::deployment::rollback,
+            commands::deployment::validate_mapping,
+            commands::run::run_test,
+            commands::run::monitor,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("Switchyard could not start: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,221 @@
+// Development only (`npm run dev`, then open http://localhost:5173/dev/mock.html): the real
+// UI over an in-memory fake of the Tauri commands, to work on screens in a plain browser.
+// Never part of the build. Query: ?service=iris_classifier&tab=deployment&fail=list_services
+
+import { mockIPC } from '@tauri-apps/api/mocks';
+
+import { fromText } from '../src/lib/mapping';
+import type {
+  DeploymentConfig,
+  MonitorSnapshot,
+  Revision,
+  RunProgress,
+  RunReport,
+  RunResult,
+  ServiceSummary,
+  Version,
+  VersionView,
+} from '../src/lib/types';
+
+const params = new URLSearchParams(location.search);
+const minute = 60_000;
+const t0 = Date.now() - 3 * 86_400_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const irisFeatures = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'].map((name) => ({ name, dtype: 'float32' as const }));
+const cancerFeatures = Array.from({ length: 30 }, (_, i) => ({ name: `feature_${i}`, dtype: 'float32' as const }));
+
+const services = new Map<string, { description: string; created_at: string; versions: Version[]; revisions: Revision[] }>();
+
+function version(service: string, id: string, at: number, features = irisFeatures, metrics: Record<string, number> = {}): Version {
+  return {
+    service,
+    id,
+    sha256: Array.from({ length: 64 }, (_, i) => '0123456789abcdef'[(i * 7 + id.length * 3 + at) % 16]).join(''),
+    size_bytes: 1800 + id.length * 311,
+    schema: {
+      input_name: 'X',
+      input_type: 'float32',
+      features,
+      output: service.startsWith('diabetes') ? { kind: 'regressor' } : { kind: 'classifier', classes: ['setosa', 'versicolor', 'virginica'] },
+    },
+    metrics,
+    provenance: { created_by: 'demo', source_file: `fixtures/models/${service}_${id}.onnx` },
+    notes: id === 'v2' ? 'MLP (16 hidden units), scikit-learn' : 'Logistic regression, scikit-learn',
+    created_at: iso(at),
+  };
+}
+
+function revision(service: string, number: number, config: DeploymentConfig, at: number, extra: Partial<Revision> = {}): Revision {
+  return { service, node: 'local', number, config, kind: 'deploy', rollback_of: null, author: 'demo', reason: '', created_at: iso(at), ...extra };
+}
+
+services.set('iris_classifier', {
+  description: 'Iris species from sepal and petal sizes',
+  created_at: iso(t0),
+  versions: [version('iris_classifier', 'v1', t0, irisFeatures, { accuracy: 0.9333 }), version('iris_classifier', 'v2', t0 + 3600_000, irisFeatures, { accuracy: 0.9667 })],
+  revisions: [
+    revision('iris_classifier', 1, { mode: 'single', generation: 'v1', sticky: false }, t0 + 60_000, { reason: 'first deploy' }),
+    revision('iris_classifier', 2, { mode: 'multiple', mapping: [{ generation: 'v2', proba: 0.7 }, { generation: 'v1', proba: 0.3 }], sticky: false }, Date.now() - 40 * minute, { reason: 'canary the MLP' }),
+  ],
+});
+services.set('breast_cancer', {
+  description: 'Malignant or benign from 30 cell measurements',
+  created_at: iso(t0),
+  versions: [version('breast_cancer', 'v1', t0, cancerFeatures, { accuracy: 0.958 })],
+  revisions: [revision('breast_cancer', 1, { mode: 'single', generation: 'v1', sticky: false }, t0 + 120_000)],
+});
+services.set('diabetes_progression', { description: 'Disease progression after one year', created_at: iso(t0), versions: [], revisions: [] });
+
+function get(name: string) {
+  const s = services.get(name);
+  if (!s) throw { code: 'service_not_found', message: `service '${name}' does not exist` };
+  return s;
+}
+
+function gens(config: DeploymentConfig) {
+  return config.mode === 'single' ? [{ generation: config.generation, proba: 1 }] : config.mapping;
+}
+
+function views(name: string): VersionView[] {
+  const s = get(name);
+  const last = s.revisions[s.revisions.length - 1];
+  return s.versions.map((v) => {
+    const includes = (r: Revision) => gens(r.config).some((g) => g.generation === v.id);
+    let since: string | null = null;
+    for (let i = s.revisions.length - 1; i >= 0 && includes(s.revisions[i]); i--) since = s.revisions[i].created_at;
+    const share = last && includes(last) ? gens(last.config).find((g) => g.generation === v.id)!.proba : null;
+    return { ...v, live: since !== null, live_since: since, share, served_in: s.revisions.filter(includes).map((r) => r.number) };
+  });
+}
+
+function append(name: string, config: DeploymentConfig, reason: string, extra: Partial<Revision> = {}): Revision {
+  const s = get(name);
+  for (const g of gens(config)) {
+    if (!s.versions.some((v) => v.id === g.generation)) throw { code: 'invalid_config', message: `generation "${g.generation}" is not a version of this service` };
+  }
+  const r = revision(name, s.revisions.length + 1, config, Date.now(), { author: 'you', reason, ...extra });
+  s.revisions.push(r);
+  return r;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+mockIPC(async (cmd, payload) => {
+  const a = (payload ?? {}) as Record<string, any>;
+  await sleep(120);
+  if (params.get('fail') === cmd) throw { code: 'internal', message: `registry storage failed: database is locked (mock failure of ${cmd})` };
+  switch (cmd) {
+    case 'node_info':
+      return { url: 'http://127.0.0.1:7878', port: 7878, data_dir: '/home/you/.local/share/switchyard', version: '0.1.0' };
+    case 'list_services':
+      return [...services.entries()].map(
+        ([name, s]): ServiceSummary => ({ name, description: s.description, created_at: s.created_at, version_count: s.versions.length, deployment: s.revisions[s.revisions.length - 1] ?? null }),
+      );
+    case 'create_service': {
+      if (!/^[a-z][a-z0-9_-]{0,63}$/.test(a.name)) throw { code: 'invalid_name', message: `invalid service name '${a.name}': use 1-64 characters, a lowercase letter first, then lowercase letters, digits, '_' or '-' (e.g. iris_classifier)` };
+      if (services.has(a.name)) throw { code: 'already_exists', message: `service '${a.name}' already exists` };
+      services.set(a.name, { description: a.description, created_at: iso(Date.now()), versions: [], revisions: [] });
+      return { name: a.name, description: a.description, created_at: iso(Date.now()) };
+    }
+    case 'list_versions':
+      return views(a.service);
+    case 'revisions':
+      return get(a.service).revisions;
+    case 'add_version': {
+      await sleep(900);
+      const s = get('iris_classifier');
+      const v = version('iris_classifier', `v${s.versions.length + 1}`, Date.now(), irisFeatures, {});
+      s.versions.push(v);
+      return v;
+    }
+    case 'deploy':
+      await sleep(500);
+      return append(a.service, a.config, a.reason);
+    case 'deploy_version': {
+      const s = get(a.service);
+      const sticky = s.revisions[s.revisions.length - 1]?.config.sticky ?? false;
+      return append(a.service, { mode: 'single', generation: a.version, sticky }, a.reason || `deploy ${a.version}`);
+    }
+    case 'rollback': {
+      const s = get(a.service);
+      const target = a.toRevision ?? s.revisions.length - 1;
+      if (target < 1) throw { code: 'invalid_config', message: `nothing to roll back to: revision ${s.revisions.length} is the first of '${a.service}'` };
+      return append(a.service, s.revisions[target - 1].config, a.reason || `rollback to revision ${target}`, { kind: 'rollback', rollback_of: target });
+    }
+    case 'validate_mapping': {
+      const ids = new Set(get(a.service).versions.map((v) => v.id));
+      const r = fromText(a.text, (g) => ids.has(g));
+      return r.ok ? [] : r.issues.map(({ index, field, kind, message }) => ({ index, field, kind, message }));
+    }
+    case 'run_test': {
+      const s = get(a.service);
+      const last = s.revisions[s.revisions.length - 1];
+      if (!last) throw { code: 'not_deployed', message: `service '${a.service}' is not deployed on this node: deploy a version first` };
+      const mapping = a.generation ? [{ generation: a.generation, proba: 1 }] : gens(last.config);
+      const results: RunResult[] = [];
+      const counts: Record<string, number> = {};
+      const channel = a.onProgress as { onmessage: (p: RunProgress) => void };
+      for (let i = 0; i < a.count; i++) {
+        let u = Math.random();
+        const g = mapping.find((m) => (u -= m.proba) < 0)?.generation ?? mapping[mapping.length - 1].generation;
+        const ok = Math.random() > 0.02;
+        counts[g] = (counts[g] ?? 0) + 1;
+        results.push(
+          ok
+            ? { index: i, ok, status: 200, generation: g, prediction: ['setosa', 'versicolor', 'virginica'][i % 3], latency_ms: 0.2 + Math.random() * 0.8 }
+            : { index: i, ok, status: 422, generation: g, latency_ms: 0.1, error: { code: 'invalid_input', message: 'missing features: petal_width' } },
+        );
+        if (i % 20 === 19) {
+          channel.onmessage({ done: i + 1, total: a.count });
+          await sleep(15);
+        }
+      }
+      const report: RunReport = { service: a.service, count: a.count, results, counts, errors: results.filter((r) => !r.ok).length, expected: Object.fromEntries(mapping.map((m) => [m.generation, m.proba])), elapsed_ms: 412.5 };
+      return report;
+    }
+    case 'monitor': {
+      const s = get(a.service);
+      const last = s.revisions[s.revisions.length - 1];
+      const now = Math.floor(Date.now() / minute) * minute;
+      const snapshot: MonitorSnapshot = {
+        service: a.service,
+        window_minutes: a.minutes,
+        generations: last
+          ? gens(last.config).map((g, gi) => {
+              const minutes = Array.from({ length: a.minutes }, (_, i) => {
+                const requests = Math.round(g.proba * (60 + 40 * Math.sin(i / 2 + gi)));
+                return { start: iso(now - (a.minutes - 1 - i) * minute), requests, errors: i % 7 === 3 ? 2 : 0, p50_ms: 0.4 + gi * 0.3, p95_ms: 1.1 + gi * 0.5 + (i % 5) * 0.1, p99_ms: 2.2 + gi + (i % 3) * 0.4 };
+              });
+              const requests = minutes.reduce((t, m) => t + m.requests, 0);
+              const errors = minutes.reduce((t, m) => t + m.errors, 0);
+              return { generation: g.generation, requests, errors, error_rate: requests ? errors / requests : 0, p50_ms: 0.4 + gi * 0.3, p95_ms: 1.2 + gi * 0.5, p99_ms: 2.6 + gi, minutes };
+            })
+          : [],
+      };
+      return snapshot;
+    }
+  }
+  throw `command ${cmd} not found`;
+});
+
+const { app } = await import('../src/lib/store.svelte');
+await import('../src/main');
+const service = params.get('service');
+if (service) app.select(service, (params.get('tab') as 'versions' | null) ?? 'versions');
+
+// ?click=run-button,confirm-ok clicks those test ids one after the other (screenshots).
+// ?type=testid:text sets an input's or textarea's value first.
+for (const step of params.getAll('type')) {
+  const [id, ...rest] = step.split(':');
+  await sleep(900);
+  const el = document.querySelector<HTMLInputElement | HTMLTextAreaElement>(`[data-testid="${id}"]`);
+  if (el) {
+    el.value = rest.join(':');
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }
+}
+for (const id of (params.get('click') ?? '').split(',').filter(Boolean)) {
+  await sleep(900);
+  document.querySelector<HTMLElement>(`[data-testid="${id}"]`)?.click();
+}

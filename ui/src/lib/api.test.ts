@@ -1,0 +1,157 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+const invoke = vi.fn();
+const channels: { onmessage?: (m: unknown) => void }[] = [];
+
+vi.mock('@tauri-apps/api/core', () => ({
+  invoke: (...args: unknown[]) => invoke(...args),
+  Channel: class {
+    onmessage?: (m: unknown) => void;
+    constructor(onmessage?: (m: unknown) => void) {
+      this.onmessage = onmessage;
+      channels.push(this);
+    }
+  },
+}));
+
+const { ApiError, ERROR_CODES, addVersionMeta, api, toApiError } = await import('./api');
+
+beforeEach(() => {
+  invoke.mockReset();
+  channels.length = 0;
+});
+
+async function rejection(p: Promise<unknown>): Promise<InstanceType<typeof ApiError>> {
+  try {
+    await p;
+  } catch (e) {
+    return e as InstanceType<typeof ApiError>;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('errors crossing IPC', () => {
+  it('rebuilds {code, message} as a typed ApiError', async () => {
+    invoke.mockRejectedValueOnce({ code: 'service_not_found', message: "service 'x' does not exist" });
+    const e = await rejection(api.listVersions('x'));
+    expect(e).toBeInstanceOf(ApiError);
+    expect(e).toBeInstanceOf(Error);
+    expect(e.code).toBe('service_not_found');
+    expect(e.message).toBe("service 'x' does not exist");
+    expect(e.details).toEqual([]);
+  });
+
+  it('keeps mapping issues as details', async () => {
+    const details = [{ index: 1, field: 'generation', kind: 'unknown_generation', message: '"v9" is not a version of this service' }];
+    invoke.mockRejectedValueOnce({ code: 'invalid_mapping', message: 'invalid mapping: entry 1, generation: …', details });
+    const e = await rejection(
+      api.deploy({ service: 's', config: { mode: 'multiple', mapping: [{ generation: 'v9', proba: 1 }], sticky: false }, reason: '' }),
+    );
+    expect(e.code).toBe('invalid_mapping');
+    expect(e.details).toEqual(details);
+  });
+
+  it('turns a string rejection into code internal with the string as message', async () => {
+    invoke.mockRejectedValueOnce('command list_services not found');
+    const e = await rejection(api.listServices());
+    expect(e).toBeInstanceOf(ApiError);
+    expect(e.code).toBe('internal');
+    expect(e.message).toBe('command list_services not found');
+  });
+
+  it('gives undefined, empty and odd rejections a readable message', async () => {
+    invoke.mockRejectedValueOnce(undefined);
+    const a = await rejection(api.nodeInfo());
+    expect(a.code).toBe('internal');
+    expect(a.message).toBe('node_info failed without an error message');
+
+    invoke.mockRejectedValueOnce('');
+    expect((await rejection(api.nodeInfo())).message).toBe('node_info failed without an error message');
+
+    invoke.mockRejectedValueOnce(new TypeError("Cannot read properties of undefined (reading 'invoke')"));
+    const c = await rejection(api.nodeInfo());
+    expect(c.code).toBe('internal');
+    expect(c.message).toMatch(/reading 'invoke'/);
+
+    invoke.mockRejectedValueOnce(42);
+    expect((await rejection(api.nodeInfo())).message).toBe('node_info failed: 42');
+  });
+
+  it('does not trust an unknown code', () => {
+    const e = toApiError({ code: 'teapot', message: 'short and stout' });
+    expect(e.code).toBe('internal');
+    expect(e.message).toContain('short and stout');
+    expect(e.message).toContain('teapot');
+  });
+
+  it('drops malformed details', () => {
+    const e = toApiError({ code: 'invalid_mapping', message: 'm', details: [{ nope: 1 }, null, { index: null, field: null, kind: 'sum', message: 's' }] });
+    expect(e.details).toEqual([{ index: null, field: null, kind: 'sum', message: 's' }]);
+  });
+
+  it('passes an ApiError through unchanged and knows every engine code', () => {
+    const e = new ApiError('not_deployed', 'deploy first');
+    expect(toApiError(e)).toBe(e);
+    expect(ERROR_CODES).toHaveLength(17);
+    for (const code of ERROR_CODES) expect(toApiError({ code, message: 'x' }).code).toBe(code);
+  });
+});
+
+describe('the IPC contract', () => {
+  it('calls each command with camelCase args', async () => {
+    invoke.mockResolvedValue([]);
+    await api.listServices();
+    await api.createService({ name: 'iris', description: 'flowers' });
+    await api.listVersions('iris');
+    await api.revisions('iris');
+    await api.deployVersion({ service: 'iris', version: 'v2', reason: 'better' });
+    await api.rollback({ service: 'iris', toRevision: null, reason: '' });
+    await api.validateMapping({ service: 'iris', text: '[]' });
+    await api.monitor({ service: 'iris', minutes: 15 });
+    expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
+      ['list_services', undefined],
+      ['create_service', { name: 'iris', description: 'flowers' }],
+      ['list_versions', { service: 'iris' }],
+      ['revisions', { service: 'iris' }],
+      ['deploy_version', { service: 'iris', version: 'v2', reason: 'better' }],
+      ['rollback', { service: 'iris', toRevision: null, reason: '' }],
+      ['validate_mapping', { service: 'iris', text: '[]' }],
+      ['monitor', { service: 'iris', minutes: 15 }],
+    ]);
+  });
+
+  it('sends a version as raw bytes with its metadata in a header', async () => {
+    invoke.mockResolvedValueOnce({ id: 'v3' });
+    const bytes = new Uint8Array([8, 7, 1]);
+    await api.addVersion({ service: 'iris', fileName: 'm.onnx', bytes, id: '  ', unique: true, metrics: { accuracy: 0.9 }, notes: 'n' });
+    const [cmd, body, options] = invoke.mock.calls[0];
+    expect(cmd).toBe('add_version');
+    expect(body).toBe(bytes);
+    expect(JSON.parse(options.headers['x-switchyard-meta'])).toEqual({
+      service: 'iris',
+      file_name: 'm.onnx',
+      unique: true,
+      metrics: { accuracy: 0.9 },
+      notes: 'n',
+    });
+    expect(JSON.parse(addVersionMeta({ service: 's', fileName: 'f', bytes, id: 'best', unique: false, metrics: {}, notes: '' })).id).toBe('best');
+  });
+
+  it('streams run progress through a Channel', async () => {
+    const seen: unknown[] = [];
+    invoke.mockImplementationOnce(async (_cmd: string, args: { onProgress: { onmessage: (m: unknown) => void } }) => {
+      args.onProgress.onmessage({ done: 50, total: 100 });
+      args.onProgress.onmessage({ done: 100, total: 100 });
+      return { count: 100 };
+    });
+    await api.runTest({ service: 'iris', features: { a: 1 }, count: 100, generation: null, onProgress: (p) => seen.push(p) });
+    const [cmd, args] = invoke.mock.calls[0];
+    expect(cmd).toBe('run_test');
+    expect(args).toMatchObject({ service: 'iris', features: { a: 1 }, count: 100, generation: null });
+    expect(args.onProgress).toBe(channels[0]);
+    expect(seen).toEqual([
+      { done: 50, total: 100 },
+      { done: 100, total: 100 },
+    ]);
+  });
+});

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  activeRevision,
+  bytes,
+  configSummary,
+  describeChange,
+  isSoleLive,
+  liveSummary,
+  metric,
+  ms,
+  pct,
+  prediction,
+  relativeTime,
+  rollbackTarget,
+  shortSha,
+} from './format';
+import type { DeploymentConfig, Revision } from './types';
+
+const single = (generation: string): DeploymentConfig => ({ mode: 'single', generation, sticky: false });
+const multi: DeploymentConfig = {
+  mode: 'multiple',
+  mapping: [
+    { generation: 'v2', proba: 0.7 },
+    { generation: 'v1', proba: 0.3 },
+  ],
+  sticky: true,
+};
+
+function rev(number: number, config: DeploymentConfig): Revision {
+  return { service: 's', node: 'local', number, config, kind: 'deploy', rollback_of: null, author: 'me', reason: '', created_at: '2026-01-01T00:00:00Z' };
+}
+
+describe('config summaries', () => {
+  it('writes shares', () => {
+    expect(pct(0.7)).toBe('70%');
+    expect(pct(0.705)).toBe('70.5%');
+    expect(pct(1 / 3)).toBe('33.3%');
+    expect(pct(0)).toBe('0%');
+    expect(pct(0.12345, 2)).toBe('12.35%');
+  });
+  it('summarises configs', () => {
+    expect(configSummary(single('v2'))).toBe('single v2');
+    expect(configSummary(multi)).toBe('v2 70% · v1 30%');
+    expect(configSummary(null)).toBe('not deployed');
+    expect(liveSummary(single('v2'))).toBe('v2 100%');
+    expect(liveSummary(multi)).toBe('v2 70% · v1 30%');
+  });
+  it('describes a change', () => {
+    expect(describeChange(single('v1'), single('v2'))).toBe('single v1 → single v2');
+    expect(describeChange(null, single('v1'))).toBe('not deployed → single v1');
+    expect(describeChange(multi, single('v3'))).toBe('v2 70% · v1 30% → single v3');
+  });
+  it('knows the sole live generation', () => {
+    expect(isSoleLive(single('v2'), 'v2')).toBe(true);
+    expect(isSoleLive(single('v2'), 'v1')).toBe(false);
+    expect(isSoleLive(multi, 'v2')).toBe(false);
+    expect(isSoleLive(null, 'v2')).toBe(false);
+  });
+});
+
+describe('revisions', () => {
+  it('finds the active revision and the rollback target', () => {
+    const revs = [rev(1, single('v1')), rev(2, single('v2')), rev(3, multi)];
+    expect(activeRevision(revs)?.number).toBe(3);
+    expect(rollbackTarget(revs)?.number).toBe(2);
+    expect(rollbackTarget([rev(1, single('v1'))])).toBeNull();
+    expect(activeRevision([])).toBeNull();
+    expect(rollbackTarget([])).toBeNull();
+  });
+});
+
+describe('times and numbers', () => {
+  const now = Date.parse('2026-05-01T12:00:00Z');
+  it('writes relative times', () => {
+    expect(relativeTime('2026-05-01T11:59:58Z', now)).toBe('just now');
+    expect(relativeTime('2026-05-01T11:59:30Z', now)).toBe('30 s ago');
+    expect(relativeTime('2026-05-01T11:57:00Z', now)).toBe('3 min ago');
+    expect(relativeTime('2026-05-01T09:00:00Z', now)).toBe('3 h ago');
+    expect(relativeTime('2026-04-28T12:00:00Z', now)).toBe('3 d ago');
+    expect(relativeTime('2025-01-01T00:00:00Z', now)).toBe('2025-01-01');
+    expect(relativeTime('2026-05-01T12:05:00Z', now)).toBe('in 5 min');
+    expect(relativeTime(null, now)).toBe('—');
+  });
+  it('writes sizes, metrics, latencies, hashes', () => {
+    expect(bytes(512)).toBe('512 B');
+    expect(bytes(2048)).toBe('2.0 KiB');
+    expect(bytes(3 * 1024 * 1024)).toBe('3.0 MiB');
+    expect(metric(0.93333333)).toBe('0.9333');
+    expect(metric(12345.678)).toBe('12345.68');
+    expect(metric(3)).toBe('3');
+    expect(ms(0.1234)).toBe('0.12');
+    expect(ms(12.345)).toBe('12.3');
+    expect(ms(1234.5)).toBe('1235');
+    expect(ms(undefined)).toBe('—');
+    expect(shortSha('0123456789abcdef0123')).toBe('0123456789ab');
+    expect(prediction('setosa')).toBe('setosa');
+    expect(prediction(151.33333333)).toBe('151.33');
+    expect(prediction(null)).toBe('—');
+    expect(prediction(undefined)).toBe('—');
+    expect(prediction([1, 2])).toBe('[1,2]');
+  });
+});

@@ -1,0 +1,122 @@
+// Application state shared by the screens: the node, the services list, the selected
+// service with its versions and revisions. Loads go through `api`; every failure is kept as
+// an ApiError for a banner, never only logged.
+
+import { api, toApiError } from './api';
+import type { ApiError } from './api';
+import { activeRevision } from './format';
+import type { NodeInfo, Revision, ServiceSummary, VersionView } from './types';
+
+export type Tab = 'versions' | 'deployment' | 'run' | 'monitoring';
+
+export const TABS: { id: Tab; label: string }[] = [
+  { id: 'versions', label: 'Versions' },
+  { id: 'deployment', label: 'Deployment' },
+  { id: 'run', label: 'Run & test' },
+  { id: 'monitoring', label: 'Monitoring' },
+];
+
+class AppState {
+  node = $state<NodeInfo | null>(null);
+  nodeError = $state<ApiError | null>(null);
+
+  services = $state<ServiceSummary[]>([]);
+  servicesLoaded = $state(false);
+  servicesLoading = $state(false);
+  servicesError = $state<ApiError | null>(null);
+
+  /** The selected service; null shows the services list. */
+  selected = $state<string | null>(null);
+  tab = $state<Tab>('versions');
+
+  /** Versions and revisions of `detailFor` (oldest first, as the engine lists them). */
+  versions = $state<VersionView[]>([]);
+  revisions = $state<Revision[]>([]);
+  detailFor = $state<string | null>(null);
+  detailLoading = $state(false);
+  detailError = $state<ApiError | null>(null);
+
+  /** A clock for relative times ("3 min ago"), ticking every 15 s. */
+  now = $state(Date.now());
+
+  #detailToken = 0;
+
+  /** The selected service's summary. */
+  get summary(): ServiceSummary | null {
+    return this.services.find((s) => s.name === this.selected) ?? null;
+  }
+
+  /** The active revision of the selected service, once its detail is loaded. */
+  get active(): Revision | null {
+    if (this.detailFor !== this.selected) return this.summary?.deployment ?? null;
+    return activeRevision(this.revisions);
+  }
+
+  get detailReady(): boolean {
+    return this.detailFor === this.selected && this.selected !== null;
+  }
+
+  async loadNode(): Promise<void> {
+    try {
+      this.node = await api.nodeInfo();
+      this.nodeError = null;
+    } catch (e) {
+      this.nodeError = toApiError(e, 'node_info');
+    }
+  }
+
+  async refreshServices(): Promise<void> {
+    this.servicesLoading = true;
+    try {
+      this.services = await api.listServices();
+      this.servicesError = null;
+    } catch (e) {
+      this.servicesError = toApiError(e, 'list_services');
+    } finally {
+      this.servicesLoading = false;
+      this.servicesLoaded = true;
+    }
+  }
+
+  async refreshDetail(): Promise<void> {
+    const service = this.selected;
+    if (!service) return;
+    const token = ++this.#detailToken;
+    this.detailLoading = true;
+    try {
+      const [versions, revisions] = await Promise.all([api.listVersions(service), api.revisions(service)]);
+      if (token !== this.#detailToken) return;
+      this.versions = versions;
+      this.revisions = revisions;
+      this.detailFor = service;
+      this.detailError = null;
+    } catch (e) {
+      if (token !== this.#detailToken) return;
+      this.detailError = toApiError(e, 'list_versions');
+    } finally {
+      if (token === this.#detailToken) this.detailLoading = false;
+    }
+  }
+
+  /** After a change (deploy, rollback, upload): the list and the selected service. */
+  async refreshAll(): Promise<void> {
+    await Promise.all([this.refreshServices(), this.refreshDetail()]);
+  }
+
+  select(service: string | null, tab: Tab = 'versions'): void {
+    if (service !== this.selected) {
+      this.selected = service;
+      this.detailError = null;
+      if (service !== this.detailFor) {
+        this.versions = [];
+        this.revisions = [];
+        this.detailFor = null;
+      }
+    }
+    this.tab = tab;
+    if (service) void this.refreshDetail();
+    else void this.refreshServices();
+  }
+}
+
+export const app = new AppState();
