@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev pkg-config xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool
+  prometheus
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

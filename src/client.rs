@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::deploy::Revision;
+use crate::deploy::canary::Canary;
+use crate::monitor::MonitorSnapshot;
+use crate::monitor::ab::AbReport;
 use crate::engine::{ServiceSummary, VersionView};
 use crate::error::{Error, ErrorCode, Result};
 use crate::registry::{Service, Version};
@@ -154,6 +157,27 @@ impl NodeClient {
 
     pub async fn revisions(&self, service: &str) -> Result<Vec<Revision>> {
         self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/revisions"))).await
+    }
+
+    pub async fn ab(&self, service: &str) -> Result<AbReport> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/ab"))).await
+    }
+
+    pub async fn canary(&self, service: &str) -> Result<Canary> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/canary"))).await
+    }
+
+    pub async fn start_canary(&self, service: &str, plan: &Value) -> Result<Canary> {
+        self.send(self.request(Method::POST, &format!("/admin/v1/deployments/{service}/canary")).json(plan)).await
+    }
+
+    /// `action` is pause, resume, promote or abort.
+    pub async fn canary_action(&self, service: &str, action: &str) -> Result<Canary> {
+        self.send(self.request(Method::POST, &format!("/admin/v1/deployments/{service}/canary/{action}"))).await
+    }
+
+    pub async fn monitor(&self, service: &str, minutes: i64) -> Result<MonitorSnapshot> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/monitor?minutes={minutes}"))).await
     }
 
     /// One native prediction; `generation` forces a generation.

@@ -23,6 +23,9 @@ pub enum ErrorCode {
     RevisionNotFound,
     NotDeployed,
     GenerationNotLive,
+    RequestNotFound,
+    CanaryNotFound,
+    CanaryConflict,
     AlreadyExists,
     Unauthorized,
     PayloadTooLarge,
@@ -51,6 +54,9 @@ impl ErrorCode {
             ErrorCode::RevisionNotFound => "revision_not_found",
             ErrorCode::NotDeployed => "not_deployed",
             ErrorCode::GenerationNotLive => "generation_not_live",
+            ErrorCode::RequestNotFound => "request_not_found",
+            ErrorCode::CanaryNotFound => "canary_not_found",
+            ErrorCode::CanaryConflict => "canary_conflict",
             ErrorCode::AlreadyExists => "already_exists",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::PayloadTooLarge => "payload_too_large",
@@ -92,6 +98,13 @@ pub enum Error {
     #[error("'{generation}' is not a live generation of '{service}' (live: {live})")]
     GenerationNotLive { service: String, generation: String, live: String },
     #[error("{0}")]
+    RequestNotFound(String),
+    #[error("{0}")]
+    CanaryNotFound(String),
+    /// A canary is running (or not) where the action needs the opposite.
+    #[error("{0}")]
+    CanaryConflict(String),
+    #[error("{0}")]
     AlreadyExists(String),
     #[error("{0}")]
     Unauthorized(String),
@@ -132,6 +145,9 @@ impl Error {
             Error::RevisionNotFound { .. } => ErrorCode::RevisionNotFound,
             Error::NotDeployed(_) => ErrorCode::NotDeployed,
             Error::GenerationNotLive { .. } => ErrorCode::GenerationNotLive,
+            Error::RequestNotFound(_) => ErrorCode::RequestNotFound,
+            Error::CanaryNotFound(_) => ErrorCode::CanaryNotFound,
+            Error::CanaryConflict(_) => ErrorCode::CanaryConflict,
             Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Error::Unauthorized(_) => ErrorCode::Unauthorized,
             Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,

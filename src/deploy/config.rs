@@ -25,11 +25,35 @@ pub struct DeploymentConfig {
     /// stable hash of the key, so the same key always gets the same generation.
     #[serde(default)]
     pub sticky: bool,
+    /// Mirror a share of requests to a shadow generation, off the response path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<Shadow>,
+}
+
+/// The most traffic a shadow may receive, in percent.
+pub const MAX_SHADOW_PERCENT: f64 = 50.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shadow {
+    pub generation: VersionId,
+    /// Share of requests mirrored, 0–50 %.
+    pub percent: f64,
 }
 
 impl DeploymentConfig {
     pub fn single(generation: VersionId) -> Self {
-        Self { serving: Serving::Single { generation }, sticky: false }
+        Self { serving: Serving::Single { generation }, sticky: false, shadow: None }
+    }
+
+    /// Every generation whose model must be loaded: the served ones, then the shadow.
+    pub fn loaded_generations(&self) -> Vec<&VersionId> {
+        let mut gens = self.generations();
+        if let Some(shadow) = &self.shadow
+            && !gens.contains(&&shadow.generation)
+        {
+            gens.push(&shadow.generation);
+        }
+        gens
     }
 
     /// The generations this config serves, in config order.
@@ -56,9 +80,9 @@ impl DeploymentConfig {
             ));
         };
         for key in obj.keys() {
-            if !matches!(key.as_str(), "mode" | "generation" | "mapping" | "sticky") {
+            if !matches!(key.as_str(), "mode" | "generation" | "mapping" | "sticky" | "shadow") {
                 return Err(Error::InvalidConfig(format!(
-                    "unknown config field \"{key}\" (allowed: mode, generation, mapping, sticky)"
+                    "unknown config field \"{key}\" (allowed: mode, generation, mapping, sticky, shadow)"
                 )));
             }
         }
@@ -95,11 +119,41 @@ impl DeploymentConfig {
                         "mode \"multiple\" needs a \"mapping\": [{\"generation\":\"v2\",\"proba\":0.7},…]".into(),
                     )
                 })?;
-                Serving::Multiple { mapping: Mapping::from_value(mapping, is_known).map_err(Error::InvalidMapping)? }
+                Serving::Multiple { mapping: Mapping::from_value(mapping, &is_known).map_err(Error::InvalidMapping)? }
             }
             _ => return Err(Error::InvalidConfig("\"mode\" must be \"single\" or \"multiple\"".into())),
         };
-        Ok(Self { serving, sticky })
+        let shadow = match obj.get("shadow") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_shadow(v, &is_known)?),
+        };
+        Ok(Self { serving, sticky, shadow })
+    }
+}
+
+fn parse_shadow(value: &Value, is_known: impl Fn(&str) -> bool) -> Result<Shadow> {
+    let usage = "\"shadow\" is {\"generation\": \"v3\", \"percent\": 10} (percent from 0 to 50)";
+    let Value::Object(obj) = value else { return Err(Error::InvalidConfig(usage.into())) };
+    if obj.keys().any(|k| k != "generation" && k != "percent") {
+        return Err(Error::InvalidConfig(format!("unknown shadow field: {usage}")));
+    }
+    let Some(Value::String(g)) = obj.get("generation") else { return Err(Error::InvalidConfig(usage.into())) };
+    if !is_known(g) {
+        return Err(Error::InvalidConfig(format!("shadow generation \"{g}\" is not a version of this service")));
+    }
+    let percent = obj.get("percent").and_then(Value::as_f64).ok_or_else(|| Error::InvalidConfig(usage.into()))?;
+    if !(0.0..=MAX_SHADOW_PERCENT).contains(&percent) {
+        return Err(Error::InvalidConfig(format!(
+            "shadow percent must be between 0 and {MAX_SHADOW_PERCENT} (got {percent})"
+        )));
+    }
+    Ok(Shadow { generation: VersionId::parse(g)?, percent })
+}
+
+impl DeploymentConfig {
+    /// The same config with a different serving part (canary steps keep sticky and shadow).
+    pub fn with_serving(&self, serving: Serving) -> Self {
+        Self { serving, ..self.clone() }
     }
 }
 
@@ -115,6 +169,10 @@ mod tests {
         assert_eq!(serde_json::to_value(&config).expect("json"), value);
         let back: DeploymentConfig = serde_json::from_value(value).expect("deserialize");
         assert_eq!(back, config);
+        let shadowed = json!({"mode": "single", "generation": "v1", "sticky": false, "shadow": {"generation": "v2", "percent": 10.0}});
+        let config = DeploymentConfig::from_value(&shadowed, |_| true).expect("valid");
+        assert_eq!(serde_json::to_value(&config).expect("json"), shadowed);
+        assert_eq!(config.loaded_generations().len(), 2);
         let single = json!({"mode": "single", "generation": "v1", "sticky": false});
         assert_eq!(
             serde_json::to_value(DeploymentConfig::from_value(&single, |_| true).expect("valid")).expect("json"),
@@ -132,7 +190,16 @@ mod tests {
             (json!({"mode": "single", "generation": "v3"}), "not a version"),
             (json!({"mode": "multiple"}), "needs a \"mapping\""),
             (json!({"mode": "single", "generation": "v1", "sticky": "yes"}), "true or false"),
-            (json!({"mode": "single", "generation": "v1", "shadow": 1}), "unknown config field"),
+            (json!({"mode": "single", "generation": "v1", "shade": 1}), "unknown config field"),
+            (json!({"mode": "single", "generation": "v1", "shadow": 1}), "\"shadow\" is"),
+            (
+                json!({"mode": "single", "generation": "v1", "shadow": {"generation": "v1", "percent": 60}}),
+                "between 0 and 50",
+            ),
+            (
+                json!({"mode": "single", "generation": "v1", "shadow": {"generation": "v5", "percent": 5}}),
+                "shadow generation",
+            ),
         ];
         for (value, expected) in cases {
             let err = DeploymentConfig::from_value(&value, known).expect_err("refused").to_string();

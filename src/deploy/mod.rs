@@ -4,6 +4,7 @@
 //! latest revision; a config is activated only after every model it names is loaded and
 //! warm, and it replaces the previous one in one atomic swap.
 
+pub mod canary;
 mod config;
 
 use std::collections::HashMap;
@@ -13,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-pub use config::{DeploymentConfig, Serving};
+pub use config::{DeploymentConfig, MAX_SHADOW_PERCENT, Serving, Shadow};
 
 use crate::error::{Error, Result};
 use crate::model::LoadedModel;
@@ -51,6 +52,9 @@ pub struct Revision {
     pub author: String,
     pub reason: String,
     pub created_at: DateTime<Utc>,
+    /// The canary that wrote this revision, if any.
+    #[serde(default)]
+    pub canary_id: Option<i64>,
 }
 
 /// A config in service on this node, with its models loaded.
@@ -82,10 +86,12 @@ fn revision_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Revision> {
         author: row.try_get("author")?,
         reason: row.try_get("reason")?,
         created_at: to_datetime(row.try_get("created_at")?),
+        canary_id: row.try_get("canary_id")?,
     })
 }
 
-const REVISION_COLUMNS: &str = "service, node, number, config_json, kind, rollback_of, author, reason, created_at";
+const REVISION_COLUMNS: &str =
+    "service, node, number, config_json, kind, rollback_of, author, reason, created_at, canary_id";
 
 /// Every revision of a deployment, oldest first.
 pub async fn revisions(pool: &Pool, service: &str, node: &str) -> Result<Vec<Revision>> {
@@ -139,6 +145,7 @@ pub struct RevisionMeta<'a> {
     pub rollback_of: Option<i64>,
     pub author: &'a str,
     pub reason: &'a str,
+    pub canary_id: Option<i64>,
 }
 
 /// Appends a revision (creating the deployment on first deploy) in one transaction.
@@ -163,7 +170,7 @@ pub async fn append_revision(
             .bind(node)
             .fetch_one(&mut *tx)
             .await?;
-    sqlx::query(&format!("INSERT INTO revisions ({REVISION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+    sqlx::query(&format!("INSERT INTO revisions ({REVISION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(service.as_str())
         .bind(node)
         .bind(number)
@@ -173,6 +180,7 @@ pub async fn append_revision(
         .bind(meta.author)
         .bind(meta.reason)
         .bind(created_at)
+        .bind(meta.canary_id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -186,5 +194,6 @@ pub async fn append_revision(
         author: meta.author.to_owned(),
         reason: meta.reason.to_owned(),
         created_at: to_datetime(created_at),
+        canary_id: meta.canary_id,
     })
 }

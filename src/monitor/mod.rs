@@ -1,8 +1,17 @@
 //! Per-generation traffic: requests, server errors, client rejections and an HDR latency
-//! histogram, in one-minute buckets kept for [`RETENTION_MINUTES`].
+//! histogram, in one-minute buckets kept for [`RETENTION_MINUTES`] and persisted in the
+//! registry (`persist.rs`) so charts and reports survive restarts; plus cumulative totals
+//! since start for `/metrics` and the canary controller. Shadow (mirrored) traffic is kept
+//! apart, with its agreement with the live answer.
 //!
 //! Recording takes a read lock on the series map and a short lock on one series; the
 //! request path never waits on anything slower.
+
+pub mod ab;
+pub mod feedback;
+mod persist;
+mod prometheus;
+pub mod stats;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
@@ -12,6 +21,8 @@ use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+pub use persist::{flush, load};
+
 /// How long per-minute buckets are kept in memory.
 pub const RETENTION_MINUTES: i64 = 24 * 60;
 
@@ -19,6 +30,12 @@ pub const RETENTION_MINUTES: i64 = 24 * 60;
 /// (a recorded value is within 0.1% of the true one).
 const HIST_MAX_US: u64 = 60_000_000;
 const HIST_SIGFIG: u8 = 3;
+
+#[allow(clippy::expect_used)]
+fn histogram() -> Histogram<u64> {
+    // Constant bounds that hdrhistogram accepts (checked by every test that records).
+    Histogram::new_with_bounds(1, HIST_MAX_US, HIST_SIGFIG).expect("valid histogram bounds")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -29,27 +46,93 @@ pub enum Outcome {
     Error,
 }
 
+/// Whether traffic was served to the client or mirrored to a shadow generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Live,
+    Shadow,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Live => "live",
+            Role::Shadow => "shadow",
+        }
+    }
+}
+
+/// How a shadow answer compared with the live one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    /// Same class (classifiers) or within 1e-6 relative (regressors).
+    pub agree: bool,
+    /// |shadow − live| for regressors, 0 or 1 for classifiers.
+    pub abs_diff: f64,
+}
+
+#[derive(Clone)]
 struct Bucket {
     minute: i64,
     requests: u64,
     errors: u64,
     rejected: u64,
+    compared: u64,
+    agreed: u64,
+    abs_diff_sum: f64,
     latency: Histogram<u64>,
+    dirty: bool,
 }
 
 impl Bucket {
-    fn new(minute: i64) -> Option<Self> {
-        let latency = Histogram::new_with_bounds(1, HIST_MAX_US, HIST_SIGFIG).ok()?;
-        Some(Self { minute, requests: 0, errors: 0, rejected: 0, latency })
+    fn new(minute: i64) -> Self {
+        Self {
+            minute,
+            requests: 0,
+            errors: 0,
+            rejected: 0,
+            compared: 0,
+            agreed: 0,
+            abs_diff_sum: 0.0,
+            latency: histogram(),
+            dirty: true,
+        }
+    }
+}
+
+/// Counts since the node started.
+#[derive(Clone)]
+pub struct Totals {
+    pub ok: u64,
+    pub errors: u64,
+    pub rejected: u64,
+    pub compared: u64,
+    pub agreed: u64,
+    pub latency: Histogram<u64>,
+    pub latency_sum_seconds: f64,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Self { ok: 0, errors: 0, rejected: 0, compared: 0, agreed: 0, latency: histogram(), latency_sum_seconds: 0.0 }
+    }
+}
+
+impl Totals {
+    /// Requests that reached a model (served or failed), i.e. not refused as invalid.
+    pub fn served(&self) -> u64 {
+        self.ok + self.errors
     }
 }
 
 #[derive(Default)]
 struct Series {
     buckets: VecDeque<Bucket>,
+    totals: Totals,
 }
 
-type Key = (String, String);
+type Key = (String, String, Role);
 
 #[derive(Default)]
 pub struct Monitor {
@@ -82,11 +165,26 @@ pub struct GenerationStats {
     pub minutes: Vec<MinuteStats>,
 }
 
+/// A shadow generation over a window: its own latency and errors, and how often it agreed
+/// with the live answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShadowStats {
+    pub generation: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub compared: u64,
+    pub agreement: Option<f64>,
+    pub mean_abs_diff: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonitorSnapshot {
     pub service: String,
     pub window_minutes: i64,
     pub generations: Vec<GenerationStats>,
+    pub shadows: Vec<ShadowStats>,
 }
 
 fn minute_of(t: DateTime<Utc>) -> i64 {
@@ -99,35 +197,75 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
 
 impl Monitor {
     pub fn record(&self, service: &str, generation: &str, outcome: Outcome, latency: Duration) {
-        self.record_at(service, generation, outcome, latency, Utc::now());
+        self.record_at(service, generation, Role::Live, outcome, latency, None, Utc::now());
     }
 
-    pub fn record_at(&self, service: &str, generation: &str, outcome: Outcome, latency: Duration, at: DateTime<Utc>) {
-        let series = self.series_for(service, generation);
+    pub fn record_shadow(
+        &self,
+        service: &str,
+        generation: &str,
+        outcome: Outcome,
+        latency: Duration,
+        cmp: Option<Comparison>,
+    ) {
+        self.record_at(service, generation, Role::Shadow, outcome, latency, cmp, Utc::now());
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_at(
+        &self,
+        service: &str,
+        generation: &str,
+        role: Role,
+        outcome: Outcome,
+        latency: Duration,
+        cmp: Option<Comparison>,
+        at: DateTime<Utc>,
+    ) {
+        let series = self.series_for(service, generation, role);
         let Ok(mut series) = series.lock() else { return };
         let minute = minute_of(at);
         if series.buckets.back().is_none_or(|b| b.minute < minute) {
-            let Some(bucket) = Bucket::new(minute) else { return };
-            series.buckets.push_back(bucket);
+            series.buckets.push_back(Bucket::new(minute));
             while series.buckets.front().is_some_and(|b| b.minute <= minute - RETENTION_MINUTES) {
                 series.buckets.pop_front();
             }
         }
-        // A late sample (clock went back) lands in the newest bucket.
-        let Some(bucket) = series.buckets.iter_mut().rev().find(|b| b.minute <= minute).or(None) else { return };
+        let us = (latency.as_micros() as u64).clamp(1, HIST_MAX_US);
+        let Series { buckets, totals } = &mut *series;
+        // A late sample (clock went back) lands in the newest bucket not after it.
+        let Some(bucket) = buckets.iter_mut().rev().find(|b| b.minute <= minute).or(None) else { return };
         bucket.requests += 1;
+        bucket.dirty = true;
         match outcome {
             Outcome::Ok => {
-                let us = (latency.as_micros() as u64).clamp(1, HIST_MAX_US);
                 let _ = bucket.latency.record(us);
+                let _ = totals.latency.record(us);
+                totals.latency_sum_seconds += latency.as_secs_f64();
+                totals.ok += 1;
             }
-            Outcome::Rejected => bucket.rejected += 1,
-            Outcome::Error => bucket.errors += 1,
+            Outcome::Rejected => {
+                bucket.rejected += 1;
+                totals.rejected += 1;
+            }
+            Outcome::Error => {
+                bucket.errors += 1;
+                totals.errors += 1;
+            }
+        }
+        if let Some(c) = cmp {
+            bucket.compared += 1;
+            totals.compared += 1;
+            bucket.abs_diff_sum += c.abs_diff;
+            if c.agree {
+                bucket.agreed += 1;
+                totals.agreed += 1;
+            }
         }
     }
 
-    fn series_for(&self, service: &str, generation: &str) -> Arc<Mutex<Series>> {
-        let key = (service.to_owned(), generation.to_owned());
+    fn series_for(&self, service: &str, generation: &str, role: Role) -> Arc<Mutex<Series>> {
+        let key = (service.to_owned(), generation.to_owned(), role);
         if let Ok(map) = self.series.read()
             && let Some(s) = map.get(&key)
         {
@@ -139,7 +277,25 @@ impl Monitor {
         }
     }
 
-    /// The last `minutes` minutes of a service, per generation (generations sorted by name).
+    /// Cumulative counts of one live generation since start (the canary controller takes
+    /// differences of these between two moments).
+    pub fn totals(&self, service: &str, generation: &str) -> Totals {
+        let series = self.series_for(service, generation, Role::Live);
+        series.lock().map(|s| s.totals.clone()).unwrap_or_default()
+    }
+
+    fn series_of(&self, service: &str, role: Role) -> BTreeMap<String, Arc<Mutex<Series>>> {
+        match self.series.read() {
+            Ok(map) => map
+                .iter()
+                .filter(|((s, _, r), _)| s == service && *r == role)
+                .map(|((_, g, _), v)| (g.clone(), Arc::clone(v)))
+                .collect(),
+            Err(_) => BTreeMap::new(),
+        }
+    }
+
+    /// The last `minutes` minutes of a service, per generation (sorted by name).
     pub fn snapshot(&self, service: &str, minutes: i64) -> MonitorSnapshot {
         self.snapshot_at(service, minutes, Utc::now())
     }
@@ -147,19 +303,13 @@ impl Monitor {
     pub fn snapshot_at(&self, service: &str, minutes: i64, now: DateTime<Utc>) -> MonitorSnapshot {
         let minutes = minutes.clamp(1, RETENTION_MINUTES);
         let since = minute_of(now) - minutes + 1;
-        let series: BTreeMap<String, Arc<Mutex<Series>>> = match self.series.read() {
-            Ok(map) => {
-                map.iter().filter(|((s, _), _)| s == service).map(|((_, g), v)| (g.clone(), Arc::clone(v))).collect()
-            }
-            Err(_) => BTreeMap::new(),
-        };
         let mut generations = Vec::new();
-        for (generation, series) in series {
+        for (generation, series) in self.series_of(service, Role::Live) {
             let Ok(series) = series.lock() else { continue };
-            let Ok(mut total) = Histogram::<u64>::new_with_bounds(1, HIST_MAX_US, HIST_SIGFIG) else { continue };
+            let mut total = histogram();
             let (mut requests, mut errors, mut rejected) = (0, 0, 0);
             let mut per_minute = Vec::new();
-            for b in series.buckets.iter().filter(|b| b.minute >= since) {
+            for b in series.buckets.iter().filter(|b| b.minute >= since && b.minute <= minute_of(now)) {
                 requests += b.requests;
                 errors += b.errors;
                 rejected += b.rejected;
@@ -189,7 +339,43 @@ impl Monitor {
                 minutes: per_minute,
             });
         }
-        MonitorSnapshot { service: service.to_owned(), window_minutes: minutes, generations }
+        let mut shadows = Vec::new();
+        for (generation, series) in self.series_of(service, Role::Shadow) {
+            let Ok(series) = series.lock() else { continue };
+            let mut total = histogram();
+            let (mut requests, mut errors, mut compared, mut agreed, mut diff) = (0, 0, 0, 0, 0.0);
+            for b in series.buckets.iter().filter(|b| b.minute >= since) {
+                requests += b.requests;
+                errors += b.errors;
+                compared += b.compared;
+                agreed += b.agreed;
+                diff += b.abs_diff_sum;
+                let _ = total.add(&b.latency);
+            }
+            if requests == 0 {
+                continue;
+            }
+            shadows.push(ShadowStats {
+                generation,
+                requests,
+                errors,
+                p50_ms: ms(&total, 0.5),
+                p99_ms: ms(&total, 0.99),
+                compared,
+                agreement: (compared > 0).then(|| agreed as f64 / compared as f64),
+                mean_abs_diff: (compared > 0).then(|| diff / compared as f64),
+            });
+        }
+        MonitorSnapshot { service: service.to_owned(), window_minutes: minutes, generations, shadows }
+    }
+
+    /// Prometheus text exposition of the totals since start.
+    pub fn prometheus(&self) -> String {
+        let series: Vec<(Key, Totals)> = match self.series.read() {
+            Ok(map) => map.iter().filter_map(|(k, v)| v.lock().ok().map(|s| (k.clone(), s.totals.clone()))).collect(),
+            Err(_) => Vec::new(),
+        };
+        prometheus::render(series)
     }
 }
 
@@ -198,6 +384,10 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng, rngs::StdRng};
 
+    fn rec(m: &Monitor, g: &str, role: Role, outcome: Outcome, us: u64, at: DateTime<Utc>) {
+        m.record_at("s", g, role, outcome, Duration::from_micros(us), None, at);
+    }
+
     #[test]
     fn percentiles_match_brute_force_within_precision() {
         let monitor = Monitor::default();
@@ -205,7 +395,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(7);
         let mut samples: Vec<u64> = (0..5000).map(|_| rng.random_range(50..20_000)).collect();
         for &us in &samples {
-            monitor.record_at("s", "v1", Outcome::Ok, Duration::from_micros(us), now);
+            rec(&monitor, "v1", Role::Live, Outcome::Ok, us, now);
         }
         samples.sort();
         let snap = monitor.snapshot_at("s", 5, now);
@@ -213,8 +403,8 @@ mod tests {
         assert_eq!(g.requests, 5000);
         for (q, got) in [(0.5, g.p50_ms), (0.95, g.p95_ms), (0.99, g.p99_ms)] {
             let exact = samples[((q * samples.len() as f64).ceil() as usize).saturating_sub(1)] as f64 / 1000.0;
-            // 3 significant digits: within 0.1%, plus one bucket's width.
-            assert!((got - exact).abs() <= exact * 0.002 + 0.001, "q{q}: {got} vs {exact}");
+            // 3 significant digits: within 0.1% of the value.
+            assert!((got - exact).abs() <= exact * 0.001 + 0.001, "q{q}: {got} vs {exact}");
         }
     }
 
@@ -224,9 +414,9 @@ mod tests {
         let t0 = DateTime::parse_from_rfc3339("2026-11-22T10:00:10Z").expect("t").with_timezone(&Utc);
         for i in 0..3 {
             let at = t0 + chrono::Duration::minutes(i);
-            monitor.record_at("s", "v1", Outcome::Ok, Duration::from_millis(2), at);
-            monitor.record_at("s", "v1", Outcome::Error, Duration::from_millis(2), at);
-            monitor.record_at("s", "v2", Outcome::Rejected, Duration::from_millis(2), at);
+            rec(&monitor, "v1", Role::Live, Outcome::Ok, 2000, at);
+            rec(&monitor, "v1", Role::Live, Outcome::Error, 2000, at);
+            rec(&monitor, "v2", Role::Live, Outcome::Rejected, 2000, at);
         }
         let now = t0 + chrono::Duration::minutes(2);
         let snap = monitor.snapshot_at("s", 2, now);
@@ -235,5 +425,23 @@ mod tests {
         assert!((v1.error_rate - 0.5).abs() < 1e-12);
         assert_eq!(snap.generations[1].rejected, 2);
         assert!(monitor.snapshot_at("other", 60, now).generations.is_empty());
+        let totals = monitor.totals("s", "v1");
+        assert_eq!((totals.ok, totals.errors, totals.served()), (3, 3, 6));
+    }
+
+    #[test]
+    fn shadow_traffic_is_kept_apart() {
+        let monitor = Monitor::default();
+        let now = Utc::now();
+        rec(&monitor, "v1", Role::Live, Outcome::Ok, 100, now);
+        for i in 0..4 {
+            let cmp = Comparison { agree: i != 0, abs_diff: if i == 0 { 1.0 } else { 0.0 } };
+            monitor.record_at("s", "v2", Role::Shadow, Outcome::Ok, Duration::from_micros(300), Some(cmp), now);
+        }
+        let snap = monitor.snapshot_at("s", 5, now);
+        assert_eq!(snap.generations.len(), 1);
+        assert_eq!(snap.shadows[0].requests, 4);
+        assert_eq!(snap.shadows[0].agreement, Some(0.75));
+        assert_eq!(snap.shadows[0].mean_abs_diff, Some(0.25));
     }
 }

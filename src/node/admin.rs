@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::body::{JsonBody, decode};
 use super::error::{ApiError, ApiResult};
 use super::{AUTHOR_HEADER, AppState};
+use crate::deploy::canary::{CanaryAction, CanaryPlan};
 use crate::error::Error;
 use crate::registry::{NewVersion, Provenance};
 
@@ -32,6 +33,10 @@ pub(super) fn router(state: AppState) -> Router<AppState> {
         .route("/deployments/{service}", get(get_deployment).put(deploy))
         .route("/deployments/{service}/rollback", post(rollback))
         .route("/deployments/{service}/revisions", get(revisions))
+        .route("/deployments/{service}/monitor", get(monitor))
+        .route("/deployments/{service}/ab", get(ab))
+        .route("/deployments/{service}/canary", get(get_canary).post(start_canary))
+        .route("/deployments/{service}/canary/{action}", post(canary_action))
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 
@@ -212,6 +217,67 @@ async fn rollback(
 
 async fn revisions(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.revisions(&service).await?))
+}
+
+#[derive(Deserialize)]
+struct Window {
+    #[serde(default)]
+    minutes: Option<i64>,
+    /// Unix milliseconds.
+    #[serde(default)]
+    since: Option<i64>,
+}
+
+async fn monitor(
+    State(s): State<AppState>,
+    Path(service): Path<String>,
+    Query(w): Query<Window>,
+) -> ApiResult<impl IntoResponse> {
+    s.engine.get_service(&service).await?;
+    Ok(Json(s.engine.monitor(&service, w.minutes.unwrap_or(60))))
+}
+
+async fn ab(
+    State(s): State<AppState>,
+    Path(service): Path<String>,
+    Query(w): Query<Window>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.ab_results(&service, w.since).await?))
+}
+
+async fn get_canary(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.canary(&service).await?))
+}
+
+async fn start_canary(
+    State(s): State<AppState>,
+    Path(service): Path<String>,
+    headers: HeaderMap,
+    JsonBody(plan): JsonBody<CanaryPlan>,
+) -> ApiResult<impl IntoResponse> {
+    let who = author(None, &headers);
+    Ok((StatusCode::CREATED, Json(s.engine.start_canary(&service, plan, &who).await?)))
+}
+
+async fn canary_action(
+    State(s): State<AppState>,
+    Path((service, action)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let action = match action.as_str() {
+        "pause" => CanaryAction::Pause,
+        "resume" => CanaryAction::Resume,
+        "promote" => CanaryAction::Promote,
+        "abort" => CanaryAction::Abort,
+        other => {
+            return Err(ApiError(Error::NoEndpoint(format!(
+                "unknown canary action '{}': use pause, resume, promote or abort",
+                other.chars().take(32).collect::<String>()
+            ))));
+        }
+    };
+    let who = author(None, &headers);
+    Ok(Json(s.engine.canary_action(&service, action, &who).await?))
 }
 
 #[cfg(test)]

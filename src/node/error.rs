@@ -30,8 +30,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::RevisionNotFound
         | ErrorCode::NotDeployed
         | ErrorCode::GenerationNotLive
+        | ErrorCode::RequestNotFound
+        | ErrorCode::CanaryNotFound
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::AlreadyExists => StatusCode::CONFLICT,
+        ErrorCode::AlreadyExists | ErrorCode::CanaryConflict => StatusCode::CONFLICT,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::NodeUnreachable => StatusCode::BAD_GATEWAY,

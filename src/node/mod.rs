@@ -65,6 +65,8 @@ pub fn router(engine: Engine, config: NodeConfig) -> Router {
     let state = AppState { engine, config: Arc::new(config) };
     let public = Router::new()
         .route("/v1/services/{service}/predict", post(predict::predict))
+        .route("/v1/services/{service}/feedback", post(predict::feedback))
+        .route("/metrics", get(predict::metrics))
         .route("/v2/health/live", get(predict::live))
         .route("/v2/health/ready", get(predict::ready))
         .layer(DefaultBodyLimit::max(state.config.body_limit));

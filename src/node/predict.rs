@@ -58,6 +58,29 @@ pub async fn predict(
     Ok(response)
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackBody {
+    request_id: String,
+    outcome: Value,
+}
+
+/// `POST /v1/services/{service}/feedback`: the outcome of an earlier prediction.
+pub async fn feedback(
+    State(state): State<AppState>,
+    Path(service): Path<String>,
+    JsonBody(body): JsonBody<FeedbackBody>,
+) -> ApiResult<Response> {
+    state.engine.feedback(&service, &body.request_id, &body.outcome).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"request_id": body.request_id, "recorded": true}))).into_response())
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.engine.metrics_text();
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
 pub async fn live() -> Json<Value> {
     Json(json!({"live": true}))
 }

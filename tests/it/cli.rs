@@ -68,6 +68,17 @@ async fn cli_manages_a_node() {
     let answer: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(answer["generation"], "v1");
 
+    let (ok, out, err) = cli(&url, &["ab", "iris_classifier"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("not enough data"), "{out}");
+
+    let (ok, out, err) = cli(&url, &["canary", "start", "iris_classifier", &unique_id, "--steps", "10,100", "--min-requests", "1000"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("canary 1 of {unique_id} on iris_classifier: Running, step 1/2 (10%)")), "{out}");
+    let (ok, out, err) = cli(&url, &["canary", "abort", "iris_classifier"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("Aborted") && out.contains("rollback took effect"), "{out}");
+
     // An unreachable node is a clear error, not a hang.
     let (ok, _, err) = cli("http://127.0.0.1:9", &["service", "list"]).await;
     assert!(!ok);

@@ -2,9 +2,11 @@
 //! talks HTTP to it. One binary, so it links once.
 
 mod bad_input;
+mod canary;
 mod cli;
 mod deploy;
 mod predict;
+mod rollout;
 mod routing;
 mod runtest;
 mod support;

@@ -25,9 +25,13 @@ pub async fn spawn_node() -> TestNode {
 }
 
 pub async fn spawn_node_in(dir: tempfile::TempDir, config: NodeConfig, seed_demo: bool) -> TestNode {
-    let engine = Engine::open(EngineConfig { data_dir: dir.path().to_path_buf(), router_seed: Some(SEED), seed_demo })
-        .await
-        .expect("engine opens");
+    let engine_config = EngineConfig { router_seed: Some(SEED), seed_demo, ..EngineConfig::new(dir.path()) };
+    spawn_with(dir, engine_config, config).await
+}
+
+/// A node over `dir` with a given engine configuration (fast canary ticks, faults…).
+pub async fn spawn_with(dir: tempfile::TempDir, engine_config: EngineConfig, config: NodeConfig) -> TestNode {
+    let engine = Engine::open(engine_config).await.expect("engine opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let (stop, stopped) = oneshot::channel::<()>();
@@ -51,6 +55,7 @@ impl TestNode {
         if let Some(task) = self.task.take() {
             task.await.expect("node task");
         }
+        self.engine.close().await.expect("engine closes");
         let dir = tempfile::tempdir().expect("tempdir");
         std::mem::replace(&mut self.dir, dir)
     }

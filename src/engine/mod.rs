@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Instant;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
@@ -16,14 +16,20 @@ use serde_json::Value;
 use crate::deploy::{self, ActiveDeployment, DeploymentConfig, Revision, RevisionKind, RevisionMeta, Serving};
 use crate::error::{Error, Result};
 use crate::model::{LoadedModel, Prediction};
-use crate::monitor::{Monitor, MonitorSnapshot, Outcome};
+use crate::monitor::feedback::RequestLog;
+use crate::monitor::{Monitor, Totals};
+use tokio_util::sync::CancellationToken;
+
+mod predict;
 use crate::names::{ServiceName, VersionId};
 use crate::registry::{self, NewVersion, Service, Version, artifacts::ArtifactStore};
-use crate::router::sticky_point;
 use crate::store::{self, Pool};
 
 /// The name of the embedded node in the registry's `deployments` table.
 pub const LOCAL_NODE: &str = "local";
+
+/// At most this many shadow runs at once.
+const SHADOW_CONCURRENCY: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -33,11 +39,32 @@ pub struct EngineConfig {
     pub router_seed: Option<u64>,
     /// Load the demo services when the registry is empty.
     pub seed_demo: bool,
+    /// How often minute buckets are written to the registry.
+    pub flush_interval: Duration,
+    /// How often the canary controller evaluates running canaries.
+    pub canary_tick: Duration,
+    /// Injected latency and failures per generation: empty in production; tests use it to
+    /// make a version slow or failing without a special model.
+    pub faults: Faults,
+}
+
+/// Latency and failures injected into given generations (`(service, version)`).
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    pub delays: HashMap<(String, String), Duration>,
+    pub failures: std::collections::HashSet<(String, String)>,
 }
 
 impl EngineConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self { data_dir: data_dir.into(), router_seed: None, seed_demo: false }
+        Self {
+            data_dir: data_dir.into(),
+            router_seed: None,
+            seed_demo: false,
+            flush_interval: Duration::from_secs(10),
+            canary_tick: Duration::from_secs(1),
+            faults: Faults::default(),
+        }
     }
 
     /// The platform's user data directory for Switchyard (e.g. `~/.local/share/switchyard`).
@@ -51,7 +78,7 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     pool: Pool,
     artifacts: ArtifactStore,
     node: String,
@@ -64,6 +91,20 @@ struct Inner {
     deploy_lock: tokio::sync::Mutex<()>,
     picker: Picker,
     monitor: Monitor,
+    requests: RequestLog,
+    faults: Faults,
+    /// Bounds concurrent shadow runs; a request finding none free is not mirrored.
+    shadow_permits: Arc<tokio::sync::Semaphore>,
+    /// Cancelled when the last engine handle is dropped: stops the background tasks.
+    shutdown: CancellationToken,
+    /// Per running canary, the start of its measurement window and the canary's counters then.
+    canary_windows: Mutex<HashMap<(String, i64), (i64, Totals)>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
 }
 
 enum Picker {
@@ -149,13 +190,84 @@ impl Engine {
                 deploy_lock: tokio::sync::Mutex::new(()),
                 picker,
                 monitor: Monitor::default(),
+                requests: RequestLog::default(),
+                faults: config.faults.clone(),
+                shadow_permits: Arc::new(tokio::sync::Semaphore::new(SHADOW_CONCURRENCY)),
+                shutdown: CancellationToken::new(),
+                canary_windows: Mutex::new(HashMap::new()),
             }),
         };
+        crate::monitor::load(&engine.inner.pool, &engine.inner.node, &engine.inner.monitor).await?;
         if config.seed_demo && registry::list_services(&engine.inner.pool).await?.is_empty() {
             crate::demo::seed(&engine).await?;
         }
         engine.activate_all().await?;
+        engine.spawn_background(&config);
         Ok(engine)
+    }
+
+    /// The metrics flusher and the canary controller. They hold a weak handle: dropping the
+    /// last `Engine` (or [`Engine::close`]) stops them.
+    fn spawn_background(&self, config: &EngineConfig) {
+        let weak = Arc::downgrade(&self.inner);
+        let token = self.inner.shutdown.clone();
+        let every = config.flush_interval;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let Some(inner) = weak.upgrade() else { break };
+                if let Err(e) = crate::monitor::flush(&inner.pool, &inner.node, &inner.monitor).await {
+                    tracing::warn!("cannot persist traffic minutes: {e}");
+                }
+            }
+        });
+        crate::deploy::canary::spawn_controller(self, config.canary_tick);
+    }
+
+    /// Writes pending traffic minutes and stops the background tasks. Engine handles stay
+    /// usable for reads; call at graceful shutdown.
+    pub async fn close(&self) -> Result<()> {
+        self.inner.shutdown.cancel();
+        crate::monitor::flush(&self.inner.pool, &self.inner.node, &self.inner.monitor).await?;
+        Ok(())
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn from_weak(weak: &Weak<Inner>) -> Option<Engine> {
+        weak.upgrade().map(|inner| Engine { inner })
+    }
+
+    pub(crate) fn shutdown_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    pub(crate) fn canary_window(&self, key: &(String, i64)) -> Option<(i64, Totals)> {
+        self.inner.canary_windows.lock().ok()?.get(key).cloned()
+    }
+
+    pub(crate) fn set_canary_window(&self, key: &(String, i64), window: Option<(i64, Totals)>) {
+        if let Ok(mut windows) = self.inner.canary_windows.lock() {
+            match window {
+                Some(w) => windows.insert(key.clone(), w),
+                None => windows.remove(key),
+            };
+        }
+    }
+
+    pub(crate) fn monitor_totals(&self, service: &str, generation: &str) -> Totals {
+        self.inner.monitor.totals(service, generation)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -252,10 +364,19 @@ impl Engine {
     /// written, then swapped in atomically. Nothing changes if any step fails.
     pub async fn deploy(&self, service: &str, config: &Value, author: &str, reason: &str) -> Result<Revision> {
         let versions = self.version_map(service).await?;
+        if let Some(c) = self.active_canary(service).await? {
+            return Err(Error::CanaryConflict(format!(
+                "canary {} of {} is {} on '{service}': promote or abort it before deploying",
+                c.id,
+                c.plan.version,
+                if c.status == crate::deploy::canary::CanaryStatus::Paused { "paused" } else { "running" }
+            )));
+        }
         let config = DeploymentConfig::from_value(config, |g| versions.contains_key(g))?;
         check_same_input(&config, &versions)?;
         let reason = if reason.trim().is_empty() { describe(&config) } else { reason.trim().to_owned() };
-        let meta = RevisionMeta { kind: RevisionKind::Deploy, rollback_of: None, author, reason: &reason };
+        let meta =
+            RevisionMeta { kind: RevisionKind::Deploy, rollback_of: None, author, reason: &reason, canary_id: None };
         self.commit_and_activate(service, config, meta).await
     }
 
@@ -271,11 +392,11 @@ impl Engine {
 
     /// Deploys one version as the single generation, keeping the sticky setting.
     pub async fn deploy_version(&self, service: &str, version: &str, author: &str, reason: &str) -> Result<Revision> {
-        let sticky = match deploy::latest(&self.inner.pool, service, &self.inner.node).await? {
-            Some(rev) => rev.config.sticky,
-            None => false,
-        };
-        let config = serde_json::json!({"mode": "single", "generation": version, "sticky": sticky});
+        let current = deploy::latest(&self.inner.pool, service, &self.inner.node).await?.map(|r| r.config);
+        let sticky = current.as_ref().is_some_and(|c| c.sticky);
+        // The shadow stays unless it is the version now deployed.
+        let shadow = current.and_then(|c| c.shadow).filter(|s| s.generation.as_str() != version);
+        let config = serde_json::json!({"mode": "single", "generation": version, "sticky": sticky, "shadow": shadow});
         self.deploy(service, &config, author, reason).await
     }
 
@@ -283,6 +404,10 @@ impl Engine {
     /// new revision with its config. History is never rewritten.
     pub async fn rollback(&self, service: &str, to: Option<i64>, author: &str, reason: &str) -> Result<Revision> {
         let current = self.deployment(service).await?;
+        // A manual rollback wins over a running canary: the canary stops first.
+        if self.active_canary(service).await?.is_some() {
+            self.stop_canary_for_rollback(service, author).await?;
+        }
         let target = to.unwrap_or(current.number - 1);
         if target < 1 {
             return Err(Error::InvalidConfig(format!(
@@ -298,11 +423,17 @@ impl Engine {
         let old = deploy::revision(&self.inner.pool, service, &self.inner.node, target).await?;
         let reason =
             if reason.trim().is_empty() { format!("rollback to revision {target}") } else { reason.trim().to_owned() };
-        let meta = RevisionMeta { kind: RevisionKind::Rollback, rollback_of: Some(target), author, reason: &reason };
+        let meta = RevisionMeta {
+            kind: RevisionKind::Rollback,
+            rollback_of: Some(target),
+            author,
+            reason: &reason,
+            canary_id: None,
+        };
         self.commit_and_activate(service, old.config, meta).await
     }
 
-    async fn commit_and_activate(
+    pub(crate) async fn commit_and_activate(
         &self,
         service: &str,
         config: DeploymentConfig,
@@ -348,7 +479,7 @@ impl Engine {
         config: &DeploymentConfig,
     ) -> Result<HashMap<VersionId, Arc<LoadedModel>>> {
         let mut models = HashMap::new();
-        for generation in config.generations() {
+        for generation in config.loaded_generations() {
             let version = registry::get_version(&self.inner.pool, service, generation.as_str()).await?;
             models.insert(generation.clone(), self.load_model(&version.sha256).await?);
         }
@@ -402,76 +533,6 @@ impl Engine {
     pub fn active(&self, service: &str) -> Option<Arc<ActiveDeployment>> {
         self.inner.live.load().get(service).cloned()
     }
-
-    // ---- prediction -------------------------------------------------------------------
-
-    /// Routes one request to a generation and runs its model. Small models run inline;
-    /// models measured as slow at warm-up run on the blocking pool.
-    pub async fn predict(
-        &self,
-        service: &str,
-        features: &serde_json::Map<String, Value>,
-        routing: Routing<'_>,
-    ) -> Result<PredictOutcome> {
-        let started = Instant::now();
-        let Some(active) = self.active(service) else {
-            registry::get_service(&self.inner.pool, service).await?;
-            return Err(Error::NotDeployed(service.to_owned()));
-        };
-        let generation = match (routing.generation, routing.key) {
-            (Some(forced), _) => active.route.generations().iter().find(|g| g.as_str() == forced).ok_or_else(|| {
-                Error::GenerationNotLive {
-                    service: service.to_owned(),
-                    generation: forced.chars().take(64).collect(),
-                    live: active.live_generations(),
-                }
-            })?,
-            (None, Some(key)) if active.config.sticky => active.route.pick(sticky_point(service, key)),
-            _ => active.route.pick(self.inner.picker.uniform()),
-        };
-        let result = self.run_model(&active, generation, features).await;
-        let outcome = match &result {
-            Ok(_) => Outcome::Ok,
-            Err(e) if e.code().is_client_error() => Outcome::Rejected,
-            Err(_) => Outcome::Error,
-        };
-        self.inner.monitor.record(service, generation.as_str(), outcome, started.elapsed());
-        let prediction = result?;
-        Ok(PredictOutcome {
-            request_id: format!("{:032x}", rand::random::<u128>()),
-            service: active.service.clone(),
-            generation: generation.clone(),
-            revision: active.revision,
-            prediction,
-            latency_ms: started.elapsed().as_secs_f64() * 1e3,
-        })
-    }
-
-    async fn run_model(
-        &self,
-        active: &ActiveDeployment,
-        generation: &VersionId,
-        features: &serde_json::Map<String, Value>,
-    ) -> Result<Prediction> {
-        let model = active
-            .models
-            .get(generation)
-            .ok_or_else(|| Error::Internal(format!("generation {generation} is live but not loaded")))?;
-        let row = model.schema().row_from_json(features)?;
-        if model.runs_inline() {
-            model.predict(&row)
-        } else {
-            let model = Arc::clone(model);
-            tokio::task::spawn_blocking(move || model.predict(&row))
-                .await
-                .map_err(|e| Error::Internal(format!("inference stopped: {e}")))?
-        }
-    }
-
-    /// Traffic of a service's generations over the last `minutes` minutes.
-    pub fn monitor(&self, service: &str, minutes: i64) -> MonitorSnapshot {
-        self.inner.monitor.snapshot(service, minutes)
-    }
 }
 
 fn version_view(version: Version, revisions: &[Revision]) -> VersionView {
@@ -489,7 +550,7 @@ fn version_view(version: Version, revisions: &[Revision]) -> VersionView {
 
 /// Versions serving side by side must take the same request.
 fn check_same_input(config: &DeploymentConfig, versions: &HashMap<String, Version>) -> Result<()> {
-    let gens = config.generations();
+    let gens = config.loaded_generations();
     let Some(first) = gens.first().and_then(|g| versions.get(g.as_str())) else { return Ok(()) };
     for g in gens.iter().skip(1) {
         if let Some(v) = versions.get(g.as_str())
@@ -509,7 +570,14 @@ fn check_same_input(config: &DeploymentConfig, versions: &HashMap<String, Versio
 
 /// A one-line description of a config, used as the default "why" of a revision.
 pub fn describe(config: &DeploymentConfig) -> String {
-    let sticky = if config.sticky { ", sticky" } else { "" };
+    let mut extra = String::new();
+    if config.sticky {
+        extra.push_str(", sticky");
+    }
+    if let Some(shadow) = &config.shadow {
+        extra.push_str(&format!(", shadow {} {}%", shadow.generation, shadow.percent));
+    }
+    let sticky = extra;
     match &config.serving {
         Serving::Single { generation } => format!("deploy {generation}{sticky}"),
         Serving::Multiple { mapping } => {

@@ -1,0 +1,181 @@
+//! The request path: route, run, record; mirror to the shadow; remember the request for
+//! feedback. Plus the read side of monitoring (snapshots, A/B results, `/metrics`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use super::{Engine, PredictOutcome, Routing};
+use crate::deploy::ActiveDeployment;
+use crate::error::{Error, Result};
+use crate::model::Prediction;
+use crate::monitor::ab::{self, AbReport};
+use crate::monitor::feedback::{self, Served};
+use crate::monitor::{Comparison, MonitorSnapshot, Outcome};
+use crate::names::VersionId;
+use crate::router::sticky_point;
+use crate::store::now_ms;
+
+impl Engine {
+    /// Routes one request to a generation and runs its model. Small models run inline;
+    /// models measured as slow at warm-up run on the blocking pool. A share of requests is
+    /// mirrored to the shadow generation after the answer is ready, never delaying it.
+    pub async fn predict(
+        &self,
+        service: &str,
+        features: &Map<String, Value>,
+        routing: Routing<'_>,
+    ) -> Result<PredictOutcome> {
+        let started = Instant::now();
+        let Some(active) = self.active(service) else {
+            crate::registry::get_service(&self.inner.pool, service).await?;
+            return Err(Error::NotDeployed(service.to_owned()));
+        };
+        let generation = match (routing.generation, routing.key) {
+            (Some(forced), _) => active.route.generations().iter().find(|g| g.as_str() == forced).ok_or_else(|| {
+                Error::GenerationNotLive {
+                    service: service.to_owned(),
+                    generation: forced.chars().take(64).collect(),
+                    live: active.live_generations(),
+                }
+            })?,
+            (None, Some(key)) if active.config.sticky => active.route.pick(sticky_point(service, key)),
+            _ => active.route.pick(self.inner.picker.uniform()),
+        };
+        let result = self.run_model(&active, generation, features).await;
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(e) if e.code().is_client_error() => Outcome::Rejected,
+            Err(_) => Outcome::Error,
+        };
+        self.inner.monitor.record(service, generation.as_str(), outcome, started.elapsed());
+        let prediction = result?;
+        if let Some(shadow) = &active.config.shadow
+            && self.inner.picker.uniform() * 100.0 < shadow.percent
+        {
+            self.mirror(&active, features, &prediction);
+        }
+        let request_id = format!("{:032x}", rand::random::<u128>());
+        self.inner.requests.remember(
+            &request_id,
+            Served { service: service.to_owned(), generation: generation.to_string(), revision: active.revision },
+        );
+        Ok(PredictOutcome {
+            request_id,
+            service: active.service.clone(),
+            generation: generation.clone(),
+            revision: active.revision,
+            prediction,
+            latency_ms: started.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    async fn run_model(
+        &self,
+        active: &ActiveDeployment,
+        generation: &VersionId,
+        features: &Map<String, Value>,
+    ) -> Result<Prediction> {
+        let model = active
+            .models
+            .get(generation)
+            .ok_or_else(|| Error::Internal(format!("generation {generation} is live but not loaded")))?;
+        let row = model.schema().row_from_json(features)?;
+        let faults = &self.inner.faults;
+        if !faults.delays.is_empty() || !faults.failures.is_empty() {
+            let key = (active.service.to_string(), generation.to_string());
+            if let Some(delay) = faults.delays.get(&key) {
+                tokio::time::sleep(*delay).await;
+            }
+            if faults.failures.contains(&key) {
+                return Err(Error::Internal(format!("injected failure in {}/{generation}", active.service)));
+            }
+        }
+        if model.runs_inline() {
+            model.predict(&row)
+        } else {
+            let model = Arc::clone(model);
+            tokio::task::spawn_blocking(move || model.predict(&row))
+                .await
+                .map_err(|e| Error::Internal(format!("inference stopped: {e}")))?
+        }
+    }
+
+    /// Runs the shadow generation on a copy of the request in its own task and records its
+    /// latency, errors and agreement with the live answer. Dropped when too many are running.
+    fn mirror(&self, active: &Arc<ActiveDeployment>, features: &Map<String, Value>, live: &Prediction) {
+        let Some(shadow) = active.config.shadow.clone() else { return };
+        let Ok(permit) = Arc::clone(&self.inner.shadow_permits).try_acquire_owned() else {
+            tracing::debug!(service = %active.service, "shadow skipped: too many shadow runs in flight");
+            return;
+        };
+        let (engine, active, features, live) = (self.clone(), Arc::clone(active), features.clone(), live.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let started = Instant::now();
+            let result = engine.run_model(&active, &shadow.generation, &features).await;
+            let latency = started.elapsed();
+            let (outcome, cmp) = match &result {
+                Ok(p) => (Outcome::Ok, Some(compare(&live, p))),
+                Err(e) if e.code().is_client_error() => (Outcome::Rejected, None),
+                Err(_) => (Outcome::Error, None),
+            };
+            engine.inner.monitor.record_shadow(
+                active.service.as_str(),
+                shadow.generation.as_str(),
+                outcome,
+                latency,
+                cmp,
+            );
+        });
+    }
+
+    /// Traffic of a service's generations over the last `minutes` minutes.
+    pub fn monitor(&self, service: &str, minutes: i64) -> MonitorSnapshot {
+        self.inner.monitor.snapshot(service, minutes)
+    }
+
+    /// Prometheus text for `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        self.inner.monitor.prometheus()
+    }
+
+    /// Records the outcome (ground truth or business metric) of an earlier prediction.
+    pub async fn feedback(&self, service: &str, request_id: &str, outcome: &Value) -> Result<()> {
+        let (value, binary) = feedback::outcome_value(outcome)?;
+        let served = self.inner.requests.get(request_id).filter(|s| s.service == service).ok_or_else(|| {
+            Error::RequestNotFound(format!(
+                "no recent prediction of '{service}' has request id '{}' (feedback must name a request_id this node answered; the last {} are kept)",
+                request_id.chars().take(64).collect::<String>(),
+                feedback::REQUEST_LOG_CAPACITY
+            ))
+        })?;
+        feedback::insert(&self.inner.pool, &self.inner.node, request_id, &served, value, binary).await
+    }
+
+    /// A/B results of a service's generations from feedback since `since_ms` (Unix ms).
+    pub async fn ab_results(&self, service: &str, since_ms: Option<i64>) -> Result<AbReport> {
+        crate::registry::get_service(&self.inner.pool, service).await?;
+        let outcomes = feedback::outcomes(&self.inner.pool, &self.inner.node, service, since_ms.unwrap_or(0)).await?;
+        Ok(ab::analyse(service, &outcomes, None))
+    }
+
+    /// Milliseconds since the epoch, the engine's clock (tests read it too).
+    pub fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+}
+
+fn compare(live: &Prediction, shadow: &Prediction) -> Comparison {
+    match (live, shadow) {
+        (Prediction::Class { class: a, .. }, Prediction::Class { class: b, .. }) => {
+            Comparison { agree: a == b, abs_diff: if a == b { 0.0 } else { 1.0 } }
+        }
+        (Prediction::Value(a), Prediction::Value(b)) => {
+            let d = (a - b).abs();
+            Comparison { agree: d <= 1e-6 * a.abs().max(1.0), abs_diff: d }
+        }
+        _ => Comparison { agree: false, abs_diff: 1.0 },
+    }
+}

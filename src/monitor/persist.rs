@@ -1,0 +1,105 @@
+//! Persisting minute buckets: `flush` writes the buckets that changed since the last flush
+//! (upsert, so a bucket written twice holds its latest state); `load` brings the retained
+//! minutes back at start.
+
+use chrono::Utc;
+use sqlx::Row;
+
+use super::{Bucket, Monitor, RETENTION_MINUTES, Role, minute_of};
+use crate::error::{Error, Result};
+use crate::store::Pool;
+
+struct Dirty {
+    service: String,
+    generation: String,
+    role: Role,
+    bucket: Bucket,
+}
+
+/// Writes every changed bucket of `node` in one transaction.
+pub async fn flush(pool: &Pool, node: &str, monitor: &Monitor) -> Result<usize> {
+    let mut dirty = Vec::new();
+    if let Ok(map) = monitor.series.read() {
+        for ((service, generation, role), series) in map.iter() {
+            let Ok(mut series) = series.lock() else { continue };
+            for b in series.buckets.iter_mut().filter(|b| b.dirty) {
+                b.dirty = false;
+                dirty.push(Dirty {
+                    service: service.clone(),
+                    generation: generation.clone(),
+                    role: *role,
+                    bucket: b.clone(),
+                });
+            }
+        }
+    }
+    if dirty.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await?;
+    for d in &dirty {
+        let b = &d.bucket;
+        let latency: Vec<(u64, u64)> =
+            b.latency.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect();
+        let latency = serde_json::to_string(&latency).map_err(|e| Error::Internal(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO traffic_minutes (service, node, generation, role, minute, requests, errors, rejected, compared, agreed, abs_diff_sum, latency_json) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (service, node, generation, role, minute) DO UPDATE SET requests = excluded.requests, errors = excluded.errors, \
+             rejected = excluded.rejected, compared = excluded.compared, agreed = excluded.agreed, abs_diff_sum = excluded.abs_diff_sum, \
+             latency_json = excluded.latency_json",
+        )
+        .bind(&d.service)
+        .bind(node)
+        .bind(&d.generation)
+        .bind(d.role.as_str())
+        .bind(b.minute)
+        .bind(b.requests as i64)
+        .bind(b.errors as i64)
+        .bind(b.rejected as i64)
+        .bind(b.compared as i64)
+        .bind(b.agreed as i64)
+        .bind(b.abs_diff_sum)
+        .bind(latency)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(dirty.len())
+}
+
+/// Loads the retained minutes of `node` into an empty monitor (at start).
+pub async fn load(pool: &Pool, node: &str, monitor: &Monitor) -> Result<usize> {
+    let since = minute_of(Utc::now()) - RETENTION_MINUTES + 1;
+    let rows = sqlx::query(
+        "SELECT service, generation, role, minute, requests, errors, rejected, compared, agreed, abs_diff_sum, latency_json \
+         FROM traffic_minutes WHERE node = ? AND minute >= ? ORDER BY minute",
+    )
+    .bind(node)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    for row in &rows {
+        let role = if row.try_get::<String, _>("role")? == "shadow" { Role::Shadow } else { Role::Live };
+        let service: String = row.try_get("service")?;
+        let generation: String = row.try_get("generation")?;
+        let mut bucket = Bucket::new(row.try_get("minute")?);
+        bucket.requests = row.try_get::<i64, _>("requests")? as u64;
+        bucket.errors = row.try_get::<i64, _>("errors")? as u64;
+        bucket.rejected = row.try_get::<i64, _>("rejected")? as u64;
+        bucket.compared = row.try_get::<i64, _>("compared")? as u64;
+        bucket.agreed = row.try_get::<i64, _>("agreed")? as u64;
+        bucket.abs_diff_sum = row.try_get("abs_diff_sum")?;
+        bucket.dirty = false;
+        let latency: Vec<(u64, u64)> = serde_json::from_str(row.try_get("latency_json")?)
+            .map_err(|e| Error::Internal(format!("stored latencies are unreadable: {e}")))?;
+        for (value, count) in latency {
+            let _ = bucket.latency.record_n(value, count);
+        }
+        let series = monitor.series_for(&service, &generation, role);
+        if let Ok(mut series) = series.lock() {
+            series.buckets.push_back(bucket);
+        }
+    }
+    Ok(rows.len())
+}
