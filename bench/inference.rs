@@ -30,7 +30,12 @@ fn main() {
         }
         times.sort();
         let p99 = times[times.len() * 99 / 100];
-        println!("{name:<28} {:>10.1}ms {:>10.2}µs {:>10.2}µs", load.as_secs_f64() * 1e3, median(times).as_secs_f64() * 1e6, p99.as_secs_f64() * 1e6);
+        println!(
+            "{name:<28} {:>10.1}ms {:>10.2}µs {:>10.2}µs",
+            load.as_secs_f64() * 1e3,
+            median(times).as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6
+        );
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");

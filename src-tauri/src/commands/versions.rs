@@ -47,13 +47,18 @@ pub async fn add_version(desktop: State<'_, Desktop>, request: Request<'_>) -> I
         .get(META_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| IpcError::invalid_input(format!("missing {META_HEADER} header")))?;
-    let meta: UploadMeta = serde_json::from_str(meta).map_err(|e| IpcError::invalid_input(format!("bad upload metadata: {e}")))?;
+    let meta: UploadMeta =
+        serde_json::from_str(meta).map_err(|e| IpcError::invalid_input(format!("bad upload metadata: {e}")))?;
     let new = NewVersion {
         id: meta.id.filter(|id| !id.trim().is_empty()),
         unique: meta.unique,
         metrics: meta.metrics,
         notes: meta.notes,
-        provenance: Provenance { created_by: "desktop".into(), source_file: Some(meta.file_name), details: BTreeMap::new() },
+        provenance: Provenance {
+            created_by: "desktop".into(),
+            source_file: Some(meta.file_name),
+            details: BTreeMap::new(),
+        },
     };
     Ok(desktop.engine.create_version(&meta.service, bytes.clone(), new).await?)
 }
