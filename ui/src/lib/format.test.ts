@@ -12,6 +12,7 @@ import {
   pct,
   prediction,
   relativeTime,
+  plural,
   rollbackTarget,
   shortSha,
 } from './format';
@@ -75,6 +76,8 @@ describe('times and numbers', () => {
   it('writes relative times', () => {
     expect(relativeTime('2026-05-01T11:59:58Z', now)).toBe('just now');
     expect(relativeTime('2026-05-01T11:59:30Z', now)).toBe('30 s ago');
+    expect(relativeTime('2026-05-01T12:00:20Z', now)).toBe('just now');
+    expect(relativeTime('2026-05-01T12:05:00Z', now)).toBe('in 5 min');
     expect(relativeTime('2026-05-01T11:57:00Z', now)).toBe('3 min ago');
     expect(relativeTime('2026-05-01T09:00:00Z', now)).toBe('3 h ago');
     expect(relativeTime('2026-04-28T12:00:00Z', now)).toBe('3 d ago');
@@ -99,5 +102,13 @@ describe('times and numbers', () => {
     expect(prediction(null)).toBe('—');
     expect(prediction(undefined)).toBe('—');
     expect(prediction([1, 2])).toBe('[1,2]');
+  });
+});
+
+describe('plural', () => {
+  it('agrees with the count', () => {
+    expect(plural(1, 'revision')).toBe('1 revision');
+    expect(plural(0, 'revision')).toBe('0 revisions');
+    expect(plural(3, 'revision')).toBe('3 revisions');
   });
 });

@@ -59,7 +59,9 @@ export function relativeTime(iso: string | null | undefined, now: number = Date.
   const diff = Math.round((now - t) / 1000);
   const abs = Math.abs(diff);
   let text: string;
-  if (abs < 5) return 'just now';
+  // Registry times are never in the future: a time slightly ahead of the UI's clock (which
+  // ticks every 15 s) is simply new.
+  if (abs < 5 || (diff < 0 && abs < 60)) return 'just now';
   if (abs < 60) text = `${abs} s`;
   else if (abs < 3600) text = `${Math.floor(abs / 60)} min`;
   else if (abs < 86400) text = `${Math.floor(abs / 3600)} h`;
@@ -107,4 +109,9 @@ export function prediction(v: unknown): string {
   if (typeof v === 'number') return metric(v);
   if (typeof v === 'string') return v;
   return JSON.stringify(v);
+}
+
+/** "1 revision", "3 revisions". */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -70,6 +70,7 @@ class AppState {
     try {
       this.services = await api.listServices();
       this.servicesError = null;
+      this.now = Date.now();
     } catch (e) {
       this.servicesError = toApiError(e, 'list_services');
     } finally {
@@ -88,6 +89,7 @@ class AppState {
       if (token !== this.#detailToken) return;
       this.versions = versions;
       this.revisions = revisions;
+      this.now = Date.now();
       this.detailFor = service;
       this.detailError = null;
     } catch (e) {

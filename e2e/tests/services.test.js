@@ -1,0 +1,31 @@
+// The Services screen of a fresh registry: the three demo services with their deployments.
+
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+
+import { appTest, startApp } from '../lib/app.js';
+
+const DEMO = ['breast_cancer', 'diabetes_progression', 'iris_classifier'];
+
+let session = null;
+before(async () => {
+  session = await startApp();
+  await session.ready();
+});
+after(async () => {
+  await session?.close();
+});
+
+appTest('the services list shows the three demo services', () => session, async (s) => {
+  for (const name of DEMO) await s.find(`service-row-${name}`);
+  const rows = await s.driver.findElements({ css: '[data-testid="services-table"] [data-testid^="service-row-"]' });
+  const names = await Promise.all(rows.map(async (r) => (await r.getAttribute('data-testid')).replace('service-row-', '')));
+  assert.deepEqual([...names].sort(), DEMO);
+
+  // Each row shows its deployment as seeded: mode, live generations, revision, versions.
+  assert.deepEqual((await s.cells('service-row-iris_classifier')).slice(2), ['single', 'v1 100%', '#1', '2']);
+  assert.deepEqual((await s.cells('service-row-breast_cancer')).slice(2), ['multiple', 'v2 50% · v1 50%', '#2', '2']);
+  assert.deepEqual((await s.cells('service-row-diabetes_progression')).slice(2), ['single', 'v1 100%', '#1', '1']);
+  // The sidebar lists them too.
+  for (const name of DEMO) await s.find(`nav-service-${name}`);
+});
