@@ -35,6 +35,8 @@ pub struct RunError {
 pub struct RunResult {
     pub index: usize,
     pub ok: bool,
+    /// The node's id for the request (feedback names it).
+    pub request_id: Option<String>,
     pub generation: Option<String>,
     pub prediction: Option<Value>,
     pub latency_ms: f64,
@@ -100,6 +102,7 @@ pub async fn run(node: &NodeClient, request: RunRequest, mut progress: impl FnMu
             Ok(r) => RunResult {
                 index,
                 ok: true,
+                request_id: Some(r.request_id),
                 generation: Some(r.generation),
                 prediction: Some(r.prediction),
                 latency_ms,
@@ -108,6 +111,7 @@ pub async fn run(node: &NodeClient, request: RunRequest, mut progress: impl FnMu
             Err(e) => RunResult {
                 index,
                 ok: false,
+                request_id: None,
                 generation: None,
                 prediction: None,
                 latency_ms,

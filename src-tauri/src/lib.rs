@@ -97,6 +97,11 @@ pub fn run() {
             commands::deployment::validate_mapping,
             commands::run::run_test,
             commands::run::monitor,
+            commands::rollout::canary,
+            commands::rollout::start_canary,
+            commands::rollout::canary_action,
+            commands::rollout::ab_results,
+            commands::rollout::feedback,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {
