@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 use crate::deploy::Revision;
 use crate::deploy::canary::Canary;
-use crate::monitor::MonitorSnapshot;
-use crate::monitor::ab::AbReport;
 use crate::engine::{ServiceSummary, VersionView};
 use crate::error::{Error, ErrorCode, Result};
+use crate::monitor::MonitorSnapshot;
+use crate::monitor::ab::AbReport;
 use crate::registry::{Service, Version};
 
 /// The default address of a node.
@@ -177,7 +177,8 @@ impl NodeClient {
     }
 
     pub async fn monitor(&self, service: &str, minutes: i64) -> Result<MonitorSnapshot> {
-        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/monitor?minutes={minutes}"))).await
+        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/monitor?minutes={minutes}")))
+            .await
     }
 
     /// One native prediction; `generation` forces a generation.

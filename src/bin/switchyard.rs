@@ -160,13 +160,23 @@ enum CanaryCommand {
         on_inconclusive: String,
     },
     /// Where the latest canary stands, with its events.
-    Status { service: String },
-    Pause { service: String },
-    Resume { service: String },
+    Status {
+        service: String,
+    },
+    Pause {
+        service: String,
+    },
+    Resume {
+        service: String,
+    },
     /// Serve the canary at 100 % now.
-    Promote { service: String },
+    Promote {
+        service: String,
+    },
     /// Roll back to the config the canary started from.
-    Abort { service: String },
+    Abort {
+        service: String,
+    },
 }
 
 #[derive(Subcommand)]
