@@ -55,7 +55,7 @@ async fn bind_local_node(wanted: u16) -> std::io::Result<tokio::net::TcpListener
 
 async fn start() -> Result<Desktop, Box<dyn std::error::Error>> {
     let Options { data_dir: dir, port } = options();
-    let engine = Engine::open(EngineConfig { data_dir: dir.clone(), router_seed: None, seed_demo: true })
+    let engine = Engine::open(EngineConfig { seed_demo: true, ..EngineConfig::new(dir.clone()) })
         .await
         .map_err(|e| format!("cannot open the registry in {}: {e}", dir.display()))?;
     let listener = bind_local_node(port).await?;
@@ -103,9 +103,21 @@ pub fn run() {
             commands::rollout::ab_results,
             commands::rollout::feedback,
         ])
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        eprintln!("Switchyard could not start: {e}");
-        std::process::exit(1);
-    }
+        .build(tauri::generate_context!());
+    let app = match result {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("Switchyard could not start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            // Persist the last minutes of traffic before the process ends.
+            let desktop = handle.state::<Desktop>();
+            if let Err(e) = tauri::async_runtime::block_on(desktop.engine.close()) {
+                tracing::warn!("could not persist traffic minutes at exit: {e}");
+            }
+        }
+    });
 }
