@@ -1,11 +1,16 @@
 // Development only (`npm run dev`, then open http://localhost:5173/dev/mock.html): the real
 // UI over an in-memory fake of the Tauri commands, to work on screens in a plain browser.
 // Never part of the build. Query: ?service=iris_classifier&tab=deployment&fail=list_services
+// Rollout: &canary=running|paused|inconclusive|fail|promoted starts iris_classifier with a
+// canary of v3 in that state (fail: the canary's error rate breaks the gate); &ab=none|few
+// seeds no or too few feedback outcomes (default: enough for a comparison).
 
 import { mockIPC } from '@tauri-apps/api/mocks';
 
+import { defaultCanaryForm, planFromForm } from '../src/lib/canary';
 import { fromText } from '../src/lib/mapping';
 import type {
+  CanaryPlan,
   DeploymentConfig,
   MonitorSnapshot,
   Revision,
@@ -16,6 +21,8 @@ import type {
   Version,
   VersionView,
 } from '../src/lib/types';
+import { abResults, activeCanary, canaryAction, feedback, latestCanary, seedOutcomes, serve, startCanary, stopForRollback, tick } from './rollout';
+import type { Deployments } from './rollout';
 
 const params = new URLSearchParams(location.search);
 const minute = 60_000;
@@ -41,22 +48,33 @@ function version(service: string, id: string, at: number, features = irisFeature
     },
     metrics,
     provenance: { created_by: 'demo', source_file: `fixtures/models/${service}_${id}.onnx` },
-    notes: id === 'v2' ? 'MLP (16 hidden units), scikit-learn' : 'Logistic regression, scikit-learn',
+    notes: id === 'v3' ? 'MLP (2 × 32 hidden units), scikit-learn' : id === 'v2' ? 'MLP (16 hidden units), scikit-learn' : 'Logistic regression, scikit-learn',
     created_at: iso(at),
   };
 }
 
 function revision(service: string, number: number, config: DeploymentConfig, at: number, extra: Partial<Revision> = {}): Revision {
-  return { service, node: 'local', number, config, kind: 'deploy', rollback_of: null, author: 'demo', reason: '', created_at: iso(at), ...extra };
+  return { service, node: 'local', number, config, kind: 'deploy', rollback_of: null, author: 'demo', reason: '', created_at: iso(at), canary_id: null, ...extra };
 }
 
 services.set('iris_classifier', {
   description: 'Iris species from sepal and petal sizes',
   created_at: iso(t0),
-  versions: [version('iris_classifier', 'v1', t0, irisFeatures, { accuracy: 0.9333 }), version('iris_classifier', 'v2', t0 + 3600_000, irisFeatures, { accuracy: 0.9667 })],
+  versions: [
+    version('iris_classifier', 'v1', t0, irisFeatures, { accuracy: 0.9333 }),
+    version('iris_classifier', 'v2', t0 + 3600_000, irisFeatures, { accuracy: 0.9667 }),
+    version('iris_classifier', 'v3', Date.now() - 90 * minute, irisFeatures, { accuracy: 0.9667 }),
+  ],
   revisions: [
     revision('iris_classifier', 1, { mode: 'single', generation: 'v1', sticky: false }, t0 + 60_000, { reason: 'first deploy' }),
-    revision('iris_classifier', 2, { mode: 'multiple', mapping: [{ generation: 'v2', proba: 0.7 }, { generation: 'v1', proba: 0.3 }], sticky: false }, Date.now() - 40 * minute, { reason: 'canary the MLP' }),
+    revision('iris_classifier', 2, { mode: 'multiple', mapping: [{ generation: 'v2', proba: 0.7 }, { generation: 'v1', proba: 0.3 }], sticky: false }, Date.now() - 40 * minute, { reason: 'split traffic with the MLP' }),
+    revision(
+      'iris_classifier',
+      3,
+      { mode: 'multiple', mapping: [{ generation: 'v2', proba: 0.7 }, { generation: 'v1', proba: 0.3 }], sticky: false, shadow: { generation: 'v3', percent: 10 } },
+      Date.now() - 30 * minute,
+      { reason: 'shadow the deeper MLP' },
+    ),
   ],
 });
 services.set('breast_cancer', {
@@ -89,14 +107,60 @@ function views(name: string): VersionView[] {
   });
 }
 
-function append(name: string, config: DeploymentConfig, reason: string, extra: Partial<Revision> = {}): Revision {
+function append(name: string, config: DeploymentConfig, reason: string, extra: Partial<Revision> & { at?: number } = {}): Revision {
   const s = get(name);
   for (const g of gens(config)) {
     if (!s.versions.some((v) => v.id === g.generation)) throw { code: 'invalid_config', message: `generation "${g.generation}" is not a version of this service` };
   }
-  const r = revision(name, s.revisions.length + 1, config, Date.now(), { author: 'you', reason, ...extra });
+  if (config.shadow) {
+    const { generation, percent } = config.shadow;
+    if (!s.versions.some((v) => v.id === generation)) throw { code: 'invalid_config', message: `shadow generation "${generation}" is not a version of this service` };
+    if (!(percent >= 0 && percent <= 50)) throw { code: 'invalid_config', message: `shadow percent must be between 0 and 50 (got ${percent})` };
+  }
+  const { at = Date.now(), ...rest } = extra;
+  const r = revision(name, s.revisions.length + 1, config, at, { author: 'you', reason, ...rest });
   s.revisions.push(r);
   return r;
+}
+
+const deployments: Deployments = {
+  versions: (name) => get(name).versions.map((v) => v.id),
+  latest: (name) => get(name).revisions.at(-1),
+  append,
+};
+
+// The canary's traffic: healthy unless ?canary=fail.
+const scenario = { errorRate: params.get('canary') === 'fail' ? 0.03 : 0.002, p99: 3.1 };
+
+/** Lets the canary controller catch up with the clock before answering. */
+function controller(name: string) {
+  const c = activeCanary(name);
+  if (c) tick(deployments, c, scenario);
+}
+
+function presetCanary() {
+  const preset = params.get('canary');
+  if (!preset) return;
+  const base = planFromForm(defaultCanaryForm('v3')).plan as CanaryPlan;
+  const plans: Record<string, [CanaryPlan, number]> = {
+    running: [base, 14_000],
+    paused: [base, 14_000],
+    inconclusive: [{ ...base, gates: { ...base.gates, min_requests: 5000 } }, 13_000],
+    fail: [{ ...base, steps: [10, 50, 100] }, 23_000],
+    promoted: [{ ...base, steps: [50, 100], bake_seconds: 60 }, 9_000],
+  };
+  const [plan, ago] = plans[preset] ?? plans.running;
+  const start = Date.now() - ago;
+  const c = startCanary(deployments, 'iris_classifier', plan, start);
+  for (let t = start; t <= Date.now(); t += 500) tick(deployments, c, scenario, t);
+  if (preset === 'paused') canaryAction(deployments, 'iris_classifier', 'pause');
+}
+presetCanary();
+
+const ab = params.get('ab');
+if (ab !== 'none') {
+  seedOutcomes('iris_classifier', 'v1', ab === 'few' ? 6 : 48, 0.79);
+  seedOutcomes('iris_classifier', 'v2', ab === 'few' ? 14 : 64, 0.94);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -109,6 +173,7 @@ mockIPC(async (cmd, payload) => {
     case 'node_info':
       return { url: 'http://127.0.0.1:7878', port: 7878, data_dir: '/home/you/.local/share/switchyard', version: '0.1.0' };
     case 'list_services':
+      for (const name of services.keys()) controller(name);
       return [...services.entries()].map(
         ([name, s]): ServiceSummary => ({ name, description: s.description, created_at: s.created_at, version_count: s.versions.length, deployment: s.revisions[s.revisions.length - 1] ?? null }),
       );
@@ -119,8 +184,10 @@ mockIPC(async (cmd, payload) => {
       return { name: a.name, description: a.description, created_at: iso(Date.now()) };
     }
     case 'list_versions':
+      controller(a.service);
       return views(a.service);
     case 'revisions':
+      controller(a.service);
       return get(a.service).revisions;
     case 'add_version': {
       await sleep(900);
@@ -130,14 +197,19 @@ mockIPC(async (cmd, payload) => {
       return v;
     }
     case 'deploy':
-      await sleep(500);
-      return append(a.service, a.config, a.reason);
     case 'deploy_version': {
-      const s = get(a.service);
-      const sticky = s.revisions[s.revisions.length - 1]?.config.sticky ?? false;
-      return append(a.service, { mode: 'single', generation: a.version, sticky }, a.reason || `deploy ${a.version}`);
+      const c = activeCanary(a.service);
+      if (c) throw { code: 'canary_conflict', message: `canary ${c.id} of ${c.plan.version} is ${c.status} on '${a.service}': promote or abort it before deploying` };
+      if (cmd === 'deploy') {
+        await sleep(500);
+        return append(a.service, a.config, a.reason);
+      }
+      const current = get(a.service).revisions.at(-1)?.config;
+      const shadow = current?.shadow && current.shadow.generation !== a.version ? { shadow: current.shadow } : {};
+      return append(a.service, { mode: 'single', generation: a.version, sticky: current?.sticky ?? false, ...shadow }, a.reason || `deploy ${a.version}`);
     }
     case 'rollback': {
+      stopForRollback(a.service);
       const s = get(a.service);
       const target = a.toRevision ?? s.revisions.length - 1;
       if (target < 1) throw { code: 'invalid_config', message: `nothing to roll back to: revision ${s.revisions.length} is the first of '${a.service}'` };
@@ -163,8 +235,8 @@ mockIPC(async (cmd, payload) => {
         counts[g] = (counts[g] ?? 0) + 1;
         results.push(
           ok
-            ? { index: i, ok, status: 200, generation: g, prediction: ['setosa', 'versicolor', 'virginica'][i % 3], latency_ms: 0.2 + Math.random() * 0.8 }
-            : { index: i, ok, status: 422, generation: g, latency_ms: 0.1, error: { code: 'invalid_input', message: 'missing features: petal_width' } },
+            ? { index: i, ok, status: 200, request_id: serve(a.service, g), generation: g, prediction: ['setosa', 'versicolor', 'virginica'][i % 3], latency_ms: 0.2 + Math.random() * 0.8 }
+            : { index: i, ok, status: 422, request_id: null, generation: g, latency_ms: 0.1, error: { code: 'invalid_input', message: 'missing features: petal_width' } },
         );
         if (i % 20 === 19) {
           channel.onmessage({ done: i + 1, total: a.count });
@@ -175,6 +247,7 @@ mockIPC(async (cmd, payload) => {
       return report;
     }
     case 'monitor': {
+      controller(a.service);
       const s = get(a.service);
       const last = s.revisions[s.revisions.length - 1];
       const now = Math.floor(Date.now() / minute) * minute;
@@ -185,16 +258,52 @@ mockIPC(async (cmd, payload) => {
           ? gens(last.config).map((g, gi) => {
               const minutes = Array.from({ length: a.minutes }, (_, i) => {
                 const requests = Math.round(g.proba * (60 + 40 * Math.sin(i / 2 + gi)));
-                return { start: iso(now - (a.minutes - 1 - i) * minute), requests, errors: i % 7 === 3 ? 2 : 0, p50_ms: 0.4 + gi * 0.3, p95_ms: 1.1 + gi * 0.5 + (i % 5) * 0.1, p99_ms: 2.2 + gi + (i % 3) * 0.4 };
+                return { start: iso(now - (a.minutes - 1 - i) * minute), requests, errors: i % 7 === 3 ? 2 : 0, rejected: i % 11 === 5 ? 1 : 0, p50_ms: 0.4 + gi * 0.3, p95_ms: 1.1 + gi * 0.5 + (i % 5) * 0.1, p99_ms: 2.2 + gi + (i % 3) * 0.4 };
               });
               const requests = minutes.reduce((t, m) => t + m.requests, 0);
               const errors = minutes.reduce((t, m) => t + m.errors, 0);
-              return { generation: g.generation, requests, errors, error_rate: requests ? errors / requests : 0, p50_ms: 0.4 + gi * 0.3, p95_ms: 1.2 + gi * 0.5, p99_ms: 2.6 + gi, minutes };
+              const rejected = minutes.reduce((t, m) => t + m.rejected, 0);
+              return { generation: g.generation, requests, errors, rejected, error_rate: requests ? errors / requests : 0, p50_ms: 0.4 + gi * 0.3, p95_ms: 1.2 + gi * 0.5, p99_ms: 2.6 + gi, minutes };
             })
           : [],
+        shadows: [],
       };
+      if (last?.config.shadow) {
+        const total = snapshot.generations.reduce((t, g) => t + g.requests, 0);
+        const requests = Math.round((total * last.config.shadow.percent) / 100);
+        const regressor = a.service.startsWith('diabetes');
+        const compared = Math.max(0, requests - 2);
+        snapshot.shadows.push({
+          generation: last.config.shadow.generation,
+          requests,
+          errors: requests > 50 ? 1 : 0,
+          p50_ms: 0.9,
+          p99_ms: 4.2,
+          compared,
+          agreement: compared ? (regressor ? 0.12 : 0.964) : null,
+          mean_abs_diff: compared ? (regressor ? 7.35 : 0.036) : null,
+        });
+      }
       return snapshot;
     }
+    case 'canary': {
+      get(a.service);
+      controller(a.service);
+      const c = latestCanary(a.service);
+      if (!c) throw { code: 'canary_not_found', message: `'${a.service}' has no canary on this node` };
+      return c;
+    }
+    case 'start_canary':
+      await sleep(400);
+      return startCanary(deployments, a.service, a.plan);
+    case 'canary_action':
+      await sleep(300);
+      return canaryAction(deployments, a.service, a.action);
+    case 'ab_results':
+      return abResults(a.service, get(a.service).versions.map((v) => v.id));
+    case 'feedback':
+      get(a.service);
+      return feedback(a.service, a.requestId, a.outcome);
   }
   throw `command ${cmd} not found`;
 });

@@ -92,7 +92,8 @@ describe('errors crossing IPC', () => {
   it('passes an ApiError through unchanged and knows every engine code', () => {
     const e = new ApiError('not_deployed', 'deploy first');
     expect(toApiError(e)).toBe(e);
-    expect(ERROR_CODES).toHaveLength(17);
+    expect(ERROR_CODES).toHaveLength(20);
+    for (const code of ['request_not_found', 'canary_not_found', 'canary_conflict'] as const) expect(ERROR_CODES).toContain(code);
     for (const code of ERROR_CODES) expect(toApiError({ code, message: 'x' }).code).toBe(code);
   });
 });
@@ -118,6 +119,43 @@ describe('the IPC contract', () => {
       ['validate_mapping', { service: 'iris', text: '[]' }],
       ['monitor', { service: 'iris', minutes: 15 }],
     ]);
+  });
+
+  it('calls the rollout commands with camelCase args', async () => {
+    invoke.mockResolvedValue(null);
+    const plan = {
+      version: 'v3',
+      steps: [5, 25, 50, 100],
+      bake_seconds: 300,
+      gates: { max_error_rate: 0.01, max_p99_ms: 250, min_requests: 100 },
+      inconclusive_timeout_seconds: 3600,
+      on_inconclusive: 'pause' as const,
+    };
+    await api.canary('iris');
+    await api.startCanary({ service: 'iris', plan });
+    await api.canaryAction({ service: 'iris', action: 'abort' });
+    await api.abResults('iris');
+    await api.feedback({ service: 'iris', requestId: 'r-1', outcome: true });
+    await api.feedback({ service: 'iris', requestId: 'r-2', outcome: 0.5 });
+    await api.deploy({ service: 'iris', config: { mode: 'single', generation: 'v1', sticky: false, shadow: { generation: 'v3', percent: 10 } }, reason: '' });
+    expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
+      ['canary', { service: 'iris' }],
+      ['start_canary', { service: 'iris', plan }],
+      ['canary_action', { service: 'iris', action: 'abort' }],
+      ['ab_results', { service: 'iris' }],
+      ['feedback', { service: 'iris', requestId: 'r-1', outcome: true }],
+      ['feedback', { service: 'iris', requestId: 'r-2', outcome: 0.5 }],
+      ['deploy', { service: 'iris', config: { mode: 'single', generation: 'v1', sticky: false, shadow: { generation: 'v3', percent: 10 } }, reason: '' }],
+    ]);
+  });
+
+  it('rebuilds the rollout error codes', async () => {
+    invoke.mockRejectedValueOnce({ code: 'canary_not_found', message: "'iris' has no canary on this node" });
+    expect((await rejection(api.canary('iris'))).code).toBe('canary_not_found');
+    invoke.mockRejectedValueOnce({ code: 'canary_conflict', message: 'cannot resume a canary that is running' });
+    expect((await rejection(api.canaryAction({ service: 'iris', action: 'resume' }))).code).toBe('canary_conflict');
+    invoke.mockRejectedValueOnce({ code: 'request_not_found', message: 'no recent prediction' });
+    expect((await rejection(api.feedback({ service: 'iris', requestId: 'x', outcome: false }))).code).toBe('request_not_found');
   });
 
   it('sends a version as raw bytes with its metadata in a header', async () => {

@@ -10,6 +10,10 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import type { InvokeArgs, InvokeOptions } from '@tauri-apps/api/core';
 
 import type {
+  AbReport,
+  Canary,
+  CanaryAction,
+  CanaryPlan,
   DeploymentConfig,
   MappingIssue,
   MonitorSnapshot,
@@ -35,6 +39,9 @@ export const ERROR_CODES = [
   'revision_not_found',
   'not_deployed',
   'generation_not_live',
+  'request_not_found',
+  'canary_not_found',
+  'canary_conflict',
   'already_exists',
   'unauthorized',
   'payload_too_large',
@@ -160,6 +167,13 @@ export interface Backend {
   validateMapping(input: { service: string; text: string }): Promise<MappingIssue[]>;
   runTest(input: RunTestInput): Promise<RunReport>;
   monitor(input: { service: string; minutes: number }): Promise<MonitorSnapshot>;
+  /** The deployment's latest canary, running or finished; rejects with `canary_not_found` if it never had one. */
+  canary(service: string): Promise<Canary>;
+  startCanary(input: { service: string; plan: CanaryPlan }): Promise<Canary>;
+  canaryAction(input: { service: string; action: CanaryAction }): Promise<Canary>;
+  abResults(service: string): Promise<AbReport>;
+  /** Records the outcome of a request this node answered (once per request). */
+  feedback(input: { service: string; requestId: string; outcome: number | boolean }): Promise<null>;
 }
 
 /** The metadata header of `add_version`, whose body is the raw .onnx bytes. */
@@ -198,6 +212,11 @@ export const tauriBackend: Backend = {
     return call('run_test', { service, features, count, generation, onProgress: channel });
   },
   monitor: ({ service, minutes }) => call('monitor', { service, minutes }),
+  canary: (service) => call('canary', { service }),
+  startCanary: ({ service, plan }) => call('start_canary', { service, plan }),
+  canaryAction: ({ service, action }) => call('canary_action', { service, action }),
+  abResults: (service) => call('ab_results', { service }),
+  feedback: ({ service, requestId, outcome }) => call('feedback', { service, requestId, outcome }),
 };
 
 export const api: Backend = tauriBackend;

@@ -32,8 +32,8 @@ describe('chart geometry', () => {
     const now = Date.parse('2026-05-01T12:03:30Z');
     const slots = minuteSlots(
       [
-        { start: '2026-05-01T12:01:00Z', requests: 10, errors: 1, p50_ms: 1, p95_ms: 2, p99_ms: 3 },
-        { start: '2026-05-01T12:03:00Z', requests: 5, errors: 0, p50_ms: 4, p95_ms: 5, p99_ms: 6 },
+        { start: '2026-05-01T12:01:00Z', requests: 10, errors: 1, rejected: 0, p50_ms: 1, p95_ms: 2, p99_ms: 3 },
+        { start: '2026-05-01T12:03:00Z', requests: 5, errors: 0, rejected: 2, p50_ms: 4, p95_ms: 5, p99_ms: 6 },
       ],
       4,
       now,

@@ -4,8 +4,10 @@ import {
   configFromForm,
   entriesFromSliders,
   initialForm,
+  initialShadow,
   newestFirst,
   saveBlocker,
+  shadowProblem,
   slidersFromText,
   slidersTotal,
   textFromSliders,
@@ -47,7 +49,13 @@ describe('initial form', () => {
       { generation: 'v1', proba: 0.3 },
     ];
     const form = initialForm({ mode: 'multiple', mapping, sticky: true }, versions);
-    expect(form).toEqual({ mode: 'multiple', generation: 'v2', text: mappingText(mapping), sticky: true });
+    expect(form).toEqual({
+      mode: 'multiple',
+      generation: 'v2',
+      text: mappingText(mapping),
+      sticky: true,
+      shadow: { on: false, generation: 'v3', percent: 10 },
+    });
     expect(readEntries(form.text)).toEqual(mapping);
   });
 
@@ -65,7 +73,13 @@ describe('initial form', () => {
 
   it('without a deployment picks the newest version', () => {
     expect(initialForm(null, versions)).toMatchObject({ mode: 'single', generation: 'v3', sticky: false });
-    expect(initialForm(null, [])).toEqual({ mode: 'single', generation: '', text: '[]', sticky: false });
+    expect(initialForm(null, [])).toEqual({
+      mode: 'single',
+      generation: '',
+      text: '[]',
+      sticky: false,
+      shadow: { on: false, generation: '', percent: 10 },
+    });
   });
 });
 
@@ -105,7 +119,8 @@ describe('sliders and the mapping text', () => {
 
 describe('save', () => {
   const text = '[{"generation":"v2","proba":0.7},{"generation":"v1","proba":0.3}]';
-  const form: DeployForm = { mode: 'multiple', generation: 'v2', text, sticky: false };
+  const off = { on: false, generation: 'v3', percent: 10 };
+  const form: DeployForm = { mode: 'multiple', generation: 'v2', text, sticky: false, shadow: off };
   const ok = fromText(text, known);
 
   it('waits for the engine to agree on the same text', () => {
@@ -142,5 +157,66 @@ describe('save', () => {
     });
     expect(configFromForm({ ...form, mode: 'single', sticky: true }, ok)).toEqual({ mode: 'single', generation: 'v2', sticky: true });
     expect(configFromForm(form, fromText('[]', known))).toBeNull();
+  });
+
+  it('waits for an active canary to finish', () => {
+    expect(saveBlocker(form, ok, { state: 'done', text, issues: [] }, false, true)).toMatch(/canary/);
+    expect(saveBlocker({ ...form, mode: 'single' }, ok, { state: 'idle' }, false, true)).toMatch(/canary/);
+  });
+});
+
+describe('shadow', () => {
+  const text = '[{"generation":"v2","proba":0.7},{"generation":"v1","proba":0.3}]';
+  const ok = fromText(text, known);
+  const shadowed = (shadow: DeployForm['shadow'], mode: DeployForm['mode'] = 'single'): DeployForm => ({
+    mode,
+    generation: 'v1',
+    text,
+    sticky: true,
+    shadow,
+  });
+
+  it('starts from the active config', () => {
+    const config = { mode: 'single' as const, generation: 'v1', sticky: false, shadow: { generation: 'v2', percent: 12.5 } };
+    expect(initialForm(config, versions).shadow).toEqual({ on: true, generation: 'v2', percent: 12.5 });
+    // Off: the newest version the config does not serve is ready to pick.
+    expect(initialShadow({ mode: 'single', generation: 'v3', sticky: false }, ids)).toEqual({ on: false, generation: 'v2', percent: 10 });
+    const all = { mode: 'multiple' as const, mapping: ids.map((g) => ({ generation: g, proba: 1 / 3 })), sticky: false };
+    expect(initialShadow(all, ids).generation).toBe('v3');
+  });
+
+  it('validates the percent, 0 to 50, only when on', () => {
+    expect(shadowProblem({ on: false, generation: '', percent: null })).toBeNull();
+    expect(shadowProblem({ on: true, generation: 'v3', percent: 0 })).toBeNull();
+    expect(shadowProblem({ on: true, generation: 'v3', percent: 50 })).toBeNull();
+    expect(shadowProblem({ on: true, generation: 'v3', percent: 7.5 })).toBeNull();
+    for (const percent of [null, NaN, -1, 50.5, 100, Infinity]) {
+      expect(shadowProblem({ on: true, generation: 'v3', percent })).toMatch(/from 0 to 50/);
+    }
+    expect(shadowProblem({ on: true, generation: '', percent: 10 })).toMatch(/Choose/);
+  });
+
+  it('blocks Save while invalid', () => {
+    const bad = shadowed({ on: true, generation: 'v3', percent: 60 });
+    expect(saveBlocker(bad, ok, { state: 'idle' }, false)).toMatch(/shadow/);
+    expect(configFromForm(bad, ok)).toBeNull();
+    expect(saveBlocker(shadowed({ on: false, generation: 'v3', percent: 60 }), ok, { state: 'idle' }, false)).toBeNull();
+  });
+
+  it('is deployed with sticky in either mode', () => {
+    const shadow = { on: true, generation: 'v3', percent: 10 };
+    expect(configFromForm(shadowed(shadow), ok)).toEqual({ mode: 'single', generation: 'v1', sticky: true, shadow: { generation: 'v3', percent: 10 } });
+    expect(configFromForm(shadowed(shadow, 'multiple'), ok)).toEqual({
+      mode: 'multiple',
+      mapping: [
+        { generation: 'v2', proba: 0.7 },
+        { generation: 'v1', proba: 0.3 },
+      ],
+      sticky: true,
+      shadow: { generation: 'v3', percent: 10 },
+    });
+    const off = configFromForm(shadowed({ ...shadow, on: false }), ok);
+    expect(off).toEqual({ mode: 'single', generation: 'v1', sticky: true });
+    expect(off && 'shadow' in off).toBe(false);
   });
 });

@@ -1,19 +1,32 @@
 // State of the Deployment screen: the initial form from the active config, the sliders
-// helper (one 0-100 slider per version) and the mapping text it fills, the config that Save
-// deploys and whether Save may run.
+// helper (one 0-100 slider per version) and the mapping text it fills, the shadow, the config
+// that Save deploys and whether Save may run.
 
 import { mappingText, normalise, readEntries } from './mapping';
+import { MAX_SHADOW_PERCENT } from './types';
 import type { MappingIssue, DeploymentConfig, MappingEntry, VersionView } from './types';
 import type { Validation } from './mapping';
 
 export type Mode = 'single' | 'multiple';
+
+/** The Shadow section: off, or a generation receiving a copy of `percent` % of requests. */
+export interface ShadowForm {
+  on: boolean;
+  generation: string;
+  /** As a number input binds it: null when empty or not a number. */
+  percent: number | null;
+}
 
 export interface DeployForm {
   mode: Mode;
   generation: string;
   text: string;
   sticky: boolean;
+  shadow: ShadowForm;
 }
+
+/** The percent a new shadow starts with. */
+export const DEFAULT_SHADOW_PERCENT = 10;
 
 /** Versions newest first (the engine lists them oldest first). */
 export function newestFirst(versions: VersionView[]): string[] {
@@ -28,16 +41,39 @@ export function newestFirst(versions: VersionView[]): string[] {
 export function initialForm(config: DeploymentConfig | null | undefined, versions: VersionView[]): DeployForm {
   const ids = newestFirst(versions);
   const evenly = normalise(ids.map((generation) => ({ generation, proba: 1 })));
-  if (!config) return { mode: 'single', generation: ids[0] ?? '', text: mappingText(evenly), sticky: false };
+  const shadow = initialShadow(config, ids);
+  if (!config) return { mode: 'single', generation: ids[0] ?? '', text: mappingText(evenly), sticky: false, shadow };
   if (config.mode === 'single') {
-    return { mode: 'single', generation: config.generation, text: mappingText(evenly), sticky: config.sticky };
+    return { mode: 'single', generation: config.generation, text: mappingText(evenly), sticky: config.sticky, shadow };
   }
   return {
     mode: 'multiple',
     generation: config.mapping[0]?.generation ?? ids[0] ?? '',
     text: mappingText(config.mapping),
     sticky: config.sticky,
+    shadow,
   };
+}
+
+/**
+ * The Shadow section as the active config fills it; when it has no shadow, off, with the
+ * newest version the config does not serve (else the newest) ready to pick.
+ */
+export function initialShadow(config: DeploymentConfig | null | undefined, ids: string[]): ShadowForm {
+  if (config?.shadow) return { on: true, generation: config.shadow.generation, percent: config.shadow.percent };
+  const served = new Set(config ? (config.mode === 'single' ? [config.generation] : config.mapping.map((e) => e.generation)) : []);
+  return { on: false, generation: ids.find((id) => !served.has(id)) ?? ids[0] ?? '', percent: DEFAULT_SHADOW_PERCENT };
+}
+
+/** What is wrong with the Shadow section, or null (always null when it is off). */
+export function shadowProblem(shadow: ShadowForm): string | null {
+  if (!shadow.on) return null;
+  if (!shadow.generation) return 'Choose the shadow generation';
+  const p = shadow.percent;
+  if (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > MAX_SHADOW_PERCENT) {
+    return `Shadow percent: a number from 0 to ${MAX_SHADOW_PERCENT}`;
+  }
+  return null;
 }
 
 export type Sliders = Record<string, number>;
@@ -81,8 +117,16 @@ export type RemoteVerdict =
  * Why Save cannot run now, or null when it can. A mapping must pass the local rules and the
  * engine's own check of the very same text.
  */
-export function saveBlocker(form: DeployForm, local: Validation, remote: RemoteVerdict, saving: boolean): string | null {
+export function saveBlocker(
+  form: DeployForm,
+  local: Validation,
+  remote: RemoteVerdict,
+  saving: boolean,
+  canaryActive = false,
+): string | null {
   if (saving) return 'Deploying…';
+  if (canaryActive) return 'A canary is in progress: promote or abort it before deploying';
+  if (shadowProblem(form.shadow)) return 'Fix the shadow first';
   if (form.mode === 'single') return form.generation ? null : 'Choose a generation';
   if (!local.ok) return 'Fix the mapping first';
   if (remote.state === 'done' && remote.text === form.text) {
@@ -92,10 +136,12 @@ export function saveBlocker(form: DeployForm, local: Validation, remote: RemoteV
   return 'Checking the mapping with the engine…';
 }
 
-/** The config Save deploys, or null if the form does not describe one. */
+/** The config Save deploys (sticky and the shadow in either mode), or null if the form does not describe one. */
 export function configFromForm(form: DeployForm, local: Validation): DeploymentConfig | null {
+  if (shadowProblem(form.shadow)) return null;
+  const shadow = form.shadow.on ? { shadow: { generation: form.shadow.generation, percent: form.shadow.percent as number } } : {};
   if (form.mode === 'single') {
-    return form.generation ? { mode: 'single', generation: form.generation, sticky: form.sticky } : null;
+    return form.generation ? { mode: 'single', generation: form.generation, sticky: form.sticky, ...shadow } : null;
   }
-  return local.ok ? { mode: 'multiple', mapping: local.entries, sticky: form.sticky } : null;
+  return local.ok ? { mode: 'multiple', mapping: local.entries, sticky: form.sticky, ...shadow } : null;
 }

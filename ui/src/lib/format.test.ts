@@ -14,6 +14,7 @@ import {
   relativeTime,
   plural,
   rollbackTarget,
+  shadowSummary,
   shortSha,
 } from './format';
 import type { DeploymentConfig, Revision } from './types';
@@ -29,7 +30,7 @@ const multi: DeploymentConfig = {
 };
 
 function rev(number: number, config: DeploymentConfig): Revision {
-  return { service: 's', node: 'local', number, config, kind: 'deploy', rollback_of: null, author: 'me', reason: '', created_at: '2026-01-01T00:00:00Z' };
+  return { service: 's', node: 'local', number, config, kind: 'deploy', rollback_of: null, author: 'me', reason: '', created_at: '2026-01-01T00:00:00Z', canary_id: null };
 }
 
 describe('config summaries', () => {
@@ -46,6 +47,16 @@ describe('config summaries', () => {
     expect(configSummary(null)).toBe('not deployed');
     expect(liveSummary(single('v2'))).toBe('v2 100%');
     expect(liveSummary(multi)).toBe('v2 70% · v1 30%');
+  });
+  it('shows the shadow after the live generations', () => {
+    const shadow = { generation: 'v3', percent: 10 };
+    expect(liveSummary({ ...multi, shadow })).toBe('v2 70% · v1 30% · shadow v3 10%');
+    expect(configSummary({ ...multi, shadow })).toBe('v2 70% · v1 30% · shadow v3 10%');
+    expect(configSummary({ ...single('v2'), shadow: { generation: 'v3', percent: 2.5 } })).toBe('single v2 · shadow v3 2.5%');
+    expect(liveSummary({ ...single('v2'), shadow: { generation: 'v3', percent: 0 } })).toBe('v2 100% · shadow v3 0%');
+    expect(configSummary({ ...single('v2'), shadow: null })).toBe('single v2');
+    expect(shadowSummary(null)).toBe('');
+    expect(describeChange(single('v2'), { ...single('v2'), shadow })).toBe('single v2 → single v2 · shadow v3 10%');
   });
   it('describes a change', () => {
     expect(describeChange(single('v1'), single('v2'))).toBe('single v1 → single v2');

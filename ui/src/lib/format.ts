@@ -1,6 +1,6 @@
 // How the UI writes the engine's data: config summaries, shares, times, sizes.
 
-import type { DeploymentConfig, MappingEntry, Revision } from './types';
+import type { DeploymentConfig, MappingEntry, Revision, Shadow } from './types';
 
 /** A share (0..1) as a percentage with at most one decimal: 0.7 → "70%", 0.3333 → "33.3%". */
 export function pct(share: number, decimals = 1): string {
@@ -15,18 +15,31 @@ export function configShares(config: DeploymentConfig): MappingEntry[] {
   return config.mode === 'single' ? [{ generation: config.generation, proba: 1 }] : config.mapping;
 }
 
-/** Live generations with their share: "v2 70% · v1 30%" (a single generation: "v2 100%"). */
-export function liveSummary(config: DeploymentConfig | null | undefined): string {
-  if (!config) return 'not deployed';
-  return configShares(config)
-    .map((e) => `${e.generation} ${pct(e.proba)}`)
-    .join(' · ');
+/** A shadow in a summary: "shadow v3 10%" (its percent is of all requests, 0–50). */
+export function shadowSummary(shadow: Shadow | null | undefined): string {
+  return shadow ? `shadow ${shadow.generation} ${pct(shadow.percent / 100)}` : '';
 }
 
-/** The active config in one phrase: "single v2", or the mapping "v2 70% · v1 30%". */
+function withShadow(text: string, config: DeploymentConfig): string {
+  return config.shadow ? `${text} · ${shadowSummary(config.shadow)}` : text;
+}
+
+/**
+ * Live generations with their share: "v2 70% · v1 30%" (a single generation: "v2 100%"),
+ * then the shadow if any: "v2 70% · v1 30% · shadow v3 10%".
+ */
+export function liveSummary(config: DeploymentConfig | null | undefined): string {
+  if (!config) return 'not deployed';
+  return withShadow(configShares(config).map((e) => `${e.generation} ${pct(e.proba)}`).join(' · '), config);
+}
+
+/**
+ * The active config in one phrase: "single v2", or the mapping "v2 70% · v1 30%", with the
+ * shadow if any: "single v2 · shadow v3 10%".
+ */
 export function configSummary(config: DeploymentConfig | null | undefined): string {
   if (!config) return 'not deployed';
-  return config.mode === 'single' ? `single ${config.generation}` : liveSummary(config);
+  return config.mode === 'single' ? withShadow(`single ${config.generation}`, config) : liveSummary(config);
 }
 
 /** What a change does: "single v1 → single v2" (or "not deployed → single v1"). */

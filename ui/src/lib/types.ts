@@ -12,9 +12,20 @@ export interface MappingEntry {
   proba: number;
 }
 
+/** The most traffic a shadow may receive, in percent (the engine's MAX_SHADOW_PERCENT). */
+export const MAX_SHADOW_PERCENT = 50;
+
+/** A share of requests mirrored to a generation off the response path. */
+export interface Shadow {
+  generation: string;
+  /** Share of requests mirrored, 0–50 (percent, not a fraction). */
+  percent: number;
+}
+
+/** `shadow` is absent (or null) when no traffic is mirrored. */
 export type DeploymentConfig =
-  | { mode: 'single'; generation: string; sticky: boolean }
-  | { mode: 'multiple'; mapping: MappingEntry[]; sticky: boolean };
+  | { mode: 'single'; generation: string; sticky: boolean; shadow?: Shadow | null }
+  | { mode: 'multiple'; mapping: MappingEntry[]; sticky: boolean; shadow?: Shadow | null };
 
 export type RevisionKind = 'deploy' | 'rollback';
 
@@ -29,6 +40,8 @@ export interface Revision {
   author: string;
   reason: string;
   created_at: string;
+  /** The canary that wrote this revision (its steps, promotion or rollback), if any. */
+  canary_id: number | null;
 }
 
 export interface ServiceSummary extends Service {
@@ -119,6 +132,8 @@ export interface RunResult {
   index: number;
   ok: boolean;
   status?: number;
+  /** The node's id for the request: feedback names it (null when it was not answered). */
+  request_id: string | null;
   /** The generation that answered (null when the request failed before routing). */
   generation?: string | null;
   prediction?: string | number | null;
@@ -156,7 +171,7 @@ export interface MinuteStats {
   /** Model or node failures (5xx). */
   errors: number;
   /** Requests refused as invalid (4xx): counted, not model errors. */
-  rejected?: number;
+  rejected: number;
   p50_ms: number;
   p95_ms: number;
   p99_ms: number;
@@ -166,7 +181,7 @@ export interface GenerationStats {
   generation: string;
   requests: number;
   errors: number;
-  rejected?: number;
+  rejected: number;
   error_rate: number;
   p50_ms: number;
   p95_ms: number;
@@ -174,8 +189,121 @@ export interface GenerationStats {
   minutes: MinuteStats[];
 }
 
+/** A shadow generation over the window: its own latency and errors, and how often its
+ * answer agreed with the live one. */
+export interface ShadowStats {
+  generation: string;
+  requests: number;
+  errors: number;
+  p50_ms: number;
+  p99_ms: number;
+  /** Shadow answers compared with the live answer. */
+  compared: number;
+  /** Share (0..1) of compared answers that agreed; null before any comparison. */
+  agreement: number | null;
+  /** Mean |shadow − live| (meaningful for regressors); null before any comparison. */
+  mean_abs_diff: number | null;
+}
+
 export interface MonitorSnapshot {
   service: string;
   window_minutes: number;
   generations: GenerationStats[];
+  shadows: ShadowStats[];
+}
+
+// ---- canary plans (src/deploy/canary.rs) ----
+
+export interface Gates {
+  /** Server errors / requests served by the canary during the step, 0..1. */
+  max_error_rate: number;
+  /** 99th percentile latency of the canary's successful requests during the step. */
+  max_p99_ms: number;
+  /** Below this many requests the step is inconclusive: no gate decides. */
+  min_requests: number;
+}
+
+export type InconclusivePolicy = 'pause' | 'rollback';
+
+export interface CanaryPlan {
+  version: string;
+  /** Traffic percentages of the canary, increasing, ending at 100. */
+  steps: number[];
+  bake_seconds: number;
+  gates: Gates;
+  /** How long a step may stay inconclusive after its bake time before the policy applies. */
+  inconclusive_timeout_seconds: number;
+  on_inconclusive: InconclusivePolicy;
+}
+
+export type CanaryStatus = 'running' | 'paused' | 'promoted' | 'rolled_back' | 'aborted';
+
+/** baking: bake time not over; inconclusive: over, but fewer requests than the minimum. */
+export type Verdict = 'baking' | 'inconclusive' | 'passed' | 'failed';
+
+/** What the gates saw during the current step. */
+export interface GateReading {
+  at: string;
+  requests: number;
+  errors: number;
+  error_rate: number;
+  p99_ms: number;
+  verdict: Verdict;
+}
+
+export interface CanaryEvent {
+  at: string;
+  message: string;
+}
+
+export interface Canary {
+  id: number;
+  service: string;
+  plan: CanaryPlan;
+  status: CanaryStatus;
+  /** Index of the current step in `plan.steps`. */
+  step: number;
+  step_started_at: string;
+  /** The config live when the canary started: what a rollback restores. */
+  base: DeploymentConfig;
+  base_revision: number;
+  last_reading: GateReading | null;
+  /** Oldest first. */
+  events: CanaryEvent[];
+}
+
+export type CanaryAction = 'pause' | 'resume' | 'promote' | 'abort';
+
+// ---- A/B results (src/monitor/ab.rs) ----
+
+export type OutcomeKind = 'binary' | 'numeric';
+
+export interface AbGroup {
+  generation: string;
+  n: number;
+  mean: number | null;
+  /** 95% interval of the mean (Wald for proportions, Student t for numeric means). */
+  ci_low: number | null;
+  ci_high: number | null;
+}
+
+export interface AbComparison {
+  generation: string;
+  baseline: string;
+  /** mean(generation) − mean(baseline). */
+  difference: number;
+  /** `two_proportion_z` or `welch_t`. */
+  test: string;
+  statistic: number;
+  p_value: number;
+}
+
+export interface AbReport {
+  service: string;
+  /** null when no outcome was recorded at all. */
+  kind: OutcomeKind | null;
+  groups: AbGroup[];
+  comparisons: AbComparison[];
+  /** Why no comparison is made, in a sentence; null when `comparisons` is filled. */
+  not_enough_data: string | null;
 }

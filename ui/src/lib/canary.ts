@@ -1,0 +1,351 @@
+// Canary plans as the Deployment screen edits and follows them: the start form and its
+// validation (the engine's CanaryPlan::check, rule for rule and message for message), which
+// versions may be canaried, which actions a status allows, the step bar and the gate readings.
+
+import { pct } from './format';
+import type {
+  Canary,
+  CanaryAction,
+  CanaryEvent,
+  CanaryPlan,
+  CanaryStatus,
+  DeploymentConfig,
+  Gates,
+  GateReading,
+  InconclusivePolicy,
+  MappingEntry,
+  Verdict,
+} from './types';
+
+/** The engine's defaults (src/deploy/canary.rs). */
+export const DEFAULT_STEPS = [5, 25, 50, 100];
+export const DEFAULT_BAKE_SECONDS = 300;
+export const DEFAULT_GATES: Gates = { max_error_rate: 0.01, max_p99_ms: 250, min_requests: 100 };
+export const DEFAULT_TIMEOUT_SECONDS = 3600;
+export const MAX_STEPS = 20;
+
+/** The start form: numbers as number inputs bind them (null when empty or not a number). */
+export interface CanaryForm {
+  version: string;
+  /** Comma-separated percentages: "5, 25, 50, 100". */
+  steps: string;
+  bake_seconds: number | null;
+  max_error_rate: number | null;
+  max_p99_ms: number | null;
+  min_requests: number | null;
+  inconclusive_timeout_seconds: number | null;
+  on_inconclusive: InconclusivePolicy;
+}
+
+export type CanaryField = Exclude<keyof CanaryForm, 'on_inconclusive'>;
+
+export function defaultCanaryForm(version = ''): CanaryForm {
+  return {
+    version,
+    steps: DEFAULT_STEPS.join(', '),
+    bake_seconds: DEFAULT_BAKE_SECONDS,
+    max_error_rate: DEFAULT_GATES.max_error_rate,
+    max_p99_ms: DEFAULT_GATES.max_p99_ms,
+    min_requests: DEFAULT_GATES.min_requests,
+    inconclusive_timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
+    on_inconclusive: 'pause',
+  };
+}
+
+// ---- validation: the engine's rules ----
+
+/** Rust's `{}` of an f64: 50.0 → "50", 2.5 → "2.5". */
+function num(v: number): string {
+  return Number.isFinite(v) ? String(v) : Number.isNaN(v) ? 'NaN' : v > 0 ? 'inf' : '-inf';
+}
+
+/** CanaryPlan::check on the steps alone: null when they pass. */
+export function stepsProblem(steps: number[]): string | null {
+  if (steps.length === 0 || steps.length > MAX_STEPS) return 'a canary plan has 1 to 20 steps, e.g. [5, 25, 50, 100]';
+  for (let i = 1; i < steps.length; i++) {
+    // As in Rust, a comparison with NaN is false: NaN falls to the range rule below.
+    if (steps[i] <= steps[i - 1]) return `canary steps must increase (${num(steps[i - 1])} then ${num(steps[i])})`;
+  }
+  if (steps.some((s) => !Number.isFinite(s) || s <= 0 || s > 100) || steps[steps.length - 1] !== 100) {
+    return 'canary steps are percentages in (0, 100] and the last one is 100';
+  }
+  return null;
+}
+
+const GATES_MESSAGE = 'gates: max_error_rate is in [0, 1] and max_p99_ms is a positive number of milliseconds';
+
+function secondsProblem(name: string, v: number): string | null {
+  return !Number.isFinite(v) || v < 0 ? `${name} must be a non-negative number of seconds` : null;
+}
+
+/** CanaryPlan::check: the engine's first objection to a plan, in its words, or null. */
+export function checkPlan(plan: CanaryPlan): string | null {
+  const steps = stepsProblem(plan.steps);
+  if (steps) return steps;
+  const g = plan.gates;
+  if (!(g.max_error_rate >= 0 && g.max_error_rate <= 1) || !Number.isFinite(g.max_p99_ms) || g.max_p99_ms <= 0) {
+    return GATES_MESSAGE;
+  }
+  return (
+    secondsProblem('bake_seconds', plan.bake_seconds) ?? secondsProblem('inconclusive_timeout_seconds', plan.inconclusive_timeout_seconds)
+  );
+}
+
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+export type StepsParse = { ok: true; steps: number[] } | { ok: false; message: string };
+
+/** Reads "5, 25, 50, 100" (a "%" after a number is allowed) and checks it as the engine does. */
+export function parseSteps(text: string): StepsParse {
+  const parts = text.split(',').map((p) => p.trim().replace(/\s*%$/, ''));
+  if (parts.length === 1 && parts[0] === '') return { ok: false, message: stepsProblem([]) as string };
+  const steps: number[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (!p) return { ok: false, message: `step ${i + 1} is empty: write percentages separated by commas, e.g. 5, 25, 50, 100` };
+    if (!DECIMAL.test(p)) return { ok: false, message: `step ${i + 1} ('${p}') is not a number` };
+    steps.push(Number(p));
+  }
+  const problem = stepsProblem(steps);
+  return problem ? { ok: false, message: problem } : { ok: true, steps };
+}
+
+const isNumber = (v: number | null | undefined): v is number => typeof v === 'number' && !Number.isNaN(v);
+
+export type PlanParse = { plan: CanaryPlan | null; errors: Partial<Record<CanaryField, string>> };
+
+/** The plan the form describes, or the problem of each field (shown at the field). */
+export function planFromForm(form: CanaryForm): PlanParse {
+  const errors: Partial<Record<CanaryField, string>> = {};
+  if (!form.version) errors.version = 'Choose the version to canary';
+  const steps = parseSteps(form.steps);
+  if (!steps.ok) errors.steps = steps.message;
+
+  const seconds = (field: 'bake_seconds' | 'inconclusive_timeout_seconds') => {
+    const v = form[field];
+    if (!isNumber(v)) errors[field] = 'a number of seconds is needed';
+    else errors[field] = secondsProblem(field, v) ?? undefined;
+  };
+  seconds('bake_seconds');
+  seconds('inconclusive_timeout_seconds');
+
+  const rate = form.max_error_rate;
+  if (!isNumber(rate) || !(rate >= 0 && rate <= 1)) errors.max_error_rate = 'a rate from 0 to 1 (0.01 = 1% of requests)';
+  const p99 = form.max_p99_ms;
+  if (!isNumber(p99) || !Number.isFinite(p99) || p99 <= 0) errors.max_p99_ms = 'a positive number of milliseconds';
+  const min = form.min_requests;
+  if (!isNumber(min) || !Number.isSafeInteger(min) || min < 0) errors.min_requests = 'a whole number of requests, 0 or more';
+
+  for (const k of Object.keys(errors) as CanaryField[]) if (errors[k] === undefined) delete errors[k];
+  if (Object.keys(errors).length || !steps.ok) return { plan: null, errors };
+  const plan: CanaryPlan = {
+    version: form.version,
+    steps: steps.steps,
+    bake_seconds: form.bake_seconds as number,
+    gates: { max_error_rate: rate as number, max_p99_ms: p99 as number, min_requests: min as number },
+    inconclusive_timeout_seconds: form.inconclusive_timeout_seconds as number,
+    on_inconclusive: form.on_inconclusive,
+  };
+  return { plan, errors };
+}
+
+// ---- which versions, which actions ----
+
+/**
+ * Versions (newest first) a canary may start with against the live config: not the one it
+ * serves alone, since there would be nothing to compare with (the engine's step_serving).
+ * None when not deployed.
+ */
+export function canaryCandidates(ids: string[], config: DeploymentConfig | null | undefined): string[] {
+  if (!config) return [];
+  const weights = config.mode === 'single' ? [{ generation: config.generation, proba: 1 }] : config.mapping;
+  return ids.filter((id) => weights.some((e) => e.generation !== id && e.proba > 0));
+}
+
+/**
+ * The traffic of a step, as the engine's step_serving shares it: the canary gets `percent`,
+ * the other live generations the rest in their base proportions. Null when there is nothing
+ * to compare with.
+ */
+export function stepMapping(base: DeploymentConfig, version: string, percent: number): MappingEntry[] | null {
+  if (percent >= 100) return [{ generation: version, proba: 1 }];
+  const weights = base.mode === 'single' ? [{ generation: base.generation, proba: 1 }] : base.mapping;
+  const others = weights.filter((e) => e.generation !== version && e.proba > 0);
+  const total = others.reduce((t, e) => t + e.proba, 0);
+  if (others.length === 0 || total <= 0) return null;
+  const canary = percent / 100;
+  const out: MappingEntry[] = [{ generation: version, proba: canary }];
+  let assigned = canary;
+  others.forEach((e, i) => {
+    const p = i + 1 === others.length ? 1 - assigned : ((1 - canary) * e.proba) / total;
+    assigned += p;
+    out.push({ generation: e.generation, proba: p });
+  });
+  return out;
+}
+
+export function isActive(status: CanaryStatus): boolean {
+  return status === 'running' || status === 'paused';
+}
+
+/** The buttons a status enables (the engine refuses the others with canary_conflict). */
+export function allowedActions(status: CanaryStatus): Record<CanaryAction, boolean> {
+  const active = isActive(status);
+  return { pause: status === 'running', resume: status === 'paused', promote: active, abort: active };
+}
+
+export const STATUS_LABEL: Record<CanaryStatus, string> = {
+  running: 'running',
+  paused: 'paused',
+  promoted: 'promoted',
+  rolled_back: 'rolled back',
+  aborted: 'aborted',
+};
+
+/** The badge class of a status. */
+export const STATUS_TONE: Record<CanaryStatus, 'accent' | 'warn' | 'live' | 'danger' | ''> = {
+  running: 'accent',
+  paused: 'warn',
+  promoted: 'live',
+  rolled_back: 'danger',
+  aborted: '',
+};
+
+// ---- progress ----
+
+export type StepState = 'done' | 'current' | 'stopped' | 'skipped' | 'todo';
+
+/**
+ * One entry per step of the plan: passed, the one measured now, where a rollback or abort
+ * stopped it, skipped by a promotion by hand, or still to come. A promoted canary reached
+ * its last step (100%).
+ */
+export function stepStates(canary: Pick<Canary, 'plan' | 'status' | 'step'>): { percent: number; state: StepState }[] {
+  const last = canary.plan.steps.length - 1;
+  return canary.plan.steps.map((percent, i) => {
+    let state: StepState;
+    if (i < canary.step) state = 'done';
+    else if (canary.status === 'promoted') state = i === last ? 'done' : 'skipped';
+    else if (i > canary.step) state = 'todo';
+    else state = isActive(canary.status) ? 'current' : 'stopped';
+    return { percent, state };
+  });
+}
+
+/** "step 2/4 (25%)", as the engine's events name steps. */
+export function stepLabel(canary: Pick<Canary, 'plan' | 'step'>): string {
+  const percent = canary.plan.steps[canary.step] ?? 100;
+  return `step ${canary.step + 1}/${canary.plan.steps.length} (${num(percent)}%)`;
+}
+
+export const VERDICT_LABEL: Record<Verdict, string> = {
+  baking: 'Baking',
+  inconclusive: 'Inconclusive',
+  passed: 'Passed',
+  failed: 'Failed',
+};
+
+/** What the last reading means for this canary now. */
+export function verdictHelp(canary: Pick<Canary, 'status' | 'last_reading' | 'plan' | 'step' | 'base_revision'>): string {
+  const r = canary.last_reading;
+  const v = r ? VERDICT_LABEL[r.verdict].toLowerCase() : 'not measured yet';
+  switch (canary.status) {
+    case 'promoted':
+      return r?.verdict === 'passed' ? 'every gate passed: promoted' : `promoted by hand while ${v}: the remaining steps were skipped`;
+    case 'aborted':
+      return `aborted while ${v}: the config of revision #${canary.base_revision} was restored`;
+    case 'rolled_back':
+      return r?.verdict === 'inconclusive'
+        ? `inconclusive past the timeout: the canary was rolled back to revision #${canary.base_revision}`
+        : `a gate failed: the canary was rolled back to revision #${canary.base_revision}`;
+    case 'paused':
+      return `${r ? `last reading ${v}; ` : ''}paused: nothing is decided until resumed, then the step is measured afresh`;
+    case 'running':
+      break;
+  }
+  if (!r) return 'the controller has not measured this step yet';
+  switch (r.verdict) {
+    case 'baking':
+      return 'the bake time is not over: no gate decides yet';
+    case 'inconclusive': {
+      const then = canary.plan.on_inconclusive === 'pause' ? 'pauses' : 'rolls back';
+      return `fewer requests than the minimum of ${canary.plan.gates.min_requests}: no gate decides; past the timeout the canary ${then}`;
+    }
+    case 'passed':
+      return `every gate passed${canary.step + 1 < canary.plan.steps.length ? ': on to the next step' : ''}`;
+    case 'failed':
+      return 'a gate failed: rolling back';
+  }
+}
+
+export interface GateRow {
+  key: 'requests' | 'error_rate' | 'p99';
+  label: string;
+  value: string;
+  limit: string;
+  /** null when nothing was measured yet. */
+  ok: boolean | null;
+}
+
+function msText(v: number): string {
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+/** The last reading against the plan's gates, one row per gate. */
+export function gateRows(reading: GateReading | null, gates: Gates): GateRow[] {
+  const r = reading;
+  return [
+    { key: 'requests', label: 'Requests', value: r ? String(r.requests) : '—', limit: `≥ ${gates.min_requests}`, ok: r ? r.requests >= gates.min_requests : null },
+    {
+      key: 'error_rate',
+      label: 'Error rate',
+      value: r ? `${pct(r.error_rate, 2)}${r.errors ? ` (${r.errors})` : ''}` : '—',
+      limit: `≤ ${pct(gates.max_error_rate, 2)}`,
+      ok: r ? r.error_rate <= gates.max_error_rate : null,
+    },
+    { key: 'p99', label: 'p99 latency', value: r ? `${msText(r.p99_ms)} ms` : '—', limit: `≤ ${num(gates.max_p99_ms)} ms`, ok: r ? r.p99_ms <= gates.max_p99_ms : null },
+  ];
+}
+
+/** Seconds as "45 s", "5 min", "1.5 h". */
+export function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '—';
+  const s = Math.max(0, seconds);
+  if (s < 120) return `${Math.round(s)} s`;
+  if (s < 7200) return `${Math.round((s / 60) * 10) / 10} min`;
+  return `${Math.round((s / 3600) * 10) / 10} h`;
+}
+
+/**
+ * Where the current step stands in time: "bakes 4 min more", or once baked and still short
+ * of requests, when the inconclusive policy applies. Empty for a finished canary.
+ */
+export function stepTiming(canary: Pick<Canary, 'plan' | 'status' | 'step_started_at'>, now: number): string {
+  if (canary.status !== 'running') return '';
+  const started = Date.parse(canary.step_started_at);
+  if (Number.isNaN(started)) return '';
+  const elapsed = (now - started) / 1000;
+  const bake = canary.plan.bake_seconds;
+  if (elapsed < bake) return `baking: ${duration(bake - elapsed)} left`;
+  const policy = canary.plan.on_inconclusive === 'pause' ? 'pauses' : 'rolls back';
+  const left = bake + canary.plan.inconclusive_timeout_seconds - elapsed;
+  return `baked ${duration(elapsed - bake)} ago; if still inconclusive, ${policy} in ${duration(left)}`;
+}
+
+/** The event log, newest first. */
+export function eventsNewestFirst(events: CanaryEvent[]): CanaryEvent[] {
+  return [...events].reverse();
+}
+
+/**
+ * A key that changes whenever the controller changed the live config (a new step, a
+ * promotion, a rollback): then the versions and revisions are loaded again.
+ */
+export function configKey(canary: Pick<Canary, 'id' | 'status' | 'step'> | null): string {
+  return canary ? `${canary.id}:${canary.status}:${canary.step}` : '';
+}
+
+/** "v3: 5% → 25% → 50% → 100%, 5 min per step". */
+export function planSummary(plan: CanaryPlan): string {
+  return `${plan.version}: ${plan.steps.map((s) => `${num(s)}%`).join(' → ')}, ${duration(plan.bake_seconds)} per step`;
+}
