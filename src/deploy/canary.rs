@@ -212,8 +212,10 @@ pub fn step_serving(base: &DeploymentConfig, version: &VersionId, percent: f64) 
     let mut entries = vec![json!({"generation": version, "proba": canary})];
     let mut assigned = canary;
     for (i, (g, w)) in others.iter().enumerate() {
-        // The last share takes the remainder so the sum is exactly 1.
-        let p = if i + 1 == others.len() { 1.0 - assigned } else { (1.0 - canary) * w / total };
+        // Shares are rounded to 6 decimals for readable mappings; the last takes the
+        // remainder so the sum is exactly 1.
+        let p = if i + 1 == others.len() { 1.0 - assigned } else { ((1.0 - canary) * w / total * 1e6).round() / 1e6 };
+        let p = (p * 1e9).round() / 1e9;
         assigned += p;
         entries.push(json!({"generation": g, "proba": p}));
     }
@@ -589,8 +591,14 @@ mod tests {
             json!({"mode": "multiple", "mapping": [{"generation": "v1", "proba": 0.75}, {"generation": "v2", "proba": 0.25}]}),
         );
         let s = shares(&step_serving(&base, &v3, 20.0).expect("step"));
-        assert_eq!(s[0], ("v3".into(), 0.2));
-        assert!((s[1].1 - 0.6).abs() < 1e-12 && (s[2].1 - 0.2).abs() < 1e-12, "{s:?}");
+        // Readable shares, no floating-point noise.
+        assert_eq!(s, vec![("v3".into(), 0.2), ("v1".into(), 0.6), ("v2".into(), 0.2)]);
+        let thirds = config(json!({"mode": "multiple", "mapping": [
+            {"generation": "v1", "proba": 0.333333}, {"generation": "v2", "proba": 0.333333}, {"generation": "v4", "proba": 0.333334}
+        ]}));
+        let s = shares(&step_serving(&thirds, &v3, 15.0).expect("step"));
+        assert_eq!(s[1], ("v1".into(), 0.283333));
+        assert!((s.iter().map(|(_, p)| p).sum::<f64>() - 1.0).abs() < 1e-9, "{s:?}");
         assert_eq!(shares(&step_serving(&base, &v3, 100.0).expect("step")), vec![("v3".into(), 1.0)]);
         // The canary already in the base mapping is not counted twice.
         let base = config(
