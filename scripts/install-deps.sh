@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev pkg-config xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool
-  prometheus
+  prometheus python3-venv
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -25,6 +25,18 @@ fi
 if ! command -v tauri-driver >/dev/null 2>&1; then
   echo "==> cargo: installing tauri-driver 2.x"
   cargo install tauri-driver --version '^2' --locked
+fi
+
+# Python clients for the protocol tests (tests/python), in a venv kept outside the clone.
+PYENV="${SWITCHYARD_PYENV:-$HOME/.cache/switchyard/pyenv}"
+if [ ! -x "$PYENV/bin/python" ]; then
+  echo "==> python: creating $PYENV"
+  python3 -m venv "$PYENV"
+fi
+if ! cmp -s tests/python/requirements.txt "$PYENV/.requirements.txt"; then
+  echo "==> pip: installing tests/python/requirements.txt"
+  "$PYENV/bin/pip" install -q -r tests/python/requirements.txt
+  cp tests/python/requirements.txt "$PYENV/.requirements.txt"
 fi
 
 for dir in ui e2e; do

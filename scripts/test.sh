@@ -19,6 +19,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> Rust: engine and shell tests"
 cargo test --workspace --locked
 
+echo "==> Protocol clients: tritonclient against a real node (pytest)"
+cargo build --bin switchyard --locked
+"${SWITCHYARD_PYENV:-$HOME/.cache/switchyard/pyenv}/bin/python" -m pytest -q tests/python
+
 if [ -x e2e/run.sh ]; then
   echo "==> End to end: the desktop window under Xvfb through tauri-driver"
   e2e/run.sh

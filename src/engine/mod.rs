@@ -21,6 +21,8 @@ use crate::monitor::{Monitor, Totals};
 use tokio_util::sync::CancellationToken;
 
 mod predict;
+
+pub use predict::InferOutcome;
 use crate::names::{ServiceName, VersionId};
 use crate::registry::{self, NewVersion, Service, Version, artifacts::ArtifactStore};
 use crate::store::{self, Pool};

@@ -32,17 +32,7 @@ impl Engine {
             crate::registry::get_service(&self.inner.pool, service).await?;
             return Err(Error::NotDeployed(service.to_owned()));
         };
-        let generation = match (routing.generation, routing.key) {
-            (Some(forced), _) => active.route.generations().iter().find(|g| g.as_str() == forced).ok_or_else(|| {
-                Error::GenerationNotLive {
-                    service: service.to_owned(),
-                    generation: forced.chars().take(64).collect(),
-                    live: active.live_generations(),
-                }
-            })?,
-            (None, Some(key)) if active.config.sticky => active.route.pick(sticky_point(service, key)),
-            _ => active.route.pick(self.inner.picker.uniform()),
-        };
+        let generation = self.route(service, &active, routing)?;
         let result = self.run_model(&active, generation, features).await;
         let outcome = match &result {
             Ok(_) => Outcome::Ok,
@@ -69,6 +59,71 @@ impl Engine {
             prediction,
             latency_ms: started.elapsed().as_secs_f64() * 1e3,
         })
+    }
+
+    /// The generation that answers: forced, sticky (when the config says so) or random.
+    fn route<'a>(&self, service: &str, active: &'a ActiveDeployment, routing: Routing<'_>) -> Result<&'a VersionId> {
+        Ok(match (routing.generation, routing.key) {
+            (Some(forced), _) => active.route.generations().iter().find(|g| g.as_str() == forced).ok_or_else(|| {
+                Error::GenerationNotLive {
+                    service: service.to_owned(),
+                    generation: forced.chars().take(64).collect(),
+                    live: active.live_generations(),
+                }
+            })?,
+            (None, Some(key)) if active.config.sticky => active.route.pick(sticky_point(service, key)),
+            _ => active.route.pick(self.inner.picker.uniform()),
+        })
+    }
+
+    /// Runs a batch of rows (values in the schema's feature order) on one generation, routed
+    /// like a prediction: the Open Inference Protocol's `infer`. Counted as one request.
+    pub async fn infer_rows(&self, service: &str, rows: Vec<Vec<f64>>, routing: Routing<'_>) -> Result<InferOutcome> {
+        let started = Instant::now();
+        let Some(active) = self.active(service) else {
+            crate::registry::get_service(&self.inner.pool, service).await?;
+            return Err(Error::NotDeployed(service.to_owned()));
+        };
+        let generation = self.route(service, &active, routing)?.clone();
+        let model = Arc::clone(
+            active
+                .models
+                .get(&generation)
+                .ok_or_else(|| Error::Internal(format!("generation {generation} is live but not loaded")))?,
+        );
+        let check = |row: &Vec<f64>| -> Result<()> {
+            let features = &model.schema().features;
+            if row.len() != features.len() {
+                return Err(Error::InvalidInput(format!("each row needs {} values, got {}", features.len(), row.len())));
+            }
+            for (v, f) in row.iter().zip(features) {
+                if !v.is_finite() || !f.dtype.accepts(*v) {
+                    return Err(Error::InvalidInput(format!("feature '{}' = {v} is out of range for {}", f.name, f.dtype.name())));
+                }
+            }
+            Ok(())
+        };
+        let result = match rows.iter().try_for_each(check) {
+            Err(e) => Err(e),
+            Ok(()) => {
+                // The same rule as single predictions, for the whole batch.
+                let inline = model.warm_run().saturating_mul(rows.len() as u32) <= crate::model::INLINE_BUDGET;
+                let model = Arc::clone(&model);
+                let run = move || rows.iter().map(|r| model.predict(r)).collect::<Result<Vec<_>>>();
+                if inline {
+                    run()
+                } else {
+                    tokio::task::spawn_blocking(run).await.map_err(|e| Error::Internal(format!("inference stopped: {e}")))?
+                }
+            }
+        };
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(e) if e.code().is_client_error() => Outcome::Rejected,
+            Err(_) => Outcome::Error,
+        };
+        self.inner.monitor.record(service, generation.as_str(), outcome, started.elapsed());
+        Ok(InferOutcome { generation, revision: active.revision, schema: model.schema().clone(), predictions: result? })
     }
 
     async fn run_model(
@@ -165,6 +220,15 @@ impl Engine {
     pub fn now_ms(&self) -> i64 {
         now_ms()
     }
+}
+
+/// A batch answered by one generation.
+#[derive(Debug, Clone)]
+pub struct InferOutcome {
+    pub generation: VersionId,
+    pub revision: i64,
+    pub schema: crate::model::ModelSchema,
+    pub predictions: Vec<Prediction>,
 }
 
 fn compare(live: &Prediction, shadow: &Prediction) -> Comparison {

@@ -6,6 +6,7 @@
 mod admin;
 mod body;
 mod error;
+mod oip;
 mod predict;
 
 use std::future::Future;
@@ -69,6 +70,13 @@ pub fn router(engine: Engine, config: NodeConfig) -> Router {
         .route("/metrics", get(predict::metrics))
         .route("/v2/health/live", get(predict::live))
         .route("/v2/health/ready", get(predict::ready))
+        .route("/v2", get(oip::server_metadata))
+        .route("/v2/models/{model}", get(oip::model_metadata))
+        .route("/v2/models/{model}/ready", get(oip::model_ready))
+        .route("/v2/models/{model}/infer", post(oip::infer))
+        .route("/v2/models/{model}/versions/{version}", get(oip::version_metadata))
+        .route("/v2/models/{model}/versions/{version}/ready", get(oip::version_ready))
+        .route("/v2/models/{model}/versions/{version}/infer", post(oip::infer_version))
         .layer(DefaultBodyLimit::max(state.config.body_limit));
     Router::new()
         .merge(public)

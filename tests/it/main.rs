@@ -5,6 +5,7 @@ mod bad_input;
 mod canary;
 mod cli;
 mod deploy;
+mod oip;
 mod predict;
 mod rollout;
 mod routing;

@@ -1,0 +1,403 @@
+//! The Open Inference Protocol v2 (KServe, Triton) REST routes, so existing clients such as
+//! `tritonclient` work unchanged: server and model metadata, readiness, and `infer` with JSON
+//! or binary tensor data (`Inference-Header-Content-Length`). Errors use the protocol's own
+//! shape, `{"error": "message"}`.
+//!
+//! A model is a service; its versions are the service's versions. Without a version the
+//! router picks the generation; with one, that generation is forced. `model_version` in the
+//! answer is the generation that answered.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{AppState, status_of};
+use crate::engine::Routing;
+use crate::error::Error;
+use crate::model::{InputType, ModelSchema, OutputKind, Prediction};
+
+const HEADER_LENGTH: &str = "inference-header-content-length";
+
+/// An error in the protocol's shape.
+pub struct OipError(Error);
+
+impl From<Error> for OipError {
+    fn from(e: Error) -> Self {
+        OipError(e)
+    }
+}
+
+impl IntoResponse for OipError {
+    fn into_response(self) -> Response {
+        let code = self.0.code();
+        let message = if code == crate::error::ErrorCode::Internal {
+            tracing::error!("internal error: {}", self.0);
+            "internal error in the node; its log has the details".to_owned()
+        } else {
+            self.0.to_string()
+        };
+        (status_of(code), Json(json!({"error": message}))).into_response()
+    }
+}
+
+type OipResult<T> = Result<T, OipError>;
+
+fn bad(message: impl Into<String>) -> OipError {
+    OipError(Error::InvalidInput(message.into()))
+}
+
+pub async fn server_metadata() -> Json<Value> {
+    Json(json!({"name": "switchyard", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"]}))
+}
+
+fn datatype(t: InputType) -> &'static str {
+    match t {
+        InputType::Float32 => "FP32",
+        InputType::Float64 => "FP64",
+        InputType::Int64 => "INT64",
+    }
+}
+
+fn outputs_metadata(schema: &ModelSchema) -> Value {
+    match &schema.output {
+        OutputKind::Classifier { classes } => json!([
+            {"name": "label", "datatype": "INT64", "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, classes.len()]}
+        ]),
+        OutputKind::Regressor => json!([{"name": "variable", "datatype": "FP32", "shape": [-1, 1]}]),
+    }
+}
+
+async fn metadata(state: AppState, model: String, version: Option<String>) -> OipResult<Json<Value>> {
+    let versions = state.engine.list_versions(&model).await?;
+    let chosen = match &version {
+        Some(v) => versions.iter().find(|x| x.version.id.as_str() == v).ok_or_else(|| Error::VersionNotFound {
+            service: model.clone(),
+            version: v.chars().take(64).collect(),
+        })?,
+        // The generation serving the largest share, else the newest version.
+        None => versions
+            .iter()
+            .filter(|v| v.live)
+            .max_by(|a, b| a.share.unwrap_or(0.0).total_cmp(&b.share.unwrap_or(0.0)))
+            .or(versions.last())
+            .ok_or_else(|| Error::NotDeployed(model.clone()))?,
+    };
+    let schema = &chosen.version.schema;
+    Ok(Json(json!({
+        "name": model,
+        "versions": versions.iter().map(|v| v.version.id.as_str()).collect::<Vec<_>>(),
+        "platform": "onnx_onnxv1",
+        "inputs": [{"name": schema.input_name, "datatype": datatype(schema.input_type), "shape": [-1, schema.features.len()]}],
+        "outputs": outputs_metadata(schema),
+        "parameters": {"feature_names": schema.features.iter().map(|f| f.name.as_str()).collect::<Vec<_>>()},
+    })))
+}
+
+pub async fn model_metadata(State(s): State<AppState>, Path(model): Path<String>) -> OipResult<Json<Value>> {
+    metadata(s, model, None).await
+}
+
+pub async fn version_metadata(State(s): State<AppState>, Path((model, version)): Path<(String, String)>) -> OipResult<Json<Value>> {
+    metadata(s, model, Some(version)).await
+}
+
+async fn ready(state: AppState, model: String, version: Option<String>) -> OipResult<Response> {
+    state.engine.get_service(&model).await?;
+    let ready = match (state.engine.active(&model), &version) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(a), Some(v)) => a.route.generations().iter().any(|g| g.as_str() == v),
+    };
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok((status, Json(json!({"name": model, "ready": ready}))).into_response())
+}
+
+pub async fn model_ready(State(s): State<AppState>, Path(model): Path<String>) -> OipResult<Response> {
+    ready(s, model, None).await
+}
+
+pub async fn version_ready(State(s): State<AppState>, Path((model, version)): Path<(String, String)>) -> OipResult<Response> {
+    ready(s, model, Some(version)).await
+}
+
+#[derive(Deserialize)]
+struct InferRequest {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+    inputs: Vec<InputTensor>,
+    #[serde(default)]
+    outputs: Option<Vec<RequestedOutput>>,
+}
+
+#[derive(Deserialize)]
+struct InputTensor {
+    name: String,
+    shape: Vec<i64>,
+    datatype: String,
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct RequestedOutput {
+    name: String,
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+}
+
+fn flag(params: &Option<Map<String, Value>>, key: &str) -> bool {
+    params.as_ref().and_then(|p| p.get(key)).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// Flattens nested JSON arrays of numbers (row-major).
+fn flatten(v: &Value, out: &mut Vec<f64>) -> Result<(), String> {
+    match v {
+        Value::Array(items) => items.iter().try_for_each(|i| flatten(i, out)),
+        Value::Number(n) => n.as_f64().map(|x| out.push(x)).ok_or_else(|| format!("{n} is out of range")),
+        Value::Bool(b) => {
+            out.push(f64::from(u8::from(*b)));
+            Ok(())
+        }
+        other => Err(format!("tensor data must be numbers, got {other}")),
+    }
+}
+
+/// Decodes little-endian raw tensor bytes of a numeric datatype.
+fn decode_binary(datatype: &str, bytes: &[u8]) -> Result<Vec<f64>, String> {
+    macro_rules! le {
+        ($t:ty) => {{
+            const N: usize = std::mem::size_of::<$t>();
+            if bytes.len() % N != 0 {
+                return Err(format!("{} bytes are not a whole number of {datatype} values", bytes.len()));
+            }
+            bytes.chunks_exact(N).map(|c| <$t>::from_le_bytes(c.try_into().unwrap_or([0; N])) as f64).collect()
+        }};
+    }
+    Ok(match datatype {
+        "FP32" => le!(f32),
+        "FP64" => le!(f64),
+        "INT64" => le!(i64),
+        "INT32" => le!(i32),
+        "INT16" => le!(i16),
+        "INT8" => le!(i8),
+        "UINT8" => le!(u8),
+        "UINT16" => le!(u16),
+        "UINT32" => le!(u32),
+        "UINT64" => le!(u64),
+        other => return Err(format!("datatype {other} is not supported: use FP32, FP64 or an integer type")),
+    })
+}
+
+const NUMERIC: [&str; 10] = ["FP32", "FP64", "INT64", "INT32", "INT16", "INT8", "UINT8", "UINT16", "UINT32", "UINT64"];
+
+pub async fn infer(State(s): State<AppState>, Path(model): Path<String>, headers: HeaderMap, body: Bytes) -> OipResult<Response> {
+    run_infer(s, model, None, headers, body).await
+}
+
+pub async fn infer_version(
+    State(s): State<AppState>,
+    Path((model, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> OipResult<Response> {
+    run_infer(s, model, Some(version), headers, body).await
+}
+
+async fn run_infer(state: AppState, model: String, version: Option<String>, headers: HeaderMap, body: Bytes) -> OipResult<Response> {
+    // Split the JSON header from the binary tensor data, if any.
+    let json_len = match headers.get(HEADER_LENGTH) {
+        None => body.len(),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|n| *n <= body.len())
+            .ok_or_else(|| bad(format!("{HEADER_LENGTH} must be a length within the body ({} bytes)", body.len())))?,
+    };
+    let request: InferRequest = serde_json::from_slice(&body[..json_len]).map_err(|e| bad(format!("malformed infer request: {e}")))?;
+    let mut binary = &body[json_len..];
+
+    let Some(active) = state.engine.active(&model) else {
+        state.engine.get_service(&model).await?;
+        return Err(OipError(Error::NotDeployed(model)));
+    };
+    let schema = active
+        .route
+        .generations()
+        .first()
+        .and_then(|g| active.models.get(g))
+        .map(|m| m.schema().clone())
+        .ok_or_else(|| OipError(Error::NotDeployed(model.clone())))?;
+    let [input] = request.inputs.as_slice() else {
+        return Err(bad(format!("'{model}' takes exactly one input, '{}'", schema.input_name)));
+    };
+    if input.name != schema.input_name {
+        return Err(bad(format!("unknown input '{}': '{model}' takes '{}'", input.name, schema.input_name)));
+    }
+    if !NUMERIC.contains(&input.datatype.as_str()) {
+        return Err(bad(format!("datatype {} is not supported: use FP32, FP64 or an integer type", input.datatype)));
+    }
+    let width = schema.features.len();
+    let rows = match input.shape.as_slice() {
+        [n, w] if *n >= 0 && *w as usize == width => *n as usize,
+        [w] if *w as usize == width => 1,
+        _ => return Err(bad(format!("input shape must be [batch, {width}], got {:?}", input.shape))),
+    };
+    if rows == 0 || rows > 100_000 {
+        return Err(bad("a batch has 1 to 100000 rows"));
+    }
+    let values = match (&input.data, input.parameters.as_ref().and_then(|p| p.get("binary_data_size")).and_then(Value::as_u64)) {
+        (_, Some(size)) => {
+            let size = size as usize;
+            if size > binary.len() {
+                return Err(bad(format!("binary_data_size {size} is larger than the binary data sent ({} bytes)", binary.len())));
+            }
+            let (mine, rest) = binary.split_at(size);
+            binary = rest;
+            decode_binary(&input.datatype, mine).map_err(bad)?
+        }
+        (Some(data), None) => {
+            let mut out = Vec::with_capacity(rows * width);
+            flatten(data, &mut out).map_err(bad)?;
+            out
+        }
+        (None, None) => return Err(bad("the input has neither data nor binary_data_size")),
+    };
+    let _ = binary;
+    if values.len() != rows * width {
+        return Err(bad(format!("shape {:?} needs {} values, got {}", input.shape, rows * width, values.len())));
+    }
+    let batch: Vec<Vec<f64>> = values.chunks(width).map(<[f64]>::to_vec).collect();
+    let out = state.engine.infer_rows(&model, batch, Routing { generation: version.as_deref(), key: None }).await?;
+
+    // Which outputs, and which of them as binary data.
+    let all_binary = flag(&request.parameters, "binary_data_output");
+    let available: Vec<&str> = match &out.schema.output {
+        OutputKind::Classifier { .. } => vec!["label", "probabilities"],
+        OutputKind::Regressor => vec!["variable"],
+    };
+    let wanted: Vec<(String, bool)> = match &request.outputs {
+        None => available.iter().map(|n| ((*n).to_owned(), all_binary)).collect(),
+        Some(list) => {
+            let mut w = Vec::new();
+            for o in list {
+                if !available.contains(&o.name.as_str()) {
+                    return Err(bad(format!("unknown output '{}' (outputs: {})", o.name, available.join(", "))));
+                }
+                w.push((o.name.clone(), all_binary || flag(&o.parameters, "binary_data")));
+            }
+            w
+        }
+    };
+    let mut outputs = Vec::new();
+    let mut raw: Vec<u8> = Vec::new();
+    for (name, as_binary) in wanted {
+        let (shape, datatype, data): (Vec<usize>, &str, Tensor) = match name.as_str() {
+            "label" => (vec![rows], "INT64", Tensor::I64(out.predictions.iter().map(label_of).collect())),
+            "probabilities" => {
+                let classes = match &out.schema.output {
+                    OutputKind::Classifier { classes } => classes.len(),
+                    OutputKind::Regressor => 0,
+                };
+                let probs = out.predictions.iter().flat_map(|p| match p {
+                    Prediction::Class { probabilities, .. } => probabilities.iter().map(|(_, v)| *v as f32).collect(),
+                    Prediction::Value(_) => vec![],
+                });
+                (vec![rows, classes], "FP32", Tensor::F32(probs.collect()))
+            }
+            _ => {
+                let values = out.predictions.iter().map(|p| match p {
+                    Prediction::Value(v) => *v as f32,
+                    Prediction::Class { label, .. } => *label as f32,
+                });
+                (vec![rows, 1], "FP32", Tensor::F32(values.collect()))
+            }
+        };
+        let mut o = json!({"name": name, "datatype": datatype, "shape": shape});
+        if as_binary {
+            let before = raw.len();
+            data.write_le(&mut raw);
+            o["parameters"] = json!({"binary_data_size": raw.len() - before});
+        } else {
+            o["data"] = data.to_json();
+        }
+        outputs.push(o);
+    }
+    let mut answer = json!({"model_name": model, "model_version": out.generation, "outputs": outputs});
+    if let Some(id) = request.id {
+        answer["id"] = json!(id);
+    }
+    let header = serde_json::to_vec(&answer).map_err(|e| OipError(Error::Internal(e.to_string())))?;
+    if raw.is_empty() {
+        let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], header).into_response();
+        insert_generation(&mut r, out.generation.as_str());
+        return Ok(r);
+    }
+    let json_len = header.len();
+    let mut body = header;
+    body.extend_from_slice(&raw);
+    let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, "application/octet-stream")], body).into_response();
+    r.headers_mut().insert(HEADER_LENGTH, HeaderValue::from(json_len));
+    insert_generation(&mut r, out.generation.as_str());
+    Ok(r)
+}
+
+fn insert_generation(r: &mut Response, generation: &str) {
+    if let Ok(v) = HeaderValue::from_str(generation) {
+        r.headers_mut().insert(super::GENERATION_HEADER, v);
+    }
+}
+
+fn label_of(p: &Prediction) -> i64 {
+    match p {
+        Prediction::Class { label, .. } => *label,
+        Prediction::Value(v) => *v as i64,
+    }
+}
+
+enum Tensor {
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+}
+
+impl Tensor {
+    fn write_le(&self, out: &mut Vec<u8>) {
+        match self {
+            Tensor::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Tensor::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            Tensor::I64(v) => json!(v),
+            Tensor::F32(v) => json!(v),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_tensors_decode_little_endian() {
+        let bytes: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+        assert_eq!(decode_binary("FP32", &bytes), Ok(vec![1.5, -2.0]));
+        assert!(decode_binary("FP32", &bytes[..5]).is_err());
+        assert!(decode_binary("BYTES", &bytes).is_err());
+        let mut out = Vec::new();
+        flatten(&json!([[1, 2], [3.5, true]]), &mut out).expect("numbers");
+        assert_eq!(out, vec![1.0, 2.0, 3.5, 1.0]);
+        assert!(flatten(&json!(["x"]), &mut out).is_err());
+    }
+}
