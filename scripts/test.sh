@@ -19,8 +19,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> Rust: engine and shell tests"
 cargo test --workspace --locked
 
-echo "==> Protocol clients: tritonclient against a real node (pytest)"
-cargo build --bin switchyard --locked
+echo "==> Protocol clients: tritonclient against a real node (pytest; uses the binary cargo test built)"
 "${SWITCHYARD_PYENV:-$HOME/.cache/switchyard/pyenv}/bin/python" -m pytest -q tests/python
 
 if [ -x e2e/run.sh ]; then

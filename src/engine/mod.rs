@@ -22,10 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 mod predict;
 
-pub use predict::InferOutcome;
 use crate::names::{ServiceName, VersionId};
 use crate::registry::{self, NewVersion, Service, Version, artifacts::ArtifactStore};
 use crate::store::{self, Pool};
+pub use predict::InferOutcome;
 
 /// The name of the embedded node in the registry's `deployments` table.
 pub const LOCAL_NODE: &str = "local";

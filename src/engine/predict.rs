@@ -94,11 +94,19 @@ impl Engine {
         let check = |row: &Vec<f64>| -> Result<()> {
             let features = &model.schema().features;
             if row.len() != features.len() {
-                return Err(Error::InvalidInput(format!("each row needs {} values, got {}", features.len(), row.len())));
+                return Err(Error::InvalidInput(format!(
+                    "each row needs {} values, got {}",
+                    features.len(),
+                    row.len()
+                )));
             }
             for (v, f) in row.iter().zip(features) {
                 if !v.is_finite() || !f.dtype.accepts(*v) {
-                    return Err(Error::InvalidInput(format!("feature '{}' = {v} is out of range for {}", f.name, f.dtype.name())));
+                    return Err(Error::InvalidInput(format!(
+                        "feature '{}' = {v} is out of range for {}",
+                        f.name,
+                        f.dtype.name()
+                    )));
                 }
             }
             Ok(())
@@ -113,7 +121,9 @@ impl Engine {
                 if inline {
                     run()
                 } else {
-                    tokio::task::spawn_blocking(run).await.map_err(|e| Error::Internal(format!("inference stopped: {e}")))?
+                    tokio::task::spawn_blocking(run)
+                        .await
+                        .map_err(|e| Error::Internal(format!("inference stopped: {e}")))?
                 }
             }
         };

@@ -75,10 +75,10 @@ fn outputs_metadata(schema: &ModelSchema) -> Value {
 async fn metadata(state: AppState, model: String, version: Option<String>) -> OipResult<Json<Value>> {
     let versions = state.engine.list_versions(&model).await?;
     let chosen = match &version {
-        Some(v) => versions.iter().find(|x| x.version.id.as_str() == v).ok_or_else(|| Error::VersionNotFound {
-            service: model.clone(),
-            version: v.chars().take(64).collect(),
-        })?,
+        Some(v) => versions
+            .iter()
+            .find(|x| x.version.id.as_str() == v)
+            .ok_or_else(|| Error::VersionNotFound { service: model.clone(), version: v.chars().take(64).collect() })?,
         // The generation serving the largest share, else the newest version.
         None => versions
             .iter()
@@ -102,7 +102,10 @@ pub async fn model_metadata(State(s): State<AppState>, Path(model): Path<String>
     metadata(s, model, None).await
 }
 
-pub async fn version_metadata(State(s): State<AppState>, Path((model, version)): Path<(String, String)>) -> OipResult<Json<Value>> {
+pub async fn version_metadata(
+    State(s): State<AppState>,
+    Path((model, version)): Path<(String, String)>,
+) -> OipResult<Json<Value>> {
     metadata(s, model, Some(version)).await
 }
 
@@ -121,7 +124,10 @@ pub async fn model_ready(State(s): State<AppState>, Path(model): Path<String>) -
     ready(s, model, None).await
 }
 
-pub async fn version_ready(State(s): State<AppState>, Path((model, version)): Path<(String, String)>) -> OipResult<Response> {
+pub async fn version_ready(
+    State(s): State<AppState>,
+    Path((model, version)): Path<(String, String)>,
+) -> OipResult<Response> {
     ready(s, model, Some(version)).await
 }
 
@@ -199,7 +205,12 @@ fn decode_binary(datatype: &str, bytes: &[u8]) -> Result<Vec<f64>, String> {
 
 const NUMERIC: [&str; 10] = ["FP32", "FP64", "INT64", "INT32", "INT16", "INT8", "UINT8", "UINT16", "UINT32", "UINT64"];
 
-pub async fn infer(State(s): State<AppState>, Path(model): Path<String>, headers: HeaderMap, body: Bytes) -> OipResult<Response> {
+pub async fn infer(
+    State(s): State<AppState>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> OipResult<Response> {
     run_infer(s, model, None, headers, body).await
 }
 
@@ -212,18 +223,24 @@ pub async fn infer_version(
     run_infer(s, model, Some(version), headers, body).await
 }
 
-async fn run_infer(state: AppState, model: String, version: Option<String>, headers: HeaderMap, body: Bytes) -> OipResult<Response> {
+async fn run_infer(
+    state: AppState,
+    model: String,
+    version: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> OipResult<Response> {
     // Split the JSON header from the binary tensor data, if any.
     let json_len = match headers.get(HEADER_LENGTH) {
         None => body.len(),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|n| *n <= body.len())
-            .ok_or_else(|| bad(format!("{HEADER_LENGTH} must be a length within the body ({} bytes)", body.len())))?,
+        Some(v) => {
+            v.to_str().ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|n| *n <= body.len()).ok_or_else(
+                || bad(format!("{HEADER_LENGTH} must be a length within the body ({} bytes)", body.len())),
+            )?
+        }
     };
-    let request: InferRequest = serde_json::from_slice(&body[..json_len]).map_err(|e| bad(format!("malformed infer request: {e}")))?;
+    let request: InferRequest =
+        serde_json::from_slice(&body[..json_len]).map_err(|e| bad(format!("malformed infer request: {e}")))?;
     let mut binary = &body[json_len..];
 
     let Some(active) = state.engine.active(&model) else {
@@ -255,11 +272,17 @@ async fn run_infer(state: AppState, model: String, version: Option<String>, head
     if rows == 0 || rows > 100_000 {
         return Err(bad("a batch has 1 to 100000 rows"));
     }
-    let values = match (&input.data, input.parameters.as_ref().and_then(|p| p.get("binary_data_size")).and_then(Value::as_u64)) {
+    let values = match (
+        &input.data,
+        input.parameters.as_ref().and_then(|p| p.get("binary_data_size")).and_then(Value::as_u64),
+    ) {
         (_, Some(size)) => {
             let size = size as usize;
             if size > binary.len() {
-                return Err(bad(format!("binary_data_size {size} is larger than the binary data sent ({} bytes)", binary.len())));
+                return Err(bad(format!(
+                    "binary_data_size {size} is larger than the binary data sent ({} bytes)",
+                    binary.len()
+                )));
             }
             let (mine, rest) = binary.split_at(size);
             binary = rest;

@@ -128,7 +128,7 @@ def test_unknown_parameters_are_accepted(node):
     rows = np.zeros((1, 4), dtype=np.float32)
     inp = httpclient.InferInput("float_input", [1, 4], "FP32")
     inp.set_data_from_numpy(rows, binary_data=False)
-    result = node.infer("iris_classifier", [inp], parameters={"priority": 3, "trace": "abc"})
+    result = node.infer("iris_classifier", [inp], parameters={"experiment": "spring", "trace_level": 3})
     assert result.as_numpy("label").shape == (1,)
 
 
