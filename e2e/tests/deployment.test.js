@@ -125,6 +125,11 @@ flowTest(`Run ${RUNS} in Run & test shows both generations answering in a 70/30 
   assert.equal(rows.length, RUNS, 'one row per request');
 
   if (process.env.UPDATE_SCREENSHOTS) await s.screenshot(join(REPO, 'docs', 'run-and-test.png'));
+
+  // The services list shows the live traffic it just received.
+  await s.click('nav-services');
+  await s.waitText(`requests-${SERVICE}`, (t) => Number(t) >= RUNS);
+  await s.waitText(`error-rate-${SERVICE}`, '0%');
 });
 
 flowTest('rolling back restores the previous revision', async (s) => {

@@ -5,6 +5,8 @@
 import { api, toApiError } from './api';
 import type { ApiError } from './api';
 import { activeRevision } from './format';
+import { SERVICES_WINDOW_MINUTES, trafficSummary } from './traffic';
+import type { TrafficSummary } from './traffic';
 import type { NodeInfo, Revision, ServiceSummary, VersionView } from './types';
 
 export type Tab = 'versions' | 'deployment' | 'run' | 'monitoring';
@@ -65,12 +67,31 @@ class AppState {
     }
   }
 
+  /** Recent traffic per service (the services list's requests and error rate). */
+  traffic = $state<Record<string, TrafficSummary>>({});
+
+  /** Loads the last minutes of traffic of every listed service; failures leave a gap. */
+  async refreshTraffic(): Promise<void> {
+    const entries = await Promise.all(
+      this.services.map(async (s) => {
+        try {
+          const snap = await api.monitor({ service: s.name, minutes: SERVICES_WINDOW_MINUTES });
+          return [s.name, trafficSummary(snap)] as const;
+        } catch {
+          return null;
+        }
+      }),
+    );
+    this.traffic = Object.fromEntries(entries.filter((e) => e !== null));
+  }
+
   async refreshServices(): Promise<void> {
     this.servicesLoading = true;
     try {
       this.services = await api.listServices();
       this.servicesError = null;
       this.now = Date.now();
+      void this.refreshTraffic();
     } catch (e) {
       this.servicesError = toApiError(e, 'list_services');
     } finally {
