@@ -23,9 +23,11 @@ appTest('the services list shows the three demo services', () => session, async 
   assert.deepEqual([...names].sort(), DEMO);
 
   // Each row shows its deployment as seeded: mode, live generations, revision, versions.
-  assert.deepEqual((await s.cells('service-row-iris_classifier')).slice(2), ['single', 'v1 100%', '#1', '2']);
-  assert.deepEqual((await s.cells('service-row-breast_cancer')).slice(2), ['multiple', 'v2 50% · v1 50%', '#2', '2']);
-  assert.deepEqual((await s.cells('service-row-diabetes_progression')).slice(2), ['single', 'v1 100%', '#1', '1']);
+  // A new registry has had no traffic: 0 requests, no error rate yet.
+  for (const name of ['iris_classifier', 'breast_cancer', 'diabetes_progression']) await s.waitText(`requests-${name}`, '0');
+  assert.deepEqual((await s.cells('service-row-iris_classifier')).slice(2), ['single', 'v1 100%', '0', '—', '#1', '2']);
+  assert.deepEqual((await s.cells('service-row-breast_cancer')).slice(2), ['multiple', 'v2 50% · v1 50%', '0', '—', '#2', '2']);
+  assert.deepEqual((await s.cells('service-row-diabetes_progression')).slice(2), ['single', 'v1 100%', '0', '—', '#1', '1']);
   // The sidebar lists them too.
   for (const name of DEMO) await s.find(`nav-service-${name}`);
 });
