@@ -72,7 +72,9 @@ async fn cli_manages_a_node() {
     assert!(ok, "{err}");
     assert!(out.contains("not enough data"), "{out}");
 
-    let (ok, out, err) = cli(&url, &["canary", "start", "iris_classifier", &unique_id, "--steps", "10,100", "--min-requests", "1000"]).await;
+    let (ok, out, err) =
+        cli(&url, &["canary", "start", "iris_classifier", &unique_id, "--steps", "10,100", "--min-requests", "1000"])
+            .await;
     assert!(ok, "{err}");
     assert!(out.contains(&format!("canary 1 of {unique_id} on iris_classifier: Running, step 1/2 (10%)")), "{out}");
     let (ok, out, err) = cli(&url, &["canary", "abort", "iris_classifier"]).await;

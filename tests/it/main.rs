@@ -6,6 +6,7 @@ mod canary;
 mod cli;
 mod deploy;
 mod predict;
+mod report;
 mod rollout;
 mod routing;
 mod runtest;
