@@ -381,11 +381,21 @@ fn ab_outcome<DB: DrawingBackend>(data: &ReportData, area: &DrawingArea<DB, Shif
     let (mut y0, mut y1) = (lo - pad, hi + pad);
     if binary {
         (y0, y1) = (y0.max(0.0), y1.min(1.0));
+        // At least ten points of percentage, inside [0, 1].
+        if y1 - y0 < 0.1 {
+            y1 = (y0 + 0.1).min(1.0);
+            y0 = y1 - 0.1;
+        }
     }
     let names: Vec<String> = groups.iter().map(|g| format!("{} (n = {})", g.generation, g.n)).collect();
-    let fmt_x = |v: &SegmentValue<usize>| match v {
-        SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
-        _ => String::new(),
+    // Generation i sits at x = i; only whole positions are labelled.
+    let fmt_x = |v: &f64| {
+        let i = v.round();
+        if (v - i).abs() < 1e-6 && i >= 0.0 {
+            names.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
     };
     let fmt_y = |v: &f64| if binary { format!("{:.0}%", v * 100.0) } else { format!("{v:.3}") };
     let mut chart = ChartBuilder::on(area)
@@ -395,7 +405,7 @@ fn ab_outcome<DB: DrawingBackend>(data: &ReportData, area: &DrawingArea<DB, Shif
         .margin_bottom(4)
         .x_label_area_size(48)
         .y_label_area_size(76)
-        .build_cartesian_2d((0..groups.len() - 1).into_segmented(), y0..y1)?;
+        .build_cartesian_2d(-0.5..groups.len() as f64 - 0.5, y0..y1)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -414,10 +424,10 @@ fn ab_outcome<DB: DrawingBackend>(data: &ReportData, area: &DrawingArea<DB, Shif
     for (i, g) in groups.iter().enumerate() {
         let c = color(data.color_index(&g.generation));
         let Some(mean) = g.mean else { continue };
-        let x = SegmentValue::CenterOf(i);
+        let x = i as f64;
         if let (Some(l), Some(h)) = (g.ci_low, g.ci_high) {
             chart.draw_series(std::iter::once(ErrorBar::new_vertical(
-                x.clone(),
+                x,
                 l.max(y0),
                 mean,
                 h.min(y1),
@@ -425,7 +435,7 @@ fn ab_outcome<DB: DrawingBackend>(data: &ReportData, area: &DrawingArea<DB, Shif
                 28,
             )))?;
         }
-        chart.draw_series(std::iter::once(Circle::new((x.clone(), mean), 6, c.filled())))?;
+        chart.draw_series(std::iter::once(Circle::new((x, mean), 6, c.filled())))?;
         let text = match (g.ci_low, g.ci_high) {
             (Some(l), Some(h)) if binary => {
                 format!("{:.1}%  [{:.1}, {:.1}]", mean * 100.0, l * 100.0, h * 100.0)

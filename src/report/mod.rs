@@ -17,6 +17,8 @@ mod csv;
 pub mod data;
 mod fonts;
 mod render;
+#[cfg(test)]
+mod render_tests;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

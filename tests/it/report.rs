@@ -306,6 +306,9 @@ async fn empty_range_one_generation_and_no_feedback_say_so() {
     assert_eq!(crate::support::error_code(r).await.1, "invalid_input");
     let r = node.http.get(node.url("/admin/v1/deployments/nope/report")).send().await.expect("send");
     assert_eq!(crate::support::error_code(r).await.1, "service_not_found");
+    node.create_service("bare").await;
+    let r = node.http.get(node.url("/admin/v1/deployments/bare/report")).send().await.expect("send");
+    assert_eq!(crate::support::error_code(r).await.1, "not_deployed");
 }
 
 async fn cli(url: &str, args: &[&str]) -> (bool, String, String) {
