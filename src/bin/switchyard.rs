@@ -440,10 +440,13 @@ async fn report(args: ReportArgs, node: &NodeArgs) -> switchyard::Result<()> {
     let now = chrono::Utc::now();
     let since = report::parse_time(&args.since, now)?;
     let until = args.until.as_deref().map(|u| report::parse_time(u, now)).transpose()?.unwrap_or(now);
-    let data = client(node)?.report_data(&args.deployment, since.timestamp_millis(), until.timestamp_millis()).await?;
+    let c = client(node)?;
+    let mut data = c.report_data(&args.deployment, since.timestamp_millis(), until.timestamp_millis()).await?;
     if node.json {
         return print_json(&data);
     }
+    // Every node calls itself "local" in its registry: say which one answered.
+    data.node = format!("{} at {}", data.node, c.base_url());
     // Rendering (plotters) is CPU work: off the async runtime.
     tokio::task::spawn_blocking(move || -> switchyard::Result<()> {
         match args.format {

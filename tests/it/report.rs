@@ -359,6 +359,7 @@ async fn cli_writes_html_csv_and_png() {
     assert!(stdout.contains("wrote") && stdout.contains("report.html"), "{stdout}");
     let text = std::fs::read_to_string(&html).expect("html written");
     assert_eq!(svgs(&text).len(), 4);
+    assert!(text.contains(&format!("on node <b>local at {}</b>", node.url)), "the node that answered is named");
     let mut names: Vec<String> = std::fs::read_dir(&csv)
         .expect("csv dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
