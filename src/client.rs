@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::monitor::MonitorSnapshot;
 use crate::monitor::ab::AbReport;
 use crate::registry::{Service, Version};
+use crate::report::ReportData;
 
 /// The default address of a node.
 pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:8080";
@@ -179,6 +180,17 @@ impl NodeClient {
     pub async fn monitor(&self, service: &str, minutes: i64) -> Result<MonitorSnapshot> {
         self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/monitor?minutes={minutes}")))
             .await
+    }
+
+    /// The data of a deployment report over `[since_ms, until_ms]` (Unix milliseconds).
+    pub async fn report_data(&self, service: &str, since_ms: i64, until_ms: i64) -> Result<ReportData> {
+        self.send(
+            self.request(
+                Method::GET,
+                &format!("/admin/v1/deployments/{service}/report?since={since_ms}&until={until_ms}"),
+            ),
+        )
+        .await
     }
 
     /// One native prediction; `generation` forces a generation.

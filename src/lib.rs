@@ -9,6 +9,7 @@
 //! - [`node`]: the axum HTTP API node over an engine.
 //! - [`client`]: the typed HTTP client of a node's API (CLI, desktop run-and-test).
 //! - [`runtest`]: run-and-test, N requests over HTTP with the observed split.
+//! - [`report`]: deployment reports: HTML with plotters charts, CSV, PNG.
 //! - [`store`]: the sqlx pool and migrations.
 //!
 //! Start with [`Engine::open`], then `node::router` to serve it.
@@ -23,6 +24,7 @@ pub mod monitor;
 pub mod names;
 pub mod node;
 pub mod registry;
+pub mod report;
 pub mod router;
 pub mod runtest;
 pub mod store;

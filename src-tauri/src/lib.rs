@@ -102,6 +102,7 @@ pub fn run() {
             commands::rollout::canary_action,
             commands::rollout::ab_results,
             commands::rollout::feedback,
+            commands::report::export_report,
         ])
         .build(tauri::generate_context!());
     let app = match result {

@@ -10,6 +10,7 @@ use switchyard::client::{DEFAULT_NODE_URL, NodeClient, UploadMeta};
 use switchyard::deploy::Revision;
 use switchyard::engine::{EngineConfig, describe, parse_metrics};
 use switchyard::node::{self, NodeConfig};
+use switchyard::report;
 use switchyard::{Engine, ErrorCode};
 
 #[derive(Parser)]
@@ -98,6 +99,31 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Export a deployment report: one self-contained HTML file (config, revision timeline,
+    /// versions, charts, CSV), or each chart as a PNG. Fetched from the node, rendered here.
+    Report {
+        /// The deployment (service) to report on.
+        #[arg(long)]
+        deployment: String,
+        /// Start of the range: a duration back from now (30m, 24h, 7d) or an RFC 3339 time.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// End of the range (default now): a duration back from now or an RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Where to write: the HTML file (default <deployment>-report.html), or with
+        /// --format png the directory for the PNGs (default <deployment>-charts).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write the report's numbers as CSV files into this directory.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// html: one self-contained file; png: one PNG per chart.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+        format: ReportFormat,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
     /// Send one prediction request.
     Predict {
         service: String,
@@ -113,6 +139,12 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    Html,
+    Png,
 }
 
 #[derive(Args)]
@@ -277,6 +309,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::History { service, node } => history(&service, &node).await,
         Command::Ab { service, node } => ab(&service, &node).await,
         Command::Canary { command, node } => canary(command, &node).await,
+        Command::Report { deployment, since, until, out, csv, format, node } => {
+            report(ReportArgs { deployment, since, until, out, csv, format }, &node).await
+        }
         Command::Predict { service, features, generation, key, node } => {
             let features: Value = serde_json::from_str(&features).context("--features is not valid JSON")?;
             async {
@@ -390,6 +425,57 @@ async fn canary(command: CanaryCommand, node: &NodeArgs) -> switchyard::Result<(
         println!("  {}  {}", e.at.format("%Y-%m-%d %H:%M:%S"), e.message);
     }
     Ok(())
+}
+
+struct ReportArgs {
+    deployment: String,
+    since: String,
+    until: Option<String>,
+    out: Option<PathBuf>,
+    csv: Option<PathBuf>,
+    format: ReportFormat,
+}
+
+async fn report(args: ReportArgs, node: &NodeArgs) -> switchyard::Result<()> {
+    let now = chrono::Utc::now();
+    let since = report::parse_time(&args.since, now)?;
+    let until = args.until.as_deref().map(|u| report::parse_time(u, now)).transpose()?.unwrap_or(now);
+    let c = client(node)?;
+    let mut data = c.report_data(&args.deployment, since.timestamp_millis(), until.timestamp_millis()).await?;
+    if node.json {
+        return print_json(&data);
+    }
+    // Every node calls itself "local" in its registry: say which one answered.
+    data.node = format!("{} at {}", data.node, c.base_url());
+    // Rendering (plotters) is CPU work: off the async runtime.
+    tokio::task::spawn_blocking(move || -> switchyard::Result<()> {
+        match args.format {
+            ReportFormat::Html => {
+                let out = args.out.unwrap_or_else(|| PathBuf::from(format!("{}-report.html", data.service)));
+                report::write_html(&data, &out)?;
+                let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+                println!("wrote {} ({} KiB)", out.display(), size.div_ceil(1024));
+            }
+            ReportFormat::Png => {
+                let out = args.out.unwrap_or_else(|| PathBuf::from(format!("{}-charts", data.service)));
+                let pngs = report::write_pngs(&data, &out)?;
+                for path in &pngs.written {
+                    println!("wrote {}", path.display());
+                }
+                for (kind, sentence) in &pngs.skipped {
+                    println!("no {} chart: {sentence}", kind.name());
+                }
+            }
+        }
+        if let Some(dir) = &args.csv {
+            for path in report::write_csv_dir(&data, dir)? {
+                println!("wrote {}", path.display());
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| switchyard::Error::Internal(format!("report rendering stopped: {e}")))?
 }
 
 fn print_revision(r: &Revision, json: bool) -> switchyard::Result<()> {

@@ -101,6 +101,9 @@ pub(crate) struct Inner {
     shutdown: CancellationToken,
     /// Per running canary, the start of its measurement window and the canary's counters then.
     canary_windows: Mutex<HashMap<(String, i64), (i64, Totals)>>,
+    /// Serialises monitor flushes: two flushes committing out of order could overwrite a
+    /// bucket's newer state with an older one.
+    flush_lock: tokio::sync::Mutex<()>,
 }
 
 impl Drop for Inner {
@@ -197,6 +200,7 @@ impl Engine {
                 shadow_permits: Arc::new(tokio::sync::Semaphore::new(SHADOW_CONCURRENCY)),
                 shutdown: CancellationToken::new(),
                 canary_windows: Mutex::new(HashMap::new()),
+                flush_lock: tokio::sync::Mutex::new(()),
             }),
         };
         crate::monitor::load(&engine.inner.pool, &engine.inner.node, &engine.inner.monitor).await?;
@@ -222,8 +226,8 @@ impl Engine {
                     _ = token.cancelled() => break,
                     _ = tick.tick() => {}
                 }
-                let Some(inner) = weak.upgrade() else { break };
-                if let Err(e) = crate::monitor::flush(&inner.pool, &inner.node, &inner.monitor).await {
+                let Some(engine) = Engine::from_weak(&weak) else { break };
+                if let Err(e) = engine.flush_monitor().await {
                     tracing::warn!("cannot persist traffic minutes: {e}");
                 }
             }
@@ -235,8 +239,15 @@ impl Engine {
     /// usable for reads; call at graceful shutdown.
     pub async fn close(&self) -> Result<()> {
         self.inner.shutdown.cancel();
-        crate::monitor::flush(&self.inner.pool, &self.inner.node, &self.inner.monitor).await?;
+        self.flush_monitor().await?;
         Ok(())
+    }
+
+    /// Writes the monitor's changed minute buckets to the registry now (reports read the
+    /// registry, and must include the current minute).
+    pub(crate) async fn flush_monitor(&self) -> Result<usize> {
+        let _guard = self.inner.flush_lock.lock().await;
+        crate::monitor::flush(&self.inner.pool, &self.inner.node, &self.inner.monitor).await
     }
 
     pub(crate) fn downgrade(&self) -> Weak<Inner> {

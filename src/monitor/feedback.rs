@@ -94,13 +94,25 @@ pub async fn insert(
 
 /// Outcomes per generation since `since_ms`, generations in version order (oldest first).
 pub async fn outcomes(pool: &Pool, node: &str, service: &str, since_ms: i64) -> Result<Vec<(String, Vec<f64>)>> {
+    outcomes_between(pool, node, service, since_ms, i64::MAX).await
+}
+
+/// Outcomes per generation recorded in `[since_ms, until_ms]`, generations in version order.
+pub async fn outcomes_between(
+    pool: &Pool,
+    node: &str,
+    service: &str,
+    since_ms: i64,
+    until_ms: i64,
+) -> Result<Vec<(String, Vec<f64>)>> {
     let rows = sqlx::query(
         "SELECT f.generation, f.outcome FROM feedback f LEFT JOIN versions v ON v.service = f.service AND v.id = f.generation \
-         WHERE f.service = ? AND f.node = ? AND f.created_at >= ? ORDER BY v.seq, f.created_at",
+         WHERE f.service = ? AND f.node = ? AND f.created_at >= ? AND f.created_at <= ? ORDER BY v.seq, f.created_at",
     )
     .bind(service)
     .bind(node)
     .bind(since_ms)
+    .bind(until_ms)
     .fetch_all(pool)
     .await?;
     let mut out: Vec<(String, Vec<f64>)> = Vec::new();

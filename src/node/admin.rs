@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +35,7 @@ pub(super) fn router(state: AppState) -> Router<AppState> {
         .route("/deployments/{service}/revisions", get(revisions))
         .route("/deployments/{service}/monitor", get(monitor))
         .route("/deployments/{service}/ab", get(ab))
+        .route("/deployments/{service}/report", get(report))
         .route("/deployments/{service}/canary", get(get_canary).post(start_canary))
         .route("/deployments/{service}/canary/{action}", post(canary_action))
         .route_layer(middleware::from_fn_with_state(state, require_token))
@@ -243,6 +244,39 @@ async fn ab(
     Query(w): Query<Window>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.ab_results(&service, w.since).await?))
+}
+
+/// The data of a deployment report ([`crate::report::ReportData`]) over `since` to `until`
+/// (Unix milliseconds; default the last 24 hours); clients render it.
+async fn report(
+    State(s): State<AppState>,
+    Path(service): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<impl IntoResponse> {
+    let (mut since, mut until) = (None, None);
+    for pair in query.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match key {
+            "since" => &mut since,
+            "until" => &mut until,
+            _ => {
+                return Err(ApiError(Error::InvalidInput(format!(
+                    "unknown report parameter '{}': use since and until (Unix milliseconds)",
+                    key.chars().take(32).collect::<String>()
+                ))));
+            }
+        };
+        let time = value.parse::<i64>().ok().and_then(chrono::DateTime::from_timestamp_millis).ok_or_else(|| {
+            ApiError(Error::InvalidInput(format!(
+                "{key}='{}' is not a time in Unix milliseconds",
+                value.chars().take(32).collect::<String>()
+            )))
+        })?;
+        *slot = Some(time);
+    }
+    let until = until.unwrap_or_else(chrono::Utc::now);
+    let since = since.unwrap_or(until - chrono::Duration::hours(24));
+    Ok(Json(s.engine.report_data(&service, since, until).await?))
 }
 
 async fn get_canary(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {

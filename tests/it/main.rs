@@ -7,6 +7,7 @@ mod cli;
 mod deploy;
 mod oip;
 mod predict;
+mod report;
 mod rollout;
 mod routing;
 mod runtest;

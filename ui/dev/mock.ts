@@ -246,6 +246,8 @@ mockIPC(async (cmd, payload) => {
       const report: RunReport = { service: a.service, count: a.count, results, counts, errors: results.filter((r) => !r.ok).length, expected: Object.fromEntries(mapping.map((m) => [m.generation, m.proba])), elapsed_ms: 412.5 };
       return report;
     }
+    case 'export_report':
+      return `/home/you/Downloads/${String(a.service)}-report.html`;
     case 'monitor': {
       controller(a.service);
       const s = get(a.service);

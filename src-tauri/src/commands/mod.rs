@@ -1,6 +1,7 @@
 //! One module per screen; each command is one engine call.
 
 pub mod deployment;
+pub mod report;
 pub mod rollout;
 pub mod run;
 pub mod services;

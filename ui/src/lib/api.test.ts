@@ -109,6 +109,7 @@ describe('the IPC contract', () => {
     await api.rollback({ service: 'iris', toRevision: null, reason: '' });
     await api.validateMapping({ service: 'iris', text: '[]' });
     await api.monitor({ service: 'iris', minutes: 15 });
+    await api.exportReport({ service: 'iris', since: '7d', path: '' });
     expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
       ['list_services', undefined],
       ['create_service', { name: 'iris', description: 'flowers' }],
@@ -118,6 +119,7 @@ describe('the IPC contract', () => {
       ['rollback', { service: 'iris', toRevision: null, reason: '' }],
       ['validate_mapping', { service: 'iris', text: '[]' }],
       ['monitor', { service: 'iris', minutes: 15 }],
+      ['export_report', { service: 'iris', since: '7d', path: '' }],
     ]);
   });
 

@@ -167,6 +167,9 @@ export interface Backend {
   validateMapping(input: { service: string; text: string }): Promise<MappingIssue[]>;
   runTest(input: RunTestInput): Promise<RunReport>;
   monitor(input: { service: string; minutes: number }): Promise<MonitorSnapshot>;
+  /** Writes the deployment report (one HTML file) for `since` (e.g. "24h", "7d") up to now;
+   * an empty path writes to the downloads folder. Resolves to the path written. */
+  exportReport(input: { service: string; since: string; path: string }): Promise<string>;
   /** The deployment's latest canary, running or finished; rejects with `canary_not_found` if it never had one. */
   canary(service: string): Promise<Canary>;
   startCanary(input: { service: string; plan: CanaryPlan }): Promise<Canary>;
@@ -212,6 +215,7 @@ export const tauriBackend: Backend = {
     return call('run_test', { service, features, count, generation, onProgress: channel });
   },
   monitor: ({ service, minutes }) => call('monitor', { service, minutes }),
+  exportReport: ({ service, since, path }) => call('export_report', { service, since, path }),
   canary: (service) => call('canary', { service }),
   startCanary: ({ service, plan }) => call('start_canary', { service, plan }),
   canaryAction: ({ service, action }) => call('canary_action', { service, action }),
