@@ -1,41 +1,108 @@
-//! Inference micro-benchmark: single-row predict per fixture model, and the cost of the
-//! thread hop (`spawn_blocking`) that a slow model pays. The numbers decide
-//! `model::INLINE_BUDGET` (see ARCHITECTURE.md, "Inference").
+//! Inference benchmark: for every model of the compatibility corpus (and the original core-op
+//! fixtures), load time, the median time of one single-row `predict` and of one 64-row
+//! `predict_batch`; plus the cost of the thread hop (`spawn_blocking`) that a slow model pays,
+//! which decides `model::INLINE_BUDGET` (see ARCHITECTURE.md, "Inference").
 //!
-//! Run: `cargo bench --bench inference` (add `--profile dev` to reuse the test build).
+//! Run: `cargo bench --bench inference --profile dev` (reuses the test build; dependencies
+//! are optimised, Switchyard's own code is not) or `--release`. Writes
+//! `bench/results/switchyard.json`; `bench/peers.py` times onnxruntime and scikit-learn on the
+//! same rows and `bench/report.py` turns both into the table in `bench/RESULTS.md`.
+//! `SWITCHYARD_BENCH_FILTER=<substring>` limits the models.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use serde_json::{Value, json};
 use switchyard::model::LoadedModel;
+
+/// Each measurement runs for about this long (at least `MIN_CALLS` calls).
+const BUDGET: Duration = Duration::from_millis(400);
+const MIN_CALLS: usize = 20;
+const BATCH: usize = 64;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
+/// Median wall time of `f`, called repeatedly for about `BUDGET`.
+fn time(mut f: impl FnMut()) -> Duration {
+    for _ in 0..3 {
+        f();
+    }
+    let start = Instant::now();
+    let mut times = Vec::new();
+    while times.len() < MIN_CALLS || start.elapsed() < BUDGET {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed());
+    }
+    median(times)
+}
+
+fn rows_of(expected: &Path) -> Vec<Vec<f64>> {
+    let v: Value = serde_json::from_slice(&std::fs::read(expected).expect("expected json")).expect("json");
+    v["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r.as_array().expect("row").iter().map(|x| x.as_f64().expect("number")).collect())
+        .collect()
+}
+
 fn main() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/models");
-    println!("{:<28} {:>12} {:>12} {:>12}", "model", "load+warm", "predict p50", "predict p99");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let filter = std::env::var("SWITCHYARD_BENCH_FILTER").unwrap_or_default();
+    let mut models: Vec<(String, PathBuf, PathBuf)> = Vec::new();
+    let mut corpus: Vec<PathBuf> =
+        std::fs::read_dir(root.join("corpus/expected")).expect("corpus").map(|e| e.expect("entry").path()).collect();
+    corpus.sort();
+    for exp in corpus {
+        let name = exp.file_stem().and_then(|s| s.to_str()).expect("name").to_owned();
+        models.push((name.clone(), root.join(format!("corpus/models/{name}.onnx")), exp));
+    }
     for name in ["iris_logreg", "iris_mlp", "breast_cancer_logreg", "breast_cancer_mlp", "diabetes_linear"] {
-        let bytes = std::fs::read(dir.join(format!("{name}.onnx"))).expect("fixture");
+        models.push((
+            format!("core/{name}"),
+            root.join(format!("models/{name}.onnx")),
+            root.join(format!("expected/{name}.json")),
+        ));
+    }
+    models.retain(|(name, ..)| name.contains(&filter));
+
+    println!("{:<42} {:>10} {:>11} {:>12} {:>11}", "model", "load ms", "1 row µs", "64 rows µs", "µs/row@64");
+    let mut results = Vec::new();
+    for (name, path, expected) in models {
+        let bytes = std::fs::read(&path).expect("model");
         let t = Instant::now();
         let model = LoadedModel::load(&bytes).expect("loads");
         let load = t.elapsed();
-        let row = vec![0.5; model.schema().features.len()];
-        let mut times = Vec::with_capacity(20_000);
-        for _ in 0..20_000 {
-            let t = Instant::now();
-            std::hint::black_box(model.predict(std::hint::black_box(&row)).expect("predicts"));
-            times.push(t.elapsed());
-        }
-        times.sort();
-        let p99 = times[times.len() * 99 / 100];
+        let rows = rows_of(&expected);
+        let one = rows[0].clone();
+        // the first 64 rows (repeated if a dataset had fewer)
+        let batch: Vec<f64> = rows.iter().cycle().take(BATCH).flatten().copied().collect();
+        let single = time(|| {
+            std::hint::black_box(model.predict(std::hint::black_box(&one)).expect("predicts"));
+        });
+        let many = time(|| {
+            std::hint::black_box(model.predict_batch(std::hint::black_box(&batch)).expect("predicts"));
+        });
         println!(
-            "{name:<28} {:>10.1}ms {:>10.2}µs {:>10.2}µs",
+            "{name:<42} {:>10.2} {:>11.2} {:>12.1} {:>11.2}",
             load.as_secs_f64() * 1e3,
-            median(times).as_secs_f64() * 1e6,
-            p99.as_secs_f64() * 1e6
+            single.as_secs_f64() * 1e6,
+            many.as_secs_f64() * 1e6,
+            many.as_secs_f64() * 1e6 / BATCH as f64
         );
+        results.push(json!({
+            "model": name,
+            "bytes": bytes.len(),
+            "load_ms": load.as_secs_f64() * 1e3,
+            "one_row_us": single.as_secs_f64() * 1e6,
+            "batch_us": many.as_secs_f64() * 1e6,
+            "batch": BATCH,
+            "warm_run_us": model.warm_run().as_secs_f64() * 1e6,
+        }));
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -49,4 +116,13 @@ fn main() {
         median(times)
     });
     println!("spawn_blocking round trip p50: {:.2}µs", hop.as_secs_f64() * 1e6);
+
+    let profile = if cfg!(debug_assertions) { "dev (dependencies at opt-level 2)" } else { "release" };
+    let out = json!({ "profile": profile, "spawn_blocking_us": hop.as_secs_f64() * 1e6, "models": results });
+    if filter.is_empty() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/results");
+        std::fs::create_dir_all(&dir).expect("results dir");
+        std::fs::write(dir.join("switchyard.json"), serde_json::to_string_pretty(&out).expect("json") + "\n")
+            .expect("write results");
+    }
 }

@@ -1,17 +1,24 @@
-//! ONNX models: inspection at upload, loading at activation, single-row prediction.
+//! ONNX models: inspection at upload, loading at activation, prediction.
 //!
-//! A model is inspected once when a version is created ([`inspect`]): tract must load and
-//! optimise it, and it must have one 2-D input `[batch, features]` and a usable output, or it
-//! is refused. At activation it is loaded, optimised for batch 1 and warmed once
-//! ([`LoadedModel::load`]); the request path only runs the plan.
+//! A model is inspected once when a version is created ([`inspect`]): it goes through the
+//! compatibility layer ([`compat`]: `ai.onnx.ml` operators lowered to core ONNX, tree
+//! ensembles to Switchyard's operator, ZipMap stripped, labels turned into class indices),
+//! then tract must load and optimise it, and it must have one 2-D input `[batch, features]`
+//! and a usable output, or it is refused. At activation the same happens again from the
+//! stored (original) bytes, the plan is warmed, and the request path only runs the plan.
 
+mod attrs;
+mod compat;
+mod lower;
 mod schema;
+mod trees;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::internal::DimLike;
 
 pub use schema::{Feature, InputType, ModelSchema, OutputKind};
 
@@ -44,7 +51,8 @@ enum Outputs {
     },
 }
 
-/// A model ready to serve: an optimised plan for batch 1 plus a pool of reusable states.
+/// A model ready to serve: an optimised plan for a symbolic batch (one row on the request
+/// path, many in [`LoadedModel::predict_batch`]) plus a pool of reusable states.
 pub struct LoadedModel {
     schema: ModelSchema,
     plan: Arc<TypedSimplePlan>,
@@ -73,25 +81,31 @@ fn invalid(msg: impl Into<String>) -> Error {
 }
 
 impl LoadedModel {
-    /// Loads, optimises for batch 1, warms and times the model. CPU-bound (up to tens of
-    /// milliseconds for large forests): call it off the async executor.
+    /// Loads (through the compatibility layer), optimises for a symbolic batch, warms and
+    /// times the model. CPU-bound (up to tens of milliseconds for large forests): call it
+    /// off the async executor.
     pub fn load(bytes: &[u8]) -> Result<LoadedModel> {
-        let onnx = tract_onnx::onnx();
+        let mut onnx = tract_onnx::onnx();
+        trees::op::register(&mut onnx.op_register);
         let proto = onnx.proto_model_for_read(&mut &*bytes).map_err(|e| invalid(format!("not an ONNX model: {e}")))?;
         let graph = proto.graph.as_ref().ok_or_else(|| invalid("the ONNX file has no graph"))?;
         let (input_name, input_type, width) = single_input(graph)?;
         let meta = |key: &str| proto.metadata_props.iter().find(|p| p.key == key).map(|p| p.value.clone());
         let features = feature_names(meta(FEATURE_NAMES_KEY), width)?;
+        let class_labels = meta(CLASS_LABELS_KEY);
 
+        let registry = &onnx.op_register.0;
+        let compat = compat::rewrite(proto, &|op| registry.contains_key(op)).map_err(invalid)?;
         let model = onnx
-            .model_for_proto_model(&proto)
+            .model_for_proto_model(&compat.model)
             .map_err(|e| invalid(format!("tract-onnx cannot load this model: {}", chain(&e))))?;
-        let fact = InferenceFact::dt_shape(input_type.datum_type(), tvec![1usize, width]);
+        let batch = model.sym("N");
+        let fact = InferenceFact::dt_shape(input_type.datum_type(), tvec![batch.to_dim(), width.to_dim()]);
         let typed = model
             .with_input_fact(0, fact)
             .and_then(|m| m.into_optimized())
             .map_err(|e| invalid(format!("tract-onnx cannot run this model: {}", chain(&e))))?;
-        let (outputs, output_kind) = classify_outputs(&typed, meta(CLASS_LABELS_KEY))?;
+        let (outputs, output_kind) = classify_outputs(&typed, class_labels, compat.classes)?;
         let plan =
             typed.into_runnable().map_err(|e| invalid(format!("tract-onnx cannot plan this model: {}", chain(&e))))?;
 
@@ -142,10 +156,25 @@ impl LoadedModel {
         if row.len() != width {
             return Err(Error::InvalidInput(format!("expected {width} features, got {}", row.len())));
         }
+        let mut out = self.predict_batch(row)?;
+        out.pop().ok_or_else(|| Error::Internal("the model returned no prediction".into()))
+    }
+
+    /// Predicts several rows at once: `rows` holds them one after the other, each in the
+    /// schema's feature order. One run of the plan for the whole batch.
+    pub fn predict_batch(&self, rows: &[f64]) -> Result<Vec<Prediction>> {
+        let width = self.schema.features.len();
+        if rows.is_empty() || !rows.len().is_multiple_of(width) {
+            return Err(Error::InvalidInput(format!(
+                "expected whole rows of {width} features, got {} values",
+                rows.len()
+            )));
+        }
+        let n = rows.len() / width;
         let input: Tensor = match self.schema.input_type {
-            InputType::Float32 => tensor_from(row.iter().map(|&v| v as f32).collect(), width)?,
-            InputType::Float64 => tensor_from(row.to_vec(), width)?,
-            InputType::Int64 => tensor_from(row.iter().map(|&v| v as i64).collect(), width)?,
+            InputType::Float32 => tensor_from(rows.iter().map(|&v| v as f32).collect(), n, width)?,
+            InputType::Float64 => tensor_from(rows.to_vec(), n, width)?,
+            InputType::Int64 => tensor_from(rows.iter().map(|&v| v as i64).collect(), n, width)?,
         };
         let mut state = match self.states.lock().map(|mut s| s.pop()) {
             Ok(Some(state)) => state,
@@ -156,44 +185,55 @@ impl LoadedModel {
             pool.push(state);
         }
         let outputs = result.map_err(|e| Error::Internal(format!("the model failed: {}", chain(&e))))?;
-        self.decode(&outputs).map_err(|e| Error::Internal(format!("cannot read the model's output: {}", chain(&e))))
+        self.decode(&outputs, n).map_err(|e| Error::Internal(format!("cannot read the model's output: {}", chain(&e))))
     }
 
-    fn decode(&self, outputs: &[TValue]) -> TractResult<Prediction> {
+    fn decode(&self, outputs: &[TValue], n: usize) -> TractResult<Vec<Prediction>> {
         match self.outputs {
             Outputs::Regressor { value } => {
                 let t = outputs[value].cast_to::<f64>()?;
                 let v = t.to_plain_array_view::<f64>()?;
-                Ok(Prediction::Value(v.iter().next().copied().unwrap_or(f64::NAN)))
+                let values: Vec<f64> = v.iter().copied().collect();
+                anyhow::ensure!(values.len() == n, "expected {n} values, got {}", values.len());
+                Ok(values.into_iter().map(Prediction::Value).collect())
             }
             Outputs::Classifier { label, probabilities } => {
-                let p = outputs[probabilities].cast_to::<f64>()?;
-                let p: Vec<f64> = p.to_plain_array_view::<f64>()?.iter().copied().collect();
-                let label = match label {
-                    Some(i) => {
-                        let t = outputs[i].cast_to::<i64>()?;
-                        let l = t.to_plain_array_view::<i64>()?.iter().next().copied();
-                        l.ok_or_else(|| anyhow::anyhow!("empty label output"))?
-                    }
-                    None => argmax(&p) as i64,
-                };
                 let OutputKind::Classifier { classes } = &self.schema.output else {
                     anyhow::bail!("schema and outputs disagree");
                 };
-                let class = usize::try_from(label)
-                    .ok()
-                    .and_then(|i| classes.get(i))
-                    .cloned()
-                    .unwrap_or_else(|| label.to_string());
-                let probabilities = classes.iter().cloned().zip(p).collect();
-                Ok(Prediction::Class { label, class, probabilities })
+                let p = outputs[probabilities].cast_to::<f64>()?;
+                let p: Vec<f64> = p.to_plain_array_view::<f64>()?.iter().copied().collect();
+                let k = classes.len();
+                anyhow::ensure!(p.len() == n * k, "expected {} probabilities, got {}", n * k, p.len());
+                let labels: Vec<i64> = match label {
+                    Some(i) => {
+                        let t = outputs[i].cast_to::<i64>()?;
+                        let l: Vec<i64> = t.to_plain_array_view::<i64>()?.iter().copied().collect();
+                        anyhow::ensure!(l.len() == n, "expected {n} labels, got {}", l.len());
+                        l
+                    }
+                    None => p.chunks(k).map(|row| argmax(row) as i64).collect(),
+                };
+                Ok(labels
+                    .into_iter()
+                    .zip(p.chunks(k))
+                    .map(|(label, row)| {
+                        let class = usize::try_from(label)
+                            .ok()
+                            .and_then(|i| classes.get(i))
+                            .cloned()
+                            .unwrap_or_else(|| label.to_string());
+                        let probabilities = classes.iter().cloned().zip(row.iter().copied()).collect();
+                        Prediction::Class { label, class, probabilities }
+                    })
+                    .collect())
             }
         }
     }
 }
 
-fn tensor_from<T: Datum>(values: Vec<T>, width: usize) -> Result<Tensor> {
-    tract_ndarray::Array2::from_shape_vec((1, width), values)
+fn tensor_from<T: Datum>(values: Vec<T>, rows: usize, width: usize) -> Result<Tensor> {
+    tract_ndarray::Array2::from_shape_vec((rows, width), values)
         .map(|a| a.into_tensor())
         .map_err(|e| Error::Internal(format!("cannot shape the input: {e}")))
 }
@@ -281,13 +321,20 @@ fn feature_names(meta: Option<String>, width: usize) -> Result<Vec<String>> {
 }
 
 /// Finds the label and probability outputs of a classifier, or the value of a regressor.
-fn classify_outputs(model: &TypedModel, class_labels: Option<String>) -> Result<(Outputs, OutputKind)> {
+/// Class names come from the metadata, else from the graph (`found` by the compatibility
+/// layer), else are the column numbers.
+fn classify_outputs(
+    model: &TypedModel,
+    class_labels: Option<String>,
+    found: Option<Vec<String>>,
+) -> Result<(Outputs, OutputKind)> {
     let mut ints = Vec::new();
     let mut floats = Vec::new();
     for (i, outlet) in model.output_outlets().map_err(|e| invalid(e.to_string()))?.iter().enumerate() {
         let fact = model.outlet_fact(*outlet).map_err(|e| invalid(e.to_string()))?;
         let dt = fact.datum_type;
-        let width = fact.shape.as_concrete().map(|s| s.iter().skip(1).product::<usize>()).unwrap_or(0);
+        // the batch (first) dimension is symbolic; the others must be known
+        let width = fact.shape.iter().skip(1).map(|d| d.to_usize().unwrap_or(0)).product::<usize>();
         if dt.is_integer() || dt == TDim::datum_type() {
             ints.push(i);
         } else if dt.is_float() {
@@ -296,7 +343,13 @@ fn classify_outputs(model: &TypedModel, class_labels: Option<String>) -> Result<
     }
     let classes_from = |n: usize| -> Result<Vec<String>> {
         match &class_labels {
-            None => Ok((0..n).map(|i| i.to_string()).collect()),
+            None => match &found {
+                Some(names) if names.len() == n => Ok(names.clone()),
+                Some(names) => {
+                    Err(invalid(format!("the model names {} classes but outputs {n} probabilities", names.len())))
+                }
+                None => Ok((0..n).map(|i| i.to_string()).collect()),
+            },
             Some(text) => {
                 let labels: Vec<String> = serde_json::from_str(text).map_err(|e| {
                     invalid(format!("metadata '{CLASS_LABELS_KEY}' must be a JSON list of strings: {e}"))
@@ -324,51 +377,4 @@ fn classify_outputs(model: &TypedModel, class_labels: Option<String>) -> Result<
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/fixtures/models/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    #[test]
-    fn iris_schema() {
-        let m = LoadedModel::load(&fixture("iris_logreg.onnx")).expect("loads");
-        let names: Vec<_> = m.schema().features.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["sepal_length", "sepal_width", "petal_length", "petal_width"]);
-        assert_eq!(
-            m.schema().output,
-            OutputKind::Classifier { classes: vec!["setosa".into(), "versicolor".into(), "virginica".into()] }
-        );
-        let Prediction::Class { class, probabilities, .. } = m.predict(&[5.1, 3.5, 1.4, 0.2]).expect("predicts") else {
-            panic!("classifier expected");
-        };
-        assert_eq!(class, "setosa");
-        let sum: f64 = probabilities.iter().map(|(_, p)| p).sum();
-        assert!((sum - 1.0).abs() < 1e-5);
-    }
-
-    #[test]
-    fn regressor_schema() {
-        let m = LoadedModel::load(&fixture("diabetes_linear.onnx")).expect("loads");
-        assert_eq!(m.schema().output, OutputKind::Regressor);
-        assert_eq!(m.schema().features.len(), 10);
-        assert!(matches!(m.predict(&[0.0; 10]), Ok(Prediction::Value(v)) if v.is_finite()));
-    }
-
-    #[test]
-    fn refuses_garbage_and_unrunnable_models() {
-        let e = inspect(&fixture("not_onnx.onnx")).expect_err("garbage");
-        assert!(e.to_string().starts_with("not an ONNX model"), "{e}");
-        let e = inspect(&fixture("iris_logreg_zipmap.onnx")).expect_err("zipmap");
-        assert!(e.to_string().contains("tract-onnx cannot"), "{e}");
-        assert!(matches!(e, Error::InvalidModel(_)));
-    }
-
-    #[test]
-    fn wrong_row_width_is_an_input_error() {
-        let m = LoadedModel::load(&fixture("iris_mlp.onnx")).expect("loads");
-        assert!(matches!(m.predict(&[1.0]), Err(Error::InvalidInput(_))));
-    }
-}
+mod tests;

@@ -4,6 +4,7 @@
 mod bad_input;
 mod canary;
 mod cli;
+mod compat;
 mod deploy;
 mod oip;
 mod predict;

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Times Switchyard's peers on the compatibility corpus: onnxruntime (Python API, one
+thread: intra_op_num_threads=1, inter_op_num_threads=1) running the same ONNX files, and
+scikit-learn's `predict` on the estimators the files were exported from (retrained with the
+fixture generator's seeds, so they are the same models).
+
+Run from the project root with the fixtures' venv (see fixtures/README.md):
+
+    python bench/peers.py
+
+Rows are those of fixtures/corpus/expected/<model>.json: the first row for the one-row
+timing, the first 64 for the batch. Each measurement is the median of repeated calls for
+about 0.4 s. Writes bench/results/peers.json.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import numpy as np  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+import sklearn  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(ROOT / "fixtures"))
+import corpus  # noqa: E402
+import generate  # noqa: E402
+
+BUDGET = 0.4
+MIN_CALLS = 20
+BATCH = 64
+
+
+def median_time(f):
+    for _ in range(3):
+        f()
+    times = []
+    start = time.perf_counter()
+    while len(times) < MIN_CALLS or time.perf_counter() - start < BUDGET:
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def session(path):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def estimators():
+    """file stem -> fitted scikit-learn estimator, as the fixture generator trains them."""
+    dss = generate.load_datasets()
+    dss = corpus.corpus_datasets(dss, generate.snake, generate.RANDOM_STATE, generate.TEST_SIZE)
+    out = {}
+    for stem, ds, est, _what in corpus.specs(dss, generate.RANDOM_STATE):
+        corpus.fit(est, ds)
+        out[stem] = est
+        out[stem + "_nozipmap"] = est
+    return out
+
+
+def main():
+    only = sys.argv[1] if len(sys.argv) > 1 else ""
+    ests = estimators()
+    results = []
+    print("%-42s %12s %12s %12s %12s" % ("model", "ort 1 µs", "ort 64 µs", "skl 1 µs", "skl 64 µs"))
+    for exp_path in sorted((ROOT / "fixtures/corpus/expected").glob("*.json")):
+        name = exp_path.stem
+        if only not in name:
+            continue
+        exp = json.loads(exp_path.read_text())
+        rows = np.array(exp["rows"], dtype=np.float32)
+        one, batch = rows[:1], np.resize(rows, (BATCH, rows.shape[1]))
+        sess = session(ROOT / "fixtures/corpus/models" / exp["model"])
+        feed = sess.get_inputs()[0].name
+        ort_one = median_time(lambda: sess.run(None, {feed: one}))
+        ort_batch = median_time(lambda: sess.run(None, {feed: batch}))
+        est = ests[name]
+        x1, x64 = one.astype(np.float64), batch.astype(np.float64)
+        skl_one = median_time(lambda: est.predict(x1))
+        skl_batch = median_time(lambda: est.predict(x64))
+        print("%-42s %12.2f %12.1f %12.1f %12.1f" % (name, ort_one * 1e6, ort_batch * 1e6, skl_one * 1e6, skl_batch * 1e6))
+        results.append(dict(model=name, ort_one_row_us=ort_one * 1e6, ort_batch_us=ort_batch * 1e6,
+                            sklearn_one_row_us=skl_one * 1e6, sklearn_batch_us=skl_batch * 1e6, batch=BATCH))
+    out = dict(onnxruntime=ort.__version__, sklearn=sklearn.__version__, python=sys.version.split()[0],
+               models=results)
+    if not only:
+        (ROOT / "bench/results").mkdir(parents=True, exist_ok=True)
+        (ROOT / "bench/results/peers.json").write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
