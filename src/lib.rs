@@ -9,11 +9,14 @@
 //! - [`node`]: the axum HTTP API node over an engine.
 //! - [`client`]: the typed HTTP client of a node's API (CLI, desktop run-and-test).
 //! - [`runtest`]: run-and-test, N requests over HTTP with the observed split.
+//! - [`scenario`]: scenarios (train, create version, evaluate, deploy) on cron triggers.
+//! - [`clock`]: the injectable wall clock of the scheduler.
 //! - [`store`]: the sqlx pool and migrations.
 //!
 //! Start with [`Engine::open`], then `node::router` to serve it.
 
 pub mod client;
+pub mod clock;
 pub mod demo;
 pub mod deploy;
 pub mod engine;
@@ -25,6 +28,7 @@ pub mod node;
 pub mod registry;
 pub mod router;
 pub mod runtest;
+pub mod scenario;
 pub mod store;
 
 pub use engine::{Engine, EngineConfig};
