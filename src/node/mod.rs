@@ -7,6 +7,7 @@ mod admin;
 mod body;
 mod error;
 mod predict;
+mod scenarios;
 
 use std::future::Future;
 use std::net::SocketAddr;

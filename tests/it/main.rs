@@ -9,5 +9,6 @@ mod predict;
 mod rollout;
 mod routing;
 mod runtest;
+mod scenario;
 mod support;
 mod switching;
