@@ -92,7 +92,7 @@ macro_rules! string_newtype_impls {
     ($t:ty) => {
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.pad(&self.0)
             }
         }
         impl AsRef<str> for $t {
@@ -124,6 +124,12 @@ mod tests {
         for bad in ["", "Iris", "1abc", "a b", "a/b", "é", &"a".repeat(65)] {
             assert!(ServiceName::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn names_pad_in_tables() {
+        let name = ServiceName::parse("iris").expect("name");
+        assert_eq!(format!("[{name:<6}]"), "[iris  ]");
     }
 
     #[test]
