@@ -167,7 +167,9 @@ impl Engine {
         }
         let now = self.clock().now();
         store::save(self.pool(), &spec, now).await?;
-        let keys: Vec<String> = spec.cron_triggers().map(|(i, c)| c.key(i)).collect();
+        // A disabled trigger keeps no bookkeeping: enabling it later starts from that moment
+        // instead of firing for the time it was off.
+        let keys: Vec<String> = spec.cron_triggers().filter(|(_, c)| c.enabled).map(|(i, c)| c.key(i)).collect();
         store::sync_triggers(self.pool(), self.node_name(), spec.name.as_str(), &keys, now).await?;
         tracing::info!(scenario = %spec.name, steps = spec.steps.len(), "scenario saved");
         self.get_scenario(spec.name.as_str()).await

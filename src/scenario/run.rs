@@ -36,13 +36,18 @@ pub(crate) struct Recorder {
 struct RecorderState {
     run: Run,
     log: String,
+    /// How much of `log` is in the registry (the log only grows: writes append the rest).
+    persisted: usize,
     dirty: bool,
     truncated: bool,
 }
 
 impl Recorder {
-    pub(crate) fn new(engine: Engine, run: Run, log: String) -> Arc<Self> {
-        Arc::new(Recorder { engine, state: Mutex::new(RecorderState { run, log, dirty: false, truncated: false }) })
+    /// A recorder of a run whose row holds `persisted_log`.
+    pub(crate) fn new(engine: Engine, run: Run, persisted_log: String) -> Arc<Self> {
+        let persisted = persisted_log.len();
+        let state = RecorderState { run, log: persisted_log, persisted, dirty: false, truncated: false };
+        Arc::new(Recorder { engine, state: Mutex::new(state) })
     }
 
     /// A line of the executor, timestamped.
@@ -89,19 +94,34 @@ impl Recorder {
         self.state.lock().ok().map(|s| (s.run.clone(), s.log.clone()))
     }
 
-    /// Writes the state if it changed since the last write.
+    /// Writes the state if it changed since the last write; the log is appended, not
+    /// rewritten. Writes are serialised by the caller (the flusher, then the final write).
     pub(crate) async fn flush(&self) -> Result<()> {
-        let snapshot = {
+        let (run, tail, len) = {
             let Ok(mut s) = self.state.lock() else { return Ok(()) };
             if !s.dirty {
                 return Ok(());
             }
             s.dirty = false;
-            (s.run.clone(), s.log.clone())
+            let tail = s.log.get(s.persisted..).unwrap_or_default().to_owned();
+            (s.run.clone(), tail, s.log.len())
         };
-        let (run, log) = snapshot;
-        if !store::update_run(self.engine.pool(), self.engine.node_name(), &run, &log).await? {
-            tracing::warn!(scenario = %run.scenario, run = run.id, "run row is no longer running; state not written");
+        let written = store::update_run(self.engine.pool(), self.engine.node_name(), &run, &tail).await;
+        match written {
+            Ok(true) => {
+                if let Ok(mut s) = self.state.lock() {
+                    s.persisted = len;
+                }
+            }
+            Ok(false) => {
+                tracing::warn!(scenario = %run.scenario, run = run.id, "run row is no longer running; state not written")
+            }
+            Err(e) => {
+                if let Ok(mut s) = self.state.lock() {
+                    s.dirty = true;
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -154,13 +174,18 @@ pub(crate) async fn execute(
     token: CancellationToken,
     run_dir: PathBuf,
 ) {
+    // The flusher stops only between writes (a write cut short could be appended twice).
+    let stop_flusher = CancellationToken::new();
     let flusher = {
-        let rec = Arc::clone(&rec);
+        let (rec, stop) = (Arc::clone(&rec), stop_flusher.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(FLUSH_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                every.tick().await;
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = every.tick() => {}
+                }
                 if let Err(e) = rec.flush().await {
                     tracing::warn!("cannot persist a scenario run's progress: {e}");
                 }
@@ -214,7 +239,8 @@ pub(crate) async fn execute(
         }
     }
     finish(&engine, &rec, &spec, halt).await;
-    flusher.abort();
+    stop_flusher.cancel();
+    let _ = flusher.await;
     if let Err(e) = rec.flush().await {
         tracing::error!(scenario = %spec.name, run = run_id, "cannot record the end of a scenario run: {e}");
     }

@@ -16,6 +16,8 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
 pub const BUILT_INS: [&str; 6] = ["scenario", "run_id", "run_dir", "date", "data_dir", "switchyard"];
 
 pub const MAX_STEPS: usize = 50;
+/// A name no scenario can take.
+pub const RESERVED_NAME: &str = "validate";
 /// The longest a command may be allowed to run: one week.
 pub const MAX_TIMEOUT_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
 
@@ -357,6 +359,9 @@ impl Scenario {
         };
         let builtins: BTreeSet<&str> = BUILT_INS.into_iter().collect();
         let mut defined: BTreeSet<String> = BUILT_INS.iter().map(|s| (*s).to_owned()).collect();
+        if self.name.as_str() == RESERVED_NAME {
+            push("name".into(), None, format!("'{RESERVED_NAME}' is reserved (the admin API's /scenarios/validate)"));
+        }
 
         for (name, value) in &self.variables {
             let path = format!("variables.{name}");
@@ -596,10 +601,12 @@ mod tests {
             .as_array_mut()
             .expect("list")
             .push(json!({"kind": "cron", "schedule": "0 0 * * *", "timezone": "Mars/Base"}));
+        v["name"] = json!("validate");
         let paths: Vec<String> = spec(v).issues().into_iter().map(|i| i.path).collect();
         assert_eq!(
             paths,
             [
+                "name",
                 "variables.bad",
                 "variables.run_id",
                 "steps[0].timeout_seconds",

@@ -324,19 +324,20 @@ pub async fn insert_run(pool: &Pool, node: &str, run: &Run, log: &str) -> Result
     Ok(id)
 }
 
-/// Writes a running run's state. Only a row still `running` is changed, so a process that
-/// lost its run (marked abandoned by a newer process) cannot bring it back. Returns whether
-/// the row was written.
-pub async fn update_run(pool: &Pool, node: &str, run: &Run, log: &str) -> Result<bool> {
+/// Writes a running run's state and appends `log_tail` (what the log gained since the last
+/// write) to its log. Only a row still `running` is changed, so a process that lost its run
+/// (marked abandoned by a newer process) cannot bring it back. Returns whether the row was
+/// written.
+pub async fn update_run(pool: &Pool, node: &str, run: &Run, log_tail: &str) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE scenario_runs SET status = ?, message = ?, steps_json = ?, variables_json = ?, log = ?, ended_at = ? \
-         WHERE scenario = ? AND node = ? AND id = ? AND status = 'running'",
+        "UPDATE scenario_runs SET status = ?, message = ?, steps_json = ?, variables_json = ?, log = log || ?, \
+         ended_at = ? WHERE scenario = ? AND node = ? AND id = ? AND status = 'running'",
     )
     .bind(run.status.as_str())
     .bind(&run.message)
     .bind(to_json(&run.steps)?)
     .bind(to_json(&run.variables)?)
-    .bind(log)
+    .bind(log_tail)
     .bind(run.ended_at.map(|t| t.timestamp_millis()))
     .bind(&run.scenario)
     .bind(node)
@@ -385,7 +386,7 @@ pub async fn abandon_running(pool: &Pool, node: &str, at: DateTime<Utc>) -> Resu
     let mut out = Vec::new();
     for row in &rows {
         let mut run = run_from_row(row, true)?;
-        let mut log = run.log.take().unwrap_or_default();
+        let log = run.log.take().unwrap_or_default();
         let step = run.steps.iter().find(|s| s.status == StepStatus::Running).map(|s| s.name.clone());
         for s in &mut run.steps {
             match s.status {
@@ -404,11 +405,9 @@ pub async fn abandon_running(pool: &Pool, node: &str, at: DateTime<Utc>) -> Resu
             Some(step) => format!("abandoned: the node stopped during step '{step}' and the run cannot resume"),
             None => "abandoned: the node stopped during the run and the run cannot resume".to_owned(),
         };
-        if !log.is_empty() && !log.ends_with('\n') {
-            log.push('\n');
-        }
-        log.push_str(&format!("[{}] {}\n", at.format("%Y-%m-%d %H:%M:%S"), run.message));
-        update_run(pool, node, &run, &log).await?;
+        let newline = if !log.is_empty() && !log.ends_with('\n') { "\n" } else { "" };
+        let note = format!("{newline}[{}] {}\n", at.format("%Y-%m-%d %H:%M:%S"), run.message);
+        update_run(pool, node, &run, &note).await?;
         run.update_progress();
         out.push(run);
     }

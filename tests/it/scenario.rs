@@ -170,6 +170,9 @@ async fn a_full_run_deploys_the_new_unique_version() {
     assert_eq!(run["variables"]["baseline_version"], "v1");
     let log = run["log"].as_str().expect("log");
     assert!(log.contains("epoch 1000/1000") && log.contains("train-demo"), "{log}");
+    // The log is appended as it grows, never twice.
+    assert_eq!(log.matches("epoch 1000/1000").count(), 1, "{log}");
+    assert_eq!(log.matches("step 1/4 'train' (run_command) started").count(), 1, "{log}");
 
     // The deployment serves the new version, and the revision says which run put it there.
     let rev = deployment(&node, "iris").await;
@@ -341,6 +344,11 @@ async fn the_scheduler_fires_once_per_due_time_on_a_manual_clock() {
     let mut spec = shell("daily", "echo tick ${date}", 10.0, json!([{"kind": "cron", "schedule": "0 0 * * *"}]));
     spec["steps"].as_array_mut().expect("steps").truncate(1);
     save_ok(&node, &spec).await;
+    // A disabled trigger never fires.
+    let mut off = spec.clone();
+    off["name"] = json!("off");
+    off["triggers"][0]["enabled"] = json!(false);
+    save_ok(&node, &off).await;
     let fires: Value = node
         .http
         .get(node.url("/admin/v1/scenarios/daily/next?count=2"))
