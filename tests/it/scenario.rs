@@ -121,6 +121,17 @@ async fn wait(node: &TestNode, name: &str, id: i64) -> Value {
     panic!("run {id} of {name} still running: {}", get_run(node, name, id).await);
 }
 
+/// Polls until the run's persisted log contains `text` (the command is running), within 10 s.
+async fn wait_for_log(node: &TestNode, name: &str, id: i64, text: &str) {
+    for _ in 0..200 {
+        if get_run(node, name, id).await["log"].as_str().is_some_and(|l| l.contains(text)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the log of run {id} of {name} never showed '{text}': {}", get_run(node, name, id).await);
+}
+
 async fn deployment(node: &TestNode, service: &str) -> Value {
     node.http
         .get(node.url(&format!("/admin/v1/deployments/{service}")))
@@ -262,6 +273,7 @@ async fn a_run_can_be_cancelled_and_runs_never_overlap() {
     let node = node_with(None).await;
     save_ok(&node, &shell("long", "echo working; sleep 30", 60.0, json!([]))).await;
     start(&node, "long").await;
+    wait_for_log(&node, "long", 1, "working").await;
     // A second manual run while the first runs is refused.
     let r = node.http.post(node.url("/admin/v1/scenarios/long/runs")).send().await.expect("send");
     let (status, code, message) = error_code(r).await;
@@ -446,13 +458,7 @@ async fn a_run_left_running_by_a_dead_process_is_marked_abandoned() {
     let node = node_with(None).await;
     save_ok(&node, &shell("long", "echo working; sleep 30", 60.0, json!([]))).await;
     start(&node, "long").await;
-    // Wait until the command runs and its output is persisted.
-    for _ in 0..100 {
-        if get_run(&node, "long", 1).await["log"].as_str().is_some_and(|l| l.contains("working")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_log(&node, "long", 1, "working").await;
     // A new process opens the registry while the row still says running (as after a crash).
     let other = Engine::open(config(&node.dir, None)).await.expect("second engine");
     let run = other.scenario_run("long", 1).await.expect("run");
