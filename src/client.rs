@@ -19,6 +19,7 @@ use crate::monitor::MonitorSnapshot;
 use crate::monitor::ab::AbReport;
 use crate::registry::{Service, Version};
 use crate::report::ReportData;
+use crate::scenario::{Run, ScenarioIssue, ScenarioView, TriggerFires};
 
 /// The default address of a node.
 pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:8080";
@@ -88,12 +89,18 @@ impl NodeClient {
     }
 
     async fn send<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T> {
+        let bytes = self.fetch(req).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Internal(format!("unexpected answer from {}: {e}", self.base)))
+    }
+
+    /// The body of a successful answer, or the node's typed error.
+    async fn fetch(&self, req: RequestBuilder) -> Result<Vec<u8>> {
         let response = req.send().await.map_err(|e| self.unreachable(e))?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| self.unreachable(e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Internal(format!("unexpected answer from {}: {e}", self.base)));
+            return Ok(bytes.to_vec());
         }
         Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Error::Remote { code: body.error.code, message: body.error.message },
@@ -191,6 +198,50 @@ impl NodeClient {
             ),
         )
         .await
+    }
+
+    /// Creates or replaces a scenario (the spec as JSON, e.g. read from a file).
+    pub async fn save_scenario(&self, spec: &Value) -> Result<ScenarioView> {
+        self.send(self.request(Method::POST, "/admin/v1/scenarios").json(spec)).await
+    }
+
+    pub async fn validate_scenario(&self, spec: &Value) -> Result<Vec<ScenarioIssue>> {
+        self.send(self.request(Method::POST, "/admin/v1/scenarios/validate").json(spec)).await
+    }
+
+    pub async fn list_scenarios(&self) -> Result<Vec<ScenarioView>> {
+        self.send(self.request(Method::GET, "/admin/v1/scenarios")).await
+    }
+
+    pub async fn scenario(&self, name: &str) -> Result<ScenarioView> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/scenarios/{name}"))).await
+    }
+
+    pub async fn delete_scenario(&self, name: &str) -> Result<()> {
+        self.fetch(self.request(Method::DELETE, &format!("/admin/v1/scenarios/{name}"))).await.map(|_| ())
+    }
+
+    pub async fn next_fires(&self, name: &str, count: usize) -> Result<Vec<TriggerFires>> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/scenarios/{name}/next?count={count}"))).await
+    }
+
+    /// Starts a manual run; the node answers at once with the run (status `running`).
+    pub async fn start_run(&self, name: &str) -> Result<Run> {
+        self.send(self.request(Method::POST, &format!("/admin/v1/scenarios/{name}/runs"))).await
+    }
+
+    /// Runs of a scenario, newest first, without logs.
+    pub async fn scenario_runs(&self, name: &str, limit: usize) -> Result<Vec<Run>> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/scenarios/{name}/runs?limit={limit}"))).await
+    }
+
+    /// One run with its log.
+    pub async fn scenario_run(&self, name: &str, id: i64) -> Result<Run> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/scenarios/{name}/runs/{id}"))).await
+    }
+
+    pub async fn cancel_run(&self, name: &str, id: i64) -> Result<Run> {
+        self.send(self.request(Method::POST, &format!("/admin/v1/scenarios/{name}/runs/{id}/cancel"))).await
     }
 
     /// One native prediction; `generation` forces a generation.

@@ -1,5 +1,7 @@
 //! The demo registry loaded on first start: three services built from the shipped fixture
-//! models (`fixtures/`), with their holdout metrics, deployed as a newcomer would try them.
+//! models (`fixtures/`), with their holdout metrics, deployed as a newcomer would try them;
+//! and the `retrain_iris` scenario, which retrains the iris classifier with the built-in
+//! demo trainer and deploys the result only if it beats the active generation.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +10,83 @@ use serde_json::json;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::registry::{NewVersion, Provenance};
+use crate::scenario::Scenario;
+
+/// The iris data the demo scenario trains and evaluates on, written to `<data_dir>/demo/`.
+const IRIS_TRAIN_CSV: &str = include_str!("../fixtures/data/iris_train.csv");
+const IRIS_HOLDOUT_CSV: &str = include_str!("../fixtures/data/iris_holdout.csv");
+
+/// The name of the demo scenario.
+pub const DEMO_SCENARIO: &str = "retrain_iris";
+
+/// The demo scenario: train (the built-in trainer, so it runs on any machine), register a
+/// unique version with the training metrics, evaluate it against the active generation on
+/// the holdout CSV, and deploy it only if it is better. On a fresh demo the first run
+/// deploys (0.9778 against v1's 0.9333 accuracy); later runs stop at the gate.
+pub fn demo_scenario() -> serde_json::Value {
+    json!({
+        "name": DEMO_SCENARIO,
+        "description": "Retrain the iris classifier, register it as a unique version, and deploy it only if it beats the active generation on the holdout set. Monthly at midnight (UTC), or by hand.",
+        "variables": {
+            "train_csv": "${data_dir}/demo/iris_train.csv",
+            "holdout_csv": "${data_dir}/demo/iris_holdout.csv"
+        },
+        "steps": [
+            {
+                "kind": "run_command",
+                "name": "train",
+                "command": ["${switchyard}", "train-demo", "--data", "${train_csv}",
+                            "--out", "${run_dir}/model.onnx", "--metrics", "${run_dir}/metrics.json",
+                            "--class-labels", "setosa,versicolor,virginica"],
+                "timeout_seconds": 300,
+                "outputs": {"model_file": "model.onnx", "metrics_file": "metrics.json"}
+            },
+            {
+                "kind": "create_version",
+                "name": "register",
+                "service": "iris_classifier",
+                "model_file": "${model_file}",
+                "id": "retrained",
+                "unique": true,
+                "metrics_file": "${metrics_file}",
+                "notes": "Retrained by scenario ${scenario} run ${run_id} on ${date}"
+            },
+            {
+                "kind": "evaluate",
+                "name": "compare",
+                "service": "iris_classifier",
+                "version": "${version_id}",
+                "metric": "accuracy",
+                "holdout_csv": "${holdout_csv}",
+                "target_column": "target",
+                "stop_unless_better": true
+            },
+            {
+                "kind": "update_deployment",
+                "name": "deploy",
+                "service": "iris_classifier",
+                "version": "${version_id}",
+                "mode": "single"
+            }
+        ],
+        "triggers": [
+            {"kind": "manual"},
+            {"kind": "cron", "schedule": "0 0 1 * *", "timezone": "UTC", "on_missed": "skip"}
+        ]
+    })
+}
+
+/// Writes the demo scenario's data files and saves the scenario.
+pub async fn seed_scenario(engine: &Engine) -> Result<()> {
+    let dir = engine.data_dir().join("demo");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("iris_train.csv"), IRIS_TRAIN_CSV)?;
+    std::fs::write(dir.join("iris_holdout.csv"), IRIS_HOLDOUT_CSV)?;
+    let spec: Scenario = serde_json::from_value(demo_scenario())
+        .map_err(|e| Error::Internal(format!("the demo scenario does not parse: {e}")))?;
+    engine.save_scenario(spec).await?;
+    Ok(())
+}
 
 struct DemoVersion {
     model: &'static [u8],
@@ -95,6 +174,7 @@ pub async fn seed(engine: &Engine) -> Result<()> {
     engine.create_service("diabetes_progression", "Disease progression one year after baseline (regression)").await?;
     add(engine, "diabetes_progression", &DIABETES_LINEAR).await?;
     engine.deploy_version("diabetes_progression", "v1", WHO, "first release").await?;
-    tracing::info!("demo services loaded: iris_classifier, breast_cancer, diabetes_progression");
+    seed_scenario(engine).await?;
+    tracing::info!("demo loaded: iris_classifier, breast_cancer, diabetes_progression; scenario {DEMO_SCENARIO}");
     Ok(())
 }

@@ -27,6 +27,10 @@ pub enum ErrorCode {
     CanaryNotFound,
     CanaryConflict,
     AlreadyExists,
+    ScenarioNotFound,
+    RunNotFound,
+    /// A run of the scenario is in progress (runs never overlap), or the run is not running.
+    RunConflict,
     Unauthorized,
     PayloadTooLarge,
     NodeUnreachable,
@@ -58,6 +62,9 @@ impl ErrorCode {
             ErrorCode::CanaryNotFound => "canary_not_found",
             ErrorCode::CanaryConflict => "canary_conflict",
             ErrorCode::AlreadyExists => "already_exists",
+            ErrorCode::ScenarioNotFound => "scenario_not_found",
+            ErrorCode::RunNotFound => "run_not_found",
+            ErrorCode::RunConflict => "run_conflict",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::NodeUnreachable => "node_unreachable",
@@ -106,6 +113,12 @@ pub enum Error {
     CanaryConflict(String),
     #[error("{0}")]
     AlreadyExists(String),
+    #[error("scenario '{0}' does not exist")]
+    ScenarioNotFound(String),
+    #[error("scenario '{scenario}' has no run {id}")]
+    RunNotFound { scenario: String, id: i64 },
+    #[error("{0}")]
+    RunConflict(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -149,6 +162,9 @@ impl Error {
             Error::CanaryNotFound(_) => ErrorCode::CanaryNotFound,
             Error::CanaryConflict(_) => ErrorCode::CanaryConflict,
             Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            Error::ScenarioNotFound(_) => ErrorCode::ScenarioNotFound,
+            Error::RunNotFound { .. } => ErrorCode::RunNotFound,
+            Error::RunConflict(_) => ErrorCode::RunConflict,
             Error::Unauthorized(_) => ErrorCode::Unauthorized,
             Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Error::NodeUnreachable(_) => ErrorCode::NodeUnreachable,

@@ -10,11 +10,14 @@
 //! - [`client`]: the typed HTTP client of a node's API (CLI, desktop run-and-test).
 //! - [`runtest`]: run-and-test, N requests over HTTP with the observed split.
 //! - [`report`]: deployment reports: HTML with plotters charts, CSV, PNG.
+//! - [`scenario`]: scenarios (train, create version, evaluate, deploy) on cron triggers.
+//! - [`clock`]: the injectable wall clock of the scheduler.
 //! - [`store`]: the sqlx pool and migrations.
 //!
 //! Start with [`Engine::open`], then `node::router` to serve it.
 
 pub mod client;
+pub mod clock;
 pub mod demo;
 pub mod deploy;
 pub mod engine;
@@ -27,6 +30,7 @@ pub mod registry;
 pub mod report;
 pub mod router;
 pub mod runtest;
+pub mod scenario;
 pub mod store;
 
 pub use engine::{Engine, EngineConfig};

@@ -34,6 +34,26 @@ impl ServiceName {
     }
 }
 
+/// A scenario name: the same rules as a service name (e.g. `retrain_iris`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ScenarioName(String);
+
+impl ScenarioName {
+    pub fn parse(s: &str) -> Result<Self> {
+        match ServiceName::parse(s) {
+            Ok(ServiceName(name)) => Ok(Self(name)),
+            Err(_) => Err(Error::InvalidName(format!(
+                "invalid scenario name '{}': use 1-{MAX_LEN} characters, a lowercase letter first, then lowercase letters, digits, '_' or '-' (e.g. retrain_iris)",
+                truncate(s)
+            ))),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A version id such as `v3` or `retrained_model-20261121-7f3a`: an ASCII letter or digit
 /// first, then letters, digits, `_`, `-` or `.`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -72,7 +92,7 @@ macro_rules! string_newtype_impls {
     ($t:ty) => {
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.pad(&self.0)
             }
         }
         impl AsRef<str> for $t {
@@ -90,6 +110,7 @@ macro_rules! string_newtype_impls {
 }
 string_newtype_impls!(ServiceName);
 string_newtype_impls!(VersionId);
+string_newtype_impls!(ScenarioName);
 
 #[cfg(test)]
 mod tests {
@@ -103,6 +124,12 @@ mod tests {
         for bad in ["", "Iris", "1abc", "a b", "a/b", "é", &"a".repeat(65)] {
             assert!(ServiceName::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn names_pad_in_tables() {
+        let name = ServiceName::parse("iris").expect("name");
+        assert_eq!(format!("[{name:<6}]"), "[iris  ]");
     }
 
     #[test]

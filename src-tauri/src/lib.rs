@@ -103,6 +103,17 @@ pub fn run() {
             commands::rollout::ab_results,
             commands::rollout::feedback,
             commands::report::export_report,
+            commands::scenarios::list_scenarios,
+            commands::scenarios::get_scenario,
+            commands::scenarios::save_scenario,
+            commands::scenarios::validate_scenario,
+            commands::scenarios::delete_scenario,
+            commands::scenarios::scenario_next_fires,
+            commands::scenarios::start_scenario_run,
+            commands::scenarios::scenario_runs,
+            commands::scenarios::scenario_run,
+            commands::scenarios::cancel_scenario_run,
+            commands::scenarios::watch_scenario_run,
         ])
         .build(tauri::generate_context!());
     let app = match result {

@@ -13,6 +13,11 @@ use switchyard::node::{self, NodeConfig};
 use switchyard::report;
 use switchyard::{Engine, ErrorCode};
 
+#[path = "switchyard/scenario.rs"]
+mod scenario_cmd;
+
+use scenario_cmd::{ScenarioCommand, scenario};
+
 #[derive(Parser)]
 #[command(name = "switchyard", version, about = "Deploy ML models: registry, router and API node")]
 struct Cli {
@@ -123,6 +128,36 @@ enum Command {
         format: ReportFormat,
         #[command(flatten)]
         node: NodeArgs,
+    },
+    /// Scenarios: save one from a JSON file, list, show, run (and wait), runs, logs, cancel,
+    /// next fire times.
+    Scenario {
+        #[command(subcommand)]
+        command: ScenarioCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Train the demo model (used by the demo scenario; runs without Python or network).
+    #[command(name = "train-demo", hide = true)]
+    TrainDemo {
+        /// Training CSV: feature columns and a target column.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write the ONNX model.
+        #[arg(long)]
+        out: PathBuf,
+        /// Where to write the training metrics (JSON).
+        #[arg(long)]
+        metrics: PathBuf,
+        #[arg(long, default_value_t = switchyard::scenario::demo_trainer::DEFAULT_EPOCHS)]
+        epochs: usize,
+        #[arg(long, default_value_t = switchyard::scenario::demo_trainer::DEFAULT_LEARNING_RATE)]
+        learning_rate: f64,
+        #[arg(long, default_value = "target")]
+        target: String,
+        /// Class names in index order, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        class_labels: Option<Vec<String>>,
     },
     /// Send one prediction request.
     Predict {
@@ -309,6 +344,18 @@ async fn run(cli: Cli) -> Result<()> {
         Command::History { service, node } => history(&service, &node).await,
         Command::Ab { service, node } => ab(&service, &node).await,
         Command::Canary { command, node } => canary(command, &node).await,
+        Command::Scenario { command, node } => scenario(command, &node).await,
+        Command::TrainDemo { data, out, metrics, epochs, learning_rate, target, class_labels } => {
+            use switchyard::scenario::demo_trainer::{TrainOptions, train_files};
+            let opts = TrainOptions {
+                epochs,
+                learning_rate,
+                target_column: target,
+                class_labels,
+                ..TrainOptions::new(data, out, metrics)
+            };
+            train_files(&opts).map(|_| ())
+        }
         Command::Report { deployment, since, until, out, csv, format, node } => {
             report(ReportArgs { deployment, since, until, out, csv, format }, &node).await
         }

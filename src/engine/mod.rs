@@ -13,6 +13,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::clock::{Clock, SystemClock};
 use crate::deploy::{self, ActiveDeployment, DeploymentConfig, Revision, RevisionKind, RevisionMeta, Serving};
 use crate::error::{Error, Result};
 use crate::model::{LoadedModel, Prediction};
@@ -48,6 +49,15 @@ pub struct EngineConfig {
     /// Injected latency and failures per generation: empty in production; tests use it to
     /// make a version slow or failing without a special model.
     pub faults: Faults,
+    /// The wall clock of the scenario scheduler and of run timestamps; tests use a
+    /// [`ManualClock`](crate::clock::ManualClock).
+    pub clock: Arc<dyn Clock>,
+    /// How often the scenario scheduler checks cron triggers; None runs no scheduler loop
+    /// (tests call [`Engine::scheduler_tick`] themselves). Missed fires and abandoned runs
+    /// are handled at open either way.
+    pub scheduler_tick: Option<Duration>,
+    /// The program `${switchyard}` names in scenarios (default: the current executable).
+    pub switchyard_exe: Option<PathBuf>,
 }
 
 /// Latency and failures injected into given generations (`(service, version)`).
@@ -66,6 +76,9 @@ impl EngineConfig {
             flush_interval: Duration::from_secs(10),
             canary_tick: Duration::from_secs(1),
             faults: Faults::default(),
+            clock: Arc::new(SystemClock),
+            scheduler_tick: Some(Duration::from_secs(1)),
+            switchyard_exe: None,
         }
     }
 
@@ -104,6 +117,13 @@ pub(crate) struct Inner {
     /// Serialises monitor flushes: two flushes committing out of order could overwrite a
     /// bucket's newer state with an older one.
     flush_lock: tokio::sync::Mutex<()>,
+    clock: Arc<dyn Clock>,
+    switchyard_exe: PathBuf,
+    /// The scenario runs in progress in this process: scenario → (run id, its cancel token).
+    /// At most one per scenario: runs of a scenario never overlap.
+    scenario_runs: Mutex<HashMap<String, (i64, CancellationToken)>>,
+    /// Serialises scheduler passes (the loop, tests' direct ticks, the pass at open).
+    scheduler_lock: tokio::sync::Mutex<()>,
 }
 
 impl Drop for Inner {
@@ -201,6 +221,10 @@ impl Engine {
                 shutdown: CancellationToken::new(),
                 canary_windows: Mutex::new(HashMap::new()),
                 flush_lock: tokio::sync::Mutex::new(()),
+                clock: Arc::clone(&config.clock),
+                switchyard_exe: config.switchyard_exe.clone().unwrap_or_else(crate::scenario::current_exe),
+                scenario_runs: Mutex::new(HashMap::new()),
+                scheduler_lock: tokio::sync::Mutex::new(()),
             }),
         };
         crate::monitor::load(&engine.inner.pool, &engine.inner.node, &engine.inner.monitor).await?;
@@ -208,12 +232,13 @@ impl Engine {
             crate::demo::seed(&engine).await?;
         }
         engine.activate_all().await?;
+        engine.scheduler_start().await?;
         engine.spawn_background(&config);
         Ok(engine)
     }
 
-    /// The metrics flusher and the canary controller. They hold a weak handle: dropping the
-    /// last `Engine` (or [`Engine::close`]) stops them.
+    /// The metrics flusher, the canary controller and the scenario scheduler. They hold a
+    /// weak handle: dropping the last `Engine` (or [`Engine::close`]) stops them.
     fn spawn_background(&self, config: &EngineConfig) {
         let weak = Arc::downgrade(&self.inner);
         let token = self.inner.shutdown.clone();
@@ -233,14 +258,44 @@ impl Engine {
             }
         });
         crate::deploy::canary::spawn_controller(self, config.canary_tick);
+        if let Some(every) = config.scheduler_tick {
+            crate::scenario::scheduler::spawn(self, every);
+        }
     }
 
-    /// Writes pending traffic minutes and stops the background tasks. Engine handles stay
-    /// usable for reads; call at graceful shutdown.
+    /// Writes pending traffic minutes and stops the background tasks; scenario runs in
+    /// progress are stopped and recorded as abandoned. Engine handles stay usable for reads;
+    /// call at graceful shutdown.
     pub async fn close(&self) -> Result<()> {
         self.inner.shutdown.cancel();
         self.flush_monitor().await?;
+        // Let the runs record that they were stopped (their commands are killed at once).
+        for _ in 0..200 {
+            if self.inner.scenario_runs.lock().map(|r| r.is_empty()).unwrap_or(true) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
         Ok(())
+    }
+
+    /// The engine's wall clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// What `${switchyard}` names in scenarios.
+    pub fn switchyard_exe(&self) -> &Path {
+        &self.inner.switchyard_exe
+    }
+
+    pub(crate) fn scheduler_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.scheduler_lock
+    }
+
+    /// The scenario runs in progress in this process : scenario → (run id, cancel token).
+    pub(crate) fn runs_in_progress(&self) -> &Mutex<HashMap<String, (i64, CancellationToken)>> {
+        &self.inner.scenario_runs
     }
 
     /// Writes the monitor's changed minute buckets to the registry now (reports read the
@@ -500,7 +555,7 @@ impl Engine {
     }
 
     /// The loaded model for an artifact, shared while any deployment holds it.
-    async fn load_model(&self, sha256: &str) -> Result<Arc<LoadedModel>> {
+    pub(crate) async fn load_model(&self, sha256: &str) -> Result<Arc<LoadedModel>> {
         if let Some(model) = self.cached_model(sha256) {
             return Ok(model);
         }

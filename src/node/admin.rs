@@ -1,5 +1,6 @@
-//! The admin API (`/admin/v1`): services, versions (ONNX upload), deployments, rollback and
-//! history. Requires the bearer token when the node has one.
+//! The admin API (`/admin/v1`): services, versions (ONNX upload), deployments, rollback,
+//! history, canaries, and scenarios (`scenarios.rs`). Requires the bearer token when the node
+//! has one.
 
 use std::collections::BTreeMap;
 
@@ -38,6 +39,7 @@ pub(super) fn router(state: AppState) -> Router<AppState> {
         .route("/deployments/{service}/report", get(report))
         .route("/deployments/{service}/canary", get(get_canary).post(start_canary))
         .route("/deployments/{service}/canary/{action}", post(canary_action))
+        .merge(super::scenarios::routes())
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 
@@ -64,7 +66,7 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
 }
 
 /// Who made a change: the body's `author`, else the `x-switchyard-author` header.
-fn author(body: Option<&str>, headers: &HeaderMap) -> String {
+pub(super) fn author(body: Option<&str>, headers: &HeaderMap) -> String {
     body.map(str::to_owned)
         .or_else(|| headers.get(AUTHOR_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned))
         .filter(|a| !a.trim().is_empty())

@@ -32,8 +32,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::GenerationNotLive
         | ErrorCode::RequestNotFound
         | ErrorCode::CanaryNotFound
+        | ErrorCode::ScenarioNotFound
+        | ErrorCode::RunNotFound
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::AlreadyExists | ErrorCode::CanaryConflict => StatusCode::CONFLICT,
+        ErrorCode::AlreadyExists | ErrorCode::CanaryConflict | ErrorCode::RunConflict => StatusCode::CONFLICT,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::NodeUnreachable => StatusCode::BAD_GATEWAY,

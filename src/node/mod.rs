@@ -8,6 +8,7 @@ mod body;
 mod error;
 mod oip;
 mod predict;
+mod scenarios;
 
 use std::future::Future;
 use std::net::SocketAddr;

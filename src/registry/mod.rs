@@ -200,7 +200,10 @@ pub(crate) async fn insert_version(
             return Err(Error::InvalidInput(format!("metric '{k}' must have a name and a finite value")));
         }
     }
-    let mut tx = pool.begin().await?;
+    // IMMEDIATE: this transaction reads then writes, and a deferred one cannot upgrade while
+    // another connection writes (scenario runs and the metrics flusher write in the
+    // background): SQLite would answer "database is locked" at once.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM versions WHERE service = ?")
         .bind(service.as_str())
         .fetch_all(&mut *tx)

@@ -177,11 +177,7 @@ impl Engine {
     pub async fn export_report_since(&self, service: &str, since: &str, path: &str) -> Result<PathBuf> {
         let now = Utc::now();
         let since = parse_time(since, now)?;
-        let path = if path.trim().is_empty() {
-            default_report_path(service, now)
-        } else {
-            PathBuf::from(path.trim())
-        };
+        let path = if path.trim().is_empty() { default_report_path(service, now) } else { PathBuf::from(path.trim()) };
         self.export_report(service, since, now, &path).await
     }
 }

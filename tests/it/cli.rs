@@ -4,7 +4,7 @@ use std::process::Command;
 
 use crate::support::{fixtures_dir, spawn_node};
 
-async fn cli(url: &str, args: &[&str]) -> (bool, String, String) {
+pub(crate) async fn cli(url: &str, args: &[&str]) -> (bool, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
     cmd.args(args).env("SWITCHYARD_NODE", url).env_remove("SWITCHYARD_TOKEN_FILE");
     let out = tokio::task::spawn_blocking(move || cmd.output().expect("run cli")).await.expect("join");

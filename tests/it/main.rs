@@ -12,5 +12,6 @@ mod report;
 mod rollout;
 mod routing;
 mod runtest;
+mod scenario;
 mod support;
 mod switching;

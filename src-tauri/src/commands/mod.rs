@@ -4,5 +4,6 @@ pub mod deployment;
 pub mod report;
 pub mod rollout;
 pub mod run;
+pub mod scenarios;
 pub mod services;
 pub mod versions;

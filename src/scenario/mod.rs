@@ -1,0 +1,432 @@
+//! Scenarios: named, ordered steps (run a training command, create a version, evaluate it,
+//! update the deployment) with `${variables}`, started by hand or by cron triggers, with a
+//! persisted run history.
+//!
+//! - [`spec`]: the scenario, its steps and triggers, checked as a whole when saved.
+//! - [`template`]: `${name}` substitution.
+//! - [`cron`]: croner schedules in IANA time zones (DST behaviour documented there).
+//! - [`store`]: the tables; [`Run`] and its statuses.
+//! - `run`: the executor; `command`: child processes with timeout and cancel.
+//! - [`evaluate`]: metrics of a model on a holdout CSV.
+//! - [`scheduler`]: cron triggers on the engine's clock, missed fires, restart recovery.
+//! - [`demo_trainer`]: the dependency-free trainer the demo scenario runs.
+//!
+//! Invariants: two runs of one scenario never overlap (a fire during a run is recorded as
+//! skipped); a run that does not succeed leaves the deployment as it was; a run is never
+//! left `running` by a process that is gone (it is marked abandoned at the next start).
+
+pub mod cron;
+pub mod demo_trainer;
+pub mod evaluate;
+pub mod scheduler;
+pub mod spec;
+pub mod store;
+pub mod template;
+
+mod command;
+mod run;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub use cron::{FireTime, Schedule};
+pub use spec::{OnMissed, Scenario, ScenarioIssue, Step, Trigger};
+pub use store::{Run, RunStatus, StepRun, StepStatus, TriggerKind};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+
+/// Runs listed at most, newest first.
+pub const MAX_RUNS_LISTED: usize = 500;
+
+/// A saved scenario as lists and the editor show it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioView {
+    pub spec: Scenario,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The id of the run in progress, if one is.
+    pub running: Option<i64>,
+    /// The latest run (without its log).
+    pub last_run: Option<Run>,
+    /// The earliest next fire of its enabled cron triggers.
+    pub next_fire: Option<FireTime>,
+}
+
+/// A cron trigger's next fire times.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TriggerFires {
+    /// Index in the scenario's `triggers`.
+    pub trigger: usize,
+    pub schedule: String,
+    pub timezone: String,
+    pub description: String,
+    pub enabled: bool,
+    pub on_missed: OnMissed,
+    pub next: Vec<FireTime>,
+}
+
+/// What starts a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunTrigger {
+    Manual {
+        by: String,
+    },
+    Cron {
+        schedule: String,
+        timezone: String,
+        due: DateTime<Utc>,
+        /// Fire times due since the last check (more than one after a suspend): run once.
+        count: usize,
+    },
+    /// Fires missed while the node was down, handled at start.
+    Missed {
+        schedule: String,
+        timezone: String,
+        count: usize,
+        first: DateTime<Utc>,
+        last: DateTime<Utc>,
+    },
+}
+
+impl RunTrigger {
+    pub fn manual(by: &str) -> Self {
+        RunTrigger::Manual { by: by.to_owned() }
+    }
+
+    fn kind(&self) -> TriggerKind {
+        match self {
+            RunTrigger::Manual { .. } => TriggerKind::Manual,
+            RunTrigger::Cron { .. } => TriggerKind::Cron,
+            RunTrigger::Missed { .. } => TriggerKind::Missed,
+        }
+    }
+
+    fn detail(&self) -> String {
+        let at = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        match self {
+            RunTrigger::Manual { by } => format!("manual by {by}"),
+            RunTrigger::Cron { schedule, timezone, due, count } => {
+                let extra = if *count > 1 {
+                    format!(" ({count} fire times since the last check, run once)")
+                } else {
+                    String::new()
+                };
+                format!("cron '{schedule}' ({timezone}), due {}{extra}", at(due))
+            }
+            RunTrigger::Missed { schedule, timezone, count, first, last } => {
+                let when = if count == &1 { at(first) } else { format!("{} to {}", at(first), at(last)) };
+                let plus = if *count >= cron::MAX_COUNTED { "+" } else { "" };
+                format!(
+                    "{count}{plus} missed fire(s) of cron '{schedule}' ({timezone}) while the node was down: {when}"
+                )
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Every problem of a spec as an editor sends it (empty when it can be saved): JSON shape,
+    /// names, variables defined before use, cron patterns, time zones, services that exist.
+    pub async fn validate_scenario(&self, spec: &Value) -> Result<Vec<ScenarioIssue>> {
+        match serde_json::from_value::<Scenario>(spec.clone()) {
+            Ok(spec) => self.scenario_issues(&spec).await,
+            Err(e) => Ok(vec![ScenarioIssue { path: String::new(), step: None, message: e.to_string() }]),
+        }
+    }
+
+    async fn scenario_issues(&self, spec: &Scenario) -> Result<Vec<ScenarioIssue>> {
+        let mut issues = spec.issues();
+        for (i, service) in spec.literal_services() {
+            match self.get_service(service).await {
+                Ok(_) => {}
+                Err(Error::ServiceNotFound(_)) => issues.push(ScenarioIssue {
+                    path: format!("steps[{i}].service"),
+                    step: Some(i),
+                    message: format!("service '{service}' does not exist"),
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(issues)
+    }
+
+    /// Creates or replaces a scenario. Nothing invalid is saved: every issue is reported at
+    /// once, each at its place. A run in progress keeps the spec it started with.
+    pub async fn save_scenario(&self, spec: Scenario) -> Result<ScenarioView> {
+        let issues = self.scenario_issues(&spec).await?;
+        if !issues.is_empty() {
+            let all: Vec<String> = issues.iter().map(ToString::to_string).collect();
+            return Err(Error::InvalidConfig(format!("scenario '{}' cannot be saved: {}", spec.name, all.join("; "))));
+        }
+        let now = self.clock().now();
+        store::save(self.pool(), &spec, now).await?;
+        // A disabled trigger keeps no bookkeeping: enabling it later starts from that moment
+        // instead of firing for the time it was off.
+        let keys: Vec<String> = spec.cron_triggers().filter(|(_, c)| c.enabled).map(|(i, c)| c.key(i)).collect();
+        store::sync_triggers(self.pool(), self.node_name(), spec.name.as_str(), &keys, now).await?;
+        tracing::info!(scenario = %spec.name, steps = spec.steps.len(), "scenario saved");
+        self.get_scenario(spec.name.as_str()).await
+    }
+
+    pub async fn list_scenarios(&self) -> Result<Vec<ScenarioView>> {
+        let mut out = Vec::new();
+        for stored in store::list(self.pool()).await? {
+            out.push(self.scenario_view(stored).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn get_scenario(&self, name: &str) -> Result<ScenarioView> {
+        let stored = store::get(self.pool(), name).await?.ok_or_else(|| Error::ScenarioNotFound(short(name)))?;
+        self.scenario_view(stored).await
+    }
+
+    async fn scenario_view(&self, stored: store::StoredScenario) -> Result<ScenarioView> {
+        let name = stored.spec.name.to_string();
+        let last_run = store::runs(self.pool(), self.node_name(), &name, 1).await?.into_iter().next();
+        let now = self.clock().now();
+        let next_fire = stored
+            .spec
+            .cron_triggers()
+            .filter(|(_, c)| c.enabled)
+            .filter_map(|(_, c)| c.parsed().ok()?.next_fires(now, 1).into_iter().next())
+            .min_by_key(|f| f.at);
+        Ok(ScenarioView {
+            running: self.running_run(&name),
+            spec: stored.spec,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+            last_run,
+            next_fire,
+        })
+    }
+
+    /// Deletes a scenario (not while it runs). Its run history is kept.
+    pub async fn delete_scenario(&self, name: &str) -> Result<()> {
+        if let Some(id) = self.running_run(name) {
+            return Err(Error::RunConflict(format!(
+                "run {id} of '{name}' is running: cancel it before deleting the scenario"
+            )));
+        }
+        if !store::delete(self.pool(), name).await? {
+            return Err(Error::ScenarioNotFound(short(name)));
+        }
+        tracing::info!(scenario = name, "scenario deleted");
+        Ok(())
+    }
+
+    /// The next `count` fire times of each cron trigger of a scenario.
+    pub async fn next_fires(&self, name: &str, count: usize) -> Result<Vec<TriggerFires>> {
+        let stored = store::get(self.pool(), name).await?.ok_or_else(|| Error::ScenarioNotFound(short(name)))?;
+        let now = self.clock().now();
+        let mut out = Vec::new();
+        for (i, c) in stored.spec.cron_triggers() {
+            let schedule = c.parsed().map_err(Error::InvalidConfig)?;
+            out.push(TriggerFires {
+                trigger: i,
+                schedule: c.schedule.clone(),
+                timezone: c.timezone.clone(),
+                description: schedule.describe(),
+                enabled: c.enabled,
+                on_missed: c.on_missed,
+                next: schedule.next_fires(now, count.clamp(1, 100)),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Starts a run in the background and returns it at once (status `running`). Refused
+    /// while another run of the scenario is in progress: runs of a scenario never overlap.
+    pub async fn start_run(&self, name: &str, trigger: RunTrigger) -> Result<Run> {
+        let stored = store::get(self.pool(), name).await?.ok_or_else(|| Error::ScenarioNotFound(short(name)))?;
+        let spec = stored.spec;
+        let token = self.shutdown_token().child_token();
+        self.claim_scenario(name, &token)?;
+        match self.launch(spec, trigger, token).await {
+            Ok(run) => Ok(run),
+            Err(e) => {
+                self.release_scenario(name);
+                Err(e)
+            }
+        }
+    }
+
+    async fn launch(&self, spec: Scenario, trigger: RunTrigger, token: CancellationToken) -> Result<Run> {
+        let name = spec.name.to_string();
+        let now = self.clock().now();
+        let mut run = Run {
+            scenario: name.clone(),
+            id: 0,
+            trigger: trigger.kind(),
+            trigger_detail: trigger.detail(),
+            status: RunStatus::Running,
+            message: String::new(),
+            steps: spec
+                .steps
+                .iter()
+                .map(|s| StepRun {
+                    name: s.name().to_owned(),
+                    kind: s.kind().to_owned(),
+                    status: StepStatus::Pending,
+                    started_at: None,
+                    ended_at: None,
+                    message: String::new(),
+                    outputs: BTreeMap::new(),
+                })
+                .collect(),
+            variables: BTreeMap::new(),
+            started_at: now,
+            ended_at: None,
+            progress: 0.0,
+            log: None,
+        };
+        run.id = store::insert_run(self.pool(), self.node_name(), &run, "").await?;
+        self.set_running_id(&name, run.id);
+        let run_dir = self.data_dir().join("scenarios").join(&name).join("runs").join(run.id.to_string());
+        run.variables = self.run_variables(&spec, run.id, &run_dir, now);
+        let rec = run::Recorder::new(self.clone(), run.clone(), String::new());
+        rec.line(&format!("run {} of scenario '{name}' started: {}", run.id, run.trigger_detail));
+        if let Err(e) = std::fs::create_dir_all(&run_dir) {
+            // The executor then fails the run at its first step, recorded rather than lost.
+            rec.line(&format!("cannot create the run directory {}: {e}", run_dir.display()));
+        }
+        rec.flush().await?;
+        let snapshot = rec.snapshot().map(|(r, _)| r).unwrap_or(run);
+        tracing::info!(scenario = %name, run = snapshot.id, trigger = %snapshot.trigger_detail, "scenario run started");
+        tokio::spawn(run::execute(self.clone(), spec, rec, token, run_dir));
+        Ok(snapshot)
+    }
+
+    /// The built-in variables and the scenario's own, for one run.
+    fn run_variables(
+        &self,
+        spec: &Scenario,
+        id: i64,
+        run_dir: &std::path::Path,
+        now: DateTime<Utc>,
+    ) -> BTreeMap<String, String> {
+        let mut vars = BTreeMap::from([
+            ("scenario".to_owned(), spec.name.to_string()),
+            ("run_id".to_owned(), id.to_string()),
+            ("run_dir".to_owned(), run_dir.display().to_string()),
+            ("date".to_owned(), now.format("%Y-%m-%d").to_string()),
+            ("data_dir".to_owned(), self.data_dir().display().to_string()),
+            ("switchyard".to_owned(), self.switchyard_exe().display().to_string()),
+        ]);
+        let rendered: Vec<(String, String)> = spec
+            .variables
+            .iter()
+            // Validated at save: only built-ins are referenced, so rendering cannot fail.
+            .map(|(k, v)| (k.clone(), template::render(v, &vars).unwrap_or_else(|_| v.clone())))
+            .collect();
+        vars.extend(rendered);
+        vars
+    }
+
+    /// A scenario's runs, newest first, without logs.
+    pub async fn scenario_runs(&self, name: &str, limit: usize) -> Result<Vec<Run>> {
+        if store::get(self.pool(), name).await?.is_none() {
+            // Runs of a deleted scenario are still listed.
+            let runs = store::runs(self.pool(), self.node_name(), name, 1).await?;
+            if runs.is_empty() {
+                return Err(Error::ScenarioNotFound(short(name)));
+            }
+        }
+        let limit = limit.clamp(1, MAX_RUNS_LISTED) as i64;
+        store::runs(self.pool(), self.node_name(), name, limit).await
+    }
+
+    /// One run with its log.
+    pub async fn scenario_run(&self, name: &str, id: i64) -> Result<Run> {
+        store::run(self.pool(), self.node_name(), name, id)
+            .await?
+            .ok_or_else(|| Error::RunNotFound { scenario: short(name), id })
+    }
+
+    /// Cancels a run in progress: its command is killed, no later step runs. Returns the run
+    /// once it has stopped.
+    pub async fn cancel_run(&self, name: &str, id: i64, by: &str) -> Result<Run> {
+        let token = self.running_token(name, id);
+        let Some(token) = token else {
+            let run = self.scenario_run(name, id).await?;
+            return Err(Error::RunConflict(format!(
+                "run {id} of '{name}' is not running here (it is {})",
+                run.status.as_str()
+            )));
+        };
+        tracing::info!(scenario = name, run = id, by, "cancelling scenario run");
+        token.cancel();
+        for _ in 0..300 {
+            if self.running_token(name, id).is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.scenario_run(name, id).await
+    }
+}
+
+/// The in-process claim that keeps runs of one scenario from overlapping.
+impl Engine {
+    /// Reserves the scenario for a new run, or says which run is in the way.
+    pub(crate) fn claim_scenario(&self, name: &str, token: &CancellationToken) -> Result<()> {
+        let mut runs = self.runs_in_progress().lock().map_err(|_| Error::Internal("run table poisoned".into()))?;
+        if let Some((id, _)) = runs.get(name) {
+            let which = if *id > 0 { format!("run {id}") } else { "a run".to_owned() };
+            return Err(Error::RunConflict(format!(
+                "{which} of '{name}' is still running: wait for it or cancel it (runs of a scenario never overlap)"
+            )));
+        }
+        runs.insert(name.to_owned(), (0, token.clone()));
+        Ok(())
+    }
+
+    pub(crate) fn set_running_id(&self, name: &str, id: i64) {
+        if let Ok(mut runs) = self.runs_in_progress().lock()
+            && let Some(entry) = runs.get_mut(name)
+        {
+            entry.0 = id;
+        }
+    }
+
+    pub(crate) fn release_scenario(&self, name: &str) {
+        if let Ok(mut runs) = self.runs_in_progress().lock() {
+            runs.remove(name);
+        }
+    }
+
+    /// Called by a run's task once its end is recorded.
+    pub(crate) fn scenario_run_finished(&self, name: &str, id: i64) {
+        if let Ok(mut runs) = self.runs_in_progress().lock()
+            && runs.get(name).is_some_and(|(running, _)| *running == id)
+        {
+            runs.remove(name);
+        }
+    }
+
+    /// The id of the scenario's run in progress in this process.
+    pub fn running_run(&self, name: &str) -> Option<i64> {
+        self.runs_in_progress().lock().ok()?.get(name).map(|(id, _)| *id)
+    }
+
+    pub(crate) fn running_token(&self, name: &str, id: i64) -> Option<CancellationToken> {
+        let runs = self.runs_in_progress().lock().ok()?;
+        runs.get(name).filter(|(running, _)| *running == id).map(|(_, t)| t.clone())
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// Where the `${switchyard}` variable points by default: this executable.
+pub fn current_exe() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("switchyard"))
+}

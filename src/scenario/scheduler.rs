@@ -1,0 +1,208 @@
+//! The scheduler: evaluates every enabled cron trigger against the engine's [`Clock`]
+//! (crate::clock) and starts runs when fire times fall due.
+//!
+//! - Each trigger's bookkeeping row says up to when its fire times have been handled; a pass
+//!   at `now` handles the fire times in `(last_checked, now]` and moves the mark to `now`, so
+//!   a due time fires once however often the pass runs.
+//! - Runs never overlap: a fire while the scenario's run is in progress is recorded as a
+//!   `skipped` run saying which run was in the way.
+//! - At engine open ([`Engine::scheduler_start`]) runs left `running` by a dead process are
+//!   marked `abandoned`, then fire times that fell due while the node was down are handled
+//!   by each trigger's `on_missed` policy: one run (`run_once`), or a `skipped` run that
+//!   records them (`skip`).
+//!
+//! Tests drive [`Engine::scheduler_tick`] directly with a manual clock; the node runs it
+//! every second ([`spawn`]).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::RunTrigger;
+use super::spec::OnMissed;
+use super::store::{self, Run, RunStatus, StepRun, StepStatus};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+
+/// What a scheduler pass did for one scenario.
+#[derive(Debug, Clone)]
+pub struct Fired {
+    pub scenario: String,
+    /// The run started, or the `skipped` / `failed` run recorded instead.
+    pub run: Run,
+}
+
+impl Engine {
+    /// One scheduler pass at `now`: starts a run for each scenario with a cron trigger due
+    /// since its last check, or records why it did not run.
+    pub async fn scheduler_tick(&self, now: DateTime<Utc>) -> Result<Vec<Fired>> {
+        self.scheduler_pass(now, false).await
+    }
+
+    /// At engine open: marks runs left `running` by a previous process as abandoned, then
+    /// handles the fires missed while the node was down.
+    pub(crate) async fn scheduler_start(&self) -> Result<Vec<Fired>> {
+        let now = self.clock().now();
+        for run in store::abandon_running(self.pool(), self.node_name(), now).await? {
+            tracing::warn!(scenario = %run.scenario, run = run.id, "{}", run.message);
+        }
+        self.scheduler_pass(now, true).await
+    }
+
+    async fn scheduler_pass(&self, now: DateTime<Utc>, at_start: bool) -> Result<Vec<Fired>> {
+        let _pass = self.scheduler_lock().lock().await;
+        let mut fired = Vec::new();
+        for stored in store::list(self.pool()).await? {
+            let spec = stored.spec;
+            let name = spec.name.to_string();
+            let mut due = Vec::new();
+            for (i, c) in spec.cron_triggers().filter(|(_, c)| c.enabled) {
+                let schedule = match c.parsed() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(scenario = %name, trigger = i, "cron trigger unusable: {e}");
+                        continue;
+                    }
+                };
+                let key = c.key(i);
+                match store::last_checked(self.pool(), self.node_name(), &name, &key).await? {
+                    // A trigger without bookkeeping (saved by an older node) starts from now.
+                    None => store::set_checked(self.pool(), self.node_name(), &name, &key, now).await?,
+                    Some(last) => {
+                        if let Some(d) = schedule.due(last, now) {
+                            due.push((key, c.clone(), d));
+                        }
+                    }
+                }
+            }
+            let Some((_, c, d)) = due.first().cloned() else { continue };
+            for (key, _, _) in &due {
+                store::set_checked(self.pool(), self.node_name(), &name, key, now).await?;
+            }
+            let outcome = if at_start {
+                let trigger = RunTrigger::Missed {
+                    schedule: c.schedule.clone(),
+                    timezone: c.timezone.clone(),
+                    count: d.count,
+                    first: d.first,
+                    last: d.last,
+                };
+                match c.on_missed {
+                    OnMissed::RunOnce => self.fire(&name, trigger).await?,
+                    OnMissed::Skip => {
+                        let why = format!("{}; not run (on_missed: skip)", trigger_text(&trigger));
+                        self.record_unstarted(&name, &spec, &trigger, RunStatus::Skipped, why).await?
+                    }
+                }
+            } else {
+                let trigger = RunTrigger::Cron {
+                    schedule: c.schedule.clone(),
+                    timezone: c.timezone.clone(),
+                    due: d.last,
+                    count: d.count,
+                };
+                self.fire(&name, trigger).await?
+            };
+            fired.push(Fired { scenario: name, run: outcome });
+        }
+        Ok(fired)
+    }
+
+    /// Starts a run, or records why it could not start.
+    async fn fire(&self, name: &str, trigger: RunTrigger) -> Result<Run> {
+        match self.start_run(name, trigger.clone()).await {
+            Ok(run) => Ok(run),
+            Err(Error::RunConflict(_)) => {
+                let spec = store::get(self.pool(), name).await?.map(|s| s.spec);
+                let running = self.running_run(name).map_or("a run".to_owned(), |id| format!("run {id}"));
+                let why = format!(
+                    "{}; skipped: {running} was still running (runs of a scenario never overlap)",
+                    trigger_text(&trigger)
+                );
+                tracing::warn!(scenario = name, "{why}");
+                match spec {
+                    Some(spec) => self.record_unstarted(name, &spec, &trigger, RunStatus::Skipped, why).await,
+                    None => Err(Error::ScenarioNotFound(name.to_owned())),
+                }
+            }
+            Err(Error::ScenarioNotFound(n)) => Err(Error::ScenarioNotFound(n)),
+            Err(e) => {
+                let spec = store::get(self.pool(), name).await?.map(|s| s.spec);
+                let why = format!("{}; could not start: {e}", trigger_text(&trigger));
+                tracing::error!(scenario = name, "{why}");
+                match spec {
+                    Some(spec) => self.record_unstarted(name, &spec, &trigger, RunStatus::Failed, why).await,
+                    None => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Records a fire that did not run, as a finished run with every step skipped.
+    async fn record_unstarted(
+        &self,
+        name: &str,
+        spec: &super::Scenario,
+        trigger: &RunTrigger,
+        status: RunStatus,
+        why: String,
+    ) -> Result<Run> {
+        let now = self.clock().now();
+        let mut run = Run {
+            scenario: name.to_owned(),
+            id: 0,
+            trigger: trigger.kind(),
+            trigger_detail: trigger.detail(),
+            status,
+            message: why.clone(),
+            steps: spec
+                .steps
+                .iter()
+                .map(|s| StepRun {
+                    name: s.name().to_owned(),
+                    kind: s.kind().to_owned(),
+                    status: StepStatus::Skipped,
+                    started_at: None,
+                    ended_at: None,
+                    message: String::new(),
+                    outputs: Default::default(),
+                })
+                .collect(),
+            variables: Default::default(),
+            started_at: now,
+            ended_at: Some(now),
+            progress: 1.0,
+            log: None,
+        };
+        let log = format!("[{}] {why}\n", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
+        run.id = store::insert_run(self.pool(), self.node_name(), &run, &log).await?;
+        tracing::info!(scenario = name, run = run.id, status = status.as_str(), "{why}");
+        Ok(run)
+    }
+}
+
+fn trigger_text(t: &RunTrigger) -> String {
+    t.detail()
+}
+
+/// Runs [`Engine::scheduler_tick`] every `every` on the engine's clock until the engine
+/// closes. Holds a weak handle, like the canary controller.
+pub fn spawn(engine: &Engine, every: Duration) {
+    let weak = engine.downgrade();
+    let token = engine.shutdown_token();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = interval.tick() => {}
+            }
+            let Some(engine) = Engine::from_weak(&weak) else { break };
+            let now = engine.clock().now();
+            if let Err(e) = engine.scheduler_tick(now).await {
+                tracing::warn!("scenario scheduler pass failed: {e}");
+            }
+        }
+    });
+}

@@ -1,0 +1,636 @@
+//! What a scenario is: named, ordered steps with variables, and its triggers. A spec is
+//! checked as a whole when it is saved ([`Scenario::issues`]): every `${variable}` must be
+//! defined before the step that uses it, cron patterns must parse and time zones exist, so a
+//! typo fails at save time and not at 3 a.m.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::cron::Schedule;
+use super::template::{self, is_identifier};
+use crate::names::{ScenarioName, ServiceName, VersionId};
+
+/// Variables every run defines.
+pub const BUILT_INS: [&str; 6] = ["scenario", "run_id", "run_dir", "date", "data_dir", "switchyard"];
+
+pub const MAX_STEPS: usize = 50;
+/// A name no scenario can take.
+pub const RESERVED_NAME: &str = "validate";
+/// The longest a command may be allowed to run: one week.
+pub const MAX_TIMEOUT_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: ScenarioName,
+    #[serde(default)]
+    pub description: String,
+    /// Constants of the scenario; values may use the built-in variables.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    pub steps: Vec<Step>,
+    #[serde(default)]
+    pub triggers: Vec<Trigger>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Step {
+    RunCommand(RunCommand),
+    CreateVersion(CreateVersion),
+    Evaluate(Evaluate),
+    UpdateDeployment(UpdateDeployment),
+}
+
+/// A shell command line (`sh -c`) or a program and its arguments (run directly).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CommandLine {
+    Shell(String),
+    Exec(Vec<String>),
+}
+
+fn default_timeout() -> f64 {
+    3600.0
+}
+fn default_target_variable() -> String {
+    "version_id".to_owned()
+}
+fn default_target_column() -> String {
+    "target".to_owned()
+}
+fn default_timezone() -> String {
+    "UTC".to_owned()
+}
+fn yes() -> bool {
+    true
+}
+
+/// Runs a program; its output goes to the run log. A non-zero exit or the timeout fails the
+/// step. Each declared output is a file the command must have written; its absolute path
+/// becomes a variable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunCommand {
+    pub name: String,
+    pub command: CommandLine,
+    /// Default: the run's directory (`${run_dir}`); relative paths are taken from it.
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    /// Added to the node's environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: f64,
+    /// Variable name → path of a file the command writes.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// Registers a model file as a new version of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVersion {
+    pub name: String,
+    pub service: String,
+    pub model_file: String,
+    /// Default: the next `vN` (or `version-…` when unique).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// "Make unique": append `-YYYYMMDD-xxxx`.
+    #[serde(default)]
+    pub unique: bool,
+    /// A JSON object of metrics written by the training (numbers are kept, the rest ignored).
+    #[serde(default)]
+    pub metrics_file: Option<String>,
+    #[serde(default)]
+    pub notes: String,
+    /// The variable that receives the new version id.
+    #[serde(default = "default_target_variable")]
+    pub target_variable: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Accuracy,
+    LogLoss,
+    Auc,
+    Rmse,
+}
+
+impl Metric {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::LogLoss => "log_loss",
+            Metric::Auc => "auc",
+            Metric::Rmse => "rmse",
+        }
+    }
+
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Metric::Accuracy | Metric::Auc)
+    }
+
+    /// Whether `candidate` is strictly better than `baseline`.
+    pub fn better(self, candidate: f64, baseline: f64) -> bool {
+        if self.higher_is_better() { candidate > baseline } else { candidate < baseline }
+    }
+}
+
+/// Computes a metric of a version on a holdout CSV, and optionally stops the run unless the
+/// candidate beats the baseline (by default the active generation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evaluate {
+    pub name: String,
+    pub service: String,
+    pub version: String,
+    pub metric: Metric,
+    pub holdout_csv: String,
+    #[serde(default = "default_target_column")]
+    pub target_column: String,
+    #[serde(default)]
+    pub stop_unless_better: bool,
+    /// The version to beat. Default: the active generation (single), or the generation with
+    /// the largest share of a mapping.
+    #[serde(default)]
+    pub baseline: Option<String>,
+}
+
+impl Evaluate {
+    /// The variables this step defines: the candidate's score, the baseline's score and id.
+    pub fn outputs(&self) -> [String; 3] {
+        let m = self.metric.as_str();
+        [m.to_owned(), format!("baseline_{m}"), "baseline_version".to_owned()]
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateMode {
+    /// The new version serves alone.
+    #[default]
+    Single,
+    /// The new version takes the place (and the probability) of one generation of the mapping.
+    Replace { generation: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDeployment {
+    pub name: String,
+    pub service: String,
+    pub version: String,
+    #[serde(default)]
+    pub mode: UpdateMode,
+}
+
+impl Step {
+    pub fn name(&self) -> &str {
+        match self {
+            Step::RunCommand(s) => &s.name,
+            Step::CreateVersion(s) => &s.name,
+            Step::Evaluate(s) => &s.name,
+            Step::UpdateDeployment(s) => &s.name,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::RunCommand(_) => "run_command",
+            Step::CreateVersion(_) => "create_version",
+            Step::Evaluate(_) => "evaluate",
+            Step::UpdateDeployment(_) => "update_deployment",
+        }
+    }
+
+    /// Every field that may hold variables, with its name.
+    fn templated_fields(&self) -> Vec<(String, &str)> {
+        let mut out: Vec<(String, &str)> = Vec::new();
+        match self {
+            Step::RunCommand(s) => {
+                match &s.command {
+                    CommandLine::Shell(c) => out.push(("command".into(), c)),
+                    CommandLine::Exec(args) => {
+                        out.extend(args.iter().enumerate().map(|(i, a)| (format!("command[{i}]"), a.as_str())))
+                    }
+                }
+                if let Some(d) = &s.working_dir {
+                    out.push(("working_dir".into(), d));
+                }
+                out.extend(s.env.iter().map(|(k, v)| (format!("env.{k}"), v.as_str())));
+                out.extend(s.outputs.iter().map(|(k, v)| (format!("outputs.{k}"), v.as_str())));
+            }
+            Step::CreateVersion(s) => {
+                out.push(("service".into(), &s.service));
+                out.push(("model_file".into(), &s.model_file));
+                if let Some(id) = &s.id {
+                    out.push(("id".into(), id));
+                }
+                if let Some(m) = &s.metrics_file {
+                    out.push(("metrics_file".into(), m));
+                }
+                out.push(("notes".into(), &s.notes));
+            }
+            Step::Evaluate(s) => {
+                out.push(("service".into(), &s.service));
+                out.push(("version".into(), &s.version));
+                out.push(("holdout_csv".into(), &s.holdout_csv));
+                out.push(("target_column".into(), &s.target_column));
+                if let Some(b) = &s.baseline {
+                    out.push(("baseline".into(), b));
+                }
+            }
+            Step::UpdateDeployment(s) => {
+                out.push(("service".into(), &s.service));
+                out.push(("version".into(), &s.version));
+                if let UpdateMode::Replace { generation } = &s.mode {
+                    out.push(("mode.replace.generation".into(), generation));
+                }
+            }
+        }
+        out
+    }
+
+    /// The variables the step defines for the steps after it.
+    pub fn defines(&self) -> Vec<String> {
+        match self {
+            Step::RunCommand(s) => s.outputs.keys().cloned().collect(),
+            Step::CreateVersion(s) => vec![s.target_variable.clone()],
+            Step::Evaluate(s) => s.outputs().to_vec(),
+            Step::UpdateDeployment(_) => vec!["revision".to_owned()],
+        }
+    }
+
+    /// The service the step names, when it is written out (not a variable).
+    fn literal_service(&self) -> Option<&str> {
+        let s = match self {
+            Step::RunCommand(_) => return None,
+            Step::CreateVersion(s) => &s.service,
+            Step::Evaluate(s) => &s.service,
+            Step::UpdateDeployment(s) => &s.service,
+        };
+        (!template::has_variables(s)).then_some(s.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMissed {
+    /// Fires missed while the node was down are run once when it starts.
+    RunOnce,
+    /// They are recorded as a skipped run, and nothing runs.
+    #[default]
+    Skip,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronTrigger {
+    /// croner syntax; "monthly at midnight" is `0 0 1 * *`.
+    pub schedule: String,
+    /// IANA zone whose wall clock the schedule follows.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    #[serde(default)]
+    pub on_missed: OnMissed,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+impl CronTrigger {
+    /// Identifies the trigger's fire bookkeeping: a changed schedule starts afresh.
+    pub fn key(&self, index: usize) -> String {
+        format!("{index}|{}|{}", self.schedule.trim(), self.timezone)
+    }
+
+    pub fn parsed(&self) -> Result<Schedule, String> {
+        Schedule::parse(&self.schedule, &self.timezone)
+    }
+}
+
+/// How runs start. A scenario can always be run by hand; `manual` only says so explicitly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Trigger {
+    Manual,
+    Cron(CronTrigger),
+}
+
+/// One problem of a spec, at its place: `steps[2].version`, `triggers[0].schedule`, …
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioIssue {
+    /// `steps[i].field`, `triggers[i].field`, `variables.name` or `name`.
+    pub path: String,
+    /// The step's index, when the issue is in a step.
+    pub step: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+impl Scenario {
+    /// The cron triggers with their index in `triggers`.
+    pub fn cron_triggers(&self) -> impl Iterator<Item = (usize, &CronTrigger)> {
+        self.triggers.iter().enumerate().filter_map(|(i, t)| match t {
+            Trigger::Cron(c) => Some((i, c)),
+            Trigger::Manual => None,
+        })
+    }
+
+    /// Services named literally by the steps (the engine checks they exist).
+    pub fn literal_services(&self) -> Vec<(usize, &str)> {
+        self.steps.iter().enumerate().filter_map(|(i, s)| s.literal_service().map(|svc| (i, svc))).collect()
+    }
+
+    /// Every problem of the spec; empty when it can be saved.
+    pub fn issues(&self) -> Vec<ScenarioIssue> {
+        let mut issues = Vec::new();
+        let mut push = |path: String, step: Option<usize>, message: String| {
+            issues.push(ScenarioIssue { path, step, message });
+        };
+        let builtins: BTreeSet<&str> = BUILT_INS.into_iter().collect();
+        let mut defined: BTreeSet<String> = BUILT_INS.iter().map(|s| (*s).to_owned()).collect();
+        if self.name.as_str() == RESERVED_NAME {
+            push("name".into(), None, format!("'{RESERVED_NAME}' is reserved (the admin API's /scenarios/validate)"));
+        }
+
+        for (name, value) in &self.variables {
+            let path = format!("variables.{name}");
+            if !is_identifier(name) {
+                push(path.clone(), None, "a variable name uses letters, digits and '_', not a digit first".into());
+            } else if builtins.contains(name.as_str()) {
+                push(path.clone(), None, format!("'{name}' is a built-in variable and cannot be redefined"));
+            }
+            match template::references(value) {
+                Err(e) => push(path, None, e),
+                Ok(refs) => {
+                    for r in refs.into_iter().filter(|r| !builtins.contains(r)) {
+                        push(
+                            path.clone(),
+                            None,
+                            format!(
+                                "unknown variable ${{{r}}}: scenario variables may only use the built-ins ({})",
+                                BUILT_INS.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        defined.extend(self.variables.keys().cloned());
+
+        if self.steps.is_empty() {
+            push("steps".into(), None, "a scenario needs at least one step".into());
+        }
+        if self.steps.len() > MAX_STEPS {
+            push("steps".into(), None, format!("a scenario has at most {MAX_STEPS} steps"));
+        }
+        let mut names = BTreeSet::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            let at = |field: &str| format!("steps[{i}].{field}");
+            let name = step.name();
+            if name.trim().is_empty() || name.len() > 64 {
+                push(at("name"), Some(i), "a step needs a name of 1 to 64 characters".into());
+            } else if !names.insert(name) {
+                push(at("name"), Some(i), format!("another step is already named '{name}'"));
+            }
+            for (field, text) in step.templated_fields() {
+                match template::references(text) {
+                    Err(e) => push(at(&field), Some(i), e),
+                    Ok(refs) => {
+                        for r in refs.into_iter().filter(|r| !defined.contains(*r)) {
+                            push(
+                                at(&field),
+                                Some(i),
+                                format!(
+                                    "unknown variable ${{{r}}} (defined at this step: {})",
+                                    defined.iter().cloned().collect::<Vec<_>>().join(", ")
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            for (field, problem) in step_field_problems(step) {
+                push(at(&field), Some(i), problem);
+            }
+            for var in step.defines() {
+                if !is_identifier(&var) {
+                    push(
+                        at("outputs"),
+                        Some(i),
+                        format!("'{var}' cannot be a variable name: use letters, digits and '_'"),
+                    );
+                } else if builtins.contains(var.as_str()) {
+                    push(at("outputs"), Some(i), format!("'{var}' is a built-in variable and cannot be redefined"));
+                }
+                defined.insert(var);
+            }
+        }
+
+        for (i, trigger) in self.triggers.iter().enumerate() {
+            if let Trigger::Cron(c) = trigger {
+                if let Err(e) = super::cron::parse_timezone(&c.timezone) {
+                    push(format!("triggers[{i}].timezone"), None, e);
+                } else if let Err(e) = c.parsed() {
+                    push(format!("triggers[{i}].schedule"), None, e);
+                }
+            }
+        }
+        issues
+    }
+}
+
+/// Checks of one step's fields that do not involve variables.
+fn step_field_problems(step: &Step) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let literal = |s: &str| !template::has_variables(s);
+    let service_ok = |field: &str, s: &str, out: &mut Vec<(String, String)>| {
+        if literal(s)
+            && let Err(e) = ServiceName::parse(s)
+        {
+            out.push((field.to_owned(), e.to_string()));
+        }
+    };
+    match step {
+        Step::RunCommand(s) => {
+            let empty = match &s.command {
+                CommandLine::Shell(c) => c.trim().is_empty(),
+                CommandLine::Exec(args) => args.first().is_none_or(|p| p.trim().is_empty()),
+            };
+            if empty {
+                out.push(("command".into(), "the command is empty".into()));
+            }
+            if !s.timeout_seconds.is_finite() || s.timeout_seconds <= 0.0 || s.timeout_seconds > MAX_TIMEOUT_SECONDS {
+                out.push((
+                    "timeout_seconds".into(),
+                    format!("the timeout is a number of seconds in (0, {MAX_TIMEOUT_SECONDS}]"),
+                ));
+            }
+            for k in s.env.keys() {
+                if k.is_empty() || k.contains('=') || k.contains('\0') {
+                    out.push((format!("env.{k}"), "an environment variable name is non-empty, without '='".into()));
+                }
+            }
+            for (k, v) in &s.outputs {
+                if v.trim().is_empty() {
+                    out.push((
+                        format!("outputs.{k}"),
+                        "an output needs the path of the file the command writes".into(),
+                    ));
+                }
+            }
+        }
+        Step::CreateVersion(s) => {
+            service_ok("service", &s.service, &mut out);
+            if s.model_file.trim().is_empty() {
+                out.push(("model_file".into(), "give the path of the .onnx file".into()));
+            }
+            if let Some(id) = s.id.as_deref().filter(|id| literal(id))
+                && let Err(e) = VersionId::parse(id)
+            {
+                out.push(("id".into(), e.to_string()));
+            }
+        }
+        Step::Evaluate(s) => {
+            service_ok("service", &s.service, &mut out);
+            for (field, v) in
+                [("version", &s.version), ("holdout_csv", &s.holdout_csv), ("target_column", &s.target_column)]
+            {
+                if v.trim().is_empty() {
+                    out.push((field.to_owned(), format!("{field} is empty")));
+                }
+            }
+        }
+        Step::UpdateDeployment(s) => {
+            service_ok("service", &s.service, &mut out);
+            if literal(&s.version)
+                && let Err(e) = VersionId::parse(&s.version)
+            {
+                out.push(("version".into(), e.to_string()));
+            }
+            if let UpdateMode::Replace { generation } = &s.mode
+                && literal(generation)
+                && let Err(e) = VersionId::parse(generation)
+            {
+                out.push(("mode.replace.generation".into(), e.to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(v: serde_json::Value) -> Scenario {
+        serde_json::from_value(v).expect("spec")
+    }
+
+    fn retrain() -> serde_json::Value {
+        json!({
+            "name": "retrain",
+            "variables": {"data": "${data_dir}/demo/iris_train.csv"},
+            "steps": [
+                {"kind": "run_command", "name": "train", "command": ["${switchyard}", "train-demo", "--data", "${data}"],
+                 "outputs": {"model": "${run_dir}/model.onnx"}},
+                {"kind": "create_version", "name": "register", "service": "iris", "model_file": "${model}", "unique": true, "id": "retrained"},
+                {"kind": "evaluate", "name": "gate", "service": "iris", "version": "${version_id}", "metric": "accuracy",
+                 "holdout_csv": "/data/holdout.csv", "stop_unless_better": true},
+                {"kind": "update_deployment", "name": "deploy", "service": "iris", "version": "${version_id}",
+                 "mode": {"replace": {"generation": "${baseline_version}"}}}
+            ],
+            "triggers": [{"kind": "manual"}, {"kind": "cron", "schedule": "0 0 1 * *", "timezone": "Europe/Berlin", "on_missed": "run_once"}]
+        })
+    }
+
+    #[test]
+    fn a_good_spec_has_no_issues() {
+        let s = spec(retrain());
+        assert_eq!(s.issues(), vec![]);
+        assert_eq!(s.cron_triggers().count(), 1);
+        assert_eq!(s.literal_services(), vec![(1, "iris"), (2, "iris"), (3, "iris")]);
+        // Serde round trip keeps the spec.
+        let again: Scenario = serde_json::from_value(serde_json::to_value(&s).expect("json")).expect("spec");
+        assert_eq!(again, s);
+    }
+
+    #[test]
+    fn unknown_variables_name_the_step_and_field() {
+        let mut v = retrain();
+        v["steps"][2]["version"] = json!("${versoin_id}");
+        let issues = spec(v).issues();
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path, "steps[2].version");
+        assert_eq!(issues[0].step, Some(2));
+        assert!(issues[0].message.contains("unknown variable ${versoin_id}"), "{}", issues[0]);
+        assert!(issues[0].message.contains("version_id"), "{}", issues[0]);
+    }
+
+    #[test]
+    fn a_variable_is_defined_only_after_its_step() {
+        let mut v = retrain();
+        v["steps"][0]["command"] = json!("echo ${version_id}");
+        let issues = spec(v).issues();
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path, "steps[0].command");
+    }
+
+    #[test]
+    fn other_problems_are_reported_together() {
+        let mut v = retrain();
+        v["variables"]["run_id"] = json!("x");
+        v["variables"]["bad"] = json!("${model}");
+        v["steps"][1]["name"] = json!("train");
+        v["steps"][0]["timeout_seconds"] = json!(0);
+        v["steps"][3]["service"] = json!("Not A Service");
+        v["triggers"][1]["schedule"] = json!("0 0 32 * *");
+        v["triggers"]
+            .as_array_mut()
+            .expect("list")
+            .push(json!({"kind": "cron", "schedule": "0 0 * * *", "timezone": "Mars/Base"}));
+        v["name"] = json!("validate");
+        let paths: Vec<String> = spec(v).issues().into_iter().map(|i| i.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "name",
+                "variables.bad",
+                "variables.run_id",
+                "steps[0].timeout_seconds",
+                "steps[1].name",
+                "steps[3].service",
+                "triggers[1].schedule",
+                "triggers[2].timezone"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_kinds_are_refused() {
+        let mut v = retrain();
+        v["steps"][0]["timeout"] = json!(5);
+        assert!(serde_json::from_value::<Scenario>(v).is_err());
+        let mut v = retrain();
+        v["steps"][0]["kind"] = json!("sleep");
+        assert!(serde_json::from_value::<Scenario>(v).is_err());
+    }
+
+    #[test]
+    fn metrics_know_which_way_is_better() {
+        assert!(Metric::Accuracy.better(0.96, 0.93) && !Metric::Accuracy.better(0.93, 0.93));
+        assert!(Metric::LogLoss.better(0.1, 0.2) && !Metric::Rmse.better(3.0, 2.0));
+    }
+}

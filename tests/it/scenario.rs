@@ -1,0 +1,529 @@
+//! Scenarios on a real node: a full retrain → create version → evaluate → deploy run with the
+//! built-in demo trainer (the `switchyard` binary), the evaluate gate, failing and timed-out
+//! steps, cancel, validation at save; the scheduler on a manual clock (fires once per due
+//! time, no overlap, missed fires after a restart per policy); restart recovery; the CLI.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use switchyard::clock::{Clock, ManualClock};
+use switchyard::node::NodeConfig;
+use switchyard::scenario::{RunStatus, TriggerKind};
+use switchyard::{Engine, EngineConfig};
+
+use crate::cli::cli;
+use crate::support::{SEED, TestNode, error_code, fixtures_dir, iris_row, spawn_node, spawn_with};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
+}
+
+fn data(name: &str) -> String {
+    fixtures_dir().join("data").join(name).display().to_string()
+}
+
+/// An engine config for scenario tests: no scheduler loop (tests tick by hand), `${switchyard}`
+/// is the CLI binary, and an optional manual clock.
+fn config(dir: &tempfile::TempDir, clock: Option<Arc<ManualClock>>) -> EngineConfig {
+    let mut c = EngineConfig {
+        router_seed: Some(SEED),
+        scheduler_tick: None,
+        switchyard_exe: Some(BIN.into()),
+        ..EngineConfig::new(dir.path())
+    };
+    if let Some(clock) = clock {
+        c.clock = clock;
+    }
+    c
+}
+
+async fn node_with(clock: Option<Arc<ManualClock>>) -> TestNode {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(&dir, clock);
+    let node = spawn_with(dir, cfg, NodeConfig::default()).await;
+    node.with_iris().await;
+    node
+}
+
+/// Retrain iris with the demo trainer, register a unique version, gate on accuracy, deploy.
+fn retrain(program: &str, epochs: u32) -> Value {
+    json!({
+        "name": "retrain",
+        "description": "retrain iris",
+        "variables": {"train": data("iris_train.csv"), "holdout": data("iris_holdout.csv")},
+        "steps": [
+            {"kind": "run_command", "name": "train",
+             "command": [program, "train-demo", "--data", "${train}", "--out", "model.onnx", "--metrics", "metrics.json",
+                         "--epochs", epochs.to_string(), "--class-labels", "setosa,versicolor,virginica"],
+             "timeout_seconds": 120,
+             "outputs": {"model_file": "model.onnx", "metrics_file": "metrics.json"}},
+            {"kind": "create_version", "name": "register", "service": "iris", "model_file": "${model_file}",
+             "id": "retrained", "unique": true, "metrics_file": "${metrics_file}", "notes": "run ${run_id}"},
+            {"kind": "evaluate", "name": "gate", "service": "iris", "version": "${version_id}", "metric": "accuracy",
+             "holdout_csv": "${holdout}", "stop_unless_better": true},
+            {"kind": "update_deployment", "name": "deploy", "service": "iris", "version": "${version_id}"}
+        ]
+    })
+}
+
+/// A scenario of shell steps, then a deployment of v2 that must never happen.
+fn shell(name: &str, script: &str, timeout: f64, triggers: Value) -> Value {
+    json!({
+        "name": name,
+        "steps": [
+            {"kind": "run_command", "name": "work", "command": script, "timeout_seconds": timeout},
+            {"kind": "update_deployment", "name": "deploy", "service": "iris", "version": "v2"}
+        ],
+        "triggers": triggers
+    })
+}
+
+async fn save(node: &TestNode, spec: &Value) -> reqwest::Response {
+    node.http.post(node.url("/admin/v1/scenarios")).json(spec).send().await.expect("send")
+}
+
+async fn save_ok(node: &TestNode, spec: &Value) -> Value {
+    let r = save(node, spec).await;
+    let status = r.status();
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn start(node: &TestNode, name: &str) -> Value {
+    let r = node.http.post(node.url(&format!("/admin/v1/scenarios/{name}/runs"))).send().await.expect("send");
+    let status = r.status();
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "running", "{body}");
+    body
+}
+
+async fn get_run(node: &TestNode, name: &str, id: i64) -> Value {
+    let r = node.http.get(node.url(&format!("/admin/v1/scenarios/{name}/runs/{id}"))).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
+}
+
+/// Polls until the run leaves `running`, within 60 s.
+async fn wait(node: &TestNode, name: &str, id: i64) -> Value {
+    for _ in 0..1200 {
+        let run = get_run(node, name, id).await;
+        if run["status"] != "running" {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("run {id} of {name} still running: {}", get_run(node, name, id).await);
+}
+
+/// Polls until the run's persisted log contains `text` (the command is running), within 10 s.
+async fn wait_for_log(node: &TestNode, name: &str, id: i64, text: &str) {
+    for _ in 0..200 {
+        if get_run(node, name, id).await["log"].as_str().is_some_and(|l| l.contains(text)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the log of run {id} of {name} never showed '{text}': {}", get_run(node, name, id).await);
+}
+
+async fn deployment(node: &TestNode, service: &str) -> Value {
+    node.http
+        .get(node.url(&format!("/admin/v1/deployments/{service}")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn revision_count(node: &TestNode, service: &str) -> usize {
+    let revs: Value = node
+        .http
+        .get(node.url(&format!("/admin/v1/deployments/{service}/revisions")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    revs.as_array().expect("list").len()
+}
+
+fn statuses(run: &Value) -> Vec<String> {
+    run["steps"].as_array().expect("steps").iter().map(|s| s["status"].as_str().unwrap_or("?").to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_run_deploys_the_new_unique_version() {
+    let node = spawn_node().await;
+    node.with_iris().await;
+    save_ok(&node, &retrain(BIN, 1000)).await;
+    let started = start(&node, "retrain").await;
+    assert_eq!(started["id"], 1);
+    assert_eq!(started["trigger"], "manual");
+    let run = wait(&node, "retrain", 1).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(statuses(&run), ["succeeded"; 4]);
+    assert_eq!(run["progress"], 1.0);
+
+    let version = run["variables"]["version_id"].as_str().expect("version_id").to_owned();
+    assert!(version.starts_with("retrained-"), "{version}");
+    let accuracy: f64 = run["variables"]["accuracy"].as_str().expect("accuracy").parse().expect("number");
+    let baseline: f64 = run["variables"]["baseline_accuracy"].as_str().expect("baseline").parse().expect("number");
+    assert!((accuracy - 44.0 / 45.0).abs() < 1e-9 && (baseline - 42.0 / 45.0).abs() < 1e-9, "{run}");
+    assert_eq!(run["variables"]["baseline_version"], "v1");
+    let log = run["log"].as_str().expect("log");
+    assert!(log.contains("epoch 1000/1000") && log.contains("train-demo"), "{log}");
+    // The log is appended as it grows, never twice.
+    assert_eq!(log.matches("epoch 1000/1000").count(), 1, "{log}");
+    assert_eq!(log.matches("step 1/4 'train' (run_command) started").count(), 1, "{log}");
+
+    // The deployment serves the new version, and the revision says which run put it there.
+    let rev = deployment(&node, "iris").await;
+    assert_eq!(rev["config"]["generation"], version.as_str(), "{rev}");
+    assert_eq!(rev["author"], "scenario retrain");
+    let why = rev["reason"].as_str().expect("reason");
+    assert!(
+        why.starts_with("scenario retrain run 1: deploy retrained-")
+            && why.ends_with("(accuracy 0.9778 vs 0.9333 of v1)"),
+        "{why}"
+    );
+    let answer: Value = node.predict("iris", &iris_row()).await.json().await.expect("json");
+    assert_eq!(answer["generation"], version.as_str());
+    assert_eq!(answer["prediction"], "setosa");
+
+    // The version carries the training metrics and its provenance.
+    let v: Value = node
+        .http
+        .get(node.url(&format!("/admin/v1/services/iris/versions/{version}")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(v["metrics"]["train_accuracy"].as_f64().expect("metric") > 0.95, "{v}");
+    assert_eq!(v["provenance"]["created_by"], "scenario retrain run 1");
+    assert_eq!(v["notes"], "run 1");
+
+    // Run again: the same training gives the same model, which is not *better*: stopped.
+    start(&node, "retrain").await;
+    let again = wait(&node, "retrain", 2).await;
+    assert_eq!(again["status"], "stopped", "{again}");
+    assert!(again["message"].as_str().expect("message").contains("is not better than 0.9778"), "{again}");
+    assert_eq!(deployment(&node, "iris").await["config"]["generation"], version.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_evaluate_gate_stops_a_worse_candidate() {
+    let node = node_with(None).await;
+    let revisions = revision_count(&node, "iris").await;
+    save_ok(&node, &retrain("${switchyard}", 1)).await;
+    start(&node, "retrain").await;
+    let run = wait(&node, "retrain", 1).await;
+    assert_eq!(run["status"], "stopped", "{run}");
+    assert_eq!(statuses(&run), ["succeeded", "succeeded", "stopped", "skipped"]);
+    let message = run["message"].as_str().expect("message");
+    assert!(message.contains("stopped at step 'gate'"), "{message}");
+    assert!(message.contains("is not better than 0.9333 of v1") && message.contains("nothing deployed"), "{message}");
+    assert_eq!(run["steps"][2]["message"].as_str().map(|m| m.contains("accuracy")), Some(true), "{run}");
+    // The deployment is unchanged: same generation, no new revision.
+    assert_eq!(deployment(&node, "iris").await["config"]["generation"], "v1");
+    assert_eq!(revision_count(&node, "iris").await, revisions);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_or_timed_out_step_stops_the_run_with_its_log() {
+    let node = node_with(None).await;
+    let revisions = revision_count(&node, "iris").await;
+
+    save_ok(&node, &shell("boom", "echo boom; echo on-stderr >&2; exit 3", 10.0, json!([]))).await;
+    start(&node, "boom").await;
+    let run = wait(&node, "boom", 1).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(statuses(&run), ["failed", "skipped"]);
+    assert!(run["message"].as_str().expect("message").contains("exited with status 3"), "{run}");
+    let log = run["log"].as_str().expect("log");
+    assert!(log.contains("boom\n") && log.contains("on-stderr"), "{log}");
+
+    save_ok(&node, &shell("slow", "echo started; sleep 5; echo never", 0.2, json!([]))).await;
+    let t = std::time::Instant::now();
+    start(&node, "slow").await;
+    let run = wait(&node, "slow", 1).await;
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(run["message"].as_str().expect("message").contains("timed out after 0.2 s"), "{run}");
+    let log = run["log"].as_str().expect("log");
+    assert!(log.contains("\nstarted\n") && !log.lines().any(|l| l == "never"), "{log}");
+
+    // Nothing half-done was deployed.
+    assert_eq!(deployment(&node, "iris").await["config"]["generation"], "v1");
+    assert_eq!(revision_count(&node, "iris").await, revisions);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_can_be_cancelled_and_runs_never_overlap() {
+    let node = node_with(None).await;
+    save_ok(&node, &shell("long", "echo working; sleep 30", 60.0, json!([]))).await;
+    start(&node, "long").await;
+    wait_for_log(&node, "long", 1, "working").await;
+    // A second manual run while the first runs is refused.
+    let r = node.http.post(node.url("/admin/v1/scenarios/long/runs")).send().await.expect("send");
+    let (status, code, message) = error_code(r).await;
+    assert_eq!((status, code.as_str()), (409, "run_conflict"));
+    assert!(message.contains("run 1 of 'long' is still running"), "{message}");
+
+    let t = std::time::Instant::now();
+    let r = node.http.post(node.url("/admin/v1/scenarios/long/runs/1/cancel")).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+    let run: Value = r.json().await.expect("json");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert_eq!(statuses(&run), ["cancelled", "skipped"]);
+    assert_eq!(deployment(&node, "iris").await["config"]["generation"], "v1");
+    // Cancelling a finished run is a conflict; an unknown run is 404.
+    let r = node.http.post(node.url("/admin/v1/scenarios/long/runs/1/cancel")).send().await.expect("send");
+    assert_eq!(error_code(r).await.1, "run_conflict");
+    let r = node.http.get(node.url("/admin/v1/scenarios/long/runs/9")).send().await.expect("send");
+    assert_eq!(error_code(r).await.1, "run_not_found");
+    // The scenario can run again.
+    start(&node, "long").await;
+    let r = node.http.post(node.url("/admin/v1/scenarios/long/runs/2/cancel")).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_variable_is_refused_at_save() {
+    let node = node_with(None).await;
+    let mut spec = retrain(BIN, 1000);
+    spec["steps"][2]["version"] = json!("${versoin_id}");
+    spec["steps"][3]["service"] = json!("nope");
+    let (status, code, message) = error_code(save(&node, &spec).await).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_config"));
+    assert!(message.contains("steps[2].version: unknown variable ${versoin_id}"), "{message}");
+    assert!(message.contains("steps[3].service: service 'nope' does not exist"), "{message}");
+    let r = node.http.get(node.url("/admin/v1/scenarios/retrain")).send().await.expect("send");
+    assert_eq!(error_code(r).await.1, "scenario_not_found");
+
+    // The editor's check lists each issue at its place.
+    let issues: Value = node
+        .http
+        .post(node.url("/admin/v1/scenarios/validate"))
+        .json(&spec)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(issues[0]["path"], "steps[2].version");
+    assert_eq!(issues[0]["step"], 2);
+    assert_eq!(issues[1]["path"], "steps[3].service");
+    let bad_cron = shell("x", "true", 1.0, json!([{"kind": "cron", "schedule": "0 0 1 * *", "timezone": "Moon/Base"}]));
+    let (_, code, message) = error_code(save(&node, &bad_cron).await).await;
+    assert_eq!(code, "invalid_config");
+    assert!(message.contains("triggers[0].timezone"), "{message}");
+    // A malformed spec is refused by shape.
+    let (status, _, _) = error_code(save(&node, &json!({"name": "x", "steps": [{"kind": "sleep"}]})).await).await;
+    assert_eq!(status, 400);
+}
+
+/// Waits for a run started by the scheduler, through the engine.
+async fn engine_wait(engine: &Engine, name: &str, id: i64) -> switchyard::scenario::Run {
+    for _ in 0..1200 {
+        let run = engine.scenario_run(name, id).await.expect("run");
+        if run.status != RunStatus::Running {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("run {id} of {name} still running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_fires_once_per_due_time_on_a_manual_clock() {
+    let clock = Arc::new(ManualClock::new(utc("2026-01-15T00:00:00Z")));
+    let node = node_with(Some(Arc::clone(&clock))).await;
+    let engine = &node.engine;
+    // Only the work step (timezone defaults to UTC).
+    let mut spec = shell("daily", "echo tick ${date}", 10.0, json!([{"kind": "cron", "schedule": "0 0 * * *"}]));
+    spec["steps"].as_array_mut().expect("steps").truncate(1);
+    save_ok(&node, &spec).await;
+    // A disabled trigger never fires.
+    let mut off = spec.clone();
+    off["name"] = json!("off");
+    off["triggers"][0]["enabled"] = json!(false);
+    save_ok(&node, &off).await;
+    let fires: Value = node
+        .http
+        .get(node.url("/admin/v1/scenarios/daily/next?count=2"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(fires[0]["next"][0]["at"], "2026-01-16T00:00:00Z", "{fires}");
+    assert_eq!(fires[0]["next"][1]["local"], "2026-01-17 00:00:00 UTC", "{fires}");
+
+    assert!(engine.scheduler_tick(clock.now()).await.expect("tick").is_empty());
+    clock.set(utc("2026-01-15T23:59:59Z"));
+    assert!(engine.scheduler_tick(clock.now()).await.expect("tick").is_empty());
+    clock.set(utc("2026-01-16T00:00:00Z"));
+    let fired = engine.scheduler_tick(clock.now()).await.expect("tick");
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].run.trigger, TriggerKind::Cron);
+    assert_eq!(fired[0].run.trigger_detail, "cron '0 0 * * *' (UTC), due 2026-01-16 00:00:00 UTC");
+    let run = engine_wait(engine, "daily", fired[0].run.id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert!(run.log.as_deref().unwrap_or_default().contains("tick 2026-01-16\n"), "{run:?}");
+    // The same due time never fires twice, however often the scheduler looks.
+    assert!(engine.scheduler_tick(clock.now()).await.expect("tick").is_empty());
+    clock.set(utc("2026-01-16T00:00:30Z"));
+    assert!(engine.scheduler_tick(clock.now()).await.expect("tick").is_empty());
+    // Two due times since the last look (a suspended laptop): one run says so.
+    clock.set(utc("2026-01-18T00:00:00Z"));
+    let fired = engine.scheduler_tick(clock.now()).await.expect("tick");
+    assert_eq!(fired.len(), 1);
+    assert!(fired[0].run.trigger_detail.contains("2 fire times since the last check, run once"), "{:?}", fired[0].run);
+    engine_wait(engine, "daily", fired[0].run.id).await;
+    assert_eq!(engine.scenario_runs("daily", 10).await.expect("runs").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fire_during_a_run_is_recorded_as_skipped() {
+    let clock = Arc::new(ManualClock::new(utc("2026-01-15T10:30:00Z")));
+    let node = node_with(Some(Arc::clone(&clock))).await;
+    let engine = &node.engine;
+    let hourly = json!([{"kind": "cron", "schedule": "0 * * * *", "timezone": "UTC"}]);
+    save_ok(&node, &shell("hourly", "sleep 30", 60.0, hourly)).await;
+    clock.set(utc("2026-01-15T11:00:00Z"));
+    let fired = engine.scheduler_tick(clock.now()).await.expect("tick");
+    assert_eq!((fired.len(), fired[0].run.status), (1, RunStatus::Running));
+    clock.set(utc("2026-01-15T12:00:00Z"));
+    let fired = engine.scheduler_tick(clock.now()).await.expect("tick");
+    assert_eq!(fired.len(), 1);
+    let skipped = &fired[0].run;
+    assert_eq!((skipped.id, skipped.status), (2, RunStatus::Skipped));
+    assert!(skipped.message.contains("skipped: run 1 was still running"), "{skipped:?}");
+    // Still exactly one run in progress.
+    assert_eq!(engine.running_run("hourly"), Some(1));
+    engine.cancel_run("hourly", 1, "test").await.expect("cancel");
+    let runs = engine.scenario_runs("hourly", 10).await.expect("runs");
+    let seen: Vec<(i64, RunStatus)> = runs.iter().map(|r| (r.id, r.status)).collect();
+    assert_eq!(seen, [(2, RunStatus::Skipped), (1, RunStatus::Cancelled)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missed_fires_after_a_restart_follow_the_policy() {
+    let clock = Arc::new(ManualClock::new(utc("2026-01-15T08:00:00Z")));
+    let node = node_with(Some(Arc::clone(&clock))).await;
+    for (name, policy) in [("catch_up", "run_once"), ("no_catch_up", "skip")] {
+        let monthly = json!([{"kind": "cron", "schedule": "0 0 1 * *", "timezone": "UTC", "on_missed": policy}]);
+        let mut spec = shell(name, "echo ran", 10.0, monthly);
+        spec["steps"].as_array_mut().expect("steps").truncate(1);
+        save_ok(&node, &spec).await;
+    }
+    let dir = node.stop().await;
+
+    // Down for 2.5 months: three monthly fires missed.
+    clock.set(utc("2026-04-02T12:00:00Z"));
+    let cfg = config(&dir, Some(Arc::clone(&clock)));
+    let node = spawn_with(dir, cfg, NodeConfig::default()).await;
+    let engine = &node.engine;
+    let run = engine_wait(engine, "catch_up", 1).await;
+    assert_eq!((run.status, run.trigger), (RunStatus::Succeeded, TriggerKind::Missed), "{run:?}");
+    assert_eq!(
+        run.trigger_detail,
+        "3 missed fire(s) of cron '0 0 1 * *' (UTC) while the node was down: 2026-02-01 00:00:00 UTC to 2026-04-01 00:00:00 UTC"
+    );
+    let skipped = engine.scenario_run("no_catch_up", 1).await.expect("run");
+    assert_eq!(skipped.status, RunStatus::Skipped);
+    assert!(skipped.message.contains("not run (on_missed: skip)"), "{skipped:?}");
+    assert!(skipped.message.contains("3 missed fire(s)"), "{skipped:?}");
+    // Handled once: the scheduler does not fire them again.
+    assert!(engine.scheduler_tick(clock.now()).await.expect("tick").is_empty());
+    assert_eq!(engine.scenario_runs("catch_up", 10).await.expect("runs").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_left_running_by_a_dead_process_is_marked_abandoned() {
+    let node = node_with(None).await;
+    save_ok(&node, &shell("long", "echo working; sleep 30", 60.0, json!([]))).await;
+    start(&node, "long").await;
+    wait_for_log(&node, "long", 1, "working").await;
+    // A new process opens the registry while the row still says running (as after a crash).
+    let other = Engine::open(config(&node.dir, None)).await.expect("second engine");
+    let run = other.scenario_run("long", 1).await.expect("run");
+    assert_eq!(run.status, RunStatus::Abandoned, "{run:?}");
+    assert!(run.message.contains("abandoned: the node stopped during step 'work'"), "{run:?}");
+    let log = run.log.as_deref().unwrap_or_default();
+    assert!(log.contains("working") && log.ends_with("and the run cannot resume\n"), "{log}");
+    assert_eq!(run.steps[0].status, switchyard::scenario::StepStatus::Abandoned);
+    // The old process cannot bring the run back: its late writes are refused.
+    node.engine.cancel_run("long", 1, "test").await.expect("cancel");
+    assert_eq!(other.scenario_run("long", 1).await.expect("run").status, RunStatus::Abandoned);
+    other.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_scenario_deploys_only_if_better() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = EngineConfig { seed_demo: true, ..config(&dir, None) };
+    let node = spawn_with(dir, cfg, NodeConfig::default()).await;
+    let list: Value =
+        node.http.get(node.url("/admin/v1/scenarios")).send().await.expect("send").json().await.expect("json");
+    assert_eq!(list[0]["spec"]["name"], "retrain_iris", "{list}");
+    assert!(list[0]["next_fire"]["local"].as_str().is_some_and(|l| l.ends_with("00:00:00 UTC")), "{list}");
+    start(&node, "retrain_iris").await;
+    let run = wait(&node, "retrain_iris", 1).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let version = run["variables"]["version_id"].as_str().expect("version").to_owned();
+    assert_eq!(deployment(&node, "iris_classifier").await["config"]["generation"], version.as_str());
+    // The next run trains the same model, which does not beat the one now active.
+    start(&node, "retrain_iris").await;
+    let run = wait(&node, "retrain_iris", 2).await;
+    assert_eq!(run["status"], "stopped", "{run}");
+    assert_eq!(deployment(&node, "iris_classifier").await["config"]["generation"], version.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_saves_runs_and_shows_scenarios() {
+    let node = node_with(None).await;
+    let url = node.url.clone();
+    let file = node.dir.path().join("retrain.json");
+    std::fs::write(&file, retrain("${switchyard}", 1000).to_string()).expect("write");
+    let file = file.to_str().expect("utf8");
+
+    let (ok, out, err) = cli(&url, &["scenario", "validate", file]).await;
+    assert!(ok && out.contains("is a valid scenario"), "{out}{err}");
+    let (ok, out, err) = cli(&url, &["scenario", "save", file]).await;
+    assert!(ok && out.contains("saved scenario retrain (4 steps)"), "{out}{err}");
+    let (ok, out, err) = cli(&url, &["scenario", "run", "retrain", "--wait"]).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("epoch 1000/1000") && out.contains("run 1 of retrain: succeeded"), "{out}");
+    let (ok, out, _) = cli(&url, &["scenario", "runs", "retrain"]).await;
+    assert!(ok && out.lines().nth(1).is_some_and(|l| l.contains("succeeded")), "{out}");
+    let (ok, out, _) = cli(&url, &["scenario", "logs", "retrain", "1"]).await;
+    assert!(ok && out.contains("step 4/4 'deploy' succeeded"), "{out}");
+    let (ok, out, _) = cli(&url, &["scenario", "list"]).await;
+    assert!(ok && out.contains("retrain") && out.contains("1 succeeded"), "{out}");
+    // The gate stops the second run: exit status 3.
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["scenario", "run", "retrain", "--wait"]).env("SWITCHYARD_NODE", &url);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run")).await.expect("join");
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
+    let (ok, _, err) = cli(&url, &["scenario", "cancel", "retrain", "1"]).await;
+    assert!(!ok && err.contains("[run_conflict]"), "{err}");
+    let (ok, out, _) = cli(&url, &["scenario", "next", "retrain"]).await;
+    assert!(ok && out.contains("no cron trigger"), "{out}");
+    let (ok, _, err) = cli(&url, &["scenario", "show", "missing"]).await;
+    assert!(!ok && err.contains("[scenario_not_found]"), "{err}");
+}
