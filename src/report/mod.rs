@@ -152,6 +152,23 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Export for the desktop: the range as typed (`24h`, `7d`, an RFC 3339 time) up to now,
+    /// written to `path`, or to `<downloads>/<service>-report-<date>.html` when `path` is empty.
+    pub async fn export_report_since(&self, service: &str, since: &str, path: &str) -> Result<PathBuf> {
+        let now = Utc::now();
+        let since = parse_time(since, now)?;
+        let path = if path.trim().is_empty() { default_report_path(service, now) } else { PathBuf::from(path.trim()) };
+        self.export_report(service, since, now, &path).await
+    }
+}
+
+/// Where an export goes when the user does not say: the downloads folder (else home).
+pub fn default_report_path(service: &str, now: DateTime<Utc>) -> PathBuf {
+    let dir = dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(|| PathBuf::from("."));
+    dir.join(format!("{service}-report-{}.html", now.format("%Y%m%d-%H%M")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,21 +186,4 @@ mod tests {
             assert!(parse_time(bad, now).is_err(), "{bad}");
         }
     }
-}
-
-impl Engine {
-    /// Export for the desktop: the range as typed (`24h`, `7d`, an RFC 3339 time) up to now,
-    /// written to `path`, or to `<downloads>/<service>-report-<date>.html` when `path` is empty.
-    pub async fn export_report_since(&self, service: &str, since: &str, path: &str) -> Result<PathBuf> {
-        let now = Utc::now();
-        let since = parse_time(since, now)?;
-        let path = if path.trim().is_empty() { default_report_path(service, now) } else { PathBuf::from(path.trim()) };
-        self.export_report(service, since, now, &path).await
-    }
-}
-
-/// Where an export goes when the user does not say: the downloads folder (else home).
-pub fn default_report_path(service: &str, now: DateTime<Utc>) -> PathBuf {
-    let dir = dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(|| PathBuf::from("."));
-    dir.join(format!("{service}-report-{}.html", now.format("%Y%m%d-%H%M")))
 }
