@@ -165,6 +165,51 @@ if (ab !== 'none') {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// Scenarios: one demo scenario with one finished run; Run now plays a 3 s run.
+const demoSpec = {
+  name: 'monthly_retrain',
+  description: 'Retrain iris on fresh data, evaluate, deploy if better',
+  variables: {},
+  steps: [
+    { kind: 'run_command', name: 'train', command: 'python train.py --out out/model.onnx' },
+    { kind: 'create_version', name: 'register', service: 'iris_classifier', model_file: 'out/model.onnx' },
+    { kind: 'evaluate', name: 'gate', service: 'iris_classifier', version: '${version_id}', metric: 'accuracy', holdout_csv: 'holdout.csv', stop_unless_better: true },
+    { kind: 'update_deployment', name: 'deploy', service: 'iris_classifier', version: '${version_id}' },
+  ],
+  triggers: [{ kind: 'cron', schedule: '0 0 1 * *', timezone: 'UTC', on_missed: 'skip', enabled: true }],
+};
+const nextFire = { at: '2099-01-01T00:00:00Z', local: '2099-01-01 00:00:00 UTC' };
+function demoRun(id: number, startedAt: number, doneSteps: number, status: string): any {
+  const running = status === 'running';
+  return {
+    scenario: demoSpec.name, id, trigger: 'manual', trigger_detail: 'manual by desktop', status,
+    message: running ? '' : status === 'succeeded' ? 'deployed v4' : 'cancelled by desktop',
+    steps: demoSpec.steps.map((st, i) => ({ name: st.name, kind: st.kind, status: i < doneSteps ? 'succeeded' : running && i === doneSteps ? 'running' : running ? 'pending' : status === 'succeeded' ? 'succeeded' : 'cancelled', started_at: null, ended_at: null, message: '', outputs: {} })),
+    variables: {}, started_at: iso(startedAt), ended_at: running ? null : iso(startedAt + 2500), progress: running ? doneSteps / 4 : 1,
+    log: demoSpec.steps.slice(0, running ? doneSteps + 1 : 4).map((st) => `[${st.name}] ok\n`).join(''),
+  };
+}
+const scenarioRuns: any[] = [demoRun(1, Date.now() - 86_400_000, 4, 'succeeded')];
+let liveRun: { id: number; at: number; cancelled: boolean } | null = null;
+function currentRun(id: number): any {
+  const r = scenarioRuns.find((x) => x.id === id);
+  if (!r) throw { code: 'run_not_found', message: `no run ${id}` };
+  if (liveRun?.id === id && r.status === 'running') {
+    const done = Math.floor((Date.now() - liveRun.at) / 750);
+    const next = liveRun.cancelled ? demoRun(id, liveRun.at, Math.min(done, 3), 'cancelled') : done >= 4 ? demoRun(id, liveRun.at, 4, 'succeeded') : demoRun(id, liveRun.at, done, 'running');
+    Object.assign(r, next);
+  }
+  return r;
+}
+function scenarioView(): any {
+  const last = scenarioRuns.at(-1);
+  const current = last ? currentRun(last.id) : null;
+  return { spec: demoSpec, created_at: iso(Date.now() - 30 * 86_400_000), updated_at: iso(Date.now() - 86_400_000), running: current?.status === 'running' ? current.id : null, last_run: current, next_fire: nextFire };
+}
+function scenarioGet(name: string) {
+  if (name !== demoSpec.name) throw { code: 'scenario_not_found', message: `scenario '${name}' does not exist` };
+}
+
 mockIPC(async (cmd, payload) => {
   const a = (payload ?? {}) as Record<string, any>;
   await sleep(120);
@@ -303,6 +348,45 @@ mockIPC(async (cmd, payload) => {
       return canaryAction(deployments, a.service, a.action);
     case 'ab_results':
       return abResults(a.service, get(a.service).versions.map((v) => v.id));
+    case 'list_scenarios':
+      return [scenarioView()];
+    case 'get_scenario':
+      scenarioGet(a.name);
+      return scenarioView();
+    case 'validate_scenario':
+      return a.spec?.name ? [] : [{ path: 'name', step: null, message: 'a scenario needs a name' }];
+    case 'save_scenario':
+      if (a.spec?.name !== demoSpec.name) throw { code: 'invalid_input', message: 'the mock keeps one scenario' };
+      Object.assign(demoSpec, a.spec);
+      return scenarioView();
+    case 'scenario_next_fires':
+      scenarioGet(a.name);
+      return [{ trigger: 0, schedule: '0 0 1 * *', timezone: 'UTC', description: 'monthly on the 1st at midnight', enabled: true, on_missed: 'skip', next: [nextFire] }];
+    case 'start_scenario_run': {
+      scenarioGet(a.name);
+      if (scenarioView().running !== null) throw { code: 'run_conflict', message: 'a run is in progress' };
+      const id = scenarioRuns.length + 1;
+      liveRun = { id, at: Date.now(), cancelled: false };
+      scenarioRuns.push(demoRun(id, Date.now(), 0, 'running'));
+      return currentRun(id);
+    }
+    case 'scenario_runs':
+      scenarioGet(a.name);
+      return [...scenarioRuns].reverse().map((r) => ({ ...currentRun(r.id), log: undefined }));
+    case 'scenario_run':
+      return currentRun(a.id);
+    case 'cancel_scenario_run':
+      if (liveRun && liveRun.id === a.id) liveRun.cancelled = true;
+      return currentRun(a.id);
+    case 'watch_scenario_run': {
+      const channel = a.onUpdate as { onmessage: (r: unknown) => void };
+      for (;;) {
+        const r = currentRun(a.id);
+        channel.onmessage({ ...r });
+        if (r.status !== 'running') return r;
+        await sleep(250);
+      }
+    }
     case 'feedback':
       get(a.service);
       return feedback(a.service, a.requestId, a.outcome);
@@ -312,6 +396,7 @@ mockIPC(async (cmd, payload) => {
 
 const { app } = await import('../src/lib/store.svelte');
 await import('../src/main');
+if (params.get('scenarios') !== null) app.showScenarios();
 const service = params.get('service');
 if (service) app.select(service, (params.get('tab') as 'versions' | null) ?? 'versions');
 

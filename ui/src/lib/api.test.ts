@@ -92,7 +92,7 @@ describe('errors crossing IPC', () => {
   it('passes an ApiError through unchanged and knows every engine code', () => {
     const e = new ApiError('not_deployed', 'deploy first');
     expect(toApiError(e)).toBe(e);
-    expect(ERROR_CODES).toHaveLength(20);
+    expect(ERROR_CODES).toHaveLength(23);
     for (const code of ['request_not_found', 'canary_not_found', 'canary_conflict'] as const) expect(ERROR_CODES).toContain(code);
     for (const code of ERROR_CODES) expect(toApiError({ code, message: 'x' }).code).toBe(code);
   });
@@ -149,6 +149,52 @@ describe('the IPC contract', () => {
       ['feedback', { service: 'iris', requestId: 'r-2', outcome: 0.5 }],
       ['deploy', { service: 'iris', config: { mode: 'single', generation: 'v1', sticky: false, shadow: { generation: 'v3', percent: 10 } }, reason: '' }],
     ]);
+  });
+
+  it('calls the scenario commands with their argument names', async () => {
+    invoke.mockResolvedValue(null);
+    const spec = { name: 'retrain', steps: [] };
+    await api.listScenarios();
+    await api.getScenario('retrain');
+    await api.saveScenario(spec);
+    await api.validateScenario(spec);
+    await api.deleteScenario('retrain');
+    await api.scenarioNextFires({ name: 'retrain', count: 3 });
+    await api.startScenarioRun('retrain');
+    await api.scenarioRuns({ name: 'retrain', limit: 20 });
+    await api.scenarioRun({ name: 'retrain', id: 7 });
+    await api.cancelScenarioRun({ name: 'retrain', id: 7 });
+    expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
+      ['list_scenarios', undefined],
+      ['get_scenario', { name: 'retrain' }],
+      ['save_scenario', { spec }],
+      ['validate_scenario', { spec }],
+      ['delete_scenario', { name: 'retrain' }],
+      ['scenario_next_fires', { name: 'retrain', count: 3 }],
+      ['start_scenario_run', { name: 'retrain' }],
+      ['scenario_runs', { name: 'retrain', limit: 20 }],
+      ['scenario_run', { name: 'retrain', id: 7 }],
+      ['cancel_scenario_run', { name: 'retrain', id: 7 }],
+    ]);
+  });
+
+  it('streams a watched run over a channel and rebuilds the scenario error codes', async () => {
+    const updates: unknown[] = [];
+    invoke.mockResolvedValueOnce({ id: 7, status: 'succeeded' });
+    const final = await api.watchScenarioRun({ name: 'retrain', id: 7, onUpdate: (r) => updates.push(r) });
+    expect(final).toEqual({ id: 7, status: 'succeeded' });
+    expect(invoke.mock.calls[0][0]).toBe('watch_scenario_run');
+    const args = invoke.mock.calls[0][1] as { name: string; id: number; onUpdate: unknown };
+    expect(args.name).toBe('retrain');
+    expect(args.id).toBe(7);
+    expect(args.onUpdate).toBe(channels[0]);
+    channels[0].onmessage?.({ id: 7, status: 'running' });
+    expect(updates).toEqual([{ id: 7, status: 'running' }]);
+    for (const code of ['scenario_not_found', 'run_not_found', 'run_conflict']) {
+      expect(ERROR_CODES).toContain(code);
+      invoke.mockRejectedValueOnce({ code, message: 'm' });
+      expect((await rejection(api.getScenario('x'))).code).toBe(code);
+    }
   });
 
   it('rebuilds the rollout error codes', async () => {

@@ -21,6 +21,10 @@ import type {
   Revision,
   RunProgress,
   RunReport,
+  Run,
+  ScenarioIssue,
+  ScenarioView,
+  TriggerFires,
   Service,
   ServiceSummary,
   Version,
@@ -42,6 +46,9 @@ export const ERROR_CODES = [
   'request_not_found',
   'canary_not_found',
   'canary_conflict',
+  'scenario_not_found',
+  'run_not_found',
+  'run_conflict',
   'already_exists',
   'unauthorized',
   'payload_too_large',
@@ -177,6 +184,22 @@ export interface Backend {
   abResults(service: string): Promise<AbReport>;
   /** Records the outcome of a request this node answered (once per request). */
   feedback(input: { service: string; requestId: string; outcome: number | boolean }): Promise<null>;
+  listScenarios(): Promise<ScenarioView[]>;
+  getScenario(name: string): Promise<ScenarioView>;
+  /** Saves the spec as edited (any JSON: one that is not a scenario is `invalid_input`). */
+  saveScenario(spec: unknown): Promise<ScenarioView>;
+  /** Every problem of the spec, each at its place; empty when it can be saved. */
+  validateScenario(spec: unknown): Promise<ScenarioIssue[]>;
+  deleteScenario(name: string): Promise<null>;
+  scenarioNextFires(input: { name: string; count: number }): Promise<TriggerFires[]>;
+  /** Starts a run by hand; resolves at once with the run (status `running`). */
+  startScenarioRun(name: string): Promise<Run>;
+  scenarioRuns(input: { name: string; limit: number }): Promise<Run[]>;
+  /** One run with its log. */
+  scenarioRun(input: { name: string; id: number }): Promise<Run>;
+  cancelScenarioRun(input: { name: string; id: number }): Promise<Run>;
+  /** Streams the run (with its log) on each change until it ends; resolves to the final run. */
+  watchScenarioRun(input: { name: string; id: number; onUpdate?: (run: Run) => void }): Promise<Run>;
 }
 
 /** The metadata header of `add_version`, whose body is the raw .onnx bytes. */
@@ -221,6 +244,25 @@ export const tauriBackend: Backend = {
   canaryAction: ({ service, action }) => call('canary_action', { service, action }),
   abResults: (service) => call('ab_results', { service }),
   feedback: ({ service, requestId, outcome }) => call('feedback', { service, requestId, outcome }),
+  listScenarios: () => call('list_scenarios'),
+  getScenario: (name) => call('get_scenario', { name }),
+  saveScenario: (spec) => call('save_scenario', { spec }),
+  validateScenario: (spec) => call('validate_scenario', { spec }),
+  deleteScenario: (name) => call('delete_scenario', { name }),
+  scenarioNextFires: ({ name, count }) => call('scenario_next_fires', { name, count }),
+  startScenarioRun: (name) => call('start_scenario_run', { name }),
+  scenarioRuns: ({ name, limit }) => call('scenario_runs', { name, limit }),
+  scenarioRun: ({ name, id }) => call('scenario_run', { name, id }),
+  cancelScenarioRun: ({ name, id }) => call('cancel_scenario_run', { name, id }),
+  watchScenarioRun: async ({ name, id, onUpdate }) => {
+    let channel: Channel<Run>;
+    try {
+      channel = new Channel<Run>(onUpdate);
+    } catch (e) {
+      throw failure(e, 'watch_scenario_run');
+    }
+    return call('watch_scenario_run', { name, id, onUpdate: channel });
+  },
 };
 
 export const api: Backend = tauriBackend;

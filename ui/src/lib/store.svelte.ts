@@ -126,7 +126,16 @@ class AppState {
     await Promise.all([this.refreshServices(), this.refreshDetail()]);
   }
 
+  /** The Scenarios screen is shown (instead of the services list or a service). */
+  scenarios = $state(false);
+
+  showScenarios(): void {
+    this.scenarios = true;
+    this.selected = null;
+  }
+
   select(service: string | null, tab: Tab = 'versions'): void {
+    this.scenarios = false;
     if (service !== this.selected) {
       this.selected = service;
       this.detailError = null;

@@ -307,3 +307,90 @@ export interface AbReport {
   /** Why no comparison is made, in a sentence; null when `comparisons` is filled. */
   not_enough_data: string | null;
 }
+
+// Scenarios: specs, triggers' next fire times, runs with their logs.
+
+export type CommandLine = string | string[];
+
+export type ScenarioStep =
+  | { kind: 'run_command'; name: string; command: CommandLine; working_dir?: string | null; env?: Record<string, string>; timeout_seconds?: number; outputs?: Record<string, string> }
+  | { kind: 'create_version'; name: string; service: string; model_file: string; id?: string | null; unique?: boolean; metrics_file?: string | null; notes?: string; target_variable?: string }
+  | { kind: 'evaluate'; name: string; service: string; version: string; metric: unknown; holdout_csv: string; target_column?: string; stop_unless_better?: boolean; baseline?: string | null }
+  | { kind: 'update_deployment'; name: string; service: string; version: string; mode?: 'single' | { replace: { generation: string } } };
+
+export type OnMissed = 'run_once' | 'skip';
+
+export type ScenarioTrigger =
+  | { kind: 'manual' }
+  | { kind: 'cron'; schedule: string; timezone?: string; on_missed?: OnMissed; enabled?: boolean };
+
+export interface Scenario {
+  name: string;
+  description?: string;
+  variables?: Record<string, string>;
+  steps: ScenarioStep[];
+  triggers?: ScenarioTrigger[];
+}
+
+export interface FireTime {
+  at: string;
+  /** The wall clock of the trigger's zone, e.g. `2026-03-01 00:00:00 CET`. */
+  local: string;
+}
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'cancelled' | 'abandoned' | 'skipped';
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'skipped' | 'cancelled' | 'abandoned';
+export type TriggerKind = 'manual' | 'cron' | 'missed';
+
+export interface StepRun {
+  name: string;
+  kind: string;
+  status: StepStatus;
+  started_at: string | null;
+  ended_at: string | null;
+  message: string;
+  outputs: Record<string, string>;
+}
+
+export interface Run {
+  scenario: string;
+  id: number;
+  trigger: TriggerKind;
+  trigger_detail: string;
+  status: RunStatus;
+  message: string;
+  steps: StepRun[];
+  variables: Record<string, string>;
+  started_at: string;
+  ended_at: string | null;
+  /** In [0, 1]; 1 once the run has ended. */
+  progress: number;
+  /** Only when one run is asked for. */
+  log?: string;
+}
+
+export interface ScenarioView {
+  spec: Scenario;
+  created_at: string;
+  updated_at: string;
+  running: number | null;
+  last_run: Run | null;
+  next_fire: FireTime | null;
+}
+
+export interface ScenarioIssue {
+  /** `steps[i].field`, `triggers[i].field`, `variables.name` or `name`. */
+  path: string;
+  step: number | null;
+  message: string;
+}
+
+export interface TriggerFires {
+  trigger: number;
+  schedule: string;
+  timezone: string;
+  description: string;
+  enabled: boolean;
+  on_missed: OnMissed;
+  next: FireTime[];
+}
