@@ -32,7 +32,8 @@ const HIST_MAX_US: u64 = 60_000_000;
 const HIST_SIGFIG: u8 = 3;
 
 #[allow(clippy::expect_used)]
-fn histogram() -> Histogram<u64> {
+/// An empty latency histogram with the monitor's bounds (reports merge stored ones into it).
+pub(crate) fn histogram() -> Histogram<u64> {
     // Constant bounds that hdrhistogram accepts (checked by every test that records).
     Histogram::new_with_bounds(1, HIST_MAX_US, HIST_SIGFIG).expect("valid histogram bounds")
 }

@@ -17,6 +17,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::monitor::ab::{self, AbReport};
 use crate::monitor::feedback;
+use crate::monitor::histogram;
 use crate::registry;
 
 /// A series has at most this many points; longer ranges use a coarser step.
@@ -114,12 +115,6 @@ impl ReportData {
 /// The step for a range of `minutes` minutes.
 pub fn step_for(minutes: i64) -> i64 {
     STEPS.iter().copied().find(|s| (minutes + s - 1) / s <= MAX_POINTS).unwrap_or(10080)
-}
-
-#[allow(clippy::expect_used)]
-fn histogram() -> Histogram<u64> {
-    // The monitor's bounds (1 µs to 60 s, 3 significant digits), constant and valid.
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
 }
 
 fn percentile_ms(h: &Histogram<u64>, q: f64) -> Option<f64> {
