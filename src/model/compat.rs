@@ -34,6 +34,9 @@ pub(crate) struct Compat {
 
 /// Core opset written into a model that has none (a graph of `ai.onnx.ml` operators only).
 const DEFAULT_OPSET: i64 = 17;
+/// The domain of Switchyard's operators (tract-onnx's registry is keyed by op type only; the
+/// op types are prefixed `Switchyard` so they never collide with ONNX's).
+const DOMAIN: &str = "ai.switchyard";
 const ML: &str = "ai.onnx.ml";
 
 /// `ai.onnx.ml` operators this layer replaces (besides [`mlops::ML_OPS`]).
@@ -114,7 +117,7 @@ pub(crate) fn rewrite(mut model: pb::ModelProto, core_supported: &dyn Fn(&str) -
                     label_outputs.extend(node.output.first().cloned());
                 }
                 let wanted = if node.op_type == "LinearClassifier" { 2 } else { 1 };
-                let node = name_outputs(&mut b, mlops::adopt(node, tree_op::DOMAIN)?, wanted);
+                let node = name_outputs(&mut b, mlops::adopt(node, DOMAIN)?, wanted);
                 uses_own_ops = true;
                 b.nodes.push(node);
             }
@@ -150,7 +153,7 @@ pub(crate) fn rewrite(mut model: pb::ModelProto, core_supported: &dyn Fn(&str) -
     }
     graph.node = std::mem::take(&mut b.nodes);
     if uses_own_ops {
-        model.opset_import.push(pb::OperatorSetIdProto { domain: tree_op::DOMAIN.into(), version: 1 });
+        model.opset_import.push(pb::OperatorSetIdProto { domain: DOMAIN.into(), version: 1 });
     }
     // ZipMap outputs were sequences of maps; they are now the probability tensor.
     for output in graph.output.iter_mut().filter(|o| zipmap_outputs.contains(&o.name)) {
@@ -167,7 +170,7 @@ pub(crate) fn rewrite(mut model: pb::ModelProto, core_supported: &dyn Fn(&str) -
 /// The tree ensemble node renamed to Switchyard's operator, both classifier outputs named.
 fn tree_node(b: &mut Builder, mut node: pb::NodeProto, classifier: bool) -> pb::NodeProto {
     node.op_type = if classifier { tree_op::CLASSIFIER_OP } else { tree_op::REGRESSOR_OP }.into();
-    node.domain = tree_op::DOMAIN.into();
+    node.domain = DOMAIN.into();
     name_outputs(b, node, if classifier { 2 } else { 1 })
 }
 

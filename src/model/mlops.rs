@@ -22,7 +22,8 @@
 //!   replaces NaN (or `replaced_value_float`, default 0) by the column's imputed value.
 //!
 //! Inputs of other types are cast to f32 first; onnxruntime computes a double `Scaler` in
-//! f64 before rounding to f32, so double inputs may differ in the last bit.
+//! f64 before rounding to f32, so double inputs may differ in the last bit. onnxruntime's
+//! `Binarizer` fails on NaN where this one answers 0 (requests cannot carry NaN anyway).
 
 use std::sync::Arc;
 

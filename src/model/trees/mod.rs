@@ -15,8 +15,9 @@
 //! advance together, without a branch per walk: rows of one tree when the batch has eight
 //! rows or more (the tree's nodes stay in cache), trees of one row otherwise. Branch mode
 //! and the missing-value flag are packed into the node's feature word; when every branch
-//! uses the same mode and no node sends NaN to the true side (every scikit-learn forest),
-//! the walk is monomorphised on that comparison.
+//! uses the same mode (every scikit-learn ensemble: `BRANCH_LEQ`) the walk is
+//! monomorphised on that comparison, with the NaN check only if some node needs it
+//! (HistGradientBoosting).
 //!
 //! Scores are accumulated in the threshold type (f32 for float inputs, f64 for double
 //! inputs or double attributes), in tree order, and finished exactly as onnxruntime does
@@ -208,6 +209,7 @@ pub(crate) struct Forest<T> {
     leaf_start: Vec<u32>,
     /// Per node: its first weight ((0, 0) for branches).
     first: Vec<(u32, T)>,
+    /// Every leaf has exactly one weight (accumulation then skips the slice).
     one_weight: bool,
     weights: Vec<(u32, T)>,
     /// The mode of every branch node when they all agree.
