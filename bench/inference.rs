@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use switchyard::model::LoadedModel;
 
-/// Each measurement runs for about this long (at least `MIN_CALLS` calls).
-const BUDGET: Duration = Duration::from_millis(400);
-const MIN_CALLS: usize = 20;
+/// Each measurement runs for about this long, in samples of about `SAMPLE` each.
+const BUDGET: Duration = Duration::from_millis(600);
+const SAMPLE: Duration = Duration::from_millis(2);
 const BATCH: usize = 64;
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -25,19 +25,25 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Median wall time of `f`, called repeatedly for about `BUDGET`.
-fn time(mut f: impl FnMut()) -> Duration {
-    for _ in 0..3 {
-        f();
-    }
+/// Time per call of `f`: (best, median) over samples of consecutive calls. The machine is
+/// shared with other builds, so the best sample, the least disturbed, is the number
+/// compared (as Python's `timeit` advises); `bench/peers.py` measures the same way.
+fn time(mut f: impl FnMut()) -> (Duration, Duration) {
+    let t = Instant::now();
+    f();
+    let one = t.elapsed().max(Duration::from_nanos(50));
+    let calls = (SAMPLE.as_nanos() / one.as_nanos()).clamp(1, 100_000) as u32;
     let start = Instant::now();
-    let mut times = Vec::new();
-    while times.len() < MIN_CALLS || start.elapsed() < BUDGET {
+    let mut samples = Vec::new();
+    while samples.len() < 5 || start.elapsed() < BUDGET {
         let t = Instant::now();
-        f();
-        times.push(t.elapsed());
+        for _ in 0..calls {
+            f();
+        }
+        samples.push(t.elapsed() / calls);
     }
-    median(times)
+    let best = samples.iter().copied().min().unwrap_or_default();
+    (best, median(samples))
 }
 
 fn rows_of(expected: &Path) -> Vec<Vec<f64>> {
@@ -81,10 +87,10 @@ fn main() {
         let one = rows[0].clone();
         // the first 64 rows (repeated if a dataset had fewer)
         let batch: Vec<f64> = rows.iter().cycle().take(BATCH).flatten().copied().collect();
-        let single = time(|| {
+        let (single, single_median) = time(|| {
             std::hint::black_box(model.predict(std::hint::black_box(&one)).expect("predicts"));
         });
-        let many = time(|| {
+        let (many, many_median) = time(|| {
             std::hint::black_box(model.predict_batch(std::hint::black_box(&batch)).expect("predicts"));
         });
         println!(
@@ -100,6 +106,8 @@ fn main() {
             "load_ms": load.as_secs_f64() * 1e3,
             "one_row_us": single.as_secs_f64() * 1e6,
             "batch_us": many.as_secs_f64() * 1e6,
+            "one_row_median_us": single_median.as_secs_f64() * 1e6,
+            "batch_median_us": many_median.as_secs_f64() * 1e6,
             "batch": BATCH,
             "warm_run_us": model.warm_run().as_secs_f64() * 1e6,
         }));

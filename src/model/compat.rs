@@ -5,10 +5,10 @@
 //! 1. Every operator is checked first: core operators tract-onnx does not implement,
 //!    `ai.onnx.ml` operators Switchyard does not handle and foreign domains are listed
 //!    together, each with the export option that avoids it, and the model is refused.
-//! 2. `ai.onnx.ml` operators tract lacks (or runs wrongly) are replaced: preprocessing and
-//!    linear models by core subgraphs ([`lower`](super::lower)), tree ensembles by
-//!    Switchyard's operator ([`trees::op`](super::trees::op)), `ZipMap` by an identity (the
-//!    probability tensor is served as is).
+//! 2. `ai.onnx.ml` operators tract lacks (or runs wrongly) are renamed to Switchyard's own
+//!    operators, registered in tract's op registry: preprocessing and linear models
+//!    ([`mlops`](super::mlops)), tree ensembles ([`trees::op`](super::trees::op)). `ZipMap`
+//!    becomes an identity: the probability tensor is served as is.
 //! 3. Labels become class indices: a classifier's label output is traced back through
 //!    casts and reshapes; a lookup of the predicted index in a constant class list
 //!    (`ArrayFeatureExtractor` or `Gather`, skl2onnx's MLP and core-op exports) is replaced
@@ -20,7 +20,8 @@ use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
 
 use super::attrs::{self, describe};
-use super::lower::{self, Builder, int_attr};
+use super::builder::{Builder, int_attr};
+use super::mlops;
 use super::trees::{self, op as tree_op};
 
 /// A rewritten model and what the rewrite learnt about it.
@@ -33,20 +34,13 @@ pub(crate) struct Compat {
 
 /// Core opset written into a model that has none (a graph of `ai.onnx.ml` operators only).
 const DEFAULT_OPSET: i64 = 17;
+/// The domain of Switchyard's operators (tract-onnx's registry is keyed by op type only; the
+/// op types are prefixed `Switchyard` so they never collide with ONNX's).
+const DOMAIN: &str = "ai.switchyard";
 const ML: &str = "ai.onnx.ml";
 
-/// `ai.onnx.ml` operators this layer replaces.
-const LOWERED: &[&str] = &[
-    "Scaler",
-    "Normalizer",
-    "Binarizer",
-    "Imputer",
-    "LinearClassifier",
-    "LinearRegressor",
-    "TreeEnsembleClassifier",
-    "TreeEnsembleRegressor",
-    "ZipMap",
-];
+/// `ai.onnx.ml` operators this layer replaces (besides [`mlops::ML_OPS`]).
+const REPLACED: &[&str] = &["TreeEnsembleClassifier", "TreeEnsembleRegressor", "ZipMap"];
 /// `ai.onnx.ml` operators tract-onnx runs correctly as they are.
 const NATIVE: &[&str] = &["ArrayFeatureExtractor", "CategoryMapper"];
 
@@ -80,7 +74,7 @@ fn check_operators(graph: &pb::GraphProto, core_supported: &dyn Fn(&str) -> bool
     for node in &graph.node {
         let ok = match node.domain.as_str() {
             "" | "ai.onnx" => core_supported(&node.op_type),
-            ML => LOWERED.contains(&node.op_type.as_str()) || NATIVE.contains(&node.op_type.as_str()),
+            ML => [REPLACED, mlops::ML_OPS, NATIVE].iter().any(|ops| ops.contains(&node.op_type.as_str())),
             _ => false,
         };
         if !ok && seen.insert((node.domain.clone(), node.op_type.clone())) {
@@ -100,17 +94,13 @@ fn check_operators(graph: &pb::GraphProto, core_supported: &dyn Fn(&str) -> bool
 pub(crate) fn rewrite(mut model: pb::ModelProto, core_supported: &dyn Fn(&str) -> bool) -> Result<Compat, String> {
     let Some(mut graph) = model.graph.take() else { return Err("the ONNX file has no graph".into()) };
     check_operators(&graph, core_supported)?;
-    let opset = match core_opset(&model) {
-        Some(v) => v,
-        None => {
-            model.opset_import.push(pb::OperatorSetIdProto { domain: String::new(), version: DEFAULT_OPSET });
-            DEFAULT_OPSET
-        }
-    };
-    let mut b = Builder::new(opset);
+    if core_opset(&model).is_none() {
+        model.opset_import.push(pb::OperatorSetIdProto { domain: String::new(), version: DEFAULT_OPSET });
+    }
+    let mut b = Builder::new();
     let mut classes: Option<Vec<String>> = None;
     let mut retyped: HashSet<String> = HashSet::new();
-    let mut uses_trees = false;
+    let mut uses_own_ops = false;
     let mut zipmap_outputs: HashSet<String> = HashSet::new();
     // Label outputs of rewritten classifiers: class indices already.
     let mut label_outputs: HashSet<String> = HashSet::new();
@@ -121,15 +111,15 @@ pub(crate) fn rewrite(mut model: pb::ModelProto, core_supported: &dyn Fn(&str) -
         }
         retyped.extend(node.output.iter().cloned());
         match node.op_type.as_str() {
-            "Scaler" => lower::scaler(&mut b, &node)?,
-            "Normalizer" => lower::normalizer(&mut b, &node)?,
-            "Binarizer" => lower::binarizer(&mut b, &node)?,
-            "Imputer" => lower::imputer(&mut b, &node)?,
-            "LinearRegressor" => lower::linear_regressor(&mut b, &node)?,
-            "LinearClassifier" => {
-                label_outputs.extend(node.output.first().cloned());
-                let labels = lower::linear_classifier(&mut b, &node)?;
-                classes.get_or_insert(labels);
+            op if mlops::ML_OPS.contains(&op) => {
+                if node.op_type == "LinearClassifier" {
+                    classes.get_or_insert(mlops::classifier_labels(&node)?);
+                    label_outputs.extend(node.output.first().cloned());
+                }
+                let wanted = if node.op_type == "LinearClassifier" { 2 } else { 1 };
+                let node = name_outputs(&mut b, mlops::adopt(node, DOMAIN)?, wanted);
+                uses_own_ops = true;
+                b.nodes.push(node);
             }
             "TreeEnsembleClassifier" | "TreeEnsembleRegressor" => {
                 let classifier = node.op_type == "TreeEnsembleClassifier";
@@ -138,7 +128,7 @@ pub(crate) fn rewrite(mut model: pb::ModelProto, core_supported: &dyn Fn(&str) -
                     classes.get_or_insert(spec.class_labels.clone());
                     label_outputs.extend(node.output.first().cloned());
                 }
-                uses_trees = true;
+                uses_own_ops = true;
                 let renamed = tree_node(&mut b, node, classifier);
                 b.nodes.push(renamed);
             }
@@ -162,9 +152,8 @@ pub(crate) fn rewrite(mut model: pb::ModelProto, core_supported: &dyn Fn(&str) -
         }
     }
     graph.node = std::mem::take(&mut b.nodes);
-    graph.initializer.append(&mut b.initializers);
-    if uses_trees {
-        model.opset_import.push(pb::OperatorSetIdProto { domain: tree_op::DOMAIN.into(), version: 1 });
+    if uses_own_ops {
+        model.opset_import.push(pb::OperatorSetIdProto { domain: DOMAIN.into(), version: 1 });
     }
     // ZipMap outputs were sequences of maps; they are now the probability tensor.
     for output in graph.output.iter_mut().filter(|o| zipmap_outputs.contains(&o.name)) {
@@ -181,8 +170,13 @@ pub(crate) fn rewrite(mut model: pb::ModelProto, core_supported: &dyn Fn(&str) -
 /// The tree ensemble node renamed to Switchyard's operator, both classifier outputs named.
 fn tree_node(b: &mut Builder, mut node: pb::NodeProto, classifier: bool) -> pb::NodeProto {
     node.op_type = if classifier { tree_op::CLASSIFIER_OP } else { tree_op::REGRESSOR_OP }.into();
-    node.domain = tree_op::DOMAIN.into();
-    let wanted = if classifier { 2 } else { 1 };
+    node.domain = DOMAIN.into();
+    name_outputs(b, node, if classifier { 2 } else { 1 })
+}
+
+/// Gives the node exactly `wanted` outputs, naming those the model left unnamed (tract
+/// maps outputs by position).
+fn name_outputs(b: &mut Builder, mut node: pb::NodeProto, wanted: usize) -> pb::NodeProto {
     node.output.resize(wanted.max(node.output.len()), String::new());
     for o in node.output.iter_mut().take(wanted) {
         if o.is_empty() {

@@ -2,6 +2,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use tract_onnx::pb;
+
 use super::*;
 
 fn fixtures() -> PathBuf {
@@ -139,7 +141,7 @@ fn corpus_matches_onnxruntime_in_batches_and_single_rows() {
         let m = LoadedModel::load(&read(fixtures().join("corpus/models").join(&exp.model)))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let flat: Vec<f64> = exp.rows.iter().flatten().copied().collect();
-        let batch = m.predict_batch(&flat).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let batch = m.predict_batch(&flat).unwrap_or_else(|e| panic!("{name}: {e}")).predictions();
         assert_eq!(batch.len(), exp.rows.len());
         for (i, (row, got)) in exp.rows.iter().zip(&batch).enumerate() {
             let single = m.predict(row).expect("predicts");
@@ -183,8 +185,7 @@ struct Semantics {
 
 /// Runs a model's raw outputs (no decoding) through the compatibility layer and tract.
 fn run_raw(bytes: &[u8], exp: &Semantics) -> TVec<TValue> {
-    let mut onnx = tract_onnx::onnx();
-    trees::op::register(&mut onnx.op_register);
+    let onnx = onnx();
     let proto = onnx.proto_model_for_read(&mut &*bytes).expect("protobuf");
     let registry = &onnx.op_register.0;
     let compat = compat::rewrite(proto, &|op| registry.contains_key(op)).expect("compat");

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use tract_onnx::pb;
 
-use super::{Aggregate, FEATURE_MASK, Forest, LEAF, MAX_FEATURE, MISSING_TRUE, MODE_SHIFT, Mode, Node, Post, Value};
+use super::{Aggregate, FEATURE_MASK, Forest, IS_LEAF, MAX_FEATURE, MISSING_TRUE, MODE_SHIFT, Mode, Node, Post, Value};
 use crate::model::attrs;
 
 /// What the ensemble computes besides its trees.
@@ -95,7 +95,8 @@ impl Spec {
         // 0: not reached, 1: on the current path, 2: placed with its subtree.
         let mut state = vec![0u8; n];
         let mut nodes: Vec<Node<T>> = Vec::new();
-        let mut leaf_start = vec![0u32];
+        // weight ranges per placed node: (start, end) into `weights`
+        let mut ranges: Vec<(u32, u32)> = Vec::new();
         let mut weights: Vec<(u32, T)> = Vec::new();
         let mut roots = Vec::with_capacity(self.roots.len());
         let mut stack: Vec<(usize, bool)> = Vec::new();
@@ -110,28 +111,34 @@ impl Spec {
                     state[i] = 2;
                     continue;
                 }
-                match (state[i], self.mode[i]) {
-                    (2, _) => {}
-                    (1, _) => return Err("a tree contains a cycle (a node is its own descendant)".into()),
-                    (_, None) => {
-                        let leaf = u32::try_from(leaf_start.len() - 1).map_err(|_| "too many leaves")?;
+                if state[i] == 2 {
+                    continue;
+                }
+                if state[i] == 1 {
+                    return Err("a tree contains a cycle (a node is its own descendant)".into());
+                }
+                let at = u32::try_from(nodes.len()).ok().filter(|&a| a < UNSEEN).ok_or("too many nodes")?;
+                placed[i] = at;
+                let start = u32::try_from(weights.len()).map_err(|_| "too many leaf weights")?;
+                match self.mode[i] {
+                    None => {
                         for &(id, w) in self.leaf_weights.get(&i).map(Vec::as_slice).unwrap_or_default() {
                             weights.push((id, T::from_f64(w)));
                         }
-                        leaf_start.push(u32::try_from(weights.len()).map_err(|_| "too many leaf weights")?);
-                        placed[i] = LEAF | leaf;
+                        let end = u32::try_from(weights.len()).map_err(|_| "too many leaf weights")?;
+                        nodes.push(Node { threshold: T::default(), feature: IS_LEAF, yes: at, no: at });
+                        ranges.push((start, end));
                         state[i] = 2;
                     }
-                    (_, Some(mode)) => {
-                        let at = u32::try_from(nodes.len()).ok().filter(|&a| a < LEAF).ok_or("too many nodes")?;
+                    Some(mode) => {
                         let flags = ((mode as u32) << MODE_SHIFT) | if self.missing_true[i] { MISSING_TRUE } else { 0 };
                         nodes.push(Node {
                             threshold: T::from_f64(self.threshold[i]),
                             feature: self.feature[i] | flags,
-                            yes: LEAF,
-                            no: LEAF,
+                            yes: at,
+                            no: at,
                         });
-                        placed[i] = at;
+                        ranges.push((start, start));
                         state[i] = 1;
                         stack.push((i, true));
                         stack.push((self.no[i], false));
@@ -141,15 +148,23 @@ impl Spec {
             }
             roots.push(placed[root]);
         }
-        let branch_modes: Vec<Mode> = nodes.iter().map(|n| Mode::from_bits((n.feature >> MODE_SHIFT) & 0xF)).collect();
-        let any_missing = nodes.iter().any(|n| n.feature & MISSING_TRUE != 0);
-        let uniform = match branch_modes.split_first() {
-            Some((first, rest)) if !any_missing && rest.iter().all(|m| m == first) => Some(*first),
+        let first: Vec<(u32, T)> =
+            ranges.iter().map(|&(a, b)| if a < b { weights[a as usize] } else { (0, T::default()) }).collect();
+        let one_weight = nodes.iter().zip(&ranges).all(|(n, &(a, b))| n.feature & IS_LEAF == 0 || b == a + 1);
+        let mut leaf_start = Vec::with_capacity(ranges.len() + 1);
+        leaf_start.extend(ranges.iter().map(|r| r.0));
+        leaf_start.push(u32::try_from(weights.len()).map_err(|_| "too many leaf weights")?);
+        let branches: Vec<&Node<T>> = nodes.iter().filter(|n| n.feature & IS_LEAF == 0).collect();
+        let any_missing = branches.iter().any(|n| n.feature & MISSING_TRUE != 0);
+        let modes: Vec<Mode> = branches.iter().map(|n| Mode::from_bits((n.feature >> MODE_SHIFT) & 0xF)).collect();
+        let uniform = match modes.split_first() {
+            Some((first, rest)) if rest.iter().all(|m| m == first) => Some(*first),
             None => Some(Mode::Leq),
             _ => None,
         };
-        let width = nodes.iter().map(|n| (n.feature & FEATURE_MASK) as usize + 1).max().unwrap_or(0);
-        Ok(Forest { nodes, roots, leaf_start, weights, uniform, width })
+        // a leaf reads feature 0, so every input needs at least one column
+        let width = branches.iter().map(|n| (n.feature & FEATURE_MASK) as usize + 1).max().unwrap_or(1);
+        Ok(Forest { nodes, roots, leaf_start, first, one_weight, weights, uniform, tracks_missing: any_missing, width })
     }
 }
 

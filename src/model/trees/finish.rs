@@ -14,7 +14,7 @@
 //! `fixtures/semantics/` holds onnxruntime's outputs for each of these cases.
 
 use super::build::{Ensemble, Task, Trees};
-use super::{Aggregate, Forest, Output, Post, Value};
+use super::{Aggregate, Forest, LANES, Output, Post, Value};
 
 impl Ensemble {
     /// Evaluates `rows` (row-major, `stride` values per row). The caller checked that
@@ -58,38 +58,45 @@ fn run<T: Value>(forest: &Forest<T>, task: &Task, post: Post, base: &[f64], rows
     let base: Vec<T> = base.iter().map(|&b| T::from_f64(b)).collect();
     let mut scores = vec![T::default(); CHUNK * columns];
     let mut has = vec![false; CHUNK * columns];
+    let mut leaves = Vec::with_capacity(CHUNK.max(forest.n_trees()));
     for chunk in rows.chunks(CHUNK * stride.max(1)) {
         let m = chunk.len() / stride.max(1);
         scores[..m * columns].fill(T::default());
         has[..m * columns].fill(false);
+        let (scores, has) = (&mut scores[..m * columns], &mut has[..m * columns]);
         match task {
             Task::Regressor { n_targets: 1, aggregate } => {
-                let (s, h) = (&mut scores[..m], &mut has[..m]);
-                forest.for_each_leaf(chunk, stride, |r, w| {
-                    // onnxruntime's single-target path reads only the leaf's first weight.
-                    let v = w[0].1;
-                    match aggregate {
-                        Aggregate::Sum | Aggregate::Average => s[r] = s[r] + v,
-                        Aggregate::Min => {
-                            if !h[r] || v < s[r] {
-                                s[r] = v;
-                            }
-                            h[r] = true;
+                // onnxruntime's single-target path reads only each leaf's first weight
+                let one = |s: &mut T, h: &mut bool, v: T| match aggregate {
+                    Aggregate::Sum | Aggregate::Average => *s = *s + v,
+                    Aggregate::Min => {
+                        if !*h || v < *s {
+                            *s = v;
                         }
-                        Aggregate::Max => {
-                            if !h[r] || v > s[r] {
-                                s[r] = v;
-                            }
-                            h[r] = true;
-                        }
+                        *h = true;
                     }
-                });
+                    Aggregate::Max => {
+                        if !*h || v > *s {
+                            *s = v;
+                        }
+                        *h = true;
+                    }
+                };
+                if matches!(aggregate, Aggregate::Sum | Aggregate::Average) {
+                    for_each_leaf(forest, chunk, stride, &mut leaves, |r, leaf| {
+                        scores[r] = scores[r] + forest.first_of(leaf).1;
+                    });
+                } else {
+                    for_each_leaf(forest, chunk, stride, &mut leaves, |r, leaf| {
+                        one(&mut scores[r], &mut has[r], forest.first_of(leaf).1);
+                    });
+                }
                 for r in 0..m {
                     out.scores.push(finish_one(forest.n_trees(), *aggregate, post, &base, scores[r], has[r]));
                 }
             }
             Task::Regressor { aggregate, .. } => {
-                accumulate(forest, chunk, stride, columns, *aggregate, &mut scores, &mut has);
+                accumulate(forest, chunk, stride, columns, *aggregate, scores, has, &mut leaves);
                 for r in 0..m {
                     let (s, h) = (&mut scores[r * columns..(r + 1) * columns], &has[r * columns..(r + 1) * columns]);
                     finish_targets(forest.n_trees(), *aggregate, &base, s);
@@ -97,7 +104,7 @@ fn run<T: Value>(forest: &Forest<T>, task: &Task, post: Post, base: &[f64], rows
                 }
             }
             Task::Classifier { n_classes, binary_case, all_positive } => {
-                accumulate(forest, chunk, stride, columns, Aggregate::Sum, &mut scores, &mut has);
+                accumulate(forest, chunk, stride, columns, Aggregate::Sum, scores, has, &mut leaves);
                 for r in 0..m {
                     let (s, h) =
                         (&mut scores[r * columns..(r + 1) * columns], &mut has[r * columns..(r + 1) * columns]);
@@ -114,6 +121,36 @@ fn run<T: Value>(forest: &Forest<T>, task: &Task, post: Post, base: &[f64], rows
     out
 }
 
+/// Calls `visit(row, leaf)` for every row and tree, each row's trees in order: tree by
+/// tree over the rows when there are enough of them, else row by row.
+#[inline(always)]
+fn for_each_leaf<T: Value>(
+    forest: &Forest<T>,
+    rows: &[T],
+    stride: usize,
+    leaves: &mut Vec<u32>,
+    mut visit: impl FnMut(usize, u32),
+) {
+    let m = rows.len() / stride.max(1);
+    if m >= LANES {
+        let rows: Vec<&[T]> = rows.chunks_exact(stride.max(1)).collect();
+        for t in 0..forest.n_trees() {
+            forest.tree_leaves(t, &rows, leaves);
+            for (r, &leaf) in leaves.iter().enumerate() {
+                visit(r, leaf);
+            }
+        }
+    } else {
+        for (r, row) in rows.chunks_exact(stride.max(1)).enumerate() {
+            forest.row_leaves(row, leaves);
+            for &leaf in leaves.iter() {
+                visit(r, leaf);
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn accumulate<T: Value>(
     forest: &Forest<T>,
     rows: &[T],
@@ -122,9 +159,20 @@ fn accumulate<T: Value>(
     aggregate: Aggregate,
     scores: &mut [T],
     has: &mut [bool],
+    leaves: &mut Vec<u32>,
 ) {
-    forest.for_each_leaf(rows, stride, |r, weights| {
-        for &(id, v) in weights {
+    if forest.one_weight_per_leaf() && matches!(aggregate, Aggregate::Sum | Aggregate::Average) {
+        // binary classifiers and single-class ensembles: one weight per leaf
+        for_each_leaf(forest, rows, stride, leaves, |r, leaf| {
+            let (id, v) = forest.first_of(leaf);
+            let k = r * columns + id as usize;
+            scores[k] = scores[k] + v;
+            has[k] = true;
+        });
+        return;
+    }
+    for_each_leaf(forest, rows, stride, leaves, |r, leaf| {
+        for &(id, v) in forest.weights_of(leaf) {
             let k = r * columns + id as usize;
             match aggregate {
                 Aggregate::Sum | Aggregate::Average => scores[k] = scores[k] + v,
@@ -285,7 +333,7 @@ fn erf_inv(x: f32) -> f32 {
     sgn * v3.sqrt()
 }
 
-fn softmax(row: &mut [f32]) {
+pub(crate) fn softmax(row: &mut [f32]) {
     let max = row.iter().fold(-f32::MAX, |m, &v| if v > m { v } else { m });
     let mut sum = 0.0f32;
     for v in row.iter_mut() {

@@ -19,7 +19,6 @@ use super::build::{Ensemble, Spec, Task, parse};
 /// Op types (in the `ai.switchyard` domain) the compatibility layer gives tree ensembles.
 pub(crate) const CLASSIFIER_OP: &str = "SwitchyardTreeEnsembleClassifier";
 pub(crate) const REGRESSOR_OP: &str = "SwitchyardTreeEnsembleRegressor";
-pub(crate) const DOMAIN: &str = "ai.switchyard";
 
 pub(crate) fn register(reg: &mut OnnxOpRegister) {
     reg.insert(CLASSIFIER_OP, build_classifier);
