@@ -121,6 +121,10 @@ pub enum Error {
     RunConflict(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// A prediction request without valid credentials; `challenge` is the
+    /// `WWW-Authenticate` value.
+    #[error("{message}")]
+    AccessDenied { challenge: &'static str, message: String },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -165,7 +169,7 @@ impl Error {
             Error::ScenarioNotFound(_) => ErrorCode::ScenarioNotFound,
             Error::RunNotFound { .. } => ErrorCode::RunNotFound,
             Error::RunConflict(_) => ErrorCode::RunConflict,
-            Error::Unauthorized(_) => ErrorCode::Unauthorized,
+            Error::Unauthorized(_) | Error::AccessDenied { .. } => ErrorCode::Unauthorized,
             Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Error::NodeUnreachable(_) => ErrorCode::NodeUnreachable,
             Error::NoEndpoint(_) => ErrorCode::NotFound,

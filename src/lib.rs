@@ -4,6 +4,7 @@
 //! - [`model`]: ONNX inspection, loading (tract-onnx) and single-row prediction.
 //! - [`router`]: mappings, their validation, weighted and sticky picks.
 //! - [`deploy`]: deployment configs and append-only revisions.
+//! - [`auth`]: who may call a deployment: auth modes and hashed API keys.
 //! - [`monitor`]: per-generation requests, errors and latency percentiles per minute.
 //! - [`engine`]: the [`Engine`] handle that ties them together and activates configs.
 //! - [`node`]: the axum HTTP API node over an engine.
@@ -16,6 +17,7 @@
 //!
 //! Start with [`Engine::open`], then `node::router` to serve it.
 
+pub mod auth;
 pub mod client;
 pub mod clock;
 pub mod demo;

@@ -21,6 +21,7 @@ use crate::monitor::feedback::RequestLog;
 use crate::monitor::{Monitor, Totals};
 use tokio_util::sync::CancellationToken;
 
+mod access;
 mod predict;
 
 use crate::names::{ServiceName, VersionId};
@@ -124,6 +125,10 @@ pub(crate) struct Inner {
     scenario_runs: Mutex<HashMap<String, (i64, CancellationToken)>>,
     /// Serialises scheduler passes (the loop, tests' direct ticks, the pass at open).
     scheduler_lock: tokio::sync::Mutex<()>,
+    /// Access policies of deployments that have one, by service (none: open).
+    access: ArcSwap<HashMap<String, Arc<crate::auth::Policy>>>,
+    /// Serialises access changes with their reload.
+    access_lock: tokio::sync::Mutex<()>,
 }
 
 impl Drop for Inner {
@@ -225,12 +230,15 @@ impl Engine {
                 switchyard_exe: config.switchyard_exe.clone().unwrap_or_else(crate::scenario::current_exe),
                 scenario_runs: Mutex::new(HashMap::new()),
                 scheduler_lock: tokio::sync::Mutex::new(()),
+                access: ArcSwap::from_pointee(HashMap::new()),
+                access_lock: tokio::sync::Mutex::new(()),
             }),
         };
         crate::monitor::load(&engine.inner.pool, &engine.inner.node, &engine.inner.monitor).await?;
         if config.seed_demo && registry::list_services(&engine.inner.pool).await?.is_empty() {
             crate::demo::seed(&engine).await?;
         }
+        engine.load_access().await?;
         engine.activate_all().await?;
         engine.scheduler_start().await?;
         engine.spawn_background(&config);

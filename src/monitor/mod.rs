@@ -138,6 +138,8 @@ type Key = (String, String, Role);
 #[derive(Default)]
 pub struct Monitor {
     series: RwLock<HashMap<Key, Arc<Mutex<Series>>>>,
+    /// Requests refused for missing or wrong credentials, by service, since start.
+    auth_failures: Mutex<HashMap<String, u64>>,
 }
 
 /// One minute of one generation.
@@ -370,13 +372,24 @@ impl Monitor {
         MonitorSnapshot { service: service.to_owned(), window_minutes: minutes, generations, shadows }
     }
 
+    pub fn record_auth_failure(&self, service: &str) {
+        if let Ok(mut failures) = self.auth_failures.lock() {
+            *failures.entry(service.to_owned()).or_default() += 1;
+        }
+    }
+
+    pub fn auth_failures(&self, service: &str) -> u64 {
+        self.auth_failures.lock().ok().and_then(|f| f.get(service).copied()).unwrap_or(0)
+    }
+
     /// Prometheus text exposition of the totals since start.
     pub fn prometheus(&self) -> String {
         let series: Vec<(Key, Totals)> = match self.series.read() {
             Ok(map) => map.iter().filter_map(|(k, v)| v.lock().ok().map(|s| (k.clone(), s.totals.clone()))).collect(),
             Err(_) => Vec::new(),
         };
-        prometheus::render(series)
+        let failures = self.auth_failures.lock().map(|f| f.clone().into_iter().collect()).unwrap_or_default();
+        prometheus::render(series, failures)
     }
 }
 

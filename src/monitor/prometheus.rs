@@ -12,8 +12,9 @@ fn esc(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-pub(super) fn render(mut series: Vec<(Key, Totals)>) -> String {
+pub(super) fn render(mut series: Vec<(Key, Totals)>, mut auth_failures: Vec<(String, u64)>) -> String {
     series.sort_by(|a, b| a.0.cmp(&b.0));
+    auth_failures.sort();
     let mut out = String::new();
     let live = || series.iter().filter(|((_, _, r), _)| *r == Role::Live);
     let shadow = || series.iter().filter(|((_, _, r), _)| *r == Role::Shadow);
@@ -71,6 +72,14 @@ pub(super) fn render(mut series: Vec<(Key, Totals)>) -> String {
             esc(generation),
             t.agreed
         );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP switchyard_auth_failures_total Prediction requests refused for missing or wrong credentials."
+    );
+    let _ = writeln!(out, "# TYPE switchyard_auth_failures_total counter");
+    for (service, n) in auth_failures {
+        let _ = writeln!(out, "switchyard_auth_failures_total{{service=\"{}\"}} {n}", esc(&service));
     }
     out
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::body::{JsonBody, decode};
 use super::error::{ApiError, ApiResult};
 use super::{AUTHOR_HEADER, AppState};
+use crate::auth::AuthMode;
 use crate::deploy::canary::{CanaryAction, CanaryPlan};
 use crate::error::Error;
 use crate::registry::{NewVersion, Provenance};
@@ -39,13 +40,12 @@ pub(super) fn router(state: AppState) -> Router<AppState> {
         .route("/deployments/{service}/report", get(report))
         .route("/deployments/{service}/canary", get(get_canary).post(start_canary))
         .route("/deployments/{service}/canary/{action}", post(canary_action))
+        .route("/deployments/{service}/auth", get(get_access).put(set_auth_mode))
+        .route("/deployments/{service}/keys", post(create_key))
+        .route("/deployments/{service}/keys/{id}/rotate", post(rotate_key))
+        .route("/deployments/{service}/keys/{id}/revoke", post(revoke_key))
         .merge(super::scenarios::routes())
         .route_layer(middleware::from_fn_with_state(state, require_token))
-}
-
-/// Constant-time comparison: the time taken does not reveal how much of a guess matched.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -55,7 +55,7 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
+        if !given.is_some_and(|g| crate::auth::same_secret(g.as_bytes(), token.as_bytes())) {
             return ApiError(Error::Unauthorized(
                 "the admin API needs 'Authorization: Bearer <token>' with this node's admin token".into(),
             ))
@@ -238,6 +238,61 @@ async fn monitor(
 ) -> ApiResult<impl IntoResponse> {
     s.engine.get_service(&service).await?;
     Ok(Json(s.engine.monitor(&service, w.minutes.unwrap_or(60))))
+}
+
+async fn get_access(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.access(&service).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetMode {
+    mode: AuthMode,
+}
+
+async fn set_auth_mode(
+    State(s): State<AppState>,
+    Path(service): Path<String>,
+    JsonBody(b): JsonBody<SetMode>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.set_auth_mode(&service, b.mode).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKey {
+    name: String,
+}
+
+async fn create_key(
+    State(s): State<AppState>,
+    Path(service): Path<String>,
+    JsonBody(b): JsonBody<CreateKey>,
+) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(s.engine.create_key(&service, &b.name).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rotate {
+    /// How long the old key keeps working, seconds.
+    overlap_seconds: u64,
+}
+
+async fn rotate_key(
+    State(s): State<AppState>,
+    Path((service, id)): Path<(String, i64)>,
+    JsonBody(b): JsonBody<Rotate>,
+) -> ApiResult<impl IntoResponse> {
+    let overlap = std::time::Duration::from_secs(b.overlap_seconds);
+    Ok((StatusCode::CREATED, Json(s.engine.rotate_key(&service, id, overlap).await?)))
+}
+
+async fn revoke_key(
+    State(s): State<AppState>,
+    Path((service, id)): Path<(String, i64)>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.revoke_key(&service, id).await?))
 }
 
 async fn ab(

@@ -3,7 +3,7 @@
 //! Internal failures are logged in full and answered with a short message.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -57,7 +57,16 @@ impl IntoResponse for ApiError {
         if !issues.is_empty() {
             body["error"]["details"] = json!(issues);
         }
-        (status_of(code), Json(body)).into_response()
+        let mut response = (status_of(code), Json(body)).into_response();
+        add_challenge(&self.0, &mut response);
+        response
+    }
+}
+
+/// A refused prediction says which scheme the deployment wants (`WWW-Authenticate`).
+pub(super) fn add_challenge(error: &Error, response: &mut Response) {
+    if let Error::AccessDenied { challenge, .. } = error {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
     }
 }
 

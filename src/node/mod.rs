@@ -15,13 +15,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, Uri};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 pub use error::{ApiError, status_of};
 
+use crate::auth::Credential;
 use crate::engine::Engine;
 use crate::error::Error;
 
@@ -29,6 +31,8 @@ use crate::error::Error;
 pub const GENERATION_HEADER: &str = "x-switchyard-generation";
 pub const KEY_HEADER: &str = "x-switchyard-key";
 pub const AUTHOR_HEADER: &str = "x-switchyard-author";
+/// The API key header (alternative to `Authorization: Bearer`).
+pub const API_KEY_HEADER: &str = "x-api-key";
 
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -85,6 +89,32 @@ pub fn router(engine: Engine, config: NodeConfig) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// What the request presented to authenticate.
+pub(crate) fn credential(headers: &HeaderMap) -> Credential {
+    Credential::from_headers(
+        headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+        headers.get(API_KEY_HEADER).map(|v| v.as_bytes()),
+    )
+}
+
+/// Proof that the caller may use the deployment named by the route's `{service}`: checked
+/// before the body is decoded, so a refused request costs no parsing and reaches no model.
+pub(crate) struct Authorized;
+
+impl FromRequestParts<AppState> for Authorized {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError(Error::Internal(format!("route without path parameters: {e}"))))?;
+        if let Some((_, service)) = params.iter().find(|(k, _)| *k == "service") {
+            state.engine.authorize(service, &credential(&parts.headers))?;
+        }
+        Ok(Authorized)
+    }
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -40,7 +40,9 @@ impl IntoResponse for OipError {
         } else {
             self.0.to_string()
         };
-        (status_of(code), Json(json!({"error": message}))).into_response()
+        let mut response = (status_of(code), Json(json!({"error": message}))).into_response();
+        super::error::add_challenge(&self.0, &mut response);
+        response
     }
 }
 
@@ -72,7 +74,8 @@ fn outputs_metadata(schema: &ModelSchema) -> Value {
     }
 }
 
-async fn metadata(state: AppState, model: String, version: Option<String>) -> OipResult<Json<Value>> {
+async fn metadata(state: AppState, model: String, version: Option<String>, headers: &HeaderMap) -> OipResult<Json<Value>> {
+    state.engine.authorize(&model, &super::credential(headers))?;
     let versions = state.engine.list_versions(&model).await?;
     let chosen = match &version {
         Some(v) => versions
@@ -98,15 +101,20 @@ async fn metadata(state: AppState, model: String, version: Option<String>) -> Oi
     })))
 }
 
-pub async fn model_metadata(State(s): State<AppState>, Path(model): Path<String>) -> OipResult<Json<Value>> {
-    metadata(s, model, None).await
+pub async fn model_metadata(
+    State(s): State<AppState>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+) -> OipResult<Json<Value>> {
+    metadata(s, model, None, &headers).await
 }
 
 pub async fn version_metadata(
     State(s): State<AppState>,
     Path((model, version)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> OipResult<Json<Value>> {
-    metadata(s, model, Some(version)).await
+    metadata(s, model, Some(version), &headers).await
 }
 
 async fn ready(state: AppState, model: String, version: Option<String>) -> OipResult<Response> {
@@ -231,6 +239,7 @@ async fn run_infer(
     headers: HeaderMap,
     body: Bytes,
 ) -> OipResult<Response> {
+    state.engine.authorize(&model, &super::credential(&headers))?;
     // Split the JSON header from the binary tensor data, if any.
     let json_len = match headers.get(HEADER_LENGTH) {
         None => body.len(),

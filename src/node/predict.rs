@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::body::JsonBody;
 use super::error::ApiResult;
-use super::{AppState, GENERATION_HEADER, KEY_HEADER};
+use super::{AppState, Authorized, GENERATION_HEADER, KEY_HEADER};
 use crate::engine::Routing;
 use crate::error::Error;
 use crate::model::Prediction;
@@ -30,6 +30,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Err
 }
 
 pub async fn predict(
+    _: Authorized,
     State(state): State<AppState>,
     Path(service): Path<String>,
     headers: HeaderMap,
@@ -67,6 +68,7 @@ pub struct FeedbackBody {
 
 /// `POST /v1/services/{service}/feedback`: the outcome of an earlier prediction.
 pub async fn feedback(
+    _: Authorized,
     State(state): State<AppState>,
     Path(service): Path<String>,
     JsonBody(body): JsonBody<FeedbackBody>,

@@ -1,0 +1,226 @@
+//! The `deployment_auth` and `api_keys` tables.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::{AccessView, ApiKey, AuthMode, KeyDigest, NewKey, Policy};
+use crate::error::{Error, Result};
+use crate::registry::to_datetime;
+use crate::store::{Pool, now_ms};
+
+const KEY_COLUMNS: &str = "id, name, prefix, sha256, created_at, expires_at, revoked_at";
+
+struct KeyRow {
+    key: ApiKey,
+    sha256: String,
+    expires_at_ms: Option<i64>,
+}
+
+fn key_from_row(row: &sqlx::sqlite::SqliteRow, now: i64) -> Result<KeyRow> {
+    let expires_at_ms: Option<i64> = row.try_get("expires_at")?;
+    let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+    Ok(KeyRow {
+        key: ApiKey {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            prefix: row.try_get("prefix")?,
+            created_at: to_datetime(row.try_get("created_at")?),
+            expires_at: expires_at_ms.map(to_datetime),
+            revoked_at: revoked_at.map(to_datetime),
+            status: super::status_at(expires_at_ms, revoked_at.is_some(), now),
+        },
+        sha256: row.try_get("sha256")?,
+        expires_at_ms,
+    })
+}
+
+async fn keys(pool: &Pool, service: &str, node: &str) -> Result<Vec<KeyRow>> {
+    let now = now_ms();
+    let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE service = ? AND node = ? ORDER BY id"))
+        .bind(service)
+        .bind(node)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(|r| key_from_row(r, now)).collect()
+}
+
+async fn mode(pool: &Pool, service: &str, node: &str) -> Result<AuthMode> {
+    let mode: Option<String> = sqlx::query_scalar("SELECT mode FROM deployment_auth WHERE service = ? AND node = ?")
+        .bind(service)
+        .bind(node)
+        .fetch_optional(pool)
+        .await?;
+    mode.map_or(Ok(AuthMode::None), |m| AuthMode::parse(&m))
+}
+
+/// A deployment's mode and keys (failures are the caller's to fill in).
+pub(crate) async fn load_view(pool: &Pool, service: &str, node: &str) -> Result<AccessView> {
+    Ok(AccessView {
+        service: service.to_owned(),
+        mode: mode(pool, service, node).await?,
+        keys: keys(pool, service, node).await?.into_iter().map(|k| k.key).collect(),
+        failures: 0,
+    })
+}
+
+fn digest_of(row: &KeyRow) -> Result<KeyDigest> {
+    let mut digest = [0u8; 32];
+    let hex = row.sha256.as_bytes();
+    if hex.len() != 64 {
+        return Err(Error::Internal(format!("stored digest of key {} is damaged", row.key.id)));
+    }
+    for (i, pair) in hex.chunks(2).enumerate() {
+        let s = std::str::from_utf8(pair).map_err(|_| Error::Internal("stored key digest is not hex".into()))?;
+        digest[i] = u8::from_str_radix(s, 16).map_err(|_| Error::Internal("stored key digest is not hex".into()))?;
+    }
+    Ok(KeyDigest { name: row.key.name.clone(), digest, expires_at_ms: row.expires_at_ms })
+}
+
+/// The policy of every deployment of `node` that has an auth row or keys.
+pub(crate) async fn load_policies(pool: &Pool, node: &str) -> Result<HashMap<String, Policy>> {
+    let services: Vec<String> = sqlx::query_scalar(
+        "SELECT service FROM deployment_auth WHERE node = ? UNION SELECT service FROM api_keys WHERE node = ?",
+    )
+    .bind(node)
+    .bind(node)
+    .fetch_all(pool)
+    .await?;
+    let mut out = HashMap::new();
+    for service in services {
+        out.insert(service.clone(), load_policy(pool, &service, node).await?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn load_policy(pool: &Pool, service: &str, node: &str) -> Result<Policy> {
+    let keys = keys(pool, service, node).await?;
+    Ok(Policy {
+        mode: mode(pool, service, node).await?,
+        keys: keys.iter().filter(|k| k.key.revoked_at.is_none()).map(digest_of).collect::<Result<_>>()?,
+    })
+}
+
+/// Sets the mode. A mode that needs keys is refused while the deployment has no usable key:
+/// it would lock every client out.
+pub(crate) async fn set_mode(pool: &Pool, service: &str, node: &str, mode: AuthMode) -> Result<()> {
+    if mode != AuthMode::None {
+        let now = now_ms();
+        let usable = keys(pool, service, node).await?.iter().any(|k| {
+            k.key.revoked_at.is_none() && k.expires_at_ms.is_none_or(|at| now < at)
+        });
+        if !usable {
+            return Err(Error::InvalidConfig(format!(
+                "'{service}' has no usable key: create a key first, then switch to {}, or every client would be locked out",
+                mode.as_str()
+            )));
+        }
+    }
+    sqlx::query(
+        "INSERT INTO deployment_auth (service, node, mode, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (service, node) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at",
+    )
+    .bind(service)
+    .bind(node)
+    .bind(mode.as_str())
+    .bind(now_ms())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+fn hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Creates a key; with `expire` = Some((id, at)), also sets that key's expiry, in the same
+/// transaction (rotation).
+async fn insert_key(pool: &Pool, service: &str, node: &str, name: &str, expire: Option<(i64, i64)>) -> Result<NewKey> {
+    let secret = super::new_secret();
+    let prefix = super::shown_prefix(&secret);
+    let created_at = now_ms();
+    let mut tx = pool.begin().await?;
+    let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM api_keys WHERE service = ? AND node = ?")
+        .bind(service)
+        .bind(node)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO api_keys (service, node, id, name, prefix, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(service)
+    .bind(node)
+    .bind(id)
+    .bind(name)
+    .bind(&prefix)
+    .bind(hex(&super::digest(&secret)))
+    .bind(created_at)
+    .execute(&mut *tx)
+    .await?;
+    if let Some((old, at)) = expire {
+        sqlx::query(
+            "UPDATE api_keys SET expires_at = MIN(COALESCE(expires_at, ?1), ?1)
+             WHERE service = ?2 AND node = ?3 AND id = ?4",
+        )
+        .bind(at)
+        .bind(service)
+        .bind(node)
+        .bind(old)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    let key = ApiKey {
+        id,
+        name: name.to_owned(),
+        prefix,
+        created_at: to_datetime(created_at),
+        expires_at: None,
+        revoked_at: None,
+        status: super::KeyStatus::Active,
+    };
+    Ok(NewKey { key, secret })
+}
+
+pub(crate) async fn create_key(pool: &Pool, service: &str, node: &str, name: &str) -> Result<NewKey> {
+    let name = super::check_name(name)?;
+    insert_key(pool, service, node, &name, None).await
+}
+
+async fn usable_key(pool: &Pool, service: &str, node: &str, id: i64) -> Result<KeyRow> {
+    let key = keys(pool, service, node).await?.into_iter().find(|k| k.key.id == id);
+    match key {
+        None => Err(Error::InvalidInput(format!("'{service}' has no key {id}"))),
+        Some(k) if k.key.revoked_at.is_some() => Err(Error::InvalidInput(format!("key {id} of '{service}' is revoked"))),
+        Some(k) => Ok(k),
+    }
+}
+
+/// A new key under the old one's name; the old one keeps working for `overlap`.
+pub(crate) async fn rotate_key(pool: &Pool, service: &str, node: &str, id: i64, overlap: Duration) -> Result<NewKey> {
+    if overlap > super::MAX_OVERLAP {
+        return Err(Error::InvalidInput(format!(
+            "the overlap may be at most {} days",
+            super::MAX_OVERLAP.as_secs() / 86_400
+        )));
+    }
+    let old = usable_key(pool, service, node, id).await?;
+    let overlap_ms = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
+    insert_key(pool, service, node, &old.key.name, Some((id, now_ms().saturating_add(overlap_ms)))).await
+}
+
+/// Revokes a key at once. Never refused for a usable key, even the last one (a leaked key
+/// must stop working now): the deployment then refuses every request until a key is created
+/// or the mode is set to none.
+pub(crate) async fn revoke_key(pool: &Pool, service: &str, node: &str, id: i64) -> Result<()> {
+    usable_key(pool, service, node, id).await?;
+    sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE service = ? AND node = ? AND id = ?")
+        .bind(now_ms())
+        .bind(service)
+        .bind(node)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
