@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::auth::{AccessView, AuthMode, ClientCredential, NewKey};
 use crate::deploy::Revision;
 use crate::deploy::canary::Canary;
 use crate::engine::{ServiceSummary, VersionView};
@@ -240,20 +241,53 @@ impl NodeClient {
         self.send(self.request(Method::GET, &format!("/admin/v1/scenarios/{name}/runs/{id}"))).await
     }
 
+    pub async fn access(&self, service: &str) -> Result<AccessView> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/auth"))).await
+    }
+
+    pub async fn set_auth_mode(&self, service: &str, mode: AuthMode) -> Result<AccessView> {
+        let req = self.request(Method::PUT, &format!("/admin/v1/deployments/{service}/auth"));
+        self.send(req.json(&json!({"mode": mode}))).await
+    }
+
+    pub async fn create_key(&self, service: &str, name: &str) -> Result<NewKey> {
+        let req = self.request(Method::POST, &format!("/admin/v1/deployments/{service}/keys"));
+        self.send(req.json(&json!({"name": name}))).await
+    }
+
+    pub async fn rotate_key(&self, service: &str, id: i64, overlap: Duration) -> Result<NewKey> {
+        let req = self.request(Method::POST, &format!("/admin/v1/deployments/{service}/keys/{id}/rotate"));
+        self.send(req.json(&json!({"overlap_seconds": overlap.as_secs()}))).await
+    }
+
+    pub async fn revoke_key(&self, service: &str, id: i64) -> Result<AccessView> {
+        self.send(self.request(Method::POST, &format!("/admin/v1/deployments/{service}/keys/{id}/revoke"))).await
+    }
+
     pub async fn cancel_run(&self, name: &str, id: i64) -> Result<Run> {
         self.send(self.request(Method::POST, &format!("/admin/v1/scenarios/{name}/runs/{id}/cancel"))).await
     }
 
-    /// One native prediction; `generation` forces a generation.
+    /// One native prediction; `generation` forces a generation, `key` is the sticky key,
+    /// `credential` what the deployment's auth mode asks for (never the admin token).
     pub async fn predict(
         &self,
         service: &str,
         features: &Value,
         generation: Option<&str>,
         key: Option<&str>,
+        credential: Option<&ClientCredential>,
     ) -> Result<PredictResponse> {
-        let mut req =
-            self.request(Method::POST, &format!("/v1/services/{service}/predict")).json(&json!({"features": features}));
+        let mut req = self
+            .http
+            .post(format!("{}/v1/services/{service}/predict", self.base))
+            .header(crate::node::AUTHOR_HEADER, &self.author)
+            .json(&json!({"features": features}));
+        req = match credential {
+            None => req,
+            Some(ClientCredential::ApiKey { key }) => req.bearer_auth(key),
+            Some(ClientCredential::Basic { user, password }) => req.basic_auth(user, Some(password)),
+        };
         if let Some(g) = generation {
             req = req.header(crate::node::GENERATION_HEADER, g);
         }

@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::auth::ClientCredential;
 use crate::client::NodeClient;
 use crate::deploy::Serving;
 use crate::error::{ErrorCode, Result};
@@ -22,6 +23,9 @@ pub struct RunRequest {
     pub count: usize,
     /// Force this generation instead of letting the router pick.
     pub generation: Option<String>,
+    /// What the deployment's auth mode asks for, if anything.
+    #[serde(default)]
+    pub credential: Option<ClientCredential>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -87,12 +91,12 @@ pub async fn run(node: &NodeClient, request: RunRequest, mut progress: impl FnMu
     let mut next = 0;
     while results.len() < request.count {
         while next < request.count && pending.len() < CONCURRENCY {
-            let (node, features, service, generation) =
-                (node, &features, &request.service, request.generation.as_deref());
+            let (node, features, service, generation, credential) =
+                (node, &features, &request.service, request.generation.as_deref(), request.credential.as_ref());
             let index = next;
             pending.push(async move {
                 let t = Instant::now();
-                let answer = node.predict(service, features, generation, None).await;
+                let answer = node.predict(service, features, generation, None, credential).await;
                 (index, answer, t.elapsed().as_secs_f64() * 1e3)
             });
             next += 1;

@@ -115,13 +115,26 @@ const SECRET_PREFIX: &str = "sy_";
 /// Characters of the secret kept for display (including `sy_`).
 const SHOWN: usize = 9;
 
+/// Credentials a client sends (run-and-test, the CLI's `predict`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ClientCredential {
+    /// Sent as `Authorization: Bearer <key>`.
+    ApiKey { key: String },
+    /// Sent as `Authorization: Basic`: the key's name and its secret.
+    Basic { user: String, password: String },
+}
+
 /// What a request presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
     None,
     /// A bearer token or `x-api-key`.
     Key(String),
-    Basic { user: String, password: String },
+    Basic {
+        user: String,
+        password: String,
+    },
     /// An `Authorization` header this node cannot read.
     Unreadable(String),
 }
@@ -200,9 +213,9 @@ impl Policy {
                     deny("the API key is not valid for this deployment (revoked, expired or mistyped)".into())
                 }
             }
-            (AuthMode::ApiKey, _) => {
-                deny("this deployment requires an API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'".into())
-            }
+            (AuthMode::ApiKey, _) => deny(
+                "this deployment requires an API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'".into(),
+            ),
             (AuthMode::Basic, Credential::Basic { user, password }) => {
                 if matches_any(self.keys.iter().filter(usable).filter(|k| k.name == *user), password) {
                     Ok(())
@@ -283,7 +296,11 @@ mod tests {
             mode,
             keys: keys
                 .iter()
-                .map(|(name, secret, exp)| KeyDigest { name: (*name).into(), digest: digest(secret), expires_at_ms: *exp })
+                .map(|(name, secret, exp)| KeyDigest {
+                    name: (*name).into(),
+                    digest: digest(secret),
+                    expires_at_ms: *exp,
+                })
                 .collect(),
         }
     }
@@ -321,7 +338,8 @@ mod tests {
         assert!(api.check(&Credential::Key("sy_two".into()), 1_000).is_err(), "expired at 1000");
         assert!(api.check(&Credential::Key("sy_on".into()), 0).is_err());
         assert!(api.check(&Credential::None, 0).is_err());
-        let denied = api.check(&Credential::Basic { user: "ci".into(), password: "sy_one".into() }, 0).unwrap_err();
+        let denied =
+            api.check(&Credential::Basic { user: "ci".into(), password: "sy_one".into() }, 0).expect_err("refused");
         assert_eq!(denied.mode, AuthMode::ApiKey);
         assert!(denied.message.contains("Bearer"), "{}", denied.message);
 
@@ -347,7 +365,7 @@ mod tests {
 
     #[test]
     fn names_and_statuses() {
-        assert_eq!(check_name(" ci ").unwrap(), "ci");
+        assert_eq!(check_name(" ci ").expect("valid"), "ci");
         for bad in ["", "a:b", "x\ny", &"n".repeat(65)] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
@@ -356,7 +374,7 @@ mod tests {
         assert_eq!(status_at(Some(10), false, 10), KeyStatus::Expired);
         assert_eq!(status_at(None, true, 5), KeyStatus::Revoked);
         for mode in [AuthMode::None, AuthMode::ApiKey, AuthMode::Basic] {
-            assert_eq!(AuthMode::parse(mode.as_str()).unwrap(), mode);
+            assert_eq!(AuthMode::parse(mode.as_str()).expect("parses"), mode);
         }
         assert!(AuthMode::parse("oauth").is_err());
     }

@@ -107,9 +107,10 @@ pub(crate) async fn load_policy(pool: &Pool, service: &str, node: &str) -> Resul
 pub(crate) async fn set_mode(pool: &Pool, service: &str, node: &str, mode: AuthMode) -> Result<()> {
     if mode != AuthMode::None {
         let now = now_ms();
-        let usable = keys(pool, service, node).await?.iter().any(|k| {
-            k.key.revoked_at.is_none() && k.expires_at_ms.is_none_or(|at| now < at)
-        });
+        let usable = keys(pool, service, node)
+            .await?
+            .iter()
+            .any(|k| k.key.revoked_at.is_none() && k.expires_at_ms.is_none_or(|at| now < at));
         if !usable {
             return Err(Error::InvalidConfig(format!(
                 "'{service}' has no usable key: create a key first, then switch to {}, or every client would be locked out",
@@ -192,7 +193,9 @@ async fn usable_key(pool: &Pool, service: &str, node: &str, id: i64) -> Result<K
     let key = keys(pool, service, node).await?.into_iter().find(|k| k.key.id == id);
     match key {
         None => Err(Error::InvalidInput(format!("'{service}' has no key {id}"))),
-        Some(k) if k.key.revoked_at.is_some() => Err(Error::InvalidInput(format!("key {id} of '{service}' is revoked"))),
+        Some(k) if k.key.revoked_at.is_some() => {
+            Err(Error::InvalidInput(format!("key {id} of '{service}' is revoked")))
+        }
         Some(k) => Ok(k),
     }
 }

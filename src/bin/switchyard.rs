@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
+use switchyard::auth::ClientCredential;
 use switchyard::client::{DEFAULT_NODE_URL, NodeClient, UploadMeta};
 use switchyard::deploy::Revision;
 use switchyard::engine::{EngineConfig, describe, parse_metrics};
@@ -13,8 +14,12 @@ use switchyard::node::{self, NodeConfig};
 use switchyard::report;
 use switchyard::{Engine, ErrorCode};
 
+#[path = "switchyard/access.rs"]
+mod access_cmd;
 #[path = "switchyard/scenario.rs"]
 mod scenario_cmd;
+
+use access_cmd::{AuthCommand, auth};
 
 use scenario_cmd::{ScenarioCommand, scenario};
 
@@ -137,6 +142,13 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Who may call a deployment: auth mode (none, api_key, basic) and API keys.
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
     /// Train the demo model (used by the demo scenario; runs without Python or network).
     #[command(name = "train-demo", hide = true)]
     TrainDemo {
@@ -171,6 +183,12 @@ enum Command {
         /// Sticky key.
         #[arg(long)]
         key: Option<String>,
+        /// The deployment's API key (when its auth mode asks for one).
+        #[arg(long, env = "SWITCHYARD_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Send --api-key as basic auth with this user name (the key's name).
+        #[arg(long, requires = "api_key")]
+        basic_user: Option<String>,
         #[command(flatten)]
         node: NodeArgs,
     },
@@ -345,6 +363,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Ab { service, node } => ab(&service, &node).await,
         Command::Canary { command, node } => canary(command, &node).await,
         Command::Scenario { command, node } => scenario(command, &node).await,
+        Command::Auth { command, node } => auth(command, &node).await,
         Command::TrainDemo { data, out, metrics, epochs, learning_rate, target, class_labels } => {
             use switchyard::scenario::demo_trainer::{TrainOptions, train_files};
             let opts = TrainOptions {
@@ -359,10 +378,18 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Report { deployment, since, until, out, csv, format, node } => {
             report(ReportArgs { deployment, since, until, out, csv, format }, &node).await
         }
-        Command::Predict { service, features, generation, key, node } => {
+        Command::Predict { service, features, generation, key, api_key, basic_user, node } => {
             let features: Value = serde_json::from_str(&features).context("--features is not valid JSON")?;
+            let credential = match (api_key, basic_user) {
+                (Some(key), None) => Some(ClientCredential::ApiKey { key }),
+                (Some(password), Some(user)) => Some(ClientCredential::Basic { user, password }),
+                (None, _) => None,
+            };
             async {
-                print_json(&client(&node)?.predict(&service, &features, generation.as_deref(), key.as_deref()).await?)
+                let c = client(&node)?;
+                print_json(
+                    &c.predict(&service, &features, generation.as_deref(), key.as_deref(), credential.as_ref()).await?,
+                )
             }
             .await
         }
@@ -370,7 +397,9 @@ async fn run(cli: Cli) -> Result<()> {
     outcome.map_err(|e| {
         let hint = match e.code() {
             ErrorCode::NodeUnreachable => "\nhint: start a node with `switchyard serve`, or point --node at one",
-            ErrorCode::Unauthorized => "\nhint: pass --token-file with the node's admin token",
+            ErrorCode::Unauthorized => {
+                "\nhint: admin commands need --token-file with the node's admin token; predictions need the deployment's --api-key"
+            }
             _ => "",
         };
         anyhow::anyhow!("{e} [{}]{hint}", e.code())

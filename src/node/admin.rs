@@ -370,16 +370,3 @@ async fn canary_action(
     let who = author(None, &headers);
     Ok(Json(s.engine.canary_action(&service, action, &who).await?))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::same_secret;
-
-    #[test]
-    fn secrets_compare_exactly() {
-        assert!(same_secret(b"abc", b"abc"));
-        assert!(!same_secret(b"abc", b"abd"));
-        assert!(!same_secret(b"abc", b"abcd"));
-        assert!(!same_secret(b"", b"a"));
-    }
-}

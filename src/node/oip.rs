@@ -74,7 +74,12 @@ fn outputs_metadata(schema: &ModelSchema) -> Value {
     }
 }
 
-async fn metadata(state: AppState, model: String, version: Option<String>, headers: &HeaderMap) -> OipResult<Json<Value>> {
+async fn metadata(
+    state: AppState,
+    model: String,
+    version: Option<String>,
+    headers: &HeaderMap,
+) -> OipResult<Json<Value>> {
     state.engine.authorize(&model, &super::credential(headers))?;
     let versions = state.engine.list_versions(&model).await?;
     let chosen = match &version {

@@ -46,10 +46,23 @@ pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
             text.chars().take(64).collect::<String>()
         ))
     };
+    let duration = parse_duration(text).map_err(|_| bad())?;
+    now.checked_sub_signed(duration).ok_or_else(bad)
+}
+
+/// A duration written as a count and a unit: `90s`, `30m`, `24h`, `7d`, `2w`.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let text = text.trim();
+    let bad = || {
+        Error::InvalidInput(format!(
+            "'{}' is not a duration: write a count and a unit, as 90s, 30m, 24h or 7d",
+            text.chars().take(64).collect::<String>()
+        ))
+    };
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (n, unit) = text.split_at(split);
     let n: i64 = n.parse().map_err(|_| bad())?;
-    let duration = match unit {
+    match unit {
         "s" => Duration::try_seconds(n),
         "m" | "min" => Duration::try_minutes(n),
         "h" => Duration::try_hours(n),
@@ -57,8 +70,7 @@ pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
         "w" => Duration::try_weeks(n),
         _ => None,
     }
-    .ok_or_else(bad)?;
-    now.checked_sub_signed(duration).ok_or_else(bad)
+    .ok_or_else(bad)
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed.

@@ -1,6 +1,7 @@
 //! Engine integration tests: each starts a real node on an ephemeral loopback port and
 //! talks HTTP to it. One binary, so it links once.
 
+mod access;
 mod bad_input;
 mod canary;
 mod cli;

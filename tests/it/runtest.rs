@@ -22,7 +22,13 @@ async fn run_reports_the_split_and_progress() {
     let mut seen = Vec::new();
     let report = run(
         &client,
-        RunRequest { service: "iris".into(), features: features.clone(), count: 200, generation: None },
+        RunRequest {
+            service: "iris".into(),
+            features: features.clone(),
+            count: 200,
+            generation: None,
+            credential: None,
+        },
         |p| seen.push(p.done),
     )
     .await
@@ -37,21 +43,30 @@ async fn run_reports_the_split_and_progress() {
     assert!((v2 - 140.0).abs() <= 21.3, "{:?}", report.counts);
     assert!(report.results.iter().enumerate().all(|(i, r)| r.index == i && r.prediction == Some(json!("setosa"))));
 
-    let forced =
-        RunRequest { service: "iris".into(), features: features.clone(), count: 10, generation: Some("v1".into()) };
+    let forced = RunRequest {
+        service: "iris".into(),
+        features: features.clone(),
+        count: 10,
+        generation: Some("v1".into()),
+        credential: None,
+    };
     let report = run(&client, forced, |_| {}).await.expect("run");
     assert_eq!(report.counts, [("v1".to_owned(), 10)].into_iter().collect());
 
     // Bad input: every request fails with the node's error, and the run still reports.
     let mut bad = features.clone();
     bad.remove("petal_width");
-    let report = run(&client, RunRequest { service: "iris".into(), features: bad, count: 3, generation: None }, |_| {})
-        .await
-        .expect("run");
+    let report = run(
+        &client,
+        RunRequest { service: "iris".into(), features: bad, count: 3, generation: None, credential: None },
+        |_| {},
+    )
+    .await
+    .expect("run");
     assert_eq!(report.errors, 3);
     let err = report.results[0].error.as_ref().expect("error");
     assert!(err.message.contains("missing features: petal_width"), "{}", err.message);
 
-    let zero = RunRequest { service: "iris".into(), features, count: 0, generation: None };
+    let zero = RunRequest { service: "iris".into(), features, count: 0, generation: None, credential: None };
     assert!(run(&client, zero, |_| {}).await.is_err());
 }

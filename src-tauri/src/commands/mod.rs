@@ -1,5 +1,6 @@
 //! One module per screen; each command is one engine call.
 
+pub mod access;
 pub mod deployment;
 pub mod report;
 pub mod rollout;

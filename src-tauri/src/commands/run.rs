@@ -1,5 +1,6 @@
 use std::time::{Duration, Instant};
 
+use switchyard::auth::ClientCredential;
 use switchyard::monitor::MonitorSnapshot;
 use switchyard::runtest::{self, RunProgress, RunReport, RunRequest};
 use tauri::State;
@@ -18,10 +19,11 @@ pub async fn run_test(
     features: serde_json::Map<String, serde_json::Value>,
     count: usize,
     generation: Option<String>,
+    credential: Option<ClientCredential>,
     on_progress: Channel<RunProgress>,
 ) -> IpcResult<RunReport> {
     let mut last = Instant::now();
-    let request = RunRequest { service, features, count, generation: generation.filter(|g| !g.is_empty()) };
+    let request = RunRequest { service, features, count, generation: generation.filter(|g| !g.is_empty()), credential };
     Ok(runtest::run(&desktop.node, request, |p| {
         if p.done == p.total || last.elapsed() >= PROGRESS_EVERY {
             last = Instant::now();

@@ -151,6 +151,33 @@ describe('the IPC contract', () => {
     ]);
   });
 
+  it('calls the access commands with camelCase args', async () => {
+    invoke.mockResolvedValue(null);
+    await api.access('iris');
+    await api.setAuthMode({ service: 'iris', mode: 'api_key' });
+    await api.createKey({ service: 'iris', name: 'ci' });
+    await api.rotateKey({ service: 'iris', id: 2, overlapSeconds: 3600 });
+    await api.revokeKey({ service: 'iris', id: 2 });
+    expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
+      ['access', { service: 'iris' }],
+      ['set_auth_mode', { service: 'iris', mode: 'api_key' }],
+      ['create_key', { service: 'iris', name: 'ci' }],
+      ['rotate_key', { service: 'iris', id: 2, overlapSeconds: 3600 }],
+      ['revoke_key', { service: 'iris', id: 2 }],
+    ]);
+  });
+
+  it('sends run-and-test credentials, or null', async () => {
+    invoke.mockResolvedValue({ results: [] });
+    const credential = { kind: 'api_key' as const, key: 'sy_secret' };
+    await api.runTest({ service: 'iris', features: { a: 1 }, count: 1, generation: null, credential });
+    await api.runTest({ service: 'iris', features: { a: 1 }, count: 1, generation: null });
+    const first = invoke.mock.calls[0][1] as { credential: unknown };
+    const second = invoke.mock.calls[1][1] as { credential: unknown };
+    expect(first.credential).toEqual(credential);
+    expect(second.credential).toBeNull();
+  });
+
   it('calls the scenario commands with their argument names', async () => {
     invoke.mockResolvedValue(null);
     const spec = { name: 'retrain', steps: [] };

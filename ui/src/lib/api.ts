@@ -11,6 +11,10 @@ import type { InvokeArgs, InvokeOptions } from '@tauri-apps/api/core';
 
 import type {
   AbReport,
+  AccessView,
+  AuthMode,
+  ClientCredential,
+  NewKey,
   Canary,
   CanaryAction,
   CanaryPlan,
@@ -156,6 +160,8 @@ export interface RunTestInput {
   count: number;
   /** Force this live generation; null lets the router decide. */
   generation: string | null;
+  /** What the deployment's auth mode asks for; null sends none. */
+  credential?: ClientCredential | null;
   onProgress?: (progress: RunProgress) => void;
 }
 
@@ -174,6 +180,15 @@ export interface Backend {
   validateMapping(input: { service: string; text: string }): Promise<MappingIssue[]>;
   runTest(input: RunTestInput): Promise<RunReport>;
   monitor(input: { service: string; minutes: number }): Promise<MonitorSnapshot>;
+  /** The deployment's auth mode, keys (never their secrets) and refused requests. */
+  access(service: string): Promise<AccessView>;
+  /** Rejects with `invalid_config` when the mode needs keys and none is usable. */
+  setAuthMode(input: { service: string; mode: AuthMode }): Promise<AccessView>;
+  /** Resolves with the secret: shown once, stored nowhere. */
+  createKey(input: { service: string; name: string }): Promise<NewKey>;
+  /** A new key under the same name; the old one keeps working for `overlapSeconds`. */
+  rotateKey(input: { service: string; id: number; overlapSeconds: number }): Promise<NewKey>;
+  revokeKey(input: { service: string; id: number }): Promise<AccessView>;
   /** Writes the deployment report (one HTML file) for `since` (e.g. "24h", "7d") up to now;
    * an empty path writes to the downloads folder. Resolves to the path written. */
   exportReport(input: { service: string; since: string; path: string }): Promise<string>;
@@ -228,16 +243,21 @@ export const tauriBackend: Backend = {
   deployVersion: ({ service, version, reason }) => call('deploy_version', { service, version, reason }),
   rollback: ({ service, toRevision, reason }) => call('rollback', { service, toRevision, reason }),
   validateMapping: ({ service, text }) => call('validate_mapping', { service, text }),
-  runTest: async ({ service, features, count, generation, onProgress }) => {
+  runTest: async ({ service, features, count, generation, credential, onProgress }) => {
     let channel: Channel<RunProgress>;
     try {
       channel = new Channel<RunProgress>(onProgress);
     } catch (e) {
       throw failure(e, 'run_test');
     }
-    return call('run_test', { service, features, count, generation, onProgress: channel });
+    return call('run_test', { service, features, count, generation, credential: credential ?? null, onProgress: channel });
   },
   monitor: ({ service, minutes }) => call('monitor', { service, minutes }),
+  access: (service) => call('access', { service }),
+  setAuthMode: ({ service, mode }) => call('set_auth_mode', { service, mode }),
+  createKey: ({ service, name }) => call('create_key', { service, name }),
+  rotateKey: ({ service, id, overlapSeconds }) => call('rotate_key', { service, id, overlapSeconds }),
+  revokeKey: ({ service, id }) => call('revoke_key', { service, id }),
   exportReport: ({ service, since, path }) => call('export_report', { service, since, path }),
   canary: (service) => call('canary', { service }),
   startCanary: ({ service, plan }) => call('start_canary', { service, plan }),

@@ -394,3 +394,37 @@ export interface TriggerFires {
   on_missed: OnMissed;
   next: FireTime[];
 }
+
+// ---- access control (src/auth) ---------------------------------------------------------
+
+export type AuthMode = 'none' | 'api_key' | 'basic';
+export type KeyStatus = 'active' | 'expiring' | 'expired' | 'revoked';
+
+/** A key as lists show it: never its secret. */
+export interface ApiKey {
+  id: number;
+  name: string;
+  /** The secret's first characters, to tell keys apart. */
+  prefix: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  status: KeyStatus;
+}
+
+/** A key just created: the only time its secret is visible. */
+export interface NewKey {
+  key: ApiKey;
+  secret: string;
+}
+
+export interface AccessView {
+  service: string;
+  mode: AuthMode;
+  keys: ApiKey[];
+  /** Requests refused for missing or wrong credentials since the node started. */
+  failures: number;
+}
+
+/** What run-and-test sends to a deployment that requires credentials. */
+export type ClientCredential = { kind: 'api_key'; key: string } | { kind: 'basic'; user: string; password: string };
