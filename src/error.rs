@@ -33,6 +33,8 @@ pub enum ErrorCode {
     RunConflict,
     Unauthorized,
     PayloadTooLarge,
+    /// The client did not send its request within the node's deadline.
+    RequestTimeout,
     NodeUnreachable,
     /// No such endpoint.
     NotFound,
@@ -67,6 +69,7 @@ impl ErrorCode {
             ErrorCode::RunConflict => "run_conflict",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::NodeUnreachable => "node_unreachable",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Internal => "internal",
@@ -128,6 +131,8 @@ pub enum Error {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
+    RequestTimeout(String),
+    #[error("{0}")]
     NodeUnreachable(String),
     #[error("{0}")]
     NoEndpoint(String),
@@ -171,6 +176,7 @@ impl Error {
             Error::RunConflict(_) => ErrorCode::RunConflict,
             Error::Unauthorized(_) | Error::AccessDenied { .. } => ErrorCode::Unauthorized,
             Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Error::RequestTimeout(_) => ErrorCode::RequestTimeout,
             Error::NodeUnreachable(_) => ErrorCode::NodeUnreachable,
             Error::NoEndpoint(_) => ErrorCode::NotFound,
             Error::Remote { code, .. } => *code,

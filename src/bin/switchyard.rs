@@ -217,6 +217,10 @@ struct ServeArgs {
     /// Seed the router's random picks (reproducible traffic splits).
     #[arg(long)]
     router_seed: Option<u64>,
+    /// Seconds a prediction request may take from its first byte to its answer (slow or
+    /// stalled bodies get 408).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout: u64,
 }
 
 #[derive(Subcommand)]
@@ -647,6 +651,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(EngineConfig::default_data_dir);
     let config = NodeConfig {
         admin_token: args.admin_token_file.as_deref().map(read_secret).transpose()?,
+        request_timeout: std::time::Duration::from_secs(args.request_timeout),
         ..NodeConfig::default()
     };
     node::check_bind(&args.bind, &config)?;

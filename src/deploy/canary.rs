@@ -8,8 +8,6 @@
 //! a restarted node resumes where it was (the current step's measurement window restarts,
 //! since the counters it measured lived in the old process).
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -286,6 +284,19 @@ impl Engine {
             .ok_or_else(|| Error::CanaryNotFound(format!("'{service}' has no canary on this node")))
     }
 
+    /// One controller pass: every running canary of this node is read, judged and advanced,
+    /// under the canary lock so a user's action in between is never overwritten.
+    pub(crate) async fn canary_pass(&self) -> Result<()> {
+        let _guard = self.canary_lock().lock().await;
+        for c in running(self.pool(), self.node_name()).await? {
+            let (service, id) = (c.service.clone(), c.id);
+            if let Err(e) = self.tick_canary(c).await {
+                tracing::error!(%service, canary = id, "canary step failed: {e}");
+            }
+        }
+        Ok(())
+    }
+
     /// The running or paused canary of a deployment, if any.
     pub(crate) async fn active_canary(&self, service: &str) -> Result<Option<Canary>> {
         Ok(latest(self.pool(), service, self.node_name()).await?.filter(|c| c.status.is_active()))
@@ -294,6 +305,7 @@ impl Engine {
     /// Starts a canary of `plan.version` against the live config: deploys its first step.
     pub async fn start_canary(&self, service: &str, plan: CanaryPlan, author: &str) -> Result<Canary> {
         plan.check()?;
+        let _guard = self.canary_lock().lock().await;
         if let Some(c) = self.active_canary(service).await? {
             return Err(Error::CanaryConflict(format!(
                 "canary {} of {} is {} on '{service}': abort it or let it finish first",
@@ -334,6 +346,7 @@ impl Engine {
 
     /// Pause, resume, promote now, or abort (roll back) by hand.
     pub async fn canary_action(&self, service: &str, action: CanaryAction, author: &str) -> Result<Canary> {
+        let _guard = self.canary_lock().lock().await;
         let mut c = self
             .active_canary(service)
             .await?
@@ -379,6 +392,7 @@ impl Engine {
 
     /// Marks the active canary aborted because the user rolled back by hand.
     pub(crate) async fn stop_canary_for_rollback(&self, service: &str, author: &str) -> Result<()> {
+        let _guard = self.canary_lock().lock().await;
         if let Some(mut c) = self.active_canary(service).await? {
             c.status = CanaryStatus::Aborted;
             c.event(format!("aborted: manual rollback by {author}"));
@@ -534,37 +548,6 @@ impl Engine {
         }
         Ok(())
     }
-}
-
-/// Runs the controller until the engine closes: every `tick`, each running canary of this
-/// node is evaluated.
-pub fn spawn_controller(engine: &Engine, tick: Duration) {
-    let weak = engine.downgrade();
-    let token = engine.shutdown_token();
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(tick);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = interval.tick() => {}
-            }
-            let Some(engine) = Engine::from_weak(&weak) else { break };
-            let canaries = match running(engine.pool(), engine.node_name()).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!("canary controller cannot read canaries: {e}");
-                    continue;
-                }
-            };
-            for c in canaries {
-                let (service, id) = (c.service.clone(), c.id);
-                if let Err(e) = engine.tick_canary(c).await {
-                    tracing::error!(%service, canary = id, "canary step failed: {e}");
-                }
-            }
-        }
-    });
 }
 
 #[cfg(test)]

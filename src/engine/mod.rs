@@ -129,6 +129,9 @@ pub(crate) struct Inner {
     access: ArcSwap<HashMap<String, Arc<crate::auth::Policy>>>,
     /// Serialises access changes with their reload.
     access_lock: tokio::sync::Mutex<()>,
+    /// Serialises every read-modify-write of canaries (controller passes, user actions), so
+    /// neither overwrites the other's newer state.
+    canary_lock: tokio::sync::Mutex<()>,
 }
 
 impl Drop for Inner {
@@ -232,6 +235,7 @@ impl Engine {
                 scheduler_lock: tokio::sync::Mutex::new(()),
                 access: ArcSwap::from_pointee(HashMap::new()),
                 access_lock: tokio::sync::Mutex::new(()),
+                canary_lock: tokio::sync::Mutex::new(()),
             }),
         };
         crate::monitor::load(&engine.inner.pool, &engine.inner.node, &engine.inner.monitor).await?;
@@ -248,11 +252,30 @@ impl Engine {
     /// The metrics flusher, the canary controller and the scenario scheduler. They hold a
     /// weak handle: dropping the last `Engine` (or [`Engine::close`]) stops them.
     fn spawn_background(&self, config: &EngineConfig) {
+        self.every(config.flush_interval, "traffic flusher", |engine| async move {
+            engine.flush_monitor().await.map(|_| ())
+        });
+        self.every(config.canary_tick, "canary controller", |engine| async move { engine.canary_pass().await });
+        if let Some(every) = config.scheduler_tick {
+            self.every(every, "scenario scheduler", |engine| async move {
+                let now = engine.clock().now();
+                engine.scheduler_tick(now).await.map(|_| ())
+            });
+        }
+    }
+
+    /// Runs `pass` every `period` until the engine shuts down or its last handle is dropped
+    /// (the task holds only a weak handle between passes). A failed pass is logged; the next
+    /// one runs on time.
+    pub(crate) fn every<F, Fut>(&self, period: Duration, what: &'static str, pass: F)
+    where
+        F: Fn(Engine) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<()>> + Send,
+    {
         let weak = Arc::downgrade(&self.inner);
         let token = self.inner.shutdown.clone();
-        let every = config.flush_interval;
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
@@ -260,15 +283,11 @@ impl Engine {
                     _ = tick.tick() => {}
                 }
                 let Some(engine) = Engine::from_weak(&weak) else { break };
-                if let Err(e) = engine.flush_monitor().await {
-                    tracing::warn!("cannot persist traffic minutes: {e}");
+                if let Err(e) = pass(engine).await {
+                    tracing::warn!("{what} pass failed: {e}");
                 }
             }
         });
-        crate::deploy::canary::spawn_controller(self, config.canary_tick);
-        if let Some(every) = config.scheduler_tick {
-            crate::scenario::scheduler::spawn(self, every);
-        }
     }
 
     /// Writes pending traffic minutes and stops the background tasks; scenario runs in
@@ -297,6 +316,10 @@ impl Engine {
         &self.inner.switchyard_exe
     }
 
+    pub(crate) fn canary_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.canary_lock
+    }
+
     pub(crate) fn scheduler_lock(&self) -> &tokio::sync::Mutex<()> {
         &self.inner.scheduler_lock
     }
@@ -311,10 +334,6 @@ impl Engine {
     pub(crate) async fn flush_monitor(&self) -> Result<usize> {
         let _guard = self.inner.flush_lock.lock().await;
         crate::monitor::flush(&self.inner.pool, &self.inner.node, &self.inner.monitor).await
-    }
-
-    pub(crate) fn downgrade(&self) -> Weak<Inner> {
-        Arc::downgrade(&self.inner)
     }
 
     pub(crate) fn from_weak(weak: &Weak<Inner>) -> Option<Engine> {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, RawQuery, Request, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::body::{JsonBody, decode};
+use super::body::{JsonBody, PathOf, decode};
 use super::error::{ApiError, ApiResult};
 use super::{AUTHOR_HEADER, AppState};
 use crate::auth::AuthMode;
@@ -93,17 +93,17 @@ async fn create_service(
     Ok((StatusCode::CREATED, Json(s.engine.create_service(&b.name, &b.description).await?)))
 }
 
-async fn get_service(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn get_service(State(s): State<AppState>, PathOf(service): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.get_service(&service).await?))
 }
 
-async fn list_versions(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn list_versions(State(s): State<AppState>, PathOf(service): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.list_versions(&service).await?))
 }
 
 async fn get_version(
     State(s): State<AppState>,
-    Path((service, version)): Path<(String, String)>,
+    PathOf((service, version)): PathOf<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.get_version(&service, &version).await?))
 }
@@ -129,7 +129,7 @@ pub struct VersionMeta {
 /// Multipart upload: a `model` part (the .onnx file) and an optional `meta` part (JSON).
 async fn create_version(
     State(s): State<AppState>,
-    Path(service): Path<String>,
+    PathOf(service): PathOf<String>,
     headers: HeaderMap,
     mut form: Multipart,
 ) -> ApiResult<impl IntoResponse> {
@@ -172,7 +172,7 @@ async fn create_version(
     Ok((StatusCode::CREATED, Json(s.engine.create_version(&service, bytes, new).await?)))
 }
 
-async fn get_deployment(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn get_deployment(State(s): State<AppState>, PathOf(service): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.deployment(&service).await?))
 }
 
@@ -188,7 +188,7 @@ struct DeployBody {
 
 async fn deploy(
     State(s): State<AppState>,
-    Path(service): Path<String>,
+    PathOf(service): PathOf<String>,
     headers: HeaderMap,
     JsonBody(b): JsonBody<DeployBody>,
 ) -> ApiResult<impl IntoResponse> {
@@ -209,7 +209,7 @@ struct RollbackBody {
 
 async fn rollback(
     State(s): State<AppState>,
-    Path(service): Path<String>,
+    PathOf(service): PathOf<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<impl IntoResponse> {
@@ -218,7 +218,7 @@ async fn rollback(
     Ok(Json(s.engine.rollback(&service, b.to_revision, &who, &b.reason).await?))
 }
 
-async fn revisions(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn revisions(State(s): State<AppState>, PathOf(service): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.revisions(&service).await?))
 }
 
@@ -233,14 +233,14 @@ struct Window {
 
 async fn monitor(
     State(s): State<AppState>,
-    Path(service): Path<String>,
+    PathOf(service): PathOf<String>,
     Query(w): Query<Window>,
 ) -> ApiResult<impl IntoResponse> {
     s.engine.get_service(&service).await?;
     Ok(Json(s.engine.monitor(&service, w.minutes.unwrap_or(60))))
 }
 
-async fn get_access(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn get_access(State(s): State<AppState>, PathOf(service): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.access(&service).await?))
 }
 
@@ -252,7 +252,7 @@ struct SetMode {
 
 async fn set_auth_mode(
     State(s): State<AppState>,
-    Path(service): Path<String>,
+    PathOf(service): PathOf<String>,
     JsonBody(b): JsonBody<SetMode>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.set_auth_mode(&service, b.mode).await?))
@@ -266,7 +266,7 @@ struct CreateKey {
 
 async fn create_key(
     State(s): State<AppState>,
-    Path(service): Path<String>,
+    PathOf(service): PathOf<String>,
     JsonBody(b): JsonBody<CreateKey>,
 ) -> ApiResult<impl IntoResponse> {
     Ok((StatusCode::CREATED, Json(s.engine.create_key(&service, &b.name).await?)))
@@ -281,7 +281,7 @@ struct Rotate {
 
 async fn rotate_key(
     State(s): State<AppState>,
-    Path((service, id)): Path<(String, i64)>,
+    PathOf((service, id)): PathOf<(String, i64)>,
     JsonBody(b): JsonBody<Rotate>,
 ) -> ApiResult<impl IntoResponse> {
     let overlap = std::time::Duration::from_secs(b.overlap_seconds);
@@ -290,14 +290,14 @@ async fn rotate_key(
 
 async fn revoke_key(
     State(s): State<AppState>,
-    Path((service, id)): Path<(String, i64)>,
+    PathOf((service, id)): PathOf<(String, i64)>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.revoke_key(&service, id).await?))
 }
 
 async fn ab(
     State(s): State<AppState>,
-    Path(service): Path<String>,
+    PathOf(service): PathOf<String>,
     Query(w): Query<Window>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.ab_results(&service, w.since).await?))
@@ -307,7 +307,7 @@ async fn ab(
 /// (Unix milliseconds; default the last 24 hours); clients render it.
 async fn report(
     State(s): State<AppState>,
-    Path(service): Path<String>,
+    PathOf(service): PathOf<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<impl IntoResponse> {
     let (mut since, mut until) = (None, None);
@@ -336,13 +336,13 @@ async fn report(
     Ok(Json(s.engine.report_data(&service, since, until).await?))
 }
 
-async fn get_canary(State(s): State<AppState>, Path(service): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn get_canary(State(s): State<AppState>, PathOf(service): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.canary(&service).await?))
 }
 
 async fn start_canary(
     State(s): State<AppState>,
-    Path(service): Path<String>,
+    PathOf(service): PathOf<String>,
     headers: HeaderMap,
     JsonBody(plan): JsonBody<CanaryPlan>,
 ) -> ApiResult<impl IntoResponse> {
@@ -352,7 +352,7 @@ async fn start_canary(
 
 async fn canary_action(
     State(s): State<AppState>,
-    Path((service, action)): Path<(String, String)>,
+    PathOf((service, action)): PathOf<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
     let action = match action.as_str() {

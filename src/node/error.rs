@@ -38,6 +38,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::AlreadyExists | ErrorCode::CanaryConflict | ErrorCode::RunConflict => StatusCode::CONFLICT,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         ErrorCode::NodeUnreachable => StatusCode::BAD_GATEWAY,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

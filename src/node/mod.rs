@@ -13,11 +13,14 @@ mod scenarios;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, RawPathParams};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
@@ -43,11 +46,19 @@ pub struct NodeConfig {
     pub body_limit: usize,
     /// Largest model upload.
     pub upload_limit: usize,
+    /// How long a prediction request may take from its first byte to its answer: a client
+    /// trickling its body (slowloris) cannot hold a connection and its buffer for longer.
+    pub request_timeout: Duration,
 }
 
 impl Default for NodeConfig {
     fn default() -> Self {
-        Self { admin_token: None, body_limit: 1024 * 1024, upload_limit: 256 * 1024 * 1024 }
+        Self {
+            admin_token: None,
+            body_limit: 1024 * 1024,
+            upload_limit: 256 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -82,7 +93,8 @@ pub fn router(engine: Engine, config: NodeConfig) -> Router {
         .route("/v2/models/{model}/versions/{version}", get(oip::version_metadata))
         .route("/v2/models/{model}/versions/{version}/ready", get(oip::version_ready))
         .route("/v2/models/{model}/versions/{version}/infer", post(oip::infer_version))
-        .layer(DefaultBodyLimit::max(state.config.body_limit));
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .route_layer(middleware::from_fn_with_state(state.clone(), deadline));
     Router::new()
         .merge(public)
         .nest("/admin/v1", admin::router(state.clone()))
@@ -109,11 +121,28 @@ impl FromRequestParts<AppState> for Authorized {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let params = RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|e| ApiError(Error::Internal(format!("route without path parameters: {e}"))))?;
+            .map_err(|e| ApiError(Error::InvalidInput(format!("the request path is not valid: {e}"))))?;
         if let Some((_, service)) = params.iter().find(|(k, _)| *k == "service") {
             state.engine.authorize(service, &credential(&parts.headers))?;
         }
         Ok(Authorized)
+    }
+}
+
+/// Answers 408 when a prediction request is not done within `request_timeout` (in the OIP
+/// error shape on `/v2` routes).
+async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let oip = req.uri().path().starts_with("/v2/");
+    let limit = state.config.request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let error = Error::RequestTimeout(format!(
+                "the request was not received and answered within {} s; send the whole body at once",
+                limit.as_secs_f64()
+            ));
+            if oip { oip::OipError::from(error).into_response() } else { ApiError(error).into_response() }
+        }
     }
 }
 

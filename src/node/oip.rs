@@ -9,7 +9,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -47,6 +48,17 @@ impl IntoResponse for OipError {
 }
 
 type OipResult<T> = Result<T, OipError>;
+
+/// Path parameters, refused in the protocol's error shape.
+pub struct OipPath<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for OipPath<T> {
+    type Rejection = OipError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        super::body::path_params(parts, state).await.map(OipPath).map_err(OipError)
+    }
+}
 
 fn bad(message: impl Into<String>) -> OipError {
     OipError(Error::InvalidInput(message.into()))
@@ -108,7 +120,7 @@ async fn metadata(
 
 pub async fn model_metadata(
     State(s): State<AppState>,
-    Path(model): Path<String>,
+    OipPath(model): OipPath<String>,
     headers: HeaderMap,
 ) -> OipResult<Json<Value>> {
     metadata(s, model, None, &headers).await
@@ -116,7 +128,7 @@ pub async fn model_metadata(
 
 pub async fn version_metadata(
     State(s): State<AppState>,
-    Path((model, version)): Path<(String, String)>,
+    OipPath((model, version)): OipPath<(String, String)>,
     headers: HeaderMap,
 ) -> OipResult<Json<Value>> {
     metadata(s, model, Some(version), &headers).await
@@ -133,13 +145,13 @@ async fn ready(state: AppState, model: String, version: Option<String>) -> OipRe
     Ok((status, Json(json!({"name": model, "ready": ready}))).into_response())
 }
 
-pub async fn model_ready(State(s): State<AppState>, Path(model): Path<String>) -> OipResult<Response> {
+pub async fn model_ready(State(s): State<AppState>, OipPath(model): OipPath<String>) -> OipResult<Response> {
     ready(s, model, None).await
 }
 
 pub async fn version_ready(
     State(s): State<AppState>,
-    Path((model, version)): Path<(String, String)>,
+    OipPath((model, version)): OipPath<(String, String)>,
 ) -> OipResult<Response> {
     ready(s, model, Some(version)).await
 }
@@ -178,16 +190,46 @@ fn flag(params: &Option<Map<String, Value>>, key: &str) -> bool {
 }
 
 /// Flattens nested JSON arrays of numbers (row-major).
-fn flatten(v: &Value, out: &mut Vec<f64>) -> Result<(), String> {
+/// Tensor data in row-major order: a flat array of numbers, or arrays nested exactly as
+/// `shape` (a ragged or mixed nesting is refused, not flattened into something else).
+fn flatten(v: &Value, shape: &[usize], out: &mut Vec<f64>) -> Result<(), String> {
     match v {
-        Value::Array(items) => items.iter().try_for_each(|i| flatten(i, out)),
+        Value::Array(items) if items.iter().all(|i| !i.is_array()) => items.iter().try_for_each(|i| scalar(i, out)),
+        Value::Array(_) => nested(v, shape, out),
+        other => Err(format!("tensor data must be an array, got {}", short(other))),
+    }
+}
+
+fn nested(v: &Value, shape: &[usize], out: &mut Vec<f64>) -> Result<(), String> {
+    let (Value::Array(items), Some((&dim, rest))) = (v, shape.split_first()) else {
+        return Err("tensor data is nested deeper than its shape".into());
+    };
+    if items.len() != dim {
+        return Err(format!("tensor data has {} entries where its shape says {dim}", items.len()));
+    }
+    for item in items {
+        match (item.is_array(), rest.is_empty()) {
+            (false, true) => scalar(item, out)?,
+            (true, false) => nested(item, rest, out)?,
+            _ => return Err("tensor data mixes numbers and arrays at one level of its shape".into()),
+        }
+    }
+    Ok(())
+}
+
+fn scalar(v: &Value, out: &mut Vec<f64>) -> Result<(), String> {
+    match v {
         Value::Number(n) => n.as_f64().map(|x| out.push(x)).ok_or_else(|| format!("{n} is out of range")),
         Value::Bool(b) => {
             out.push(f64::from(u8::from(*b)));
             Ok(())
         }
-        other => Err(format!("tensor data must be numbers, got {other}")),
+        other => Err(format!("tensor data must be numbers, got {}", short(other))),
     }
+}
+
+fn short(v: &Value) -> String {
+    v.to_string().chars().take(40).collect()
 }
 
 /// Decodes little-endian raw tensor bytes of a numeric datatype.
@@ -221,7 +263,7 @@ const NUMERIC: [&str; 10] = ["FP32", "FP64", "INT64", "INT32", "INT16", "INT8", 
 
 pub async fn infer(
     State(s): State<AppState>,
-    Path(model): Path<String>,
+    OipPath(model): OipPath<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> OipResult<Response> {
@@ -230,7 +272,7 @@ pub async fn infer(
 
 pub async fn infer_version(
     State(s): State<AppState>,
-    Path((model, version)): Path<(String, String)>,
+    OipPath((model, version)): OipPath<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> OipResult<Response> {
@@ -305,7 +347,7 @@ async fn run_infer(
         }
         (Some(data), None) => {
             let mut out = Vec::with_capacity(rows * width);
-            flatten(data, &mut out).map_err(bad)?;
+            flatten(data, &[rows, width], &mut out).map_err(bad)?;
             out
         }
         (None, None) => return Err(bad("the input has neither data nor binary_data_size")),
@@ -434,8 +476,20 @@ mod tests {
         assert!(decode_binary("FP32", &bytes[..5]).is_err());
         assert!(decode_binary("BYTES", &bytes).is_err());
         let mut out = Vec::new();
-        flatten(&json!([[1, 2], [3.5, true]]), &mut out).expect("numbers");
+        flatten(&json!([[1, 2], [3.5, true]]), &[2, 2], &mut out).expect("numbers");
         assert_eq!(out, vec![1.0, 2.0, 3.5, 1.0]);
-        assert!(flatten(&json!(["x"]), &mut out).is_err());
+        out.clear();
+        flatten(&json!([1, 2, 3.5, 4]), &[2, 2], &mut out).expect("flat");
+        assert_eq!(out.len(), 4);
+        for bad in [
+            json!(["x"]),
+            json!([[1, [2]], 3, 4]),
+            json!([[1, 2], 3]),
+            json!([[1, 2, 3], [4]]),
+            json!([[[1], [2]], [[3], [4]]]),
+            json!(5),
+        ] {
+            assert!(flatten(&bad, &[2, 2], &mut Vec::new()).is_err(), "{bad}");
+        }
     }
 }

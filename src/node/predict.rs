@@ -1,13 +1,13 @@
 //! `POST /v1/services/{service}/predict` and the health endpoints.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::body::JsonBody;
+use super::body::{JsonBody, PathOf};
 use super::error::ApiResult;
 use super::{AppState, Authorized, GENERATION_HEADER, KEY_HEADER};
 use crate::engine::Routing;
@@ -32,7 +32,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Err
 pub async fn predict(
     _: Authorized,
     State(state): State<AppState>,
-    Path(service): Path<String>,
+    PathOf(service): PathOf<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<PredictBody>,
 ) -> ApiResult<Response> {
@@ -70,7 +70,7 @@ pub struct FeedbackBody {
 pub async fn feedback(
     _: Authorized,
     State(state): State<AppState>,
-    Path(service): Path<String>,
+    PathOf(service): PathOf<String>,
     JsonBody(body): JsonBody<FeedbackBody>,
 ) -> ApiResult<Response> {
     state.engine.feedback(&service, &body.request_id, &body.outcome).await?;

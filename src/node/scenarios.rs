@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::AppState;
 use super::admin::author;
-use super::body::JsonBody;
+use super::body::{JsonBody, PathOf};
 use super::error::{ApiError, ApiResult};
 use crate::error::Error;
 use crate::scenario::{RunTrigger, Scenario};
@@ -42,11 +42,11 @@ async fn validate(State(s): State<AppState>, JsonBody(spec): JsonBody<Value>) ->
     Ok(Json(s.engine.validate_scenario(&spec).await?))
 }
 
-async fn show(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn show(State(s): State<AppState>, PathOf(name): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.get_scenario(&name).await?))
 }
 
-async fn delete(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn delete(State(s): State<AppState>, PathOf(name): PathOf<String>) -> ApiResult<impl IntoResponse> {
     s.engine.delete_scenario(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -61,7 +61,7 @@ struct Count {
 
 async fn next(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    PathOf(name): PathOf<String>,
     Query(q): Query<Count>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.next_fires(&name, q.count.unwrap_or(5)).await?))
@@ -69,7 +69,7 @@ async fn next(
 
 async fn runs(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    PathOf(name): PathOf<String>,
     Query(q): Query<Count>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.scenario_runs(&name, q.limit.unwrap_or(50)).await?))
@@ -78,7 +78,7 @@ async fn runs(
 /// Starts a manual run; answers at once (202) with the run, status `running`.
 async fn start(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    PathOf(name): PathOf<String>,
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
     let who = author(None, &headers);
@@ -94,13 +94,13 @@ fn run_id(id: &str) -> Result<i64, ApiError> {
     })
 }
 
-async fn run(State(s): State<AppState>, Path((name, id)): Path<(String, String)>) -> ApiResult<impl IntoResponse> {
+async fn run(State(s): State<AppState>, PathOf((name, id)): PathOf<(String, String)>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.scenario_run(&name, run_id(&id)?).await?))
 }
 
 async fn cancel(
     State(s): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
+    PathOf((name, id)): PathOf<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
     let who = author(None, &headers);

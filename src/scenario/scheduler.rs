@@ -14,8 +14,6 @@
 //! Tests drive [`Engine::scheduler_tick`] directly with a manual clock; the node runs it
 //! every second ([`spawn`]).
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 
 use super::RunTrigger;
@@ -183,26 +181,4 @@ impl Engine {
 
 fn trigger_text(t: &RunTrigger) -> String {
     t.detail()
-}
-
-/// Runs [`Engine::scheduler_tick`] every `every` on the engine's clock until the engine
-/// closes. Holds a weak handle, like the canary controller.
-pub fn spawn(engine: &Engine, every: Duration) {
-    let weak = engine.downgrade();
-    let token = engine.shutdown_token();
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(every);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = interval.tick() => {}
-            }
-            let Some(engine) = Engine::from_weak(&weak) else { break };
-            let now = engine.clock().now();
-            if let Err(e) = engine.scheduler_tick(now).await {
-                tracing::warn!("scenario scheduler pass failed: {e}");
-            }
-        }
-    });
 }

@@ -255,3 +255,25 @@ async fn a_restarted_node_resumes_the_canary() {
     assert_eq!(done["status"], "promoted", "{done}");
     assert!(done["events"].to_string().contains("resumed after a restart"));
 }
+
+/// A controller pass and a user's action on the same canary never overwrite each other:
+/// with a controller ticking every millisecond and pausing at every tick (no bake, no
+/// timeout), an abort right after a resume stays aborted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_actions_are_never_overwritten_by_the_controller() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = EngineConfig { canary_tick: Duration::from_millis(1), ..config(&dir, Faults::default()) };
+    let node = spawn_with(dir, cfg, NodeConfig::default()).await;
+    node.with_iris().await;
+    for round in 0..30 {
+        let mut p = plan(json!([10, 100]), 1000);
+        p["bake_seconds"] = json!(0);
+        p["inconclusive_timeout_seconds"] = json!(0);
+        assert_eq!(post(&node, "/admin/v1/deployments/iris/canary", p).await.status(), 201, "round {round}");
+        let _ = post(&node, "/admin/v1/deployments/iris/canary/resume", json!({})).await;
+        let r = post(&node, "/admin/v1/deployments/iris/canary/abort", json!({})).await;
+        assert_eq!(r.status(), 200, "round {round}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(canary(&node).await["status"], "aborted", "round {round}: the controller overwrote the abort");
+    }
+}

@@ -146,3 +146,80 @@ pub async fn error_code(r: reqwest::Response) -> (u16, String, String) {
     assert!(!message.is_empty());
     (status, code, message)
 }
+
+/// A `switchyard serve` process on 127.0.0.1:0: the real binary, for tests that kill it or
+/// watch its output for panics.
+pub struct NodeProcess {
+    pub url: String,
+    child: std::process::Child,
+    /// Everything the node wrote to stderr so far.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl NodeProcess {
+    /// Starts a node over `data_dir` and waits until it listens.
+    pub fn start(data_dir: &std::path::Path, demo: bool) -> NodeProcess {
+        Self::start_with(data_dir, demo, &[])
+    }
+
+    /// Starts a node with extra `serve` arguments.
+    pub fn start_with(data_dir: &std::path::Path, demo: bool, args: &[&str]) -> NodeProcess {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--router-seed", &SEED.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if !demo {
+            cmd.arg("--no-demo");
+        }
+        cmd.args(args);
+        let mut child = cmd.spawn().expect("start switchyard serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let sink = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("listening on http://") {
+                    let rest = &line[at + "listening on ".len()..];
+                    let _ = tx.send(rest.chars().take_while(|c| !c.is_whitespace() && *c != '\x1b').collect());
+                }
+                if let Ok(mut log) = sink.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(url) => NodeProcess { url, child, log },
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the node did not start: {}", log.lock().map(|l| l.clone()).unwrap_or_default());
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -56,6 +56,7 @@ export const ERROR_CODES = [
   'already_exists',
   'unauthorized',
   'payload_too_large',
+  'request_timeout',
   'node_unreachable',
   'not_found',
   'internal',
