@@ -11,6 +11,7 @@ mod deploy;
 mod hostile;
 mod oip;
 mod predict;
+mod remote;
 mod report;
 mod rollout;
 mod routing;
