@@ -8,6 +8,7 @@
 //! - [`monitor`]: per-generation requests, errors and latency percentiles per minute.
 //! - [`engine`]: the [`Engine`] handle that ties them together and activates configs.
 //! - [`node`]: the axum HTTP API node over an engine.
+//! - [`infra`]: the remote API nodes the console manages, and [`infra::Target`].
 //! - [`client`]: the typed HTTP client of a node's API (CLI, desktop run-and-test).
 //! - [`runtest`]: run-and-test, N requests over HTTP with the observed split.
 //! - [`report`]: deployment reports: HTML with plotters charts, CSV, PNG.
@@ -24,6 +25,7 @@ pub mod demo;
 pub mod deploy;
 pub mod engine;
 pub mod error;
+pub mod infra;
 pub mod model;
 pub mod monitor;
 pub mod names;

@@ -7,6 +7,7 @@ mod error;
 use std::net::SocketAddr;
 
 use switchyard::client::NodeClient;
+use switchyard::infra::Target;
 use switchyard::node::{self, NodeConfig};
 use switchyard::{Engine, EngineConfig};
 use tauri::Manager;
@@ -17,6 +18,13 @@ pub struct Desktop {
     pub engine: Engine,
     pub node: NodeClient,
     pub node_addr: SocketAddr,
+}
+
+impl Desktop {
+    /// The node a command acts on: the local engine, or a remote infrastructure by name.
+    pub async fn target(&self, infra: Option<String>) -> switchyard::Result<Target> {
+        self.engine.target(infra.as_deref()).await
+    }
 }
 
 /// Where the registry lives and which port the local node takes.
@@ -96,6 +104,10 @@ pub fn run() {
             commands::deployment::rollback,
             commands::deployment::validate_mapping,
             commands::run::run_test,
+            commands::infra::list_infrastructures,
+            commands::infra::add_infrastructure,
+            commands::infra::remove_infrastructure,
+            commands::infra::infrastructure_status,
             commands::access::access,
             commands::access::set_auth_mode,
             commands::access::create_key,

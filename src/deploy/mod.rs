@@ -93,6 +93,14 @@ fn revision_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Revision> {
 const REVISION_COLUMNS: &str =
     "service, node, number, config_json, kind, rollback_of, author, reason, created_at, canary_id";
 
+/// The config that serves `version` alone after `current`: the sticky setting is kept, and
+/// so is the shadow unless it is the version now deployed.
+pub fn single_config(current: Option<DeploymentConfig>, version: &str) -> serde_json::Value {
+    let sticky = current.as_ref().is_some_and(|c| c.sticky);
+    let shadow = current.and_then(|c| c.shadow).filter(|s| s.generation.as_str() != version);
+    serde_json::json!({"mode": "single", "generation": version, "sticky": sticky, "shadow": shadow})
+}
+
 /// Every revision of a deployment, oldest first.
 pub async fn revisions(pool: &Pool, service: &str, node: &str) -> Result<Vec<Revision>> {
     let rows = sqlx::query(&format!(

@@ -488,11 +488,7 @@ impl Engine {
     /// Deploys one version as the single generation, keeping the sticky setting.
     pub async fn deploy_version(&self, service: &str, version: &str, author: &str, reason: &str) -> Result<Revision> {
         let current = deploy::latest(&self.inner.pool, service, &self.inner.node).await?.map(|r| r.config);
-        let sticky = current.as_ref().is_some_and(|c| c.sticky);
-        // The shadow stays unless it is the version now deployed.
-        let shadow = current.and_then(|c| c.shadow).filter(|s| s.generation.as_str() != version);
-        let config = serde_json::json!({"mode": "single", "generation": version, "sticky": sticky, "shadow": shadow});
-        self.deploy(service, &config, author, reason).await
+        self.deploy(service, &deploy::single_config(current, version), author, reason).await
     }
 
     /// Rolls back to revision `to` (default: the one before the active one) by appending a

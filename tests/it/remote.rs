@@ -87,3 +87,79 @@ async fn cli_deploys_and_rolls_back_on_a_remote_node_with_a_token() {
     assert!(t.elapsed() < Duration::from_secs(30));
     node.kill();
 }
+
+/// The console's view of a remote node: added with URL and token, checked, then deploy,
+/// rollback, mapping checks, run-and-test and monitoring go over its admin API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_infrastructure_is_managed_like_the_local_node() {
+    use switchyard::ErrorCode;
+    use switchyard::infra::{InfraState, Target};
+    use switchyard::runtest::{RunRequest, run};
+
+    let local = crate::support::spawn_node_in(tempfile::tempdir().expect("tempdir"), Default::default(), true).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret-admin-token").expect("token");
+    let remote = NodeProcess::start_with(
+        &dir.path().join("registry"),
+        true,
+        &["--admin-token-file", token.to_str().expect("utf8")],
+    );
+    let engine = &local.engine;
+
+    let added =
+        engine.add_infrastructure("prod", &format!("{}/", remote.url), Some("s3cret-admin-token")).await.expect("add");
+    assert_eq!((added.url.as_str(), added.has_token), (remote.url.as_str(), true));
+    let dup = engine.add_infrastructure("prod", &remote.url, None).await.expect_err("duplicate");
+    assert_eq!(dup.code(), ErrorCode::AlreadyExists);
+    assert_eq!(
+        engine.add_infrastructure("bad", "10.0.0.1:80", None).await.expect_err("url").code(),
+        ErrorCode::InvalidInput
+    );
+    engine.add_infrastructure("no-token", &remote.url, None).await.expect("add");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener);
+    engine.add_infrastructure("gone", &dead, Some("x")).await.expect("add");
+    let names: Vec<String> = engine.list_infrastructures().await.expect("list").into_iter().map(|i| i.name).collect();
+    assert_eq!(names, ["gone", "no-token", "prod"]);
+
+    let status = engine.infrastructure_status("prod").await.expect("status");
+    assert_eq!((status.state, status.services), (InfraState::Online, Some(3)), "{}", status.message);
+    assert_eq!(engine.infrastructure_status("no-token").await.expect("status").state, InfraState::Unauthorized);
+    let t = Instant::now();
+    assert_eq!(engine.infrastructure_status("gone").await.expect("status").state, InfraState::Unreachable);
+    assert!(t.elapsed() < Duration::from_secs(10));
+
+    // Deploy, check a mapping, run and test, monitor and roll back: all on the remote node.
+    let target = engine.target(Some("prod")).await.expect("target");
+    assert!(matches!(target, Target::Remote(_)));
+    let rev = target.deploy_version("iris_classifier", "v2", "console", "remote deploy").await.expect("deploy");
+    assert_eq!(rev.number, 2);
+    assert_eq!(served_by(&remote).await, "v2");
+    // The local node's own iris_classifier did not move.
+    let local_revisions = engine.target(None).await.expect("local").revisions("iris_classifier").await.expect("local");
+    assert_eq!(local_revisions.len(), 1);
+    let issues = target
+        .validate_mapping("iris_classifier", r#"[{"generation":"v9","proba":0.5},{"generation":"v1","proba":0.5}]"#)
+        .await
+        .expect("validate");
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let Target::Remote(client) = &target else { unreachable!() };
+    let features = iris_row().as_object().expect("object").clone();
+    let request =
+        RunRequest { service: "iris_classifier".into(), features, count: 20, generation: None, credential: None };
+    let report = run(client, request, |_| {}).await.expect("run");
+    assert_eq!((report.errors, report.counts.get("v2")), (0, Some(&20)));
+    let snapshot = target.monitor("iris_classifier", 5).await.expect("monitor");
+    assert!(snapshot.generations.iter().any(|g| g.generation == "v2" && g.requests >= 21), "{snapshot:?}");
+    let rev = target.rollback("iris_classifier", None, "console", "remote rollback").await.expect("rollback");
+    assert_eq!(rev.number, 3);
+    assert_eq!(served_by(&remote).await, "v1");
+    assert_eq!(target.revisions("iris_classifier").await.expect("revisions").len(), 3);
+
+    engine.remove_infrastructure("gone").await.expect("remove");
+    assert_eq!(engine.target(Some("gone")).await.err().map(|e| e.code()), Some(ErrorCode::InvalidInput));
+    remote.kill();
+    local.stop().await;
+}

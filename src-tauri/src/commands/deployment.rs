@@ -11,38 +11,42 @@ const AUTHOR: &str = "desktop";
 #[tauri::command]
 pub async fn deploy(
     desktop: State<'_, Desktop>,
+    infra: Option<String>,
     service: String,
     config: Value,
     reason: String,
 ) -> IpcResult<Revision> {
-    Ok(desktop.engine.deploy(&service, &config, AUTHOR, &reason).await?)
+    Ok(desktop.target(infra).await?.deploy(&service, &config, AUTHOR, &reason).await?)
 }
 
 #[tauri::command]
 pub async fn deploy_version(
     desktop: State<'_, Desktop>,
+    infra: Option<String>,
     service: String,
     version: String,
     reason: String,
 ) -> IpcResult<Revision> {
-    Ok(desktop.engine.deploy_version(&service, &version, AUTHOR, &reason).await?)
+    Ok(desktop.target(infra).await?.deploy_version(&service, &version, AUTHOR, &reason).await?)
 }
 
 #[tauri::command]
 pub async fn rollback(
     desktop: State<'_, Desktop>,
+    infra: Option<String>,
     service: String,
     to_revision: Option<i64>,
     reason: String,
 ) -> IpcResult<Revision> {
-    Ok(desktop.engine.rollback(&service, to_revision, AUTHOR, &reason).await?)
+    Ok(desktop.target(infra).await?.rollback(&service, to_revision, AUTHOR, &reason).await?)
 }
 
 #[tauri::command]
 pub async fn validate_mapping(
     desktop: State<'_, Desktop>,
+    infra: Option<String>,
     service: String,
     text: String,
 ) -> IpcResult<Vec<MappingIssue>> {
-    Ok(desktop.engine.validate_mapping(&service, &text).await?)
+    Ok(desktop.target(infra).await?.validate_mapping(&service, &text).await?)
 }

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod deployment;
+pub mod infra;
 pub mod report;
 pub mod rollout;
 pub mod run;

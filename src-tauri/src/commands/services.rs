@@ -25,8 +25,8 @@ pub async fn node_info(desktop: State<'_, Desktop>) -> IpcResult<NodeInfo> {
 }
 
 #[tauri::command]
-pub async fn list_services(desktop: State<'_, Desktop>) -> IpcResult<Vec<ServiceSummary>> {
-    Ok(desktop.engine.list_services().await?)
+pub async fn list_services(desktop: State<'_, Desktop>, infra: Option<String>) -> IpcResult<Vec<ServiceSummary>> {
+    Ok(desktop.target(infra).await?.list_services().await?)
 }
 
 #[tauri::command]

@@ -28,13 +28,21 @@ struct UploadMeta {
 }
 
 #[tauri::command]
-pub async fn list_versions(desktop: State<'_, Desktop>, service: String) -> IpcResult<Vec<VersionView>> {
-    Ok(desktop.engine.list_versions(&service).await?)
+pub async fn list_versions(
+    desktop: State<'_, Desktop>,
+    infra: Option<String>,
+    service: String,
+) -> IpcResult<Vec<VersionView>> {
+    Ok(desktop.target(infra).await?.list_versions(&service).await?)
 }
 
 #[tauri::command]
-pub async fn revisions(desktop: State<'_, Desktop>, service: String) -> IpcResult<Vec<Revision>> {
-    Ok(desktop.engine.revisions(&service).await?)
+pub async fn revisions(
+    desktop: State<'_, Desktop>,
+    infra: Option<String>,
+    service: String,
+) -> IpcResult<Vec<Revision>> {
+    Ok(desktop.target(infra).await?.revisions(&service).await?)
 }
 
 #[tauri::command]

@@ -14,7 +14,7 @@ vi.mock('@tauri-apps/api/core', () => ({
   },
 }));
 
-const { ApiError, ERROR_CODES, addVersionMeta, api, toApiError } = await import('./api');
+const { ApiError, ERROR_CODES, addVersionMeta, api, currentInfrastructure, toApiError, useInfrastructure } = await import('./api');
 
 beforeEach(() => {
   invoke.mockReset();
@@ -92,7 +92,7 @@ describe('errors crossing IPC', () => {
   it('passes an ApiError through unchanged and knows every engine code', () => {
     const e = new ApiError('not_deployed', 'deploy first');
     expect(toApiError(e)).toBe(e);
-    expect(ERROR_CODES).toHaveLength(23);
+    expect(ERROR_CODES).toHaveLength(24);
     for (const code of ['request_not_found', 'canary_not_found', 'canary_conflict'] as const) expect(ERROR_CODES).toContain(code);
     for (const code of ERROR_CODES) expect(toApiError({ code, message: 'x' }).code).toBe(code);
   });
@@ -111,14 +111,14 @@ describe('the IPC contract', () => {
     await api.monitor({ service: 'iris', minutes: 15 });
     await api.exportReport({ service: 'iris', since: '7d', path: '' });
     expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
-      ['list_services', undefined],
+      ['list_services', { infra: null }],
       ['create_service', { name: 'iris', description: 'flowers' }],
-      ['list_versions', { service: 'iris' }],
-      ['revisions', { service: 'iris' }],
-      ['deploy_version', { service: 'iris', version: 'v2', reason: 'better' }],
-      ['rollback', { service: 'iris', toRevision: null, reason: '' }],
-      ['validate_mapping', { service: 'iris', text: '[]' }],
-      ['monitor', { service: 'iris', minutes: 15 }],
+      ['list_versions', { infra: null, service: 'iris' }],
+      ['revisions', { infra: null, service: 'iris' }],
+      ['deploy_version', { infra: null, service: 'iris', version: 'v2', reason: 'better' }],
+      ['rollback', { infra: null, service: 'iris', toRevision: null, reason: '' }],
+      ['validate_mapping', { infra: null, service: 'iris', text: '[]' }],
+      ['monitor', { infra: null, service: 'iris', minutes: 15 }],
       ['export_report', { service: 'iris', since: '7d', path: '' }],
     ]);
   });
@@ -147,7 +147,44 @@ describe('the IPC contract', () => {
       ['ab_results', { service: 'iris' }],
       ['feedback', { service: 'iris', requestId: 'r-1', outcome: true }],
       ['feedback', { service: 'iris', requestId: 'r-2', outcome: 0.5 }],
-      ['deploy', { service: 'iris', config: { mode: 'single', generation: 'v1', sticky: false, shadow: { generation: 'v3', percent: 10 } }, reason: '' }],
+      ['deploy', { infra: null, service: 'iris', config: { mode: 'single', generation: 'v1', sticky: false, shadow: { generation: 'v3', percent: 10 } }, reason: '' }],
+    ]);
+  });
+
+  it('sends the deployment screens to the chosen infrastructure, the rest to the local node', async () => {
+    invoke.mockResolvedValue([]);
+    useInfrastructure('prod');
+    try {
+      expect(currentInfrastructure()).toBe('prod');
+      await api.listServices();
+      await api.deployVersion({ service: 'iris', version: 'v2', reason: '' });
+      await api.runTest({ service: 'iris', features: { a: 1 }, count: 1, generation: null });
+      await api.access('iris');
+      await api.listScenarios();
+    } finally {
+      useInfrastructure(null);
+    }
+    const calls = invoke.mock.calls.map((c) => [c[0], (c[1] as { infra?: unknown } | undefined)?.infra]);
+    expect(calls).toEqual([
+      ['list_services', 'prod'],
+      ['deploy_version', 'prod'],
+      ['run_test', 'prod'],
+      ['access', undefined],
+      ['list_scenarios', undefined],
+    ]);
+  });
+
+  it('calls the infrastructure commands', async () => {
+    invoke.mockResolvedValue(null);
+    await api.listInfrastructures();
+    await api.addInfrastructure({ name: 'prod', url: 'http://10.0.0.5:8080', token: 't' });
+    await api.infrastructureStatus('prod');
+    await api.removeInfrastructure('prod');
+    expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
+      ['list_infrastructures', undefined],
+      ['add_infrastructure', { name: 'prod', url: 'http://10.0.0.5:8080', token: 't' }],
+      ['infrastructure_status', { name: 'prod' }],
+      ['remove_infrastructure', { name: 'prod' }],
     ]);
   });
 
@@ -172,10 +209,10 @@ describe('the IPC contract', () => {
     const credential = { kind: 'api_key' as const, key: 'sy_secret' };
     await api.runTest({ service: 'iris', features: { a: 1 }, count: 1, generation: null, credential });
     await api.runTest({ service: 'iris', features: { a: 1 }, count: 1, generation: null });
-    const first = invoke.mock.calls[0][1] as { credential: unknown };
-    const second = invoke.mock.calls[1][1] as { credential: unknown };
-    expect(first.credential).toEqual(credential);
-    expect(second.credential).toBeNull();
+    const first = invoke.mock.calls[0][1] as { request: { credential: unknown } };
+    const second = invoke.mock.calls[1][1] as { request: { credential: unknown } };
+    expect(first.request.credential).toEqual(credential);
+    expect(second.request.credential).toBeNull();
   });
 
   it('calls the scenario commands with their argument names', async () => {
@@ -260,7 +297,7 @@ describe('the IPC contract', () => {
     await api.runTest({ service: 'iris', features: { a: 1 }, count: 100, generation: null, onProgress: (p) => seen.push(p) });
     const [cmd, args] = invoke.mock.calls[0];
     expect(cmd).toBe('run_test');
-    expect(args).toMatchObject({ service: 'iris', features: { a: 1 }, count: 100, generation: null });
+    expect(args).toMatchObject({ infra: null, request: { service: 'iris', features: { a: 1 }, count: 100, generation: null, credential: null } });
     expect(args.onProgress).toBe(channels[0]);
     expect(seen).toEqual([
       { done: 50, total: 100 },

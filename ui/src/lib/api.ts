@@ -11,6 +11,8 @@ import type { InvokeArgs, InvokeOptions } from '@tauri-apps/api/core';
 
 import type {
   AbReport,
+  InfraStatus,
+  Infrastructure,
   AccessView,
   AuthMode,
   ClientCredential,
@@ -216,6 +218,27 @@ export interface Backend {
   cancelScenarioRun(input: { name: string; id: number }): Promise<Run>;
   /** Streams the run (with its log) on each change until it ends; resolves to the final run. */
   watchScenarioRun(input: { name: string; id: number; onUpdate?: (run: Run) => void }): Promise<Run>;
+  listInfrastructures(): Promise<Infrastructure[]>;
+  /** Rejects with `invalid_input` for a URL that is not http(s)://host[:port]. */
+  addInfrastructure(input: { name: string; url: string; token: string | null }): Promise<Infrastructure>;
+  removeInfrastructure(name: string): Promise<null>;
+  /** Online, unauthorized (token refused) or unreachable; answers within a few seconds. */
+  infrastructureStatus(name: string): Promise<InfraStatus>;
+}
+
+/**
+ * The infrastructure the deployment screens act on: null is the local node. Services,
+ * versions, revisions, deploy, rollback, mapping checks, run-and-test and monitoring go to it;
+ * everything else is local-only.
+ */
+let infra: string | null = null;
+
+export function useInfrastructure(name: string | null): void {
+  infra = name;
+}
+
+export function currentInfrastructure(): string | null {
+  return infra;
 }
 
 /** The metadata header of `add_version`, whose body is the raw .onnx bytes. */
@@ -234,16 +257,16 @@ export function addVersionMeta(input: AddVersionInput): string {
 
 export const tauriBackend: Backend = {
   nodeInfo: () => call('node_info'),
-  listServices: () => call('list_services'),
+  listServices: () => call('list_services', { infra }),
   createService: ({ name, description }) => call('create_service', { name, description }),
-  listVersions: (service) => call('list_versions', { service }),
+  listVersions: (service) => call('list_versions', { infra, service }),
   addVersion: (input) =>
     call('add_version', input.bytes, { headers: { 'x-switchyard-meta': addVersionMeta(input) } }),
-  revisions: (service) => call('revisions', { service }),
-  deploy: ({ service, config, reason }) => call('deploy', { service, config, reason }),
-  deployVersion: ({ service, version, reason }) => call('deploy_version', { service, version, reason }),
-  rollback: ({ service, toRevision, reason }) => call('rollback', { service, toRevision, reason }),
-  validateMapping: ({ service, text }) => call('validate_mapping', { service, text }),
+  revisions: (service) => call('revisions', { infra, service }),
+  deploy: ({ service, config, reason }) => call('deploy', { infra, service, config, reason }),
+  deployVersion: ({ service, version, reason }) => call('deploy_version', { infra, service, version, reason }),
+  rollback: ({ service, toRevision, reason }) => call('rollback', { infra, service, toRevision, reason }),
+  validateMapping: ({ service, text }) => call('validate_mapping', { infra, service, text }),
   runTest: async ({ service, features, count, generation, credential, onProgress }) => {
     let channel: Channel<RunProgress>;
     try {
@@ -251,9 +274,10 @@ export const tauriBackend: Backend = {
     } catch (e) {
       throw failure(e, 'run_test');
     }
-    return call('run_test', { service, features, count, generation, credential: credential ?? null, onProgress: channel });
+    const request = { service, features, count, generation, credential: credential ?? null };
+    return call('run_test', { infra, request, onProgress: channel });
   },
-  monitor: ({ service, minutes }) => call('monitor', { service, minutes }),
+  monitor: ({ service, minutes }) => call('monitor', { infra, service, minutes }),
   access: (service) => call('access', { service }),
   setAuthMode: ({ service, mode }) => call('set_auth_mode', { service, mode }),
   createKey: ({ service, name }) => call('create_key', { service, name }),
@@ -265,6 +289,10 @@ export const tauriBackend: Backend = {
   canaryAction: ({ service, action }) => call('canary_action', { service, action }),
   abResults: (service) => call('ab_results', { service }),
   feedback: ({ service, requestId, outcome }) => call('feedback', { service, requestId, outcome }),
+  listInfrastructures: () => call('list_infrastructures'),
+  addInfrastructure: ({ name, url, token }) => call('add_infrastructure', { name, url, token }),
+  removeInfrastructure: (name) => call('remove_infrastructure', { name }),
+  infrastructureStatus: (name) => call('infrastructure_status', { name }),
   listScenarios: () => call('list_scenarios'),
   getScenario: (name) => call('get_scenario', { name }),
   saveScenario: (spec) => call('save_scenario', { spec }),

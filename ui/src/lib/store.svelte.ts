@@ -2,12 +2,12 @@
 // service with its versions and revisions. Loads go through `api`; every failure is kept as
 // an ApiError for a banner, never only logged.
 
-import { api, toApiError } from './api';
+import { api, toApiError, useInfrastructure } from './api';
 import type { ApiError } from './api';
 import { activeRevision } from './format';
 import { SERVICES_WINDOW_MINUTES, trafficSummary } from './traffic';
 import type { TrafficSummary } from './traffic';
-import type { NodeInfo, Revision, ServiceSummary, VersionView } from './types';
+import type { InfraStatus, Infrastructure, NodeInfo, Revision, ServiceSummary, VersionView } from './types';
 
 export type Tab = 'versions' | 'deployment' | 'run' | 'monitoring';
 
@@ -21,6 +21,12 @@ export const TABS: { id: Tab; label: string }[] = [
 class AppState {
   node = $state<NodeInfo | null>(null);
   nodeError = $state<ApiError | null>(null);
+
+  /** The infrastructure the deployment screens act on; null is the local node. */
+  infra = $state<string | null>(null);
+  infrastructures = $state<Infrastructure[]>([]);
+  infraStatus = $state<InfraStatus | null>(null);
+  infraError = $state<ApiError | null>(null);
 
   services = $state<ServiceSummary[]>([]);
   servicesLoaded = $state(false);
@@ -56,6 +62,41 @@ class AppState {
 
   get detailReady(): boolean {
     return this.detailFor === this.selected && this.selected !== null;
+  }
+
+  /** Whether the deployment screens act on a remote node (local-only panels hide). */
+  get remote(): boolean {
+    return this.infra !== null;
+  }
+
+  async loadInfrastructures(): Promise<void> {
+    try {
+      this.infrastructures = await api.listInfrastructures();
+      this.infraError = null;
+    } catch (e) {
+      this.infraError = toApiError(e, 'list_infrastructures');
+    }
+  }
+
+  /** Switches every deployment screen to another node, and checks that it answers. */
+  async useInfra(name: string | null): Promise<void> {
+    this.infra = name;
+    useInfrastructure(name);
+    this.infraStatus = null;
+    this.services = [];
+    this.traffic = {};
+    this.servicesLoaded = false;
+    this.scenarios = false;
+    this.select(null);
+    if (name) {
+      try {
+        this.infraStatus = await api.infrastructureStatus(name);
+        this.infraError = null;
+      } catch (e) {
+        this.infraError = toApiError(e, 'infrastructure_status');
+      }
+    }
+    await this.refreshServices();
   }
 
   async loadNode(): Promise<void> {

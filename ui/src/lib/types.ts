@@ -428,3 +428,22 @@ export interface AccessView {
 
 /** What run-and-test sends to a deployment that requires credentials. */
 export type ClientCredential = { kind: 'api_key'; key: string } | { kind: 'basic'; user: string; password: string };
+
+// ---- infrastructures (src/infra.rs) ----------------------------------------------------
+
+/** A remote API node the console manages; its token never comes back from the engine. */
+export interface Infrastructure {
+  name: string;
+  url: string;
+  has_token: boolean;
+  created_at: string;
+}
+
+export type InfraState = 'online' | 'unauthorized' | 'unreachable';
+
+export interface InfraStatus {
+  name: string;
+  state: InfraState;
+  services: number | null;
+  message: string;
+}
