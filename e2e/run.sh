@@ -55,6 +55,12 @@ fi
 cargo build --manifest-path "$ROOT/Cargo.toml" -p switchyard-desktop --locked
 APP="$CARGO_TARGET_DIR/debug/switchyard-desktop"
 test -x "$APP"
+# The headless node (remote-infrastructure tests start one): built by the Rust tests with the
+# same features, so this is a no-op after `cargo test --workspace`.
+NODE_BIN="$CARGO_TARGET_DIR/debug/switchyard"
+if [ ! -x "$NODE_BIN" ]; then
+  cargo test --manifest-path "$ROOT/Cargo.toml" --workspace --locked --no-run
+fi
 
 if [ ! -d "$E2E/node_modules/selenium-webdriver" ]; then
   npm --prefix "$E2E" ci --no-audit --no-fund
@@ -93,6 +99,7 @@ done
 
 echo "==> e2e: tests"
 export SWITCHYARD_E2E_APP="$APP"
+export SWITCHYARD_E2E_NODE="$NODE_BIN"
 export SWITCHYARD_E2E_WEBDRIVER="http://127.0.0.1:$PORT"
 cd "$E2E"
 if [ "$#" -eq 0 ]; then
