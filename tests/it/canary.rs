@@ -51,7 +51,7 @@ async fn post(node: &TestNode, path: &str, body: Value) -> reqwest::Response {
 }
 
 async fn canary(node: &TestNode) -> Value {
-    node.http.get(node.url("/admin/v1/deployments/iris/canary")).send().await.expect("send").json().await.expect("json")
+    node.get_json("/admin/v1/deployments/iris/canary").await
 }
 
 /// Keeps traffic flowing until dropped.
@@ -103,7 +103,7 @@ async fn good_version_is_promoted_through_every_step() {
     let node = Arc::new(node_with(Faults::default()).await);
     // Three live generations take part: v1 and v3 share the base traffic.
     assert_eq!(node.upload_ok("iris", "iris_logreg.onnx").await, "v3");
-    node.deploy_ok("iris", json!({"mode": "multiple", "mapping": [{"generation": "v1", "proba": 0.5}, {"generation": "v3", "proba": 0.5}]})).await;
+    node.deploy_mapping("iris", &[("v1", 0.5), ("v3", 0.5)]).await;
     let r = post(&node, "/admin/v1/deployments/iris/canary", plan(json!([10, 50, 100]), 20)).await;
     assert_eq!(r.status(), 201);
     let started: Value = r.json().await.expect("json");
@@ -122,15 +122,7 @@ async fn good_version_is_promoted_through_every_step() {
     drop(traffic);
     assert_eq!(done["status"], "promoted", "{done}");
     assert_eq!(active_config(&node).await["generation"], "v2");
-    let revisions: Vec<Value> = node
-        .http
-        .get(node.url("/admin/v1/deployments/iris/revisions"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let revisions: Vec<Value> = node.get_json("/admin/v1/deployments/iris/revisions").await;
     let canary_revs: Vec<&Value> = revisions.iter().filter(|r| r["canary_id"] == 1).collect();
     assert_eq!(canary_revs.len(), 3, "one revision per step: {revisions:?}");
     assert!(canary_revs[1]["reason"].as_str().expect("why").contains("step 2/3 (50%)"));
@@ -148,15 +140,7 @@ async fn failing_version_is_rolled_back_by_the_error_gate() {
     drop(traffic);
     assert_eq!(done["status"], "rolled_back", "{done}");
     assert_eq!(active_config(&node).await, json!({"mode": "single", "generation": "v1", "sticky": false}));
-    let revisions: Vec<Value> = node
-        .http
-        .get(node.url("/admin/v1/deployments/iris/revisions"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let revisions: Vec<Value> = node.get_json("/admin/v1/deployments/iris/revisions").await;
     let last = revisions.last().expect("revision");
     assert_eq!((last["kind"].as_str(), last["rollback_of"].as_i64()), (Some("rollback"), Some(1)));
     let why = last["reason"].as_str().expect("why");

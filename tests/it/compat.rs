@@ -4,30 +4,9 @@
 //! identical, probabilities and values within 1e-5 relative). And a model with an operator
 //! Switchyard does not run is refused at upload with the operator and the way around it.
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::support::{error_code, fixtures_dir, spawn_node};
-
-#[derive(Deserialize)]
-struct Expected {
-    model: String,
-    kind: String,
-    feature_names: Vec<String>,
-    rows: Vec<Vec<f64>>,
-    #[serde(default)]
-    class_labels: Vec<String>,
-    #[serde(default)]
-    labels: Vec<usize>,
-    #[serde(default)]
-    probabilities: Vec<Vec<f64>>,
-    #[serde(default)]
-    values: Vec<f64>,
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-5 * b.abs().max(1.0)
-}
+use crate::support::{Expected, error_code, fixtures_dir, spawn_node};
 
 fn corpus() -> Vec<(String, Expected)> {
     let dir = fixtures_dir().join("corpus/expected");
@@ -37,8 +16,7 @@ fn corpus() -> Vec<(String, Expected)> {
         .into_iter()
         .map(|p| {
             let name = p.file_stem().and_then(|s| s.to_str()).expect("name").to_owned();
-            let text = std::fs::read_to_string(&p).expect("read");
-            (name, serde_json::from_str(&text).expect("parse"))
+            (name, Expected::load(&p))
         })
         .collect()
 }
@@ -73,22 +51,11 @@ async fn every_corpus_model_matches_onnxruntime_over_http() {
         }
         node.deploy_ok(&service, json!({"mode": "single", "generation": "v1"})).await;
         assert!(exp.rows.len() >= 100, "{name}: {} rows", exp.rows.len());
-        for (i, row) in exp.rows.iter().enumerate() {
-            let features: Map<String, Value> =
-                exp.feature_names.iter().cloned().zip(row.iter().map(|v| json!(v))).collect();
-            let r = node.predict(&service, &Value::Object(features)).await;
+        for i in 0..exp.rows.len() {
+            let r = node.predict(&service, &exp.features(i)).await;
             assert_eq!(r.status(), 200, "{name} row {i}");
             let body: Value = r.json().await.expect("json");
-            if exp.kind == "classifier" {
-                assert_eq!(body["prediction"], exp.class_labels[exp.labels[i]].as_str(), "{name} row {i}");
-                for (c, want) in exp.class_labels.iter().zip(&exp.probabilities[i]) {
-                    let got = body["probabilities"][c].as_f64().expect("probability");
-                    assert!(close(got, *want), "{name} row {i} class {c}: {got} vs {want}");
-                }
-            } else {
-                let got = body["prediction"].as_f64().expect("value");
-                assert!(close(got, exp.values[i]), "{name} row {i}: {got} vs {}", exp.values[i]);
-            }
+            exp.assert_answer(name, i, &body);
         }
     }
 }
@@ -105,15 +72,7 @@ async fn unsupported_operator_is_refused_at_upload_and_nothing_is_registered() {
         "the model uses operators Switchyard cannot run: SVMClassifier (ai.onnx.ml): no skl2onnx option avoids it; \
          use LinearSVC / LinearSVR (exported as LinearClassifier / LinearRegressor) or another supported model"
     );
-    let versions: Value = node
-        .http
-        .get(node.url("/admin/v1/services/iris/versions"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let versions: Value = node.get_json("/admin/v1/services/iris/versions").await;
     assert_eq!(versions, json!([]));
     let artifacts = node.dir.path().join("artifacts");
     let stored = std::fs::read_dir(&artifacts).map(|d| d.count()).unwrap_or(0);

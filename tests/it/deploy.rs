@@ -72,13 +72,7 @@ async fn deploy_rollback_and_history() {
 async fn version_history_shows_what_is_live_and_since_when() {
     let node = spawn_node().await;
     node.with_iris().await;
-    node.deploy_ok(
-        "iris",
-        json!({"mode": "multiple", "mapping": [
-            {"generation": "v2", "proba": 0.25}, {"generation": "v1", "proba": 0.75}
-        ]}),
-    )
-    .await;
+    node.deploy_mapping("iris", &[("v2", 0.25), ("v1", 0.75)]).await;
     let versions = get(&node, "/admin/v1/services/iris/versions").await;
     let history = get(&node, "/admin/v1/deployments/iris/revisions").await;
     let v1 = &versions[0];

@@ -9,8 +9,7 @@ use crate::support::spawn_node;
 async fn infer_metadata_and_errors() {
     let node = spawn_node().await;
     node.with_iris().await;
-    let meta: Value =
-        node.http.get(node.url("/v2/models/iris")).send().await.expect("send").json().await.expect("json");
+    let meta: Value = node.get_json("/v2/models/iris").await;
     assert_eq!(meta["inputs"][0], json!({"name": "float_input", "datatype": "FP32", "shape": [-1, 4]}));
     assert_eq!(meta["versions"], json!(["v1", "v2"]));
 
@@ -58,6 +57,6 @@ async fn infer_metadata_and_errors() {
     assert_eq!(r.status(), 400);
     let ready = node.http.get(node.url("/v2/models/iris/versions/v2/ready")).send().await.expect("send");
     assert_eq!(ready.status(), 503, "v2 is not live");
-    let server: Value = node.http.get(node.url("/v2")).send().await.expect("send").json().await.expect("json");
+    let server: Value = node.get_json("/v2").await;
     assert_eq!(server["name"], "switchyard");
 }

@@ -1,46 +1,23 @@
 //! Predictions over HTTP equal the fixtures' expected outputs (computed by onnxruntime when
 //! the fixtures were generated), for every fixture model.
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::support::{fixtures_dir, spawn_node};
-
-#[derive(Deserialize)]
-struct Expected {
-    model: String,
-    kind: String,
-    feature_names: Vec<String>,
-    #[serde(default)]
-    class_labels: Vec<String>,
-    rows: Vec<Vec<f64>>,
-    #[serde(default)]
-    labels: Vec<usize>,
-    #[serde(default)]
-    probabilities: Vec<Vec<f64>>,
-    #[serde(default)]
-    values: Vec<f64>,
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-5 * b.abs().max(1.0)
-}
+use crate::support::{Expected, fixtures_dir, spawn_node};
 
 #[tokio::test]
 async fn every_fixture_matches_onnxruntime() {
     let node = spawn_node().await;
     for name in ["iris_logreg", "iris_mlp", "breast_cancer_logreg", "breast_cancer_mlp", "diabetes_linear"] {
         let path = fixtures_dir().join("expected").join(format!("{name}.json"));
-        let exp: Expected = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("parse");
+        let exp = Expected::load(&path);
         let service = name.replace('_', "-");
         node.create_service(&service).await;
         assert_eq!(node.upload_ok(&service, &exp.model).await, "v1");
         node.deploy_ok(&service, json!({"mode": "single", "generation": "v1"})).await;
         assert!(exp.rows.len() >= 45);
-        for (i, row) in exp.rows.iter().enumerate() {
-            let features: Map<String, Value> =
-                exp.feature_names.iter().cloned().zip(row.iter().map(|v| json!(v))).collect();
-            let r = node.predict(&service, &Value::Object(features)).await;
+        for i in 0..exp.rows.len() {
+            let r = node.predict(&service, &exp.features(i)).await;
             assert_eq!(r.status(), 200);
             assert_eq!(r.headers()["x-switchyard-generation"], "v1");
             let body: Value = r.json().await.expect("json");
@@ -48,17 +25,7 @@ async fn every_fixture_matches_onnxruntime() {
             assert_eq!(body["service"], service.as_str());
             assert!(body["request_id"].as_str().is_some_and(|s| s.len() == 32));
             assert!(body["latency_ms"].as_f64().is_some_and(|l| l >= 0.0));
-            if exp.kind == "classifier" {
-                assert_eq!(body["prediction"], exp.class_labels[exp.labels[i]].as_str(), "{name} row {i}");
-                for (c, want) in exp.class_labels.iter().zip(&exp.probabilities[i]) {
-                    let got = body["probabilities"][c].as_f64().expect("probability");
-                    assert!(close(got, *want), "{name} row {i} class {c}: {got} vs {want}");
-                }
-            } else {
-                let got = body["prediction"].as_f64().expect("value");
-                assert!(close(got, exp.values[i]), "{name} row {i}: {got} vs {}", exp.values[i]);
-                assert!(body.get("probabilities").is_none());
-            }
+            exp.assert_answer(name, i, &body);
         }
     }
 }
@@ -107,15 +74,7 @@ async fn refused_models_leave_nothing_behind() {
         assert_eq!((status, code.as_str()), (400, "invalid_model"), "{message}");
         assert!(message.contains(expected), "{message}");
     }
-    let versions: Value = node
-        .http
-        .get(node.url("/admin/v1/services/iris/versions"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let versions: Value = node.get_json("/admin/v1/services/iris/versions").await;
     assert_eq!(versions, json!([]));
     let stored = walk(&node.dir.path().join("artifacts"));
     assert!(stored.is_empty(), "artifacts left behind: {stored:?}");

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use chrono::{DateTime, Duration, Utc};
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::Row;
 use switchyard::report::{self, ChartKind, ReportData};
 
@@ -331,11 +331,7 @@ fn is_png(path: &Path) -> bool {
 async fn cli_writes_html_csv_and_png() {
     let node = spawn_node().await;
     node.with_iris().await;
-    node.deploy_ok(
-        "iris",
-        json!({"mode": "multiple", "mapping": [{"generation": "v2", "proba": 0.5}, {"generation": "v1", "proba": 0.5}]}),
-    )
-    .await;
+    node.deploy_mapping("iris", &[("v2", 0.5), ("v1", 0.5)]).await;
     traffic(&node, 60, true).await;
     let out = tempfile::tempdir().expect("tempdir");
     let html = out.path().join("report.html");

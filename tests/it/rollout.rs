@@ -19,12 +19,6 @@ async fn predict_with(node: &TestNode, headers: &[(&str, &str)]) -> reqwest::Res
     req.send().await.expect("send")
 }
 
-async fn get_json(node: &TestNode, path: &str) -> Value {
-    let r = node.http.get(node.url(path)).send().await.expect("send");
-    assert_eq!(r.status(), 200, "{path}");
-    r.json().await.expect("json")
-}
-
 fn within_bound(observed: u64, n: u64, p: f64) -> bool {
     let n = n as f64;
     (observed as f64 - n * p).abs() <= 3.2905 * (n * p * (1.0 - p)).sqrt()
@@ -40,7 +34,7 @@ async fn minutes_persist_across_restart_and_metrics_are_valid() {
     let mut bad = iris_row();
     bad["petal_width"] = json!("x");
     assert_eq!(node.predict("iris", &bad).await.status(), 400);
-    let before = get_json(&node, "/admin/v1/deployments/iris/monitor?minutes=5").await;
+    let before = node.get_json::<Value>("/admin/v1/deployments/iris/monitor?minutes=5").await;
     assert_eq!(before["generations"][0]["requests"], 31);
     assert_eq!(before["generations"][0]["rejected"], 1);
 
@@ -55,7 +49,7 @@ async fn minutes_persist_across_restart_and_metrics_are_valid() {
     // Stopping flushes the minutes; a new node over the same registry shows them.
     let dir = node.stop().await;
     let node = spawn_node_in(dir, NodeConfig::default(), false).await;
-    let after = get_json(&node, "/admin/v1/deployments/iris/monitor?minutes=5").await;
+    let after = node.get_json::<Value>("/admin/v1/deployments/iris/monitor?minutes=5").await;
     assert_eq!(after["generations"], before["generations"]);
 }
 
@@ -96,11 +90,12 @@ async fn shadow_gets_its_share_and_never_answers() {
     // Shadow runs finish off the response path: wait for them.
     let mut shadow = Value::Null;
     for _ in 0..100 {
-        shadow = get_json(&node, "/admin/v1/deployments/iris/monitor?minutes=5").await["shadows"][0].clone();
+        shadow = node.get_json::<Value>("/admin/v1/deployments/iris/monitor?minutes=5").await["shadows"][0].clone();
         let done = shadow["requests"].as_u64().unwrap_or(0);
         tokio::time::sleep(Duration::from_millis(20)).await;
         let again =
-            get_json(&node, "/admin/v1/deployments/iris/monitor?minutes=5").await["shadows"][0]["requests"].as_u64();
+            node.get_json::<Value>("/admin/v1/deployments/iris/monitor?minutes=5").await["shadows"][0]["requests"]
+                .as_u64();
         if again == Some(done) && done > 0 {
             break;
         }
@@ -110,7 +105,7 @@ async fn shadow_gets_its_share_and_never_answers() {
     assert_eq!(shadow["generation"], "v2");
     // The logistic regression and the MLP agree on this row.
     assert_eq!(shadow["agreement"], 1.0);
-    let live = get_json(&node, "/admin/v1/deployments/iris/monitor?minutes=5").await;
+    let live = node.get_json::<Value>("/admin/v1/deployments/iris/monitor?minutes=5").await;
     assert_eq!(live["generations"].as_array().expect("list").len(), 1);
     assert_eq!(live["generations"][0]["requests"], N);
 }
@@ -150,7 +145,7 @@ async fn slow_or_failing_shadow_does_not_touch_clients() {
     assert!(p50_after < p50_before + Duration::from_millis(50), "p50 {p50_before:?} -> {p50_after:?}");
     assert!(p99_after < Duration::from_millis(250), "p99 {p99_before:?} -> {p99_after:?}");
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let snap = get_json(&node, "/admin/v1/deployments/iris/monitor?minutes=5").await;
+    let snap = node.get_json::<Value>("/admin/v1/deployments/iris/monitor?minutes=5").await;
     let shadow = &snap["shadows"][0];
     assert!(shadow["errors"].as_u64().expect("errors") > 50, "{shadow}");
     assert_eq!(shadow["errors"], shadow["requests"]);
@@ -189,14 +184,8 @@ async fn sticky_keys_agree_across_restart_and_nodes() {
 async fn feedback_and_ab_results() {
     let node = spawn_node().await;
     node.with_iris().await;
-    node.deploy_ok(
-        "iris",
-        json!({"mode": "multiple", "mapping": [
-            {"generation": "v2", "proba": 0.5}, {"generation": "v1", "proba": 0.5}
-        ]}),
-    )
-    .await;
-    let ab = get_json(&node, "/admin/v1/deployments/iris/ab").await;
+    node.deploy_mapping("iris", &[("v2", 0.5), ("v1", 0.5)]).await;
+    let ab = node.get_json::<Value>("/admin/v1/deployments/iris/ab").await;
     assert!(ab["not_enough_data"].as_str().is_some_and(|s| s.starts_with("not enough data")));
 
     let mut sent = HashMap::new();
@@ -239,7 +228,7 @@ async fn feedback_and_ab_results() {
         .send();
     assert_eq!(error_code(r.await.expect("send")).await.1, "invalid_input");
 
-    let ab = get_json(&node, "/admin/v1/deployments/iris/ab").await;
+    let ab = node.get_json::<Value>("/admin/v1/deployments/iris/ab").await;
     assert_eq!(ab["kind"], "binary");
     assert_eq!(ab["groups"][0]["generation"], "v1", "baseline is the oldest version");
     assert_eq!(ab["groups"][0]["n"], sent["v1"]);

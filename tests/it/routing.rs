@@ -18,13 +18,7 @@ fn within_bound(observed: usize, n: usize, p: f64) -> bool {
 async fn split_follows_the_mapping() {
     let node = Arc::new(spawn_node().await);
     node.with_iris().await;
-    node.deploy_ok(
-        "iris",
-        json!({"mode": "multiple", "mapping": [
-            {"generation": "v2", "proba": 0.7}, {"generation": "v1", "proba": 0.3}
-        ]}),
-    )
-    .await;
+    node.deploy_mapping("iris", &[("v2", 0.7), ("v1", 0.3)]).await;
     const N: usize = 20_000;
     const CLIENTS: usize = 16;
     let mut tasks = Vec::new();
@@ -67,13 +61,7 @@ async fn split_follows_the_mapping() {
 async fn forced_generation() {
     let node = spawn_node().await;
     node.with_iris().await;
-    node.deploy_ok(
-        "iris",
-        json!({"mode": "multiple", "mapping": [
-            {"generation": "v2", "proba": 0.5}, {"generation": "v1", "proba": 0.5}
-        ]}),
-    )
-    .await;
+    node.deploy_mapping("iris", &[("v2", 0.5), ("v1", 0.5)]).await;
     for g in ["v1", "v2"] {
         for _ in 0..20 {
             let r = node

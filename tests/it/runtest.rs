@@ -10,13 +10,7 @@ use crate::support::{iris_row, spawn_node};
 async fn run_reports_the_split_and_progress() {
     let node = spawn_node().await;
     node.with_iris().await;
-    node.deploy_ok(
-        "iris",
-        json!({"mode": "multiple", "mapping": [
-            {"generation": "v2", "proba": 0.7}, {"generation": "v1", "proba": 0.3}
-        ]}),
-    )
-    .await;
+    node.deploy_mapping("iris", &[("v2", 0.7), ("v1", 0.3)]).await;
     let client = NodeClient::new(&node.url, None, "test").expect("client");
     let features = iris_row().as_object().cloned().expect("object");
     let mut seen = Vec::new();

@@ -133,26 +133,11 @@ async fn wait_for_log(node: &TestNode, name: &str, id: i64, text: &str) {
 }
 
 async fn deployment(node: &TestNode, service: &str) -> Value {
-    node.http
-        .get(node.url(&format!("/admin/v1/deployments/{service}")))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
+    node.get_json(&format!("/admin/v1/deployments/{service}")).await
 }
 
 async fn revision_count(node: &TestNode, service: &str) -> usize {
-    let revs: Value = node
-        .http
-        .get(node.url(&format!("/admin/v1/deployments/{service}/revisions")))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let revs: Value = node.get_json(&format!("/admin/v1/deployments/{service}/revisions")).await;
     revs.as_array().expect("list").len()
 }
 
@@ -200,15 +185,7 @@ async fn a_full_run_deploys_the_new_unique_version() {
     assert_eq!(answer["prediction"], "setosa");
 
     // The version carries the training metrics and its provenance.
-    let v: Value = node
-        .http
-        .get(node.url(&format!("/admin/v1/services/iris/versions/{version}")))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let v: Value = node.get_json(&format!("/admin/v1/services/iris/versions/{version}")).await;
     assert!(v["metrics"]["train_accuracy"].as_f64().expect("metric") > 0.95, "{v}");
     assert_eq!(v["provenance"]["created_by"], "scenario retrain run 1");
     assert_eq!(v["notes"], "run 1");
@@ -361,15 +338,7 @@ async fn the_scheduler_fires_once_per_due_time_on_a_manual_clock() {
     off["name"] = json!("off");
     off["triggers"][0]["enabled"] = json!(false);
     save_ok(&node, &off).await;
-    let fires: Value = node
-        .http
-        .get(node.url("/admin/v1/scenarios/daily/next?count=2"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let fires: Value = node.get_json("/admin/v1/scenarios/daily/next?count=2").await;
     assert_eq!(fires[0]["next"][0]["at"], "2026-01-16T00:00:00Z", "{fires}");
     assert_eq!(fires[0]["next"][1]["local"], "2026-01-17 00:00:00 UTC", "{fires}");
 
@@ -478,8 +447,7 @@ async fn the_demo_scenario_deploys_only_if_better() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = EngineConfig { seed_demo: true, ..config(&dir, None) };
     let node = spawn_with(dir, cfg, NodeConfig::default()).await;
-    let list: Value =
-        node.http.get(node.url("/admin/v1/scenarios")).send().await.expect("send").json().await.expect("json");
+    let list: Value = node.get_json("/admin/v1/scenarios").await;
     assert_eq!(list[0]["spec"]["name"], "retrain_iris", "{list}");
     assert!(list[0]["next_fire"]["local"].as_str().is_some_and(|l| l.ends_with("00:00:00 UTC")), "{list}");
     start(&node, "retrain_iris").await;

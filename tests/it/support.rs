@@ -47,6 +47,13 @@ pub async fn spawn_with(dir: tempfile::TempDir, engine_config: EngineConfig, con
 }
 
 impl TestNode {
+    /// GETs a path and decodes the JSON answer, which must be a success.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let r = self.http.get(self.url(path)).send().await.expect("send");
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.expect("json")
+    }
+
     /// Stops the node, waiting for in-flight requests, and gives back its registry directory.
     pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(stop) = self.stop.take() {
@@ -113,6 +120,12 @@ impl TestNode {
             .send()
             .await
             .expect("send")
+    }
+
+    /// Deploys a mapping of generations with their probabilities.
+    pub async fn deploy_mapping(&self, service: &str, mapping: &[(&str, f64)]) -> Value {
+        let mapping: Vec<Value> = mapping.iter().map(|(g, p)| json!({"generation": g, "proba": p})).collect();
+        self.deploy_ok(service, json!({"mode": "multiple", "mapping": mapping})).await
     }
 
     /// A service `iris` with v1 (logistic regression) and v2 (MLP), v1 deployed.
@@ -221,5 +234,52 @@ impl Drop for NodeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A model's expected outputs as the fixture generators stored them (onnxruntime's answers on
+/// holdout rows): `fixtures/expected/*.json` and `fixtures/corpus/expected/*.json`.
+#[derive(serde::Deserialize)]
+pub struct Expected {
+    pub model: String,
+    pub kind: String,
+    pub feature_names: Vec<String>,
+    pub rows: Vec<Vec<f64>>,
+    #[serde(default)]
+    pub class_labels: Vec<String>,
+    #[serde(default)]
+    pub labels: Vec<usize>,
+    #[serde(default)]
+    pub probabilities: Vec<Vec<f64>>,
+    #[serde(default)]
+    pub values: Vec<f64>,
+}
+
+impl Expected {
+    pub fn load(path: &std::path::Path) -> Expected {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// Row `i` as a native request's features.
+    pub fn features(&self, i: usize) -> Value {
+        Value::Object(self.feature_names.iter().cloned().zip(self.rows[i].iter().map(|v| json!(v))).collect())
+    }
+
+    /// A native answer for row `i` equals onnxruntime's: the same label, probabilities and
+    /// values within 1e-5 relative.
+    pub fn assert_answer(&self, name: &str, i: usize, body: &Value) {
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * b.abs().max(1.0);
+        if self.kind == "classifier" {
+            assert_eq!(body["prediction"], self.class_labels[self.labels[i]].as_str(), "{name} row {i}");
+            for (c, want) in self.class_labels.iter().zip(&self.probabilities[i]) {
+                let got = body["probabilities"][c].as_f64().expect("probability");
+                assert!(close(got, *want), "{name} row {i} class {c}: {got} vs {want}");
+            }
+        } else {
+            let got = body["prediction"].as_f64().expect("value");
+            assert!(close(got, self.values[i]), "{name} row {i}: {got} vs {}", self.values[i]);
+            assert!(body.get("probabilities").is_none());
+        }
     }
 }
