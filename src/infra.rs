@@ -89,13 +89,14 @@ impl Engine {
         let (name, url) = (check_name(name)?, check_url(url)?);
         let token = token.map(str::trim).filter(|t| !t.is_empty());
         let created_at = now_ms();
-        let inserted = sqlx::query("INSERT INTO infrastructures (name, url, token, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&name)
-            .bind(&url)
-            .bind(token)
-            .bind(created_at)
-            .execute(self.pool())
-            .await;
+        let inserted =
+            sqlx::query("INSERT INTO infrastructures (name, url, token, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(&name)
+                .bind(&url)
+                .bind(token)
+                .bind(created_at)
+                .execute(self.pool())
+                .await;
         match inserted {
             Ok(_) => Ok(Infrastructure { name, url, has_token: token.is_some(), created_at: to_datetime(created_at) }),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -106,17 +107,15 @@ impl Engine {
     }
 
     pub async fn list_infrastructures(&self) -> Result<Vec<Infrastructure>> {
-        let rows = sqlx::query(
-            "SELECT name, url, token IS NOT NULL AS has_token, created_at FROM infrastructures ORDER BY name",
-        )
-        .fetch_all(self.pool())
-        .await?;
+        let rows = sqlx::query("SELECT name, url, token, created_at FROM infrastructures ORDER BY name")
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(Infrastructure {
                     name: r.try_get("name")?,
                     url: r.try_get("url")?,
-                    has_token: r.try_get("has_token")?,
+                    has_token: r.try_get::<Option<String>, _>("token")?.is_some(),
                     created_at: to_datetime(r.try_get("created_at")?),
                 })
             })
@@ -124,7 +123,7 @@ impl Engine {
     }
 
     pub async fn remove_infrastructure(&self, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM infrastructures WHERE name = ?").bind(name).execute(self.pool()).await?;
+        let done = sqlx::query("DELETE FROM infrastructures WHERE name = $1").bind(name).execute(self.pool()).await?;
         if done.rows_affected() == 0 {
             return Err(Error::InvalidInput(format!("there is no infrastructure named '{name}'")));
         }
@@ -136,7 +135,7 @@ impl Engine {
         let Some(name) = infrastructure.filter(|n| !n.is_empty() && *n != "local") else {
             return Ok(Target::Local(self.clone()));
         };
-        let row = sqlx::query("SELECT url, token FROM infrastructures WHERE name = ?")
+        let row = sqlx::query("SELECT url, token FROM infrastructures WHERE name = $1")
             .bind(name)
             .fetch_optional(self.pool())
             .await?

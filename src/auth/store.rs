@@ -18,7 +18,7 @@ struct KeyRow {
     expires_at_ms: Option<i64>,
 }
 
-fn key_from_row(row: &sqlx::sqlite::SqliteRow, now: i64) -> Result<KeyRow> {
+fn key_from_row(row: &sqlx::any::AnyRow, now: i64) -> Result<KeyRow> {
     let expires_at_ms: Option<i64> = row.try_get("expires_at")?;
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
     Ok(KeyRow {
@@ -38,7 +38,7 @@ fn key_from_row(row: &sqlx::sqlite::SqliteRow, now: i64) -> Result<KeyRow> {
 
 async fn keys(pool: &Pool, service: &str, node: &str) -> Result<Vec<KeyRow>> {
     let now = now_ms();
-    let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE service = ? AND node = ? ORDER BY id"))
+    let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE service = $1 AND node = $2 ORDER BY id"))
         .bind(service)
         .bind(node)
         .fetch_all(pool)
@@ -47,7 +47,7 @@ async fn keys(pool: &Pool, service: &str, node: &str) -> Result<Vec<KeyRow>> {
 }
 
 async fn mode(pool: &Pool, service: &str, node: &str) -> Result<AuthMode> {
-    let mode: Option<String> = sqlx::query_scalar("SELECT mode FROM deployment_auth WHERE service = ? AND node = ?")
+    let mode: Option<String> = sqlx::query_scalar("SELECT mode FROM deployment_auth WHERE service = $1 AND node = $2")
         .bind(service)
         .bind(node)
         .fetch_optional(pool)
@@ -81,7 +81,7 @@ fn digest_of(row: &KeyRow) -> Result<KeyDigest> {
 /// The policy of every deployment of `node` that has an auth row or keys.
 pub(crate) async fn load_policies(pool: &Pool, node: &str) -> Result<HashMap<String, Policy>> {
     let services: Vec<String> = sqlx::query_scalar(
-        "SELECT service FROM deployment_auth WHERE node = ? UNION SELECT service FROM api_keys WHERE node = ?",
+        "SELECT service FROM deployment_auth WHERE node = $1 UNION SELECT service FROM api_keys WHERE node = $2",
     )
     .bind(node)
     .bind(node)
@@ -119,7 +119,7 @@ pub(crate) async fn set_mode(pool: &Pool, service: &str, node: &str, mode: AuthM
         }
     }
     sqlx::query(
-        "INSERT INTO deployment_auth (service, node, mode, updated_at) VALUES (?, ?, ?, ?)
+        "INSERT INTO deployment_auth (service, node, mode, updated_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (service, node) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at",
     )
     .bind(service)
@@ -142,13 +142,13 @@ async fn insert_key(pool: &Pool, service: &str, node: &str, name: &str, expire: 
     let prefix = super::shown_prefix(&secret);
     let created_at = now_ms();
     let mut tx = pool.begin().await?;
-    let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM api_keys WHERE service = ? AND node = ?")
+    let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM api_keys WHERE service = $1 AND node = $2")
         .bind(service)
         .bind(node)
         .fetch_one(&mut *tx)
         .await?;
     sqlx::query(
-        "INSERT INTO api_keys (service, node, id, name, prefix, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO api_keys (service, node, id, name, prefix, sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(service)
     .bind(node)
@@ -161,8 +161,8 @@ async fn insert_key(pool: &Pool, service: &str, node: &str, name: &str, expire: 
     .await?;
     if let Some((old, at)) = expire {
         sqlx::query(
-            "UPDATE api_keys SET expires_at = MIN(COALESCE(expires_at, ?1), ?1)
-             WHERE service = ?2 AND node = ?3 AND id = ?4",
+            "UPDATE api_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > $1 THEN $1 ELSE expires_at END
+             WHERE service = $2 AND node = $3 AND id = $4",
         )
         .bind(at)
         .bind(service)
@@ -218,7 +218,7 @@ pub(crate) async fn rotate_key(pool: &Pool, service: &str, node: &str, id: i64, 
 /// or the mode is set to none.
 pub(crate) async fn revoke_key(pool: &Pool, service: &str, node: &str, id: i64) -> Result<()> {
     usable_key(pool, service, node, id).await?;
-    sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE service = ? AND node = ? AND id = ?")
+    sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE service = $2 AND node = $3 AND id = $4")
         .bind(now_ms())
         .bind(service)
         .bind(node)

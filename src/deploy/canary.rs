@@ -223,13 +223,13 @@ pub fn step_serving(base: &DeploymentConfig, version: &VersionId, percent: f64) 
 
 // ---- storage ---------------------------------------------------------------------------
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Canary> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Canary> {
     let state: String = row.try_get("state_json")?;
     serde_json::from_str(&state).map_err(|e| Error::Internal(format!("stored canary is unreadable: {e}")))
 }
 
 pub async fn latest(pool: &Pool, service: &str, node: &str) -> Result<Option<Canary>> {
-    let row = sqlx::query("SELECT state_json FROM canaries WHERE service = ? AND node = ? ORDER BY id DESC LIMIT 1")
+    let row = sqlx::query("SELECT state_json FROM canaries WHERE service = $1 AND node = $2 ORDER BY id DESC LIMIT 1")
         .bind(service)
         .bind(node)
         .fetch_optional(pool)
@@ -239,7 +239,7 @@ pub async fn latest(pool: &Pool, service: &str, node: &str) -> Result<Option<Can
 
 async fn running(pool: &Pool, node: &str) -> Result<Vec<Canary>> {
     let rows =
-        sqlx::query("SELECT state_json FROM canaries WHERE node = ? AND status = 'running' ORDER BY service, id")
+        sqlx::query("SELECT state_json FROM canaries WHERE node = $1 AND status = 'running' ORDER BY service, id")
             .bind(node)
             .fetch_all(pool)
             .await?;
@@ -248,7 +248,7 @@ async fn running(pool: &Pool, node: &str) -> Result<Vec<Canary>> {
 
 async fn save(pool: &Pool, node: &str, c: &Canary) -> Result<()> {
     sqlx::query(
-        "INSERT INTO canaries (service, node, id, plan_json, state_json, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+        "INSERT INTO canaries (service, node, id, plan_json, state_json, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (service, node, id) DO UPDATE SET state_json = excluded.state_json, status = excluded.status, updated_at = excluded.updated_at",
     )
     .bind(&c.service)

@@ -72,7 +72,7 @@ impl ActiveDeployment {
     }
 }
 
-fn revision_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Revision> {
+fn revision_from_row(row: &sqlx::any::AnyRow) -> Result<Revision> {
     let config: String = row.try_get("config_json")?;
     let kind: String = row.try_get("kind")?;
     Ok(Revision {
@@ -104,7 +104,7 @@ pub fn single_config(current: Option<DeploymentConfig>, version: &str) -> serde_
 /// Every revision of a deployment, oldest first.
 pub async fn revisions(pool: &Pool, service: &str, node: &str) -> Result<Vec<Revision>> {
     let rows = sqlx::query(&format!(
-        "SELECT {REVISION_COLUMNS} FROM revisions WHERE service = ? AND node = ? ORDER BY number"
+        "SELECT {REVISION_COLUMNS} FROM revisions WHERE service = $1 AND node = $2 ORDER BY number"
     ))
     .bind(service)
     .bind(node)
@@ -116,7 +116,7 @@ pub async fn revisions(pool: &Pool, service: &str, node: &str) -> Result<Vec<Rev
 /// The latest revision (the active config), if the service is deployed on `node`.
 pub async fn latest(pool: &Pool, service: &str, node: &str) -> Result<Option<Revision>> {
     let row = sqlx::query(&format!(
-        "SELECT {REVISION_COLUMNS} FROM revisions WHERE service = ? AND node = ? ORDER BY number DESC LIMIT 1"
+        "SELECT {REVISION_COLUMNS} FROM revisions WHERE service = $1 AND node = $2 ORDER BY number DESC LIMIT 1"
     ))
     .bind(service)
     .bind(node)
@@ -126,13 +126,14 @@ pub async fn latest(pool: &Pool, service: &str, node: &str) -> Result<Option<Rev
 }
 
 pub async fn revision(pool: &Pool, service: &str, node: &str, number: i64) -> Result<Revision> {
-    let row =
-        sqlx::query(&format!("SELECT {REVISION_COLUMNS} FROM revisions WHERE service = ? AND node = ? AND number = ?"))
-            .bind(service)
-            .bind(node)
-            .bind(number)
-            .fetch_optional(pool)
-            .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {REVISION_COLUMNS} FROM revisions WHERE service = $1 AND node = $2 AND number = $3"
+    ))
+    .bind(service)
+    .bind(node)
+    .bind(number)
+    .fetch_optional(pool)
+    .await?;
     match row {
         Some(row) => revision_from_row(&row),
         None => Err(Error::RevisionNotFound { deployment: service.to_owned(), revision: number }),
@@ -141,7 +142,7 @@ pub async fn revision(pool: &Pool, service: &str, node: &str, number: i64) -> Re
 
 /// Services deployed on `node`.
 pub async fn deployed_services(pool: &Pool, node: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT service FROM deployments WHERE node = ? ORDER BY service")
+    Ok(sqlx::query_scalar("SELECT service FROM deployments WHERE node = $1 ORDER BY service")
         .bind(node)
         .fetch_all(pool)
         .await?)
@@ -166,31 +167,40 @@ pub async fn append_revision(
 ) -> Result<Revision> {
     let created_at = now_ms();
     let mut tx = pool.begin().await?;
-    sqlx::query("INSERT OR IGNORE INTO deployments (service, node, created_at) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO deployments (service, node, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(service.as_str())
         .bind(node)
         .bind(created_at)
         .execute(&mut *tx)
         .await?;
     let number: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service = ? AND node = ?")
+        sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service = $1 AND node = $2")
             .bind(service.as_str())
             .bind(node)
             .fetch_one(&mut *tx)
             .await?;
-    sqlx::query(&format!("INSERT INTO revisions ({REVISION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-        .bind(service.as_str())
-        .bind(node)
-        .bind(number)
-        .bind(to_json(config)?)
-        .bind(meta.kind.as_str())
-        .bind(meta.rollback_of)
-        .bind(meta.author)
-        .bind(meta.reason)
-        .bind(created_at)
-        .bind(meta.canary_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO revisions ({REVISION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(service.as_str())
+    .bind(node)
+    .bind(number)
+    .bind(to_json(config)?)
+    .bind(meta.kind.as_str())
+    .bind(meta.rollback_of)
+    .bind(meta.author)
+    .bind(meta.reason)
+    .bind(created_at)
+    .bind(meta.canary_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| match e {
+        // Another node sharing the registry committed the same number first.
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::AlreadyExists(format!(
+            "another node changed '{service}' at the same moment (revision {number}): reload and try again"
+        )),
+        e => e.into(),
+    })?;
     tx.commit().await?;
     Ok(Revision {
         service: service.clone(),

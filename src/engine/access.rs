@@ -23,12 +23,21 @@ impl Engine {
         let service = registry::get_service(&self.inner.pool, service).await?.name;
         let _guard = self.inner.access_lock.lock().await;
         let out = change(service.as_str()).await?;
-        let policy = auth::load_policy(&self.inner.pool, service.as_str(), &self.inner.node).await?;
-        let mut map: HashMap<_, _> = (**self.inner.access.load()).clone();
-        map.insert(service.to_string(), Arc::new(policy));
-        self.inner.access.store(Arc::new(map));
+        self.reload_access(service.as_str()).await?;
         tracing::info!(%service, "access settings changed");
+        if let Err(e) = crate::store::notify(&self.inner.pool, service.as_str()).await {
+            tracing::warn!(%service, "cannot announce the change to other nodes: {e}");
+        }
         Ok(out)
+    }
+
+    /// Reads a service's policy from the registry into the request path.
+    pub(super) async fn reload_access(&self, service: &str) -> Result<()> {
+        let policy = auth::load_policy(&self.inner.pool, service, &self.inner.node).await?;
+        let mut map: HashMap<_, _> = (**self.inner.access.load()).clone();
+        map.insert(service.to_owned(), Arc::new(policy));
+        self.inner.access.store(Arc::new(map));
+        Ok(())
     }
 
     /// A deployment's auth mode, keys (never their secrets) and refused requests.

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 mod access;
 mod predict;
+mod shared;
 
 use crate::names::{ServiceName, VersionId};
 use crate::registry::{self, NewVersion, Service, Version, artifacts::ArtifactStore};
@@ -59,6 +60,9 @@ pub struct EngineConfig {
     pub scheduler_tick: Option<Duration>,
     /// The program `${switchyard}` names in scenarios (default: the current executable).
     pub switchyard_exe: Option<PathBuf>,
+    /// A shared registry (`postgres://…`); None keeps it in `data_dir/registry.db` (SQLite).
+    /// Artifacts stay in `data_dir/artifacts`, which nodes sharing a registry must share too.
+    pub database_url: Option<String>,
 }
 
 /// Latency and failures injected into given generations (`(service, version)`).
@@ -80,6 +84,7 @@ impl EngineConfig {
             clock: Arc::new(SystemClock),
             scheduler_tick: Some(Duration::from_secs(1)),
             switchyard_exe: None,
+            database_url: None,
         }
     }
 
@@ -206,7 +211,10 @@ impl Engine {
     /// registry is empty, and activates every deployment of this node.
     pub async fn open(config: EngineConfig) -> Result<Engine> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let pool = store::open_sqlite(&config.data_dir.join("registry.db")).await?;
+        let pool = match &config.database_url {
+            Some(url) => store::open_url(url).await?,
+            None => store::open_sqlite(&config.data_dir.join("registry.db")).await?,
+        };
         let artifacts = ArtifactStore::open(config.data_dir.join("artifacts"))?;
         let picker = match config.router_seed {
             Some(seed) => Picker::Seeded(Box::new(Mutex::new(StdRng::seed_from_u64(seed)))),
@@ -246,6 +254,11 @@ impl Engine {
         engine.activate_all().await?;
         engine.scheduler_start().await?;
         engine.spawn_background(&config);
+        if let Some(url) =
+            config.database_url.as_ref().filter(|u| matches!(store::Backend::of_url(u), Ok(store::Backend::Postgres)))
+        {
+            engine.spawn_listener(url.clone());
+        }
         Ok(engine)
     }
 
@@ -538,6 +551,9 @@ impl Engine {
         let rev = deploy::append_revision(&self.inner.pool, &service_name, &self.inner.node, &config, meta).await?;
         self.swap_in(&rev, models);
         tracing::info!(service, revision = rev.number, kind = ?rev.kind, reason = %rev.reason, "config activated");
+        if let Err(e) = store::notify(&self.inner.pool, service).await {
+            tracing::warn!(service, "cannot announce the change to other nodes: {e}");
+        }
         Ok(rev)
     }
 

@@ -71,7 +71,7 @@ pub async fn insert(
     binary: bool,
 ) -> Result<()> {
     let res = sqlx::query(
-        "INSERT INTO feedback (service, node, request_id, generation, revision, outcome, binary, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO feedback (service, node, request_id, generation, revision, outcome, \"binary\", created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&served.service)
     .bind(node)
@@ -107,7 +107,7 @@ pub async fn outcomes_between(
 ) -> Result<Vec<(String, Vec<f64>)>> {
     let rows = sqlx::query(
         "SELECT f.generation, f.outcome FROM feedback f LEFT JOIN versions v ON v.service = f.service AND v.id = f.generation \
-         WHERE f.service = ? AND f.node = ? AND f.created_at >= ? AND f.created_at <= ? ORDER BY v.seq, f.created_at",
+         WHERE f.service = $1 AND f.node = $2 AND f.created_at >= $3 AND f.created_at <= $4 ORDER BY v.seq, f.created_at",
     )
     .bind(service)
     .bind(node)

@@ -44,7 +44,7 @@ pub async fn flush(pool: &Pool, node: &str, monitor: &Monitor) -> Result<usize> 
         let latency = serde_json::to_string(&latency).map_err(|e| Error::Internal(e.to_string()))?;
         sqlx::query(
             "INSERT INTO traffic_minutes (service, node, generation, role, minute, requests, errors, rejected, compared, agreed, abs_diff_sum, latency_json) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (service, node, generation, role, minute) DO UPDATE SET requests = excluded.requests, errors = excluded.errors, \
              rejected = excluded.rejected, compared = excluded.compared, agreed = excluded.agreed, abs_diff_sum = excluded.abs_diff_sum, \
              latency_json = excluded.latency_json",
@@ -73,7 +73,7 @@ pub async fn load(pool: &Pool, node: &str, monitor: &Monitor) -> Result<usize> {
     let since = minute_of(Utc::now()) - RETENTION_MINUTES + 1;
     let rows = sqlx::query(
         "SELECT service, generation, role, minute, requests, errors, rejected, compared, agreed, abs_diff_sum, latency_json \
-         FROM traffic_minutes WHERE node = ? AND minute >= ? ORDER BY minute",
+         FROM traffic_minutes WHERE node = $1 AND minute >= $2 ORDER BY minute",
     )
     .bind(node)
     .bind(since)

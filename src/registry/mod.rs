@@ -78,7 +78,7 @@ fn json_col<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> Result<T> {
 pub async fn create_service(pool: &Pool, name: &str, description: &str) -> Result<Service> {
     let name = ServiceName::parse(name)?;
     let created_at = now_ms();
-    let res = sqlx::query("INSERT INTO services (name, description, created_at) VALUES (?, ?, ?)")
+    let res = sqlx::query("INSERT INTO services (name, description, created_at) VALUES ($1, $2, $3)")
         .bind(name.as_str())
         .bind(description)
         .bind(created_at)
@@ -99,7 +99,7 @@ pub async fn list_services(pool: &Pool) -> Result<Vec<Service>> {
 }
 
 pub async fn get_service(pool: &Pool, name: &str) -> Result<Service> {
-    let row = sqlx::query("SELECT name, description, created_at FROM services WHERE name = ?")
+    let row = sqlx::query("SELECT name, description, created_at FROM services WHERE name = $1")
         .bind(name)
         .fetch_optional(pool)
         .await?;
@@ -109,7 +109,7 @@ pub async fn get_service(pool: &Pool, name: &str) -> Result<Service> {
     }
 }
 
-fn service_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Service> {
+fn service_from_row(row: &sqlx::any::AnyRow) -> Result<Service> {
     Ok(Service {
         name: ServiceName::parse(row.try_get("name")?)?,
         description: row.try_get("description")?,
@@ -120,7 +120,7 @@ fn service_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Service> {
 const VERSION_COLUMNS: &str =
     "service, id, artifact_sha256, artifact_size, schema_json, metrics_json, provenance_json, notes, created_at";
 
-fn version_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Version> {
+fn version_from_row(row: &sqlx::any::AnyRow) -> Result<Version> {
     Ok(Version {
         service: ServiceName::parse(row.try_get("service")?)?,
         id: VersionId::parse(row.try_get("id")?)?,
@@ -137,7 +137,7 @@ fn version_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Version> {
 /// Versions of a service, oldest first.
 pub async fn list_versions(pool: &Pool, service: &str) -> Result<Vec<Version>> {
     get_service(pool, service).await?;
-    let rows = sqlx::query(&format!("SELECT {VERSION_COLUMNS} FROM versions WHERE service = ? ORDER BY seq"))
+    let rows = sqlx::query(&format!("SELECT {VERSION_COLUMNS} FROM versions WHERE service = $1 ORDER BY seq"))
         .bind(service)
         .fetch_all(pool)
         .await?;
@@ -145,7 +145,7 @@ pub async fn list_versions(pool: &Pool, service: &str) -> Result<Vec<Version>> {
 }
 
 pub async fn get_version(pool: &Pool, service: &str, id: &str) -> Result<Version> {
-    let row = sqlx::query(&format!("SELECT {VERSION_COLUMNS} FROM versions WHERE service = ? AND id = ?"))
+    let row = sqlx::query(&format!("SELECT {VERSION_COLUMNS} FROM versions WHERE service = $1 AND id = $2"))
         .bind(service)
         .bind(id)
         .fetch_optional(pool)
@@ -204,7 +204,7 @@ pub(crate) async fn insert_version(
     // another connection writes (scenario runs and the metrics flusher write in the
     // background): SQLite would answer "database is locked" at once.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM versions WHERE service = ?")
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM versions WHERE service = $1")
         .bind(service.as_str())
         .fetch_all(&mut *tx)
         .await?;
@@ -214,7 +214,7 @@ pub(crate) async fn insert_version(
     let seq = existing.len() as i64 + 1;
     sqlx::query(
         "INSERT INTO versions (service, id, seq, artifact_sha256, artifact_size, schema_json, metrics_json, provenance_json, notes, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(service.as_str())
     .bind(id.as_str())

@@ -251,7 +251,7 @@ async fn read_traffic(
 ) -> Result<BTreeMap<String, (Acc, Vec<SeriesPoint>)>> {
     let rows = sqlx::query(
         "SELECT generation, minute, requests, errors, rejected, latency_json FROM traffic_minutes \
-         WHERE service = ? AND node = ? AND role = 'live' AND minute >= ? AND minute <= ? ORDER BY generation, minute",
+         WHERE service = $1 AND node = $2 AND role = 'live' AND minute >= $3 AND minute <= $4 ORDER BY generation, minute",
     )
     .bind(service)
     .bind(engine.node_name())

@@ -158,7 +158,7 @@ pub struct StoredScenario {
     pub updated_at: DateTime<Utc>,
 }
 
-fn spec_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredScenario> {
+fn spec_from_row(row: &sqlx::any::AnyRow) -> Result<StoredScenario> {
     let json: String = row.try_get("spec_json")?;
     Ok(StoredScenario {
         spec: serde_json::from_str(&json)
@@ -172,7 +172,7 @@ fn spec_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredScenario> {
 pub async fn save(pool: &Pool, spec: &Scenario, now: DateTime<Utc>) -> Result<()> {
     let now = now.timestamp_millis();
     sqlx::query(
-        "INSERT INTO scenarios (name, spec_json, created_at, updated_at) VALUES (?, ?, ?, ?) \
+        "INSERT INTO scenarios (name, spec_json, created_at, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (name) DO UPDATE SET spec_json = excluded.spec_json, updated_at = excluded.updated_at",
     )
     .bind(spec.name.as_str())
@@ -185,7 +185,7 @@ pub async fn save(pool: &Pool, spec: &Scenario, now: DateTime<Utc>) -> Result<()
 }
 
 pub async fn get(pool: &Pool, name: &str) -> Result<Option<StoredScenario>> {
-    let row = sqlx::query("SELECT spec_json, created_at, updated_at FROM scenarios WHERE name = ?")
+    let row = sqlx::query("SELECT spec_json, created_at, updated_at FROM scenarios WHERE name = $1")
         .bind(name)
         .fetch_optional(pool)
         .await?;
@@ -201,8 +201,8 @@ pub async fn list(pool: &Pool) -> Result<Vec<StoredScenario>> {
 /// Deletes a spec and its trigger bookkeeping; its runs stay in the history.
 pub async fn delete(pool: &Pool, name: &str) -> Result<bool> {
     let mut tx = pool.begin().await?;
-    let gone = sqlx::query("DELETE FROM scenarios WHERE name = ?").bind(name).execute(&mut *tx).await?.rows_affected();
-    sqlx::query("DELETE FROM scenario_triggers WHERE scenario = ?").bind(name).execute(&mut *tx).await?;
+    let gone = sqlx::query("DELETE FROM scenarios WHERE name = $1").bind(name).execute(&mut *tx).await?.rows_affected();
+    sqlx::query("DELETE FROM scenario_triggers WHERE scenario = $1").bind(name).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(gone > 0)
 }
@@ -212,13 +212,13 @@ pub async fn delete(pool: &Pool, name: &str) -> Result<bool> {
 pub async fn sync_triggers(pool: &Pool, node: &str, scenario: &str, keys: &[String], now: DateTime<Utc>) -> Result<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let existing: Vec<String> =
-        sqlx::query_scalar("SELECT trigger_key FROM scenario_triggers WHERE scenario = ? AND node = ?")
+        sqlx::query_scalar("SELECT trigger_key FROM scenario_triggers WHERE scenario = $1 AND node = $2")
             .bind(scenario)
             .bind(node)
             .fetch_all(&mut *tx)
             .await?;
     for key in existing.iter().filter(|k| !keys.contains(k)) {
-        sqlx::query("DELETE FROM scenario_triggers WHERE scenario = ? AND node = ? AND trigger_key = ?")
+        sqlx::query("DELETE FROM scenario_triggers WHERE scenario = $1 AND node = $2 AND trigger_key = $3")
             .bind(scenario)
             .bind(node)
             .bind(key)
@@ -227,7 +227,7 @@ pub async fn sync_triggers(pool: &Pool, node: &str, scenario: &str, keys: &[Stri
     }
     for key in keys {
         sqlx::query(
-            "INSERT OR IGNORE INTO scenario_triggers (scenario, node, trigger_key, last_checked_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO scenario_triggers (scenario, node, trigger_key, last_checked_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(scenario)
         .bind(node)
@@ -242,7 +242,7 @@ pub async fn sync_triggers(pool: &Pool, node: &str, scenario: &str, keys: &[Stri
 
 pub async fn last_checked(pool: &Pool, node: &str, scenario: &str, key: &str) -> Result<Option<DateTime<Utc>>> {
     let ms: Option<i64> = sqlx::query_scalar(
-        "SELECT last_checked_at FROM scenario_triggers WHERE scenario = ? AND node = ? AND trigger_key = ?",
+        "SELECT last_checked_at FROM scenario_triggers WHERE scenario = $1 AND node = $2 AND trigger_key = $3",
     )
     .bind(scenario)
     .bind(node)
@@ -254,7 +254,7 @@ pub async fn last_checked(pool: &Pool, node: &str, scenario: &str, key: &str) ->
 
 pub async fn set_checked(pool: &Pool, node: &str, scenario: &str, key: &str, at: DateTime<Utc>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO scenario_triggers (scenario, node, trigger_key, last_checked_at) VALUES (?, ?, ?, ?) \
+        "INSERT INTO scenario_triggers (scenario, node, trigger_key, last_checked_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (scenario, node, trigger_key) DO UPDATE SET last_checked_at = excluded.last_checked_at",
     )
     .bind(scenario)
@@ -269,7 +269,7 @@ pub async fn set_checked(pool: &Pool, node: &str, scenario: &str, key: &str, at:
 const RUN_COLUMNS: &str = "scenario, id, trigger_kind, trigger_detail, status, message, steps_json, variables_json, \
                            started_at, ended_at";
 
-fn run_from_row(row: &sqlx::sqlite::SqliteRow, with_log: bool) -> Result<Run> {
+fn run_from_row(row: &sqlx::any::AnyRow, with_log: bool) -> Result<Run> {
     let unreadable = |what: &str, e: serde_json::Error| Error::Internal(format!("stored run {what} unreadable: {e}"));
     let steps: String = row.try_get("steps_json")?;
     let variables: String = row.try_get("variables_json")?;
@@ -298,13 +298,13 @@ pub async fn insert_run(pool: &Pool, node: &str, run: &Run, log: &str) -> Result
     // busy timeout).
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let id: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM scenario_runs WHERE scenario = ? AND node = ?")
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM scenario_runs WHERE scenario = $1 AND node = $2")
             .bind(&run.scenario)
             .bind(node)
             .fetch_one(&mut *tx)
             .await?;
     sqlx::query(&format!(
-        "INSERT INTO scenario_runs ({RUN_COLUMNS}, node, log) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO scenario_runs ({RUN_COLUMNS}, node, log) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     ))
     .bind(&run.scenario)
     .bind(id)
@@ -330,8 +330,8 @@ pub async fn insert_run(pool: &Pool, node: &str, run: &Run, log: &str) -> Result
 /// written.
 pub async fn update_run(pool: &Pool, node: &str, run: &Run, log_tail: &str) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE scenario_runs SET status = ?, message = ?, steps_json = ?, variables_json = ?, log = log || ?, \
-         ended_at = ? WHERE scenario = ? AND node = ? AND id = ? AND status = 'running'",
+        "UPDATE scenario_runs SET status = $1, message = $2, steps_json = $3, variables_json = $4, log = log || $5, \
+         ended_at = $6 WHERE scenario = $7 AND node = $8 AND id = $9 AND status = 'running'",
     )
     .bind(run.status.as_str())
     .bind(&run.message)
@@ -350,7 +350,7 @@ pub async fn update_run(pool: &Pool, node: &str, run: &Run, log_tail: &str) -> R
 /// A scenario's runs, newest first, without their logs.
 pub async fn runs(pool: &Pool, node: &str, scenario: &str, limit: i64) -> Result<Vec<Run>> {
     let rows = sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS} FROM scenario_runs WHERE scenario = ? AND node = ? ORDER BY id DESC LIMIT ?"
+        "SELECT {RUN_COLUMNS} FROM scenario_runs WHERE scenario = $1 AND node = $2 ORDER BY id DESC LIMIT $3"
     ))
     .bind(scenario)
     .bind(node)
@@ -363,7 +363,7 @@ pub async fn runs(pool: &Pool, node: &str, scenario: &str, limit: i64) -> Result
 /// One run with its log.
 pub async fn run(pool: &Pool, node: &str, scenario: &str, id: i64) -> Result<Option<Run>> {
     let row = sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS}, log FROM scenario_runs WHERE scenario = ? AND node = ? AND id = ?"
+        "SELECT {RUN_COLUMNS}, log FROM scenario_runs WHERE scenario = $1 AND node = $2 AND id = $3"
     ))
     .bind(scenario)
     .bind(node)
@@ -378,7 +378,7 @@ pub async fn run(pool: &Pool, node: &str, scenario: &str, id: i64) -> Result<Opt
 /// started skipped, and a line is appended to the log. Returns the runs changed.
 pub async fn abandon_running(pool: &Pool, node: &str, at: DateTime<Utc>) -> Result<Vec<Run>> {
     let rows = sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS}, log FROM scenario_runs WHERE node = ? AND status = 'running' ORDER BY scenario, id"
+        "SELECT {RUN_COLUMNS}, log FROM scenario_runs WHERE node = $1 AND status = 'running' ORDER BY scenario, id"
     ))
     .bind(node)
     .fetch_all(pool)

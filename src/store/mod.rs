@@ -1,44 +1,100 @@
-//! The registry database: a sqlx pool and the migrations in `migrations/`.
+//! The registry database: one sqlx pool over SQLite (the default, a file in the data dir) or
+//! PostgreSQL (a registry shared by several nodes), and the migrations of each backend in
+//! `migrations/sqlite` and `migrations/postgres` (the same versions, the same tables).
 //!
-//! SQLite (WAL, foreign keys on) is the default. All SQL lives in the modules that own the
-//! tables (`registry`, `deploy`); values always travel as bind parameters.
+//! Queries are written once, in the SQL both backends accept (`$1` parameters, `ON CONFLICT`
+//! upserts, 64-bit integers), and run through sqlx's `Any` driver. All SQL lives in the
+//! modules that own the tables; values always travel as bind parameters.
+//!
+//! With PostgreSQL, a committed config change is announced on [`CHANNEL`] (`NOTIFY`), and
+//! every node listens ([`listen`]) to activate it at once.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Executor;
+use sqlx::any::AnyPoolOptions;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
-pub type Pool = sqlx::SqlitePool;
+pub type Pool = sqlx::AnyPool;
 
-/// Opens (creating if needed) the registry at `path` and brings its schema up to date.
+/// The notification channel of committed deployment changes; the payload is the service.
+pub const CHANNEL: &str = "switchyard_revisions";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::InvalidConfig(format!(
+                "'{}' is not a registry URL: use sqlite://PATH or postgres://USER@HOST/DB",
+                url.split('@').next_back().unwrap_or("").chars().take(80).collect::<String>()
+            )))
+        }
+    }
+
+    pub fn of(pool: &Pool) -> Backend {
+        if pool.connect_options().database_url.scheme().starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// Opens (creating if needed) the SQLite registry at `path` and brings its schema up to date.
 pub async fn open_sqlite(path: &Path) -> Result<Pool> {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
-    open_with(options).await
+    open_url(&format!("sqlite://{}?mode=rwc", path.display())).await
 }
 
-/// Opens a registry from a `sqlite:` URL.
+/// Opens a registry from a `sqlite:` or `postgres:` URL and brings its schema up to date.
+/// SQLite runs in WAL mode with full sync and foreign keys, and waits up to 10 s for a lock.
 pub async fn open_url(url: &str) -> Result<Pool> {
-    let options = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
-    open_with(options).await
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of_url(url)?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = FULL",
+                        "PRAGMA foreign_keys = ON",
+                        "PRAGMA busy_timeout = 10000",
+                    ] {
+                        conn.execute(pragma).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    match backend {
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+    }
+    Ok(pool)
 }
 
-async fn open_with(options: SqliteConnectOptions) -> Result<Pool> {
-    let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
-    Ok(pool)
+/// Announces a committed change of `service`'s deployment to every node sharing the
+/// registry (PostgreSQL); nothing to do for SQLite, which has one node.
+pub async fn notify(pool: &Pool, service: &str) -> Result<()> {
+    if Backend::of(pool) == Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(service).execute(pool).await?;
+    }
+    Ok(())
 }
 
 /// Milliseconds since the Unix epoch: the registry's one time unit.

@@ -1,0 +1,9 @@
+-- PostgreSQL twin of ../sqlite/20261124000002_infrastructures.sql: the same tables, 64-bit integers, double precision.
+-- Remote API nodes the console manages (URL and admin token). The token is the user's own
+-- secret, kept in their registry and sent only to that node.
+CREATE TABLE infrastructures (
+    name        TEXT PRIMARY KEY NOT NULL,
+    url         TEXT NOT NULL,
+    token       TEXT,
+    created_at  BIGINT NOT NULL
+);
