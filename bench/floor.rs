@@ -1,4 +1,4 @@
-//! The HTTP floor of `bench/http.py`: the least an axum server on this machine does per
+//! The HTTP floor of `bench/http_bench.py`: the least an axum server on this machine does per
 //! prediction request. Same axum, tokio and runtime as `switchyard serve` (a default
 //! multi-thread runtime: one worker per CPU), the same route, and the same work on the way in:
 //! the body is buffered and parsed as JSON into `{"features": {…}}` (a map of values, as the
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// What the node answered for the benchmark row (a request id of 32 hex digits).
-const ANSWER: &str = r#"{"generation":"v1","latency_ms":0.004,"prediction":"setosa","probabilities":{"setosa":0.9788439273834229,"versicolor":0.021155871450901031,"virginica":3.8271822243639326e-8},"request_id":"3f9c2d4b1a7e48f0b5c6d7e8f9a0b1c2","revision":1,"service":"iris_classifier"}"#;
+const ANSWER: &str = r#"{"generation":"v1","latency_ms":0.272,"prediction":"setosa","probabilities":{"setosa":0.9768070578575134,"versicolor":0.02319279871881008,"virginica":1.3650365815465193e-7},"request_id":"f7ca28995a81eacb8b9ec7520610b7a1","revision":1,"service":"iris_classifier"}"#;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
