@@ -30,12 +30,18 @@ async fn predict(body: Bytes) -> impl IntoResponse {
     match serde_json::from_slice::<PredictBody>(&body) {
         Ok(_) => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json"), (header::HeaderName::from_static("x-switchyard-generation"), "v1")],
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::HeaderName::from_static("x-switchyard-generation"), "v1"),
+            ],
             ANSWER,
         ),
         Err(_) => (
             StatusCode::BAD_REQUEST,
-            [(header::CONTENT_TYPE, "application/json"), (header::HeaderName::from_static("x-switchyard-generation"), "")],
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::HeaderName::from_static("x-switchyard-generation"), ""),
+            ],
             r#"{"error":{"code":"malformed_json","message":"bad body"}}"#,
         ),
     }
