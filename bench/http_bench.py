@@ -228,10 +228,8 @@ def write_pickle(workdir):
     sys.dont_write_bytecode = True
     sys.path.insert(0, str(ROOT / "fixtures"))
     import generate
-    from sklearn.linear_model import LogisticRegression
-
-    ds = generate.load_datasets()["iris"]
-    est = generate.fit(LogisticRegression(max_iter=1000, random_state=generate.RANDOM_STATE), ds)
+    _file, ds, est, _what = next(s for s in generate.core_specs(generate.load_datasets()) if s[0] == MODEL.name)
+    generate.fit(est, ds)
     expected = json.loads((ROOT / "fixtures/expected/iris_logreg.json").read_text())
     import numpy as np
 
