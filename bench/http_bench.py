@@ -20,9 +20,10 @@ distinct `x-switchyard-key` header per request (all servers get it; only (3) use
 
 Load: wrk (Debian's), one thread, closed loop, at concurrency 1, 16 and 64: a warm-up run,
 then a measured run, for every server in turn; the rounds repeat the whole sweep and the
-round with the most requests/s of each cell is kept (the machine is shared with other
-builds; every run is in the JSON). Also: `switchyard serve` start to first successful
-prediction, and resident memory (VmRSS) idle and with 50 more versions deployed.
+round with the most requests/s of each cell is shown (the machine is shared with other
+builds; every run is in the JSON), and the targets are judged on the median over the rounds of
+ratios paired within a round. `--append` adds a session's rounds to an earlier one's.
+Also: `switchyard serve` start to first successful prediction, and resident memory (VmRSS) idle and with 50 more versions deployed.
 
 Needs: `cargo bench --bench floor --no-run` (builds bench/floor.rs and the release
 `switchyard` binary, in $CARGO_TARGET_DIR or target/), `wrk` on PATH, and a Python with
@@ -383,6 +384,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=2, help="sweeps over all servers and concurrencies")
     ap.add_argument("--only", default="", help="comma-separated server names (default: all)")
     ap.add_argument("--skip-extras", action="store_true", help="no start-up and memory measurements")
+    ap.add_argument("--append", action="store_true",
+                    help="keep the runs already in --out (as earlier sessions) and add this session's")
     ap.add_argument("--out", default=str(ROOT / "bench/results/http.json"))
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -440,6 +443,15 @@ def main():
         print("start-up:", json.dumps(result["startup"]), flush=True)
         result["memory"] = memory(sy, workdir)
         print("memory:", json.dumps(result["memory"]), flush=True)
+    session = 0
+    if args.append and Path(args.out).exists():
+        earlier = json.loads(Path(args.out).read_text())
+        session = 1 + max(r.get("session", 0) for r in earlier["runs"])
+        result["runs"] = earlier["runs"] + result["runs"]
+        result["sessions"] = earlier.get("sessions", [earlier["machine"]["date_utc"]])
+    for r in result["runs"]:
+        r.setdefault("session", session)
+    result["sessions"] = result.get("sessions", []) + [result["machine"]["date_utc"]]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")
