@@ -23,7 +23,8 @@ then a measured run, for every server in turn; the rounds repeat the whole sweep
 round with the most requests/s of each cell is shown (the machine is shared with other
 builds; every run is in the JSON), and the targets are judged on the median over the rounds of
 ratios paired within a round. `--append` adds a session's rounds to an earlier one's.
-Also: `switchyard serve` start to first successful prediction, and resident memory (VmRSS) idle and with 50 more versions deployed.
+Also: `switchyard serve` start to first successful prediction, and resident memory (VmRSS)
+idle and with 50 more versions deployed.
 
 Needs: `cargo bench --bench floor --no-run` (builds bench/floor.rs and the release
 `switchyard` binary, in $CARGO_TARGET_DIR or target/), `wrk` on PATH, and a Python with
@@ -44,7 +45,6 @@ import resource
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
