@@ -75,19 +75,33 @@ def estimators():
     return out
 
 
+def core_estimators():
+    """"core/<stem>" -> fitted estimator of the five core-op fixtures (fixtures/models/)."""
+    dss = generate.load_datasets()
+    out = {}
+    for model_file, ds, est, _what in generate.core_specs(dss):
+        generate.fit(est, ds)
+        out["core/" + model_file[: -len(".onnx")]] = est
+    return out
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
-    ests = estimators()
+    ests = {**estimators(), **core_estimators()}
+    # the corpus, then the five core-op fixtures (named core/<stem>, as bench/inference.rs does)
+    models = [(p.stem, p, ROOT / "fixtures/corpus/models") for p in
+              sorted((ROOT / "fixtures/corpus/expected").glob("*.json"))]
+    models += [("core/" + stem, ROOT / f"fixtures/expected/{stem}.json", ROOT / "fixtures/models") for stem in
+               ("iris_logreg", "iris_mlp", "breast_cancer_logreg", "breast_cancer_mlp", "diabetes_linear")]
     results = []
     print("%-42s %12s %12s %12s %12s" % ("model", "ort 1 µs", "ort 64 µs", "skl 1 µs", "skl 64 µs"))
-    for exp_path in sorted((ROOT / "fixtures/corpus/expected").glob("*.json")):
-        name = exp_path.stem
+    for name, exp_path, model_dir in models:
         if only not in name:
             continue
         exp = json.loads(exp_path.read_text())
         rows = np.array(exp["rows"], dtype=np.float32)
         one, batch = rows[:1], np.resize(rows, (BATCH, rows.shape[1]))
-        sess = session(ROOT / "fixtures/corpus/models" / exp["model"])
+        sess = session(model_dir / exp["model"])
         feed = sess.get_inputs()[0].name
         ort_one, ort_one_median = best_time(lambda: sess.run(None, {feed: one}))
         ort_batch, ort_batch_median = best_time(lambda: sess.run(None, {feed: batch}))

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 use super::body::{JsonBody, PathOf};
@@ -29,6 +29,53 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Err
     }
 }
 
+/// The answer of a prediction, serialized straight from the outcome (no `Value` tree): keys
+/// in alphabetical order and probabilities sorted by class name, as a `serde_json::Map`
+/// would write them.
+#[derive(Serialize)]
+struct Answer<'a> {
+    generation: &'a str,
+    latency_ms: f64,
+    prediction: AnswerValue<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probabilities: Option<Probabilities<'a>>,
+    request_id: &'a str,
+    revision: i64,
+    service: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AnswerValue<'a> {
+    Class(&'a str),
+    Value(f64),
+}
+
+/// Class → probability, sorted by class; a repeated class keeps its last probability.
+struct Probabilities<'a>(Vec<(&'a str, f64)>);
+
+impl<'a> Probabilities<'a> {
+    fn sorted(probabilities: &'a [(String, f64)]) -> Self {
+        let mut v: Vec<(&str, f64)> = probabilities.iter().map(|(k, p)| (k.as_str(), *p)).collect();
+        // Stable, so among equal classes the last one stays last; keep it (as a map insert would).
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out: Vec<(&str, f64)> = Vec::with_capacity(v.len());
+        for (k, p) in v {
+            match out.last_mut() {
+                Some(last) if last.0 == k => last.1 = p,
+                _ => out.push((k, p)),
+            }
+        }
+        Self(out)
+    }
+}
+
+impl Serialize for Probabilities<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, p)| (*k, *p)))
+    }
+}
+
 pub async fn predict(
     _: Authorized,
     State(state): State<AppState>,
@@ -38,20 +85,21 @@ pub async fn predict(
 ) -> ApiResult<Response> {
     let routing = Routing { generation: header(&headers, GENERATION_HEADER)?, key: header(&headers, KEY_HEADER)? };
     let out = state.engine.predict(&service, &body.features, routing).await?;
-    let mut answer = json!({
-        "request_id": out.request_id,
-        "service": out.service,
-        "generation": out.generation,
-        "revision": out.revision,
-        "latency_ms": (out.latency_ms * 1000.0).round() / 1000.0,
-    });
-    match out.prediction {
+    let (prediction, probabilities) = match &out.prediction {
         Prediction::Class { class, probabilities, .. } => {
-            answer["prediction"] = json!(class);
-            answer["probabilities"] = Value::Object(probabilities.into_iter().map(|(k, p)| (k, json!(p))).collect());
+            (AnswerValue::Class(class), Some(Probabilities::sorted(probabilities)))
         }
-        Prediction::Value(v) => answer["prediction"] = json!(v),
-    }
+        Prediction::Value(v) => (AnswerValue::Value(*v), None),
+    };
+    let answer = Answer {
+        generation: out.generation.as_str(),
+        latency_ms: (out.latency_ms * 1000.0).round() / 1000.0,
+        prediction,
+        probabilities,
+        request_id: &out.request_id,
+        revision: out.revision,
+        service: out.service.as_str(),
+    };
     let mut response = Json(answer).into_response();
     if let Ok(v) = HeaderValue::from_str(out.generation.as_str()) {
         response.headers_mut().insert(GENERATION_HEADER, v);
