@@ -39,7 +39,7 @@ for t in $targets; do
   echo "==> Fuzz: $t for ${SECONDS_PER_TARGET}s"
   mkdir -p "$scratch/$t"
   if ! cargo fuzz run "${FLAGS[@]}" "$t" "$scratch/$t" "corpus/$t" -- \
-    -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
+    -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -dict=json.dict -print_final_stats=1; then
     failed+=("$t")
   elif [ "${FUZZ_MERGE:-0}" = 1 ]; then
     cargo fuzz run "${FLAGS[@]}" "$t" "corpus/$t" "$scratch/$t" -- -merge=1

@@ -486,6 +486,7 @@ impl Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Feature;
 
     #[test]
     fn binary_tensors_decode_little_endian() {
@@ -509,5 +510,30 @@ mod tests {
         ] {
             assert!(flatten(&bad, &[2, 2], &mut Vec::new()).is_err(), "{bad}");
         }
+    }
+
+    fn schema(width: usize) -> ModelSchema {
+        ModelSchema {
+            input_name: "x".into(),
+            input_type: InputType::Float32,
+            features: (0..width).map(|i| Feature { name: format!("f{i}"), dtype: InputType::Float32 }).collect(),
+            output: OutputKind::Regressor,
+        }
+    }
+
+    #[test]
+    fn the_header_length_splits_json_from_binary_data() {
+        let header = br#"{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "parameters": {"binary_data_size": 8}}]}"#;
+        let mut body = header.to_vec();
+        body.extend([1.5f32, -2.0].iter().flat_map(|x| x.to_le_bytes()));
+        let length = HeaderValue::from(header.len());
+        let (request, binary) = parse_infer(Some(&length), &body).expect("split");
+        assert_eq!(binary.len(), 8);
+        assert_eq!(decode_input(&request, binary, &schema(2), "m").expect("rows"), (1, vec![vec![1.5, -2.0]]));
+        for bad in ["", "x", "-1", &(body.len() + 1).to_string()] {
+            let err = parse_infer(Some(&HeaderValue::from_str(bad).expect("ascii")), &body).map(|_| ()).expect_err(bad);
+            assert_eq!(err.code(), crate::error::ErrorCode::InvalidInput);
+        }
+        assert!(parse_infer(None, &body).is_err(), "binary data without the header is not JSON");
     }
 }
