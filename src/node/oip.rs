@@ -437,7 +437,9 @@ pub(super) fn decode_input(
             decode_binary(&input.datatype, &binary[..size]).map_err(invalid)?
         }
         (Some(data), None) => {
-            let mut out = Vec::with_capacity(rows * width);
+            // Grown as values come, never reserved from the declared shape: rows × width is
+            // the client's word, and 10^10 values for a 100000-feature model.
+            let mut out = Vec::new();
             flatten(data, &[rows, width], &mut out).map_err(invalid)?;
             out
         }
@@ -535,5 +537,16 @@ mod tests {
             assert_eq!(err.code(), crate::error::ErrorCode::InvalidInput);
         }
         assert!(parse_infer(None, &body).is_err(), "binary data without the header is not JSON");
+    }
+
+    /// Found by fuzz/oip_infer: a shape of [100000, 100000] for a model of 100000 features
+    /// (the widest a version may have) made the node reserve 80 GB for values it was never
+    /// sent, and the failed allocation aborted the process.
+    #[test]
+    fn a_declared_shape_reserves_nothing() {
+        let body = br#"{"inputs": [{"name": "x", "shape": [100000, 100000], "datatype": "FP32", "data": []}]}"#;
+        let (request, binary) = parse_infer(None, body).expect("json");
+        let err = decode_input(&request, binary, &schema(100_000), "m").expect_err("no values sent");
+        assert!(err.to_string().contains("needs 10000000000 values, got 0"), "{err}");
     }
 }
