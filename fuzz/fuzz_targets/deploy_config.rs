@@ -7,9 +7,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
+use switchyard::ErrorCode;
 use switchyard::deploy::{DeploymentConfig, MAX_SHADOW_PERCENT, Serving};
 use switchyard::router::SUM_TOLERANCE;
-use switchyard::ErrorCode;
 
 const KNOWN: [&str; 5] = ["v1", "v2", "v3", "blue-green", "two words"];
 
@@ -38,7 +38,11 @@ fuzz_target!(|data: &[u8]| {
             // Stored as JSON, it reads back the same through both paths.
             let stored = serde_json::to_value(&config).expect("serialise");
             assert_eq!(DeploymentConfig::from_value(&stored, known).ok().as_ref(), Some(&config), "{stored}");
-            assert_eq!(serde_json::from_value::<DeploymentConfig>(stored.clone()).ok().as_ref(), Some(&config), "{stored}");
+            assert_eq!(
+                serde_json::from_value::<DeploymentConfig>(stored.clone()).ok().as_ref(),
+                Some(&config),
+                "{stored}"
+            );
         }
         Err(e) => {
             let code = e.code();

@@ -32,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
                 assert!(e.proba.is_finite() && (0.0..=1.0).contains(&e.proba), "proba {}", e.proba);
                 assert!(known(e.generation.as_str()), "unknown generation {}", e.generation.as_str());
                 assert!(VersionId::parse(e.generation.as_str()).is_ok());
-                assert!(entries[..i].iter().all(|o| o.generation != e.generation), "duplicate {}", e.generation.as_str());
+                assert!(
+                    entries[..i].iter().all(|o| o.generation != e.generation),
+                    "duplicate {}",
+                    e.generation.as_str()
+                );
             }
             // Stored and sent back, it reads the same; the serde path agrees.
             let json = serde_json::to_string(&mapping).expect("serialise");

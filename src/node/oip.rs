@@ -386,9 +386,11 @@ pub(super) fn parse_infer<'a>(
 ) -> Result<(InferRequest, &'a [u8]), Error> {
     let json_len = match header_length {
         None => body.len(),
-        Some(v) => v.to_str().ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|n| *n <= body.len()).ok_or_else(
-            || invalid(format!("{HEADER_LENGTH} must be a length within the body ({} bytes)", body.len())),
-        )?,
+        Some(v) => {
+            v.to_str().ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|n| *n <= body.len()).ok_or_else(
+                || invalid(format!("{HEADER_LENGTH} must be a length within the body ({} bytes)", body.len())),
+            )?
+        }
     };
     let request: InferRequest =
         serde_json::from_slice(&body[..json_len]).map_err(|e| invalid(format!("malformed infer request: {e}")))?;
@@ -411,7 +413,10 @@ pub(super) fn decode_input(
         return Err(invalid(format!("unknown input '{}': '{model}' takes '{}'", input.name, schema.input_name)));
     }
     if !NUMERIC.contains(&input.datatype.as_str()) {
-        return Err(invalid(format!("datatype {} is not supported: use FP32, FP64 or an integer type", input.datatype)));
+        return Err(invalid(format!(
+            "datatype {} is not supported: use FP32, FP64 or an integer type",
+            input.datatype
+        )));
     }
     let width = schema.features.len();
     let rows = match input.shape.as_slice() {
