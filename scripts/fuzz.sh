@@ -12,7 +12,8 @@
 # cargo-fuzz needs nightly flags: RUSTC_BOOTSTRAP=1 lets the stable toolchain take them.
 # No sanitizer (-s none): the engine forbids unsafe code, so ASan would mostly slow every
 # run down; panics, aborts, overflows (debug assertions are on), timeouts and memory blow-ups
-# are what is looked for. New inputs go to a scratch dir, never into the committed corpus.
+# are what is looked for. New inputs go to a scratch dir, not into the committed corpus
+# (unless FUZZ_MERGE=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTC_BOOTSTRAP=1
