@@ -2,7 +2,7 @@
 # Installs what building, running and testing Switchyard needs on Debian 12, skipping what is
 # already there: system packages (WebKitGTK for the desktop shell, Xvfb and WebKitWebDriver
 # for end-to-end tests, Chromium and DejaVu fonts for the report tests and chart text),
-# tauri-driver, and the front-end's npm packages.
+# tauri-driver, cargo-fuzz, and the front-end's npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,10 @@ fi
 if ! command -v tauri-driver >/dev/null 2>&1; then
   echo "==> cargo: installing tauri-driver 2.x"
   cargo install tauri-driver --version '^2' --locked
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "==> cargo: installing cargo-fuzz 0.13 (scripts/fuzz.sh)"
+  cargo install cargo-fuzz --version '^0.13' --locked
 fi
 
 # Python clients for the protocol tests (tests/python), in a venv kept outside the clone.

@@ -91,27 +91,7 @@ impl Engine {
                 .get(&generation)
                 .ok_or_else(|| Error::Internal(format!("generation {generation} is live but not loaded")))?,
         );
-        let check = |row: &Vec<f64>| -> Result<()> {
-            let features = &model.schema().features;
-            if row.len() != features.len() {
-                return Err(Error::InvalidInput(format!(
-                    "each row needs {} values, got {}",
-                    features.len(),
-                    row.len()
-                )));
-            }
-            for (v, f) in row.iter().zip(features) {
-                if !v.is_finite() || !f.dtype.accepts(*v) {
-                    return Err(Error::InvalidInput(format!(
-                        "feature '{}' = {v} is out of range for {}",
-                        f.name,
-                        f.dtype.name()
-                    )));
-                }
-            }
-            Ok(())
-        };
-        let result = match rows.iter().try_for_each(check) {
+        let result = match rows.iter().try_for_each(|row| model.schema().check_row(row)) {
             Err(e) => Err(e),
             Ok(()) => {
                 // The same rule as single predictions, for the whole batch.

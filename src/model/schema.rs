@@ -105,6 +105,29 @@ impl ModelSchema {
         if problems.is_empty() { Ok(row) } else { Err(Error::InvalidInput(problems.join("; "))) }
     }
 
+    /// Checks a row already in column order (a batch row of the Open Inference Protocol):
+    /// the schema's width, every value finite and representable in its feature's type.
+    pub fn check_row(&self, row: &[f64]) -> crate::error::Result<()> {
+        use crate::error::Error;
+        if row.len() != self.features.len() {
+            return Err(Error::InvalidInput(format!(
+                "each row needs {} values, got {}",
+                self.features.len(),
+                row.len()
+            )));
+        }
+        for (v, f) in row.iter().zip(&self.features) {
+            if !v.is_finite() || !f.dtype.accepts(*v) {
+                return Err(Error::InvalidInput(format!(
+                    "feature '{}' = {v} is out of range for {}",
+                    f.name,
+                    f.dtype.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub fn feature_list(&self) -> String {
         self.features.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
     }

@@ -6,6 +6,8 @@
 mod admin;
 mod body;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod oip;
 mod predict;
 mod scenarios;

@@ -157,7 +157,7 @@ pub async fn version_ready(
 }
 
 #[derive(Deserialize)]
-struct InferRequest {
+pub(super) struct InferRequest {
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
@@ -287,19 +287,7 @@ async fn run_infer(
     body: Bytes,
 ) -> OipResult<Response> {
     state.engine.authorize(&model, &super::credential(&headers))?;
-    // Split the JSON header from the binary tensor data, if any.
-    let json_len = match headers.get(HEADER_LENGTH) {
-        None => body.len(),
-        Some(v) => {
-            v.to_str().ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|n| *n <= body.len()).ok_or_else(
-                || bad(format!("{HEADER_LENGTH} must be a length within the body ({} bytes)", body.len())),
-            )?
-        }
-    };
-    let request: InferRequest =
-        serde_json::from_slice(&body[..json_len]).map_err(|e| bad(format!("malformed infer request: {e}")))?;
-    let mut binary = &body[json_len..];
-
+    let (request, binary) = parse_infer(headers.get(HEADER_LENGTH), &body)?;
     let Some(active) = state.engine.active(&model) else {
         state.engine.get_service(&model).await?;
         return Err(OipError(Error::NotDeployed(model)));
@@ -311,52 +299,7 @@ async fn run_infer(
         .and_then(|g| active.models.get(g))
         .map(|m| m.schema().clone())
         .ok_or_else(|| OipError(Error::NotDeployed(model.clone())))?;
-    let [input] = request.inputs.as_slice() else {
-        return Err(bad(format!("'{model}' takes exactly one input, '{}'", schema.input_name)));
-    };
-    if input.name != schema.input_name {
-        return Err(bad(format!("unknown input '{}': '{model}' takes '{}'", input.name, schema.input_name)));
-    }
-    if !NUMERIC.contains(&input.datatype.as_str()) {
-        return Err(bad(format!("datatype {} is not supported: use FP32, FP64 or an integer type", input.datatype)));
-    }
-    let width = schema.features.len();
-    let rows = match input.shape.as_slice() {
-        [n, w] if *n >= 0 && *w as usize == width => *n as usize,
-        [w] if *w as usize == width => 1,
-        _ => return Err(bad(format!("input shape must be [batch, {width}], got {:?}", input.shape))),
-    };
-    if rows == 0 || rows > 100_000 {
-        return Err(bad("a batch has 1 to 100000 rows"));
-    }
-    let values = match (
-        &input.data,
-        input.parameters.as_ref().and_then(|p| p.get("binary_data_size")).and_then(Value::as_u64),
-    ) {
-        (_, Some(size)) => {
-            let size = size as usize;
-            if size > binary.len() {
-                return Err(bad(format!(
-                    "binary_data_size {size} is larger than the binary data sent ({} bytes)",
-                    binary.len()
-                )));
-            }
-            let (mine, rest) = binary.split_at(size);
-            binary = rest;
-            decode_binary(&input.datatype, mine).map_err(bad)?
-        }
-        (Some(data), None) => {
-            let mut out = Vec::with_capacity(rows * width);
-            flatten(data, &[rows, width], &mut out).map_err(bad)?;
-            out
-        }
-        (None, None) => return Err(bad("the input has neither data nor binary_data_size")),
-    };
-    let _ = binary;
-    if values.len() != rows * width {
-        return Err(bad(format!("shape {:?} needs {} values, got {}", input.shape, rows * width, values.len())));
-    }
-    let batch: Vec<Vec<f64>> = values.chunks(width).map(<[f64]>::to_vec).collect();
+    let (rows, batch) = decode_input(&request, binary, &schema, &model)?;
     let out = state.engine.infer_rows(&model, batch, Routing { generation: version.as_deref(), key: None }).await?;
 
     // Which outputs, and which of them as binary data.
@@ -431,6 +374,88 @@ async fn run_infer(
     Ok(r)
 }
 
+fn invalid(message: impl Into<String>) -> Error {
+    Error::InvalidInput(message.into())
+}
+
+/// Splits the JSON header from the binary tensor data, if any (`header_length` is the
+/// `Inference-Header-Content-Length` value), and parses the header.
+pub(super) fn parse_infer<'a>(
+    header_length: Option<&HeaderValue>,
+    body: &'a [u8],
+) -> Result<(InferRequest, &'a [u8]), Error> {
+    let json_len = match header_length {
+        None => body.len(),
+        Some(v) => {
+            v.to_str().ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|n| *n <= body.len()).ok_or_else(
+                || invalid(format!("{HEADER_LENGTH} must be a length within the body ({} bytes)", body.len())),
+            )?
+        }
+    };
+    let request: InferRequest =
+        serde_json::from_slice(&body[..json_len]).map_err(|e| invalid(format!("malformed infer request: {e}")))?;
+    Ok((request, &body[json_len..]))
+}
+
+/// The request's one input as a batch of rows of the schema's width, from JSON data or from
+/// the binary data after the header. Returns the row count and the rows; the values are
+/// checked against the feature types later, by the engine.
+pub(super) fn decode_input(
+    request: &InferRequest,
+    binary: &[u8],
+    schema: &ModelSchema,
+    model: &str,
+) -> Result<(usize, Vec<Vec<f64>>), Error> {
+    let [input] = request.inputs.as_slice() else {
+        return Err(invalid(format!("'{model}' takes exactly one input, '{}'", schema.input_name)));
+    };
+    if input.name != schema.input_name {
+        return Err(invalid(format!("unknown input '{}': '{model}' takes '{}'", input.name, schema.input_name)));
+    }
+    if !NUMERIC.contains(&input.datatype.as_str()) {
+        return Err(invalid(format!(
+            "datatype {} is not supported: use FP32, FP64 or an integer type",
+            input.datatype
+        )));
+    }
+    let width = schema.features.len();
+    let rows = match input.shape.as_slice() {
+        [n, w] if *n >= 0 && *w as usize == width => *n as usize,
+        [w] if *w as usize == width => 1,
+        _ => return Err(invalid(format!("input shape must be [batch, {width}], got {:?}", input.shape))),
+    };
+    if rows == 0 || rows > 100_000 {
+        return Err(invalid("a batch has 1 to 100000 rows"));
+    }
+    let values = match (
+        &input.data,
+        input.parameters.as_ref().and_then(|p| p.get("binary_data_size")).and_then(Value::as_u64),
+    ) {
+        (_, Some(size)) => {
+            let size = size as usize;
+            if size > binary.len() {
+                return Err(invalid(format!(
+                    "binary_data_size {size} is larger than the binary data sent ({} bytes)",
+                    binary.len()
+                )));
+            }
+            decode_binary(&input.datatype, &binary[..size]).map_err(invalid)?
+        }
+        (Some(data), None) => {
+            // Grown as values come, never reserved from the declared shape: rows × width is
+            // the client's word, and 10^10 values for a 100000-feature model.
+            let mut out = Vec::new();
+            flatten(data, &[rows, width], &mut out).map_err(invalid)?;
+            out
+        }
+        (None, None) => return Err(invalid("the input has neither data nor binary_data_size")),
+    };
+    if values.len() != rows * width {
+        return Err(invalid(format!("shape {:?} needs {} values, got {}", input.shape, rows * width, values.len())));
+    }
+    Ok((rows, values.chunks(width).map(<[f64]>::to_vec).collect()))
+}
+
 fn insert_generation(r: &mut Response, generation: &str) {
     if let Ok(v) = HeaderValue::from_str(generation) {
         r.headers_mut().insert(super::GENERATION_HEADER, v);
@@ -468,6 +493,7 @@ impl Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Feature;
 
     #[test]
     fn binary_tensors_decode_little_endian() {
@@ -491,5 +517,41 @@ mod tests {
         ] {
             assert!(flatten(&bad, &[2, 2], &mut Vec::new()).is_err(), "{bad}");
         }
+    }
+
+    fn schema(width: usize) -> ModelSchema {
+        ModelSchema {
+            input_name: "x".into(),
+            input_type: InputType::Float32,
+            features: (0..width).map(|i| Feature { name: format!("f{i}"), dtype: InputType::Float32 }).collect(),
+            output: OutputKind::Regressor,
+        }
+    }
+
+    #[test]
+    fn the_header_length_splits_json_from_binary_data() {
+        let header = br#"{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "parameters": {"binary_data_size": 8}}]}"#;
+        let mut body = header.to_vec();
+        body.extend([1.5f32, -2.0].iter().flat_map(|x| x.to_le_bytes()));
+        let length = HeaderValue::from(header.len());
+        let (request, binary) = parse_infer(Some(&length), &body).expect("split");
+        assert_eq!(binary.len(), 8);
+        assert_eq!(decode_input(&request, binary, &schema(2), "m").expect("rows"), (1, vec![vec![1.5, -2.0]]));
+        for bad in ["", "x", "-1", &(body.len() + 1).to_string()] {
+            let err = parse_infer(Some(&HeaderValue::from_str(bad).expect("ascii")), &body).map(|_| ()).expect_err(bad);
+            assert_eq!(err.code(), crate::error::ErrorCode::InvalidInput);
+        }
+        assert!(parse_infer(None, &body).is_err(), "binary data without the header is not JSON");
+    }
+
+    /// Found by fuzz/oip_infer: a shape of [100000, 100000] for a model of 100000 features
+    /// (the widest a version may have) made the node reserve 80 GB for values it was never
+    /// sent, and the failed allocation aborted the process.
+    #[test]
+    fn a_declared_shape_reserves_nothing() {
+        let body = br#"{"inputs": [{"name": "x", "shape": [100000, 100000], "datatype": "FP32", "data": []}]}"#;
+        let (request, binary) = parse_infer(None, body).expect("json");
+        let err = decode_input(&request, binary, &schema(100_000), "m").expect_err("no values sent");
+        assert!(err.to_string().contains("needs 10000000000 values, got 0"), "{err}");
     }
 }

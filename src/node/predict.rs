@@ -20,6 +20,12 @@ pub struct PredictBody {
     features: Map<String, Value>,
 }
 
+impl PredictBody {
+    pub(super) fn features(&self) -> &Map<String, Value> {
+        &self.features
+    }
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Error> {
     match headers.get(name) {
         None => Ok(None),

@@ -295,6 +295,18 @@ mod tests {
         assert_eq!(err[0].to_string(), "entry 1, generation: \"v9\" is not a version of this service");
     }
 
+    /// Found by fuzz/mapping: JSON numbers were not parsed correctly rounded, so `1e-30` read
+    /// as 9.999999999999999e-31, stored as such, and read back as 1e-30: a stored mapping did
+    /// not read back the same (serde_json's `float_roundtrip` feature).
+    #[test]
+    fn stored_mappings_read_back_the_same() {
+        let text = r#"[{"generation":"v1","proba":1e-30},{"generation":"v2","proba":0.9999999999}]"#;
+        let m = Mapping::from_text(text, |_| true).expect("valid");
+        assert_eq!(m.entries()[0].proba, 1e-30);
+        let stored = serde_json::to_string(&m).expect("json");
+        assert_eq!(Mapping::from_text(&stored, |_| true).expect("valid"), m);
+    }
+
     proptest! {
         /// Whatever the input, an accepted mapping sums to one and names only known versions.
         #[test]
