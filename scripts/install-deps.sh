@@ -2,14 +2,15 @@
 # Installs what building, running and testing Switchyard needs on Debian 12, skipping what is
 # already there: system packages (WebKitGTK for the desktop shell, Xvfb and WebKitWebDriver
 # for end-to-end tests, Chromium and DejaVu fonts for the report tests and chart text),
-# tauri-driver, cargo-fuzz, and the front-end's npm packages.
+# PostgreSQL for the shared-registry tests, tauri-driver, cargo-fuzz, and the front-end's npm
+# packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev pkg-config xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool
-  prometheus python3-venv chromium fonts-dejavu-core
+  prometheus python3-venv chromium fonts-dejavu-core postgresql
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

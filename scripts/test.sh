@@ -16,8 +16,15 @@ echo "==> Rust: format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "==> Rust: engine and shell tests"
+echo "==> PostgreSQL on loopback (shared-registry tests)"
+scripts/postgres.sh
+export SWITCHYARD_TEST_POSTGRES="${SWITCHYARD_TEST_POSTGRES:-postgres://switchyard:switchyard@127.0.0.1:5432/postgres}"
+
+echo "==> Rust: engine and shell tests (registry on SQLite)"
 cargo test --workspace --locked
+
+echo "==> Rust: the integration tests again with the registry on PostgreSQL"
+SWITCHYARD_TEST_BACKEND=postgres cargo test --locked --test it
 
 echo "==> Protocol clients: tritonclient against a real node (pytest; uses the binary cargo test built)"
 "${SWITCHYARD_PYENV:-$HOME/.cache/switchyard/pyenv}/bin/python" -m pytest -q tests/python
