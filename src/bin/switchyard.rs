@@ -217,6 +217,10 @@ struct ServeArgs {
     /// Seed the router's random picks (reproducible traffic splits).
     #[arg(long)]
     router_seed: Option<u64>,
+    /// A registry shared by several nodes: postgres://USER:PASSWORD@HOST/DB (default: SQLite
+    /// in the data dir). Nodes sharing it must share the data dir's artifacts/ too.
+    #[arg(long, env = "SWITCHYARD_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Seconds a prediction request may take from its first byte to its answer (slow or
     /// stalled bodies get 408).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -658,6 +662,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let engine = Engine::open(EngineConfig {
         router_seed: args.router_seed,
         seed_demo: !args.no_demo,
+        database_url: args.database_url.clone(),
         ..EngineConfig::new(data_dir.clone())
     })
     .await

@@ -203,7 +203,7 @@ pub(crate) async fn insert_version(
     // IMMEDIATE: this transaction reads then writes, and a deferred one cannot upgrade while
     // another connection writes (scenario runs and the metrics flusher write in the
     // background): SQLite would answer "database is locked" at once.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM versions WHERE service = $1")
         .bind(service.as_str())
         .fetch_all(&mut *tx)

@@ -210,7 +210,7 @@ pub async fn delete(pool: &Pool, name: &str) -> Result<bool> {
 /// Makes the bookkeeping match the triggers: a new trigger starts counting from `now` (it
 /// has missed nothing), a removed one is forgotten, an unchanged one keeps its time.
 pub async fn sync_triggers(pool: &Pool, node: &str, scenario: &str, keys: &[String], now: DateTime<Utc>) -> Result<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     let existing: Vec<String> =
         sqlx::query_scalar("SELECT trigger_key FROM scenario_triggers WHERE scenario = $1 AND node = $2")
             .bind(scenario)
@@ -296,7 +296,7 @@ pub async fn insert_run(pool: &Pool, node: &str, run: &Run, log: &str) -> Result
     // IMMEDIATE: the transaction reads then writes; a deferred one could not upgrade while
     // another connection writes (SQLite answers "database is locked" at once, not after the
     // busy timeout).
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     let id: i64 =
         sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM scenario_runs WHERE scenario = $1 AND node = $2")
             .bind(&run.scenario)

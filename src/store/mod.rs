@@ -88,6 +88,16 @@ pub async fn open_url(url: &str) -> Result<Pool> {
     Ok(pool)
 }
 
+/// A transaction that reads then writes. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`: a deferred one could not upgrade while another writer holds it); on
+/// PostgreSQL a plain one, where the tables' keys refuse a conflicting concurrent insert.
+pub async fn begin_write(pool: &Pool) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    Ok(match Backend::of(pool) {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => pool.begin().await?,
+    })
+}
+
 /// Announces a committed change of `service`'s deployment to every node sharing the
 /// registry (PostgreSQL); nothing to do for SQLite, which has one node.
 pub async fn notify(pool: &Pool, service: &str) -> Result<()> {

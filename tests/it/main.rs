@@ -17,5 +17,6 @@ mod rollout;
 mod routing;
 mod runtest;
 mod scenario;
+mod shared;
 mod support;
 mod switching;

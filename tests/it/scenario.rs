@@ -429,7 +429,9 @@ async fn a_run_left_running_by_a_dead_process_is_marked_abandoned() {
     start(&node, "long").await;
     wait_for_log(&node, "long", 1, "working").await;
     // A new process opens the registry while the row still says running (as after a crash).
-    let other = Engine::open(config(&node.dir, None)).await.expect("second engine");
+    let shared = std::fs::read_to_string(node.dir.path().join("test-database-url")).ok();
+    let other =
+        Engine::open(EngineConfig { database_url: shared, ..config(&node.dir, None) }).await.expect("second engine");
     let run = other.scenario_run("long", 1).await.expect("run");
     assert_eq!(run.status, RunStatus::Abandoned, "{run:?}");
     assert!(run.message.contains("abandoned: the node stopped during step 'work'"), "{run:?}");

@@ -29,8 +29,58 @@ pub async fn spawn_node_in(dir: tempfile::TempDir, config: NodeConfig, seed_demo
     spawn_with(dir, engine_config, config).await
 }
 
-/// A node over `dir` with a given engine configuration (fast canary ticks, faults…).
-pub async fn spawn_with(dir: tempfile::TempDir, engine_config: EngineConfig, config: NodeConfig) -> TestNode {
+/// A node over `dir` with a given engine configuration (fast canary ticks, faults…). With
+/// `SWITCHYARD_TEST_BACKEND=postgres` its registry is a fresh PostgreSQL database (kept for
+/// the same `dir` across restarts).
+pub async fn spawn_with(dir: tempfile::TempDir, mut engine_config: EngineConfig, config: NodeConfig) -> TestNode {
+    if engine_config.database_url.is_none() && std::env::var("SWITCHYARD_TEST_BACKEND").as_deref() == Ok("postgres") {
+        engine_config.database_url = Some(test_database(dir.path()).await);
+    }
+    spawn_engine(dir, engine_config, config).await
+}
+
+/// A node whose registry is always SQLite (tests that write `registry.db` themselves).
+pub async fn spawn_sqlite_node() -> TestNode {
+    spawn_sqlite_in(tempfile::tempdir().expect("tempdir")).await
+}
+
+pub async fn spawn_sqlite_in(dir: tempfile::TempDir) -> TestNode {
+    let engine_config = EngineConfig { router_seed: Some(SEED), ..EngineConfig::new(dir.path()) };
+    spawn_engine(dir, engine_config, NodeConfig::default()).await
+}
+
+/// The PostgreSQL server the tests use (`SWITCHYARD_TEST_POSTGRES`, an URL to its `postgres`
+/// database with a role that may create databases; scripts/test.sh sets it).
+pub fn postgres_admin_url() -> String {
+    std::env::var("SWITCHYARD_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!("set SWITCHYARD_TEST_POSTGRES=postgres://USER:PASSWORD@127.0.0.1/postgres (scripts/test.sh starts one)")
+    })
+}
+
+/// A new, empty PostgreSQL database for the registry of `dir` (the same one on a restart).
+pub async fn test_database(dir: &std::path::Path) -> String {
+    use sqlx::{Connection, Executor};
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let marker = dir.join("test-database-url");
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return url;
+    }
+    let admin = postgres_admin_url();
+    let name = format!(
+        "sy_test_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        rand::random::<u32>()
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+    let (base, _) = admin.rsplit_once('/').expect("URL with a database");
+    let url = format!("{base}/{name}");
+    std::fs::write(&marker, &url).expect("marker");
+    url
+}
+
+async fn spawn_engine(dir: tempfile::TempDir, engine_config: EngineConfig, config: NodeConfig) -> TestNode {
     let engine = Engine::open(engine_config).await.expect("engine opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));

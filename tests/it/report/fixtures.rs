@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use crate::support::{TestNode, iris_row, spawn_node};
+use crate::support::{TestNode, iris_row, spawn_sqlite_node};
 
 pub async fn db(node: &TestNode) -> sqlx::SqlitePool {
     let url = format!("sqlite://{}", node.dir.path().join("registry.db").display());
@@ -63,7 +63,7 @@ async fn insert_minutes(node: &TestNode) {
 /// A deployment with a history worth reporting: a 70/30 mapping with feedback, invalid
 /// requests, a rollback, an aborted canary, and older minutes from the registry.
 pub async fn seeded_node() -> TestNode {
-    let node = spawn_node().await;
+    let node = spawn_sqlite_node().await;
     node.with_iris().await;
     insert_minutes(&node).await;
     node.deploy_ok(
@@ -93,7 +93,7 @@ pub async fn seeded_node() -> TestNode {
 /// outcomes carry matching times. Deterministic.
 pub async fn story_node() -> TestNode {
     use rand::{Rng, SeedableRng};
-    let node = spawn_node().await;
+    let node = spawn_sqlite_node().await;
     node.with_iris().await;
     let dir = node.stop().await;
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("registry.db").display()))
@@ -264,5 +264,5 @@ pub async fn story_node() -> TestNode {
         .expect("feedback");
     }
     pool.close().await;
-    crate::support::spawn_node_in(dir, switchyard::node::NodeConfig::default(), false).await
+    crate::support::spawn_sqlite_in(dir).await
 }

@@ -1,0 +1,94 @@
+//! Three `switchyard serve` processes sharing one PostgreSQL registry and one artifacts
+//! directory: a deploy or a rollback committed on any node is live on all three within one
+//! second (measured), and all three assign sticky keys alike.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{NodeProcess, iris_row, test_database};
+
+async fn served_by(http: &reqwest::Client, node: &NodeProcess, key: Option<&str>) -> (String, i64) {
+    let mut req = http.post(node.url("/v1/services/iris_classifier/predict")).json(&json!({"features": iris_row()}));
+    if let Some(k) = key {
+        req = req.header("x-switchyard-key", k);
+    }
+    let v: Value = req.send().await.expect("send").json().await.expect("json");
+    (v["generation"].as_str().expect("generation").to_owned(), v["revision"].as_i64().expect("revision"))
+}
+
+/// How long until every node serves `revision`.
+async fn until_everywhere(http: &reqwest::Client, nodes: &[&NodeProcess], revision: i64) -> Duration {
+    let t = Instant::now();
+    for node in nodes {
+        while served_by(http, node, None).await.1 != revision {
+            assert!(t.elapsed() < Duration::from_secs(10), "revision {revision} never reached {}", node.url);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    t.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_on_one_node_is_live_on_all_three_within_a_second() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = test_database(dir.path()).await;
+    let args = ["--database-url", url.as_str()];
+    // The first node seeds the demo; the others join the registry it filled.
+    let a = NodeProcess::start_with(dir.path(), true, &args);
+    let b = NodeProcess::start_with(dir.path(), false, &args);
+    let c = NodeProcess::start_with(dir.path(), false, &args);
+    let http = reqwest::Client::new();
+    let all = [&a, &b, &c];
+    for node in all {
+        assert_eq!(served_by(&http, node, None).await, ("v1".to_owned(), 1), "{}", node.url);
+    }
+
+    // Deploy on A.
+    let r = http
+        .put(a.url("/admin/v1/deployments/iris_classifier"))
+        .json(&json!({"config": {"mode": "single", "generation": "v2"}, "reason": "shared deploy"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let deploy = until_everywhere(&http, &all, 2).await;
+
+    // Roll back on B: live on all three, A and C included.
+    let r = http
+        .post(b.url("/admin/v1/deployments/iris_classifier/rollback"))
+        .json(&json!({"reason": "shared rollback"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let rollback = until_everywhere(&http, &all, 3).await;
+    for node in all {
+        assert_eq!(served_by(&http, node, None).await.0, "v1");
+    }
+    println!("deploy live everywhere after {deploy:?}, rollback after {rollback:?}");
+    assert!(deploy < Duration::from_secs(1), "deploy took {deploy:?} to reach every node");
+    assert!(rollback < Duration::from_secs(1), "rollback took {rollback:?} to reach every node");
+
+    // A sticky mapping committed on C: every node gives each key the same generation.
+    let r = http
+        .put(c.url("/admin/v1/deployments/iris_classifier"))
+        .json(&json!({"config": {"mode": "multiple", "sticky": true, "mapping": [
+            {"generation": "v2", "proba": 0.5}, {"generation": "v1", "proba": 0.5}]}}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    until_everywhere(&http, &all, 4).await;
+    for i in 0..40 {
+        let key = format!("customer-{i}");
+        let on_a = served_by(&http, &a, Some(&key)).await.0;
+        assert_eq!(served_by(&http, &b, Some(&key)).await.0, on_a, "{key}");
+        assert_eq!(served_by(&http, &c, Some(&key)).await.0, on_a, "{key}");
+    }
+    for node in [a, b, c] {
+        let log = node.log();
+        assert!(!log.contains("panicked"), "{log}");
+        node.kill();
+    }
+}
