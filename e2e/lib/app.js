@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 
 import { Builder, By, error as wdError } from 'selenium-webdriver';
 
@@ -48,6 +48,22 @@ export async function startApp() {
   }
   const session = new Session(driver, dataDir);
   return session;
+}
+
+/**
+ * One app session for the whole test file: started (and ready) before its first test,
+ * closed after its last. Returns the getter `appTest` takes.
+ */
+export function sessionPerFile() {
+  let session = null;
+  before(async () => {
+    session = await startApp();
+    await session.ready();
+  });
+  after(async () => {
+    await session?.close();
+  });
+  return () => session;
 }
 
 /** Errors that mean "not there (yet)" while the UI re-renders. */

@@ -2,23 +2,15 @@
 // see Run & test refused without the key and answered with it, count the refusal, revoke.
 
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
 import { join } from 'node:path';
 
-import { REPO, appTest, startApp } from '../lib/app.js';
+import { REPO, appTest, sessionPerFile } from '../lib/app.js';
 
 const SERVICE = 'iris_classifier';
 
-let session = null;
-before(async () => {
-  session = await startApp();
-  await session.ready();
-});
-after(async () => {
-  await session?.close();
-});
+const session = sessionPerFile();
 
-appTest('an API key guards the deployment; Run & test sends it; revoking stops it', () => session, async (s) => {
+appTest('an API key guards the deployment; Run & test sends it; revoking stops it', session, async (s) => {
   await s.openService(SERVICE, 'deployment');
   await s.find('access-panel');
   await s.waitText('auth-mode', 'None');

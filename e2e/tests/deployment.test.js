@@ -3,27 +3,18 @@
 // the split, then roll back. Each test builds on the previous one's revision.
 
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
 import { join } from 'node:path';
 
-import { REPO, SHORT, appTest, startApp } from '../lib/app.js';
+import { REPO, SHORT, appTest, sessionPerFile } from '../lib/app.js';
 
 const SERVICE = 'iris_classifier';
 const MAPPING = '[{"generation":"v2","proba":0.7},{"generation":"v1","proba":0.3}]';
 const RUNS = 200;
 const P_V2 = 0.7;
 
-let session = null;
+const session = sessionPerFile();
 const chain = { failed: null };
-const flowTest = (name, body) => appTest(name, () => session, body, { chain });
-
-before(async () => {
-  session = await startApp();
-  await session.ready();
-});
-after(async () => {
-  await session?.close();
-});
+const flowTest = (name, body) => appTest(name, session, body, { chain });
 
 flowTest('deploying v2 from the version history makes it the active generation', async (s) => {
   await s.openService(SERVICE, 'versions');

@@ -9,12 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 
-import { appTest, startApp } from '../lib/app.js';
+import { appTest, sessionPerFile } from '../lib/app.js';
 
 const TOKEN = 'e2e-remote-admin-token';
 const SERVICE = 'iris_classifier';
 
-let session = null;
 let remote = null;
 let remoteDir = null;
 
@@ -50,16 +49,14 @@ async function remoteRevision(url) {
 let url = null;
 before(async () => {
   url = await startRemote();
-  session = await startApp();
-  await session.ready();
 });
 after(async () => {
-  await session?.close();
   remote?.kill('SIGKILL');
   if (remoteDir) await rm(remoteDir, { recursive: true, force: true });
 });
+const session = sessionPerFile();
 
-appTest('a remote node is added, deployed to, tested and rolled back from the console', () => session, async (s) => {
+appTest('a remote node is added, deployed to, tested and rolled back from the console', session, async (s) => {
   await s.click('infra-add');
   await s.type('infra-name', 'remote-e2e');
   await s.type('infra-url', url);

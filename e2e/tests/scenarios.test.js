@@ -2,20 +2,12 @@
 // the retrained version (the desktop binary itself trains, via `${switchyard} train-demo`).
 
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
 
-import { appTest, startApp } from '../lib/app.js';
+import { appTest, sessionPerFile } from '../lib/app.js';
 
-let session = null;
-before(async () => {
-  session = await startApp();
-  await session.ready();
-});
-after(async () => {
-  await session?.close();
-});
+const session = sessionPerFile();
 
-appTest('running the demo retrain scenario from the console deploys the new version', () => session, async (s) => {
+appTest('running the demo retrain scenario from the console deploys the new version', session, async (s) => {
   await s.click('nav-scenarios');
   await s.click('scenario-retrain_iris');
   await s.find('scenario-spec');

@@ -1,22 +1,14 @@
 // The Services screen of a fresh registry: the three demo services with their deployments.
 
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
 
-import { appTest, startApp } from '../lib/app.js';
+import { appTest, sessionPerFile } from '../lib/app.js';
 
 const DEMO = ['breast_cancer', 'diabetes_progression', 'iris_classifier'];
 
-let session = null;
-before(async () => {
-  session = await startApp();
-  await session.ready();
-});
-after(async () => {
-  await session?.close();
-});
+const session = sessionPerFile();
 
-appTest('the services list shows the three demo services', () => session, async (s) => {
+appTest('the services list shows the three demo services', session, async (s) => {
   for (const name of DEMO) await s.find(`service-row-${name}`);
   const rows = await s.driver.findElements({ css: '[data-testid="services-table"] [data-testid^="service-row-"]' });
   const names = await Promise.all(rows.map(async (r) => (await r.getAttribute('data-testid')).replace('service-row-', '')));

@@ -261,32 +261,7 @@ impl Engine {
     async fn launch(&self, spec: Scenario, trigger: RunTrigger, token: CancellationToken) -> Result<Run> {
         let name = spec.name.to_string();
         let now = self.clock().now();
-        let mut run = Run {
-            scenario: name.clone(),
-            id: 0,
-            trigger: trigger.kind(),
-            trigger_detail: trigger.detail(),
-            status: RunStatus::Running,
-            message: String::new(),
-            steps: spec
-                .steps
-                .iter()
-                .map(|s| StepRun {
-                    name: s.name().to_owned(),
-                    kind: s.kind().to_owned(),
-                    status: StepStatus::Pending,
-                    started_at: None,
-                    ended_at: None,
-                    message: String::new(),
-                    outputs: BTreeMap::new(),
-                })
-                .collect(),
-            variables: BTreeMap::new(),
-            started_at: now,
-            ended_at: None,
-            progress: 0.0,
-            log: None,
-        };
+        let mut run = Run::fresh(&spec, &trigger, RunStatus::Running, StepStatus::Pending, String::new(), now);
         run.id = store::insert_run(self.pool(), self.node_name(), &run, "").await?;
         self.set_running_id(&name, run.id);
         let run_dir = self.data_dir().join("scenarios").join(&name).join("runs").join(run.id.to_string());

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::RunTrigger;
 use super::spec::OnMissed;
-use super::store::{self, Run, RunStatus, StepRun, StepStatus};
+use super::store::{self, Run, RunStatus, StepStatus};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 
@@ -146,32 +146,7 @@ impl Engine {
         why: String,
     ) -> Result<Run> {
         let now = self.clock().now();
-        let mut run = Run {
-            scenario: name.to_owned(),
-            id: 0,
-            trigger: trigger.kind(),
-            trigger_detail: trigger.detail(),
-            status,
-            message: why.clone(),
-            steps: spec
-                .steps
-                .iter()
-                .map(|s| StepRun {
-                    name: s.name().to_owned(),
-                    kind: s.kind().to_owned(),
-                    status: StepStatus::Skipped,
-                    started_at: None,
-                    ended_at: None,
-                    message: String::new(),
-                    outputs: Default::default(),
-                })
-                .collect(),
-            variables: Default::default(),
-            started_at: now,
-            ended_at: Some(now),
-            progress: 1.0,
-            log: None,
-        };
+        let mut run = Run::fresh(spec, trigger, status, StepStatus::Skipped, why.clone(), now);
         let log = format!("[{}] {why}\n", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
         run.id = store::insert_run(self.pool(), self.node_name(), &run, &log).await?;
         tracing::info!(scenario = name, run = run.id, status = status.as_str(), "{why}");

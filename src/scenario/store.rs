@@ -140,6 +140,46 @@ pub struct Run {
 }
 
 impl Run {
+    /// A run about to be recorded (id 0 until inserted): every step in `step_status`.
+    pub(crate) fn fresh(
+        spec: &super::Scenario,
+        trigger: &super::RunTrigger,
+        status: RunStatus,
+        step_status: StepStatus,
+        message: String,
+        now: DateTime<Utc>,
+    ) -> Run {
+        let done = status != RunStatus::Running;
+        Run {
+            scenario: spec.name.to_string(),
+            id: 0,
+            trigger: trigger.kind(),
+            trigger_detail: trigger.detail(),
+            status,
+            message,
+            steps: spec
+                .steps
+                .iter()
+                .map(|s| StepRun {
+                    name: s.name().to_owned(),
+                    kind: s.kind().to_owned(),
+                    status: step_status,
+                    started_at: None,
+                    ended_at: None,
+                    message: String::new(),
+                    outputs: BTreeMap::new(),
+                })
+                .collect(),
+            variables: BTreeMap::new(),
+            started_at: now,
+            ended_at: done.then_some(now),
+            progress: if done { 1.0 } else { 0.0 },
+            log: None,
+        }
+    }
+}
+
+impl Run {
     pub fn update_progress(&mut self) {
         let done = self.steps.iter().filter(|s| s.status.is_finished()).count();
         self.progress = if self.steps.is_empty() || self.status != RunStatus::Running {

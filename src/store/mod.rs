@@ -111,3 +111,18 @@ pub async fn notify(pool: &Pool, service: &str) -> Result<()> {
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_urls_name_their_backend() {
+        assert_eq!(Backend::of_url("sqlite:///tmp/r.db?mode=rwc").ok(), Some(Backend::Sqlite));
+        assert_eq!(Backend::of_url("postgres://u:p@db/switchyard").ok(), Some(Backend::Postgres));
+        assert_eq!(Backend::of_url("postgresql://db/switchyard").ok(), Some(Backend::Postgres));
+        let err = Backend::of_url("mysql://u:secret@db/x").expect_err("refused");
+        assert!(err.to_string().contains("sqlite://PATH or postgres://"), "{err}");
+        assert!(!err.to_string().contains("secret"), "the password is not echoed: {err}");
+    }
+}
