@@ -9,7 +9,7 @@ use crate::router::MappingIssue;
 
 /// Machine-readable error codes. Clients (the CLI, the desktop UI, HTTP callers) match on
 /// these, never on message text. The set is closed: adding one is an API change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     MalformedJson,
@@ -38,6 +38,8 @@ pub enum ErrorCode {
     NodeUnreachable,
     /// No such endpoint.
     NotFound,
+    /// The endpoint exists, but not with this HTTP method.
+    MethodNotAllowed,
     Internal,
 }
 
@@ -72,6 +74,7 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::NodeUnreachable => "node_unreachable",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Internal => "internal",
         }
     }
@@ -136,6 +139,8 @@ pub enum Error {
     NodeUnreachable(String),
     #[error("{0}")]
     NoEndpoint(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The node answered with a typed error (used by the HTTP client to rebuild errors).
     #[error("{message}")]
     Remote { code: ErrorCode, message: String },
@@ -179,6 +184,7 @@ impl Error {
             Error::RequestTimeout(_) => ErrorCode::RequestTimeout,
             Error::NodeUnreachable(_) => ErrorCode::NodeUnreachable,
             Error::NoEndpoint(_) => ErrorCode::NotFound,
+            Error::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             Error::Remote { code, .. } => *code,
             Error::Storage(_) | Error::Migration(_) | Error::Io(_) | Error::Internal(_) => ErrorCode::Internal,
         }

@@ -112,6 +112,33 @@ string_newtype_impls!(ServiceName);
 string_newtype_impls!(VersionId);
 string_newtype_impls!(ScenarioName);
 
+/// OpenAPI schemas: a string with the name's rules as a pattern, so clients and generated
+/// tests know what a valid name is.
+macro_rules! name_schema {
+    ($t:ty, $pattern:expr, $description:expr, $example:expr) => {
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some($pattern))
+                    .min_length(Some(1))
+                    .max_length(Some(MAX_LEN))
+                    .description(Some($description))
+                    .examples([$example])
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $t {}
+    };
+}
+name_schema!(ServiceName, SERVICE_PATTERN, "A service name", "iris_classifier");
+name_schema!(ScenarioName, SERVICE_PATTERN, "A scenario name", "retrain_iris");
+name_schema!(VersionId, VERSION_PATTERN, "A version id (a generation when it serves)", "v2");
+
+/// The rules of [`ServiceName::parse`] and [`VersionId::parse`] as regular expressions.
+pub const SERVICE_PATTERN: &str = "^[a-z][a-z0-9_-]{0,63}$";
+pub const VERSION_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +150,29 @@ mod tests {
         }
         for bad in ["", "Iris", "1abc", "a b", "a/b", "é", &"a".repeat(65)] {
             assert!(ServiceName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The OpenAPI patterns say exactly what `parse` accepts.
+    #[test]
+    fn patterns_match_the_rules() {
+        let service = regex::Regex::new(SERVICE_PATTERN).expect("regex");
+        let version = regex::Regex::new(VERSION_PATTERN).expect("regex");
+        let long = "a".repeat(65);
+        for s in ["iris_classifier", "a", "Iris", "1abc", "v2", "retrained-1.2", "", "a b", ".x", "é", "a\n", &long] {
+            assert_eq!(service.is_match(s), ServiceName::parse(s).is_ok(), "service {s:?}");
+            assert_eq!(service.is_match(s), ScenarioName::parse(s).is_ok(), "scenario {s:?}");
+            assert_eq!(version.is_match(s), VersionId::parse(s).is_ok(), "version {s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn patterns_agree_with_parse(s in "[a-zA-Z0-9_.\\- é]{0,70}") {
+            let service = regex::Regex::new(SERVICE_PATTERN).expect("regex");
+            let version = regex::Regex::new(VERSION_PATTERN).expect("regex");
+            proptest::prop_assert_eq!(service.is_match(&s), ServiceName::parse(&s).is_ok());
+            proptest::prop_assert_eq!(version.is_match(&s), VersionId::parse(&s).is_ok());
         }
     }
 

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 pub(crate) use store::{create_key, load_policies, load_policy, load_view, revoke_key, rotate_key, set_mode};
 
 /// How a deployment's prediction API authenticates callers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
     /// Anyone who can reach the node may predict.
@@ -66,7 +66,7 @@ impl AuthMode {
 }
 
 /// Where a key stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
     Active,
@@ -77,7 +77,7 @@ pub enum KeyStatus {
 }
 
 /// A key as lists show it: never its secret.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: i64,
     /// Who or what uses it (the user name in basic mode).
@@ -91,14 +91,14 @@ pub struct ApiKey {
 }
 
 /// A key just created: the only time its secret is visible.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewKey {
     pub key: ApiKey,
     pub secret: String,
 }
 
 /// A deployment's access settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccessView {
     pub service: String,
     pub mode: AuthMode,

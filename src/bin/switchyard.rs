@@ -192,6 +192,9 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Print the node's OpenAPI document (what a node serves at /openapi.json), for client
+    /// generators.
+    Openapi,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -372,6 +375,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Canary { command, node } => canary(command, &node).await,
         Command::Scenario { command, node } => scenario(command, &node).await,
         Command::Auth { command, node } => auth(command, &node).await,
+        Command::Openapi => print_json(&switchyard::node::openapi()),
         Command::TrainDemo { data, out, metrics, epochs, learning_rate, target, class_labels } => {
             use switchyard::scenario::demo_trainer::{TrainOptions, train_files};
             let opts = TrainOptions {

@@ -31,7 +31,7 @@ fn default_timeout() -> f64 {
     3600.0
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Gates {
     /// Server errors / requests served by the canary during the step.
@@ -48,7 +48,7 @@ impl Default for Gates {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InconclusivePolicy {
     #[default]
@@ -56,7 +56,7 @@ pub enum InconclusivePolicy {
     Rollback,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryPlan {
     pub version: VersionId,
@@ -103,7 +103,7 @@ impl CanaryPlan {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CanaryStatus {
     Running,
@@ -129,7 +129,7 @@ impl CanaryStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Bake time not over yet.
@@ -141,7 +141,7 @@ pub enum Verdict {
 }
 
 /// What the gates saw during the current step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GateReading {
     pub at: DateTime<Utc>,
     pub requests: u64,
@@ -151,13 +151,13 @@ pub struct GateReading {
     pub verdict: Verdict,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CanaryEvent {
     pub at: DateTime<Utc>,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Canary {
     pub id: i64,
     pub service: String,
@@ -266,7 +266,7 @@ async fn save(pool: &Pool, node: &str, c: &Canary) -> Result<()> {
 
 // ---- actions ---------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CanaryAction {
     Pause,

@@ -8,7 +8,7 @@ use crate::names::VersionId;
 use crate::router::{Mapping, Route};
 
 /// Which generations serve, and how requests are assigned to them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Serving {
     /// One generation answers every request.
@@ -17,7 +17,7 @@ pub enum Serving {
     Multiple { mapping: Mapping },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeploymentConfig {
     #[serde(flatten)]
     pub serving: Serving,
@@ -33,7 +33,7 @@ pub struct DeploymentConfig {
 /// The most traffic a shadow may receive, in percent.
 pub const MAX_SHADOW_PERCENT: f64 = 50.0;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Shadow {
     pub generation: VersionId,
     /// Share of requests mirrored, 0–50 %.

@@ -23,7 +23,7 @@ use crate::registry::{to_datetime, to_json};
 use crate::router::Route;
 use crate::store::{Pool, now_ms};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RevisionKind {
     Deploy,
@@ -40,7 +40,7 @@ impl RevisionKind {
 }
 
 /// One change of a deployment's config: who, when, why, and the full config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Revision {
     pub service: ServiceName,
     pub node: String,

@@ -163,7 +163,7 @@ impl Picker {
 }
 
 /// A service with its deployment on this node, as lists show it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceSummary {
     #[serde(flatten)]
     pub service: Service,
@@ -172,7 +172,7 @@ pub struct ServiceSummary {
 }
 
 /// A version with where it stands in the deployment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionView {
     #[serde(flatten)]
     pub version: Version,

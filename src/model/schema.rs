@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::DatumType;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum InputType {
     Float32,
@@ -39,13 +39,13 @@ impl InputType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Feature {
     pub name: String,
     pub dtype: InputType,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutputKind {
     /// A class label plus one probability per class, in `classes` order.
@@ -54,7 +54,7 @@ pub enum OutputKind {
     Regressor,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModelSchema {
     /// The ONNX input tensor's name.
     pub input_name: String,

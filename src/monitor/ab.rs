@@ -9,14 +9,14 @@ use super::stats::{Z_975, normal_two_sided_p, t_critical, t_two_sided_p};
 /// Each generation needs this many outcomes before any comparison is made.
 pub const MIN_OUTCOMES: usize = 10;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
     Binary,
     Numeric,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AbGroup {
     pub generation: String,
     pub n: usize,
@@ -26,7 +26,7 @@ pub struct AbGroup {
     pub ci_high: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AbComparison {
     pub generation: String,
     pub baseline: String,
@@ -37,7 +37,7 @@ pub struct AbComparison {
     pub p_value: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AbReport {
     pub service: String,
     pub kind: Option<OutcomeKind>,

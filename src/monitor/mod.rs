@@ -48,7 +48,7 @@ pub enum Outcome {
 }
 
 /// Whether traffic was served to the client or mirrored to a shadow generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Live,
@@ -143,7 +143,7 @@ pub struct Monitor {
 }
 
 /// One minute of one generation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MinuteStats {
     pub start: DateTime<Utc>,
     pub requests: u64,
@@ -155,7 +155,7 @@ pub struct MinuteStats {
 }
 
 /// One generation over a window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GenerationStats {
     pub generation: String,
     pub requests: u64,
@@ -170,7 +170,7 @@ pub struct GenerationStats {
 
 /// A shadow generation over a window: its own latency and errors, and how often it agreed
 /// with the live answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShadowStats {
     pub generation: String,
     pub requests: u64,
@@ -182,7 +182,7 @@ pub struct ShadowStats {
     pub mean_abs_diff: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MonitorSnapshot {
     pub service: String,
     pub window_minutes: i64,

@@ -5,50 +5,56 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, Query, RawQuery, Request, State};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::body::{JsonBody, PathOf, decode};
-use super::error::{ApiError, ApiResult};
+use super::body::{JsonBody, PathOf, QueryOf, RawBody, decode};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::openapi::{KeyPath, ServicePath, VersionPath};
 use super::{AUTHOR_HEADER, AppState};
-use crate::auth::AuthMode;
-use crate::deploy::canary::{CanaryAction, CanaryPlan};
+use crate::auth::{AccessView, AuthMode, NewKey};
+use crate::deploy::Revision;
+use crate::deploy::canary::{Canary, CanaryAction, CanaryPlan};
+use crate::engine::{ServiceSummary, VersionView};
 use crate::error::Error;
-use crate::registry::{NewVersion, Provenance};
+use crate::monitor::MonitorSnapshot;
+use crate::monitor::ab::AbReport;
+use crate::registry::{NewVersion, Provenance, Service, Version};
+use crate::report::ReportData;
 
-pub(super) fn router(state: AppState) -> Router<AppState> {
-    let upload_limit = state.config.upload_limit;
-    Router::new()
-        .route("/services", get(list_services).post(create_service))
-        .route("/services/{service}", get(get_service))
-        .route(
-            "/services/{service}/versions",
-            get(list_versions).post(create_version).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/services/{service}/versions/{version}", get(get_version))
-        .route("/deployments/{service}", get(get_deployment).put(deploy))
-        .route("/deployments/{service}/rollback", post(rollback))
-        .route("/deployments/{service}/revisions", get(revisions))
-        .route("/deployments/{service}/monitor", get(monitor))
-        .route("/deployments/{service}/ab", get(ab))
-        .route("/deployments/{service}/report", get(report))
-        .route("/deployments/{service}/canary", get(get_canary).post(start_canary))
-        .route("/deployments/{service}/canary/{action}", post(canary_action))
-        .route("/deployments/{service}/auth", get(get_access).put(set_auth_mode))
-        .route("/deployments/{service}/keys", post(create_key))
-        .route("/deployments/{service}/keys/{id}/rotate", post(rotate_key))
-        .route("/deployments/{service}/keys/{id}/revoke", post(revoke_key))
+/// The admin routes; `router()` adds the token check.
+pub(super) fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
+    let uploads =
+        OpenApiRouter::new().routes(routes!(list_versions, create_version)).layer(DefaultBodyLimit::max(upload_limit));
+    OpenApiRouter::new()
+        .routes(routes!(list_services, create_service))
+        .routes(routes!(get_service))
+        .merge(uploads)
+        .routes(routes!(get_version))
+        .routes(routes!(get_deployment, deploy))
+        .routes(routes!(rollback))
+        .routes(routes!(revisions))
+        .routes(routes!(monitor))
+        .routes(routes!(ab))
+        .routes(routes!(report))
+        .routes(routes!(get_canary, start_canary))
+        .routes(routes!(canary_action))
+        .routes(routes!(get_access, set_auth_mode))
+        .routes(routes!(create_key))
+        .routes(routes!(rotate_key))
+        .routes(routes!(revoke_key))
         .merge(super::scenarios::routes())
-        .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 
-async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(super) async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(token) = &state.config.admin_token {
         let given = req
             .headers()
@@ -74,18 +80,29 @@ pub(super) fn author(body: Option<&str>, headers: &HeaderMap) -> String {
         .unwrap_or_else(|| "admin-api".to_owned())
 }
 
+/// Every service, with what serves it.
+#[utoipa::path(get, path = "/services", tag = "services", operation_id = "list_services",
+    responses((status = 200, description = "The services", body = Vec<ServiceSummary>)))]
 async fn list_services(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.list_services().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateService {
+    #[schema(value_type = crate::names::ServiceName)]
     name: String,
     #[serde(default)]
     description: String,
 }
 
+/// Creates a service (no versions yet).
+#[utoipa::path(post, path = "/services", tag = "services", operation_id = "create_service",
+    request_body = CreateService,
+    responses(
+        (status = 201, description = "Created", body = Service),
+        (status = 409, description = "A service of that name exists", body = ErrorBody),
+    ))]
 async fn create_service(
     State(s): State<AppState>,
     JsonBody(b): JsonBody<CreateService>,
@@ -93,14 +110,23 @@ async fn create_service(
     Ok((StatusCode::CREATED, Json(s.engine.create_service(&b.name, &b.description).await?)))
 }
 
+/// One service.
+#[utoipa::path(get, path = "/services/{service}", tag = "services", operation_id = "get_service",
+    params(ServicePath), responses((status = 200, description = "The service", body = Service)))]
 async fn get_service(State(s): State<AppState>, PathOf(service): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.get_service(&service).await?))
 }
 
+/// A service's versions, oldest first, with whether and how much each serves.
+#[utoipa::path(get, path = "/services/{service}/versions", tag = "services", operation_id = "list_versions",
+    params(ServicePath), responses((status = 200, description = "The versions", body = Vec<VersionView>)))]
 async fn list_versions(State(s): State<AppState>, PathOf(service): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.list_versions(&service).await?))
 }
 
+/// One version: its schema, metrics and provenance.
+#[utoipa::path(get, path = "/services/{service}/versions/{version}", tag = "services", operation_id = "get_version",
+    params(VersionPath), responses((status = 200, description = "The version", body = Version)))]
 async fn get_version(
     State(s): State<AppState>,
     PathOf((service, version)): PathOf<(String, String)>,
@@ -109,7 +135,7 @@ async fn get_version(
 }
 
 /// The `meta` part of a version upload.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VersionMeta {
     #[serde(default)]
@@ -126,13 +152,35 @@ pub struct VersionMeta {
     pub details: BTreeMap<String, String>,
 }
 
-/// Multipart upload: a `model` part (the .onnx file) and an optional `meta` part (JSON).
+/// The form of a version upload.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a document type: the handler reads the parts one by one
+struct VersionUpload {
+    /// The .onnx file.
+    #[schema(value_type = String, format = Binary)]
+    model: Vec<u8>,
+    /// Id, metrics, notes, author and provenance details (JSON).
+    meta: Option<VersionMeta>,
+}
+
+/// Creates a version from an ONNX model: a multipart upload with a `model` part (the .onnx
+/// file) and an optional `meta` part (JSON). The model is checked and its schema read first.
+#[utoipa::path(post, path = "/services/{service}/versions", tag = "services", operation_id = "create_version",
+    params(ServicePath, ("x-switchyard-author" = Option<String>, Header, description = "Who uploads (default: meta.author)")),
+    request_body(content = VersionUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Created", body = Version),
+        (status = 409, description = "The version id exists", body = ErrorBody),
+    ))]
 async fn create_version(
     State(s): State<AppState>,
     PathOf(service): PathOf<String>,
     headers: HeaderMap,
-    mut form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<impl IntoResponse> {
+    let mut form = form.map_err(|e| {
+        ApiError(Error::InvalidInput(format!("send the version as multipart/form-data: {}", e.body_text())))
+    })?;
     let mut model: Option<(Vec<u8>, Option<String>)> = None;
     let mut meta = VersionMeta::default();
     let bad = |e: axum::extract::multipart::MultipartError| {
@@ -172,13 +220,18 @@ async fn create_version(
     Ok((StatusCode::CREATED, Json(s.engine.create_version(&service, bytes, new).await?)))
 }
 
+/// The deployment's current revision.
+#[utoipa::path(get, path = "/deployments/{service}", tag = "deployments", operation_id = "get_deployment",
+    params(ServicePath), responses((status = 200, description = "The current revision", body = Revision)))]
 async fn get_deployment(State(s): State<AppState>, PathOf(service): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.deployment(&service).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DeployBody {
+    /// What serves: one generation, or a mapping of generations with probabilities.
+    #[schema(value_type = crate::deploy::DeploymentConfig)]
     config: Value,
     #[serde(default)]
     author: Option<String>,
@@ -186,6 +239,14 @@ struct DeployBody {
     reason: String,
 }
 
+/// Deploys a config: a new revision, live at once.
+#[utoipa::path(put, path = "/deployments/{service}", tag = "deployments", operation_id = "deploy",
+    params(ServicePath, ("x-switchyard-author" = Option<String>, Header, description = "Who deploys (default: body.author)")),
+    request_body = DeployBody,
+    responses(
+        (status = 200, description = "The new revision", body = Revision),
+        (status = 409, description = "A canary runs on this deployment, or another change committed first", body = ErrorBody),
+    ))]
 async fn deploy(
     State(s): State<AppState>,
     PathOf(service): PathOf<String>,
@@ -196,9 +257,10 @@ async fn deploy(
     Ok(Json(s.engine.deploy(&service, &b.config, &who, &b.reason).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RollbackBody {
+    /// The revision to restore (default: the one before the current).
     #[serde(default)]
     to_revision: Option<i64>,
     #[serde(default)]
@@ -207,49 +269,78 @@ struct RollbackBody {
     reason: String,
 }
 
+/// Rolls back: a new revision with an earlier revision's config.
+#[utoipa::path(post, path = "/deployments/{service}/rollback", tag = "deployments", operation_id = "rollback",
+    params(ServicePath, ("x-switchyard-author" = Option<String>, Header, description = "Who rolls back (default: body.author)")),
+    request_body = Option<RollbackBody>,
+    responses(
+        (status = 200, description = "The new revision", body = Revision),
+        (status = 409, description = "A canary runs on this deployment, or another change committed first", body = ErrorBody),
+    ))]
 async fn rollback(
     State(s): State<AppState>,
     PathOf(service): PathOf<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<impl IntoResponse> {
     let b: RollbackBody = if body.is_empty() { RollbackBody::default() } else { decode(&body)? };
     let who = author(b.author.as_deref(), &headers);
     Ok(Json(s.engine.rollback(&service, b.to_revision, &who, &b.reason).await?))
 }
 
+/// Every revision, newest first.
+#[utoipa::path(get, path = "/deployments/{service}/revisions", tag = "deployments", operation_id = "revisions",
+    params(ServicePath), responses((status = 200, description = "The history", body = Vec<Revision>)))]
 async fn revisions(State(s): State<AppState>, PathOf(service): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.revisions(&service).await?))
 }
 
-#[derive(Deserialize)]
-struct Window {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct Minutes {
+    /// How many minutes back (default 60).
     #[serde(default)]
     minutes: Option<i64>,
-    /// Unix milliseconds.
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct Since {
+    /// From this time, Unix milliseconds (default: since the node started).
     #[serde(default)]
     since: Option<i64>,
 }
 
+/// Traffic, latency and errors per generation, minute by minute, on this node.
+#[utoipa::path(get, path = "/deployments/{service}/monitor", tag = "deployments", operation_id = "monitor",
+    params(ServicePath, Minutes), responses((status = 200, description = "The window", body = MonitorSnapshot)))]
 async fn monitor(
     State(s): State<AppState>,
     PathOf(service): PathOf<String>,
-    Query(w): Query<Window>,
+    QueryOf(w): QueryOf<Minutes>,
 ) -> ApiResult<impl IntoResponse> {
     s.engine.get_service(&service).await?;
     Ok(Json(s.engine.monitor(&service, w.minutes.unwrap_or(60))))
 }
 
+/// Who may call the deployment's prediction API: the auth mode and the keys (never their
+/// secrets).
+#[utoipa::path(get, path = "/deployments/{service}/auth", tag = "access", operation_id = "get_access",
+    params(ServicePath), responses((status = 200, description = "Access settings", body = AccessView)))]
 async fn get_access(State(s): State<AppState>, PathOf(service): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.access(&service).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetMode {
     mode: AuthMode,
 }
 
+/// Sets the auth mode; api_key and basic need a usable key first.
+#[utoipa::path(put, path = "/deployments/{service}/auth", tag = "access", operation_id = "set_auth_mode",
+    params(ServicePath), request_body = SetMode,
+    responses((status = 200, description = "Access settings", body = AccessView)))]
 async fn set_auth_mode(
     State(s): State<AppState>,
     PathOf(service): PathOf<String>,
@@ -258,12 +349,17 @@ async fn set_auth_mode(
     Ok(Json(s.engine.set_auth_mode(&service, b.mode).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateKey {
+    /// Who or what uses it (the user name in basic mode).
     name: String,
 }
 
+/// Creates a key; its secret is in this answer and nowhere else, ever.
+#[utoipa::path(post, path = "/deployments/{service}/keys", tag = "access", operation_id = "create_key",
+    params(ServicePath), request_body = CreateKey,
+    responses((status = 201, description = "The key and its secret", body = NewKey)))]
 async fn create_key(
     State(s): State<AppState>,
     PathOf(service): PathOf<String>,
@@ -272,13 +368,17 @@ async fn create_key(
     Ok((StatusCode::CREATED, Json(s.engine.create_key(&service, &b.name).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Rotate {
     /// How long the old key keeps working, seconds.
     overlap_seconds: u64,
 }
 
+/// Replaces a key with a new one; the old one keeps working for the overlap (at most 30 days).
+#[utoipa::path(post, path = "/deployments/{service}/keys/{id}/rotate", tag = "access", operation_id = "rotate_key",
+    params(KeyPath), request_body = Rotate,
+    responses((status = 201, description = "The new key and its secret", body = NewKey)))]
 async fn rotate_key(
     State(s): State<AppState>,
     PathOf((service, id)): PathOf<(String, i64)>,
@@ -288,6 +388,9 @@ async fn rotate_key(
     Ok((StatusCode::CREATED, Json(s.engine.rotate_key(&service, id, overlap).await?)))
 }
 
+/// Revokes a key at once.
+#[utoipa::path(post, path = "/deployments/{service}/keys/{id}/revoke", tag = "access", operation_id = "revoke_key",
+    params(KeyPath), responses((status = 200, description = "Access settings", body = AccessView)))]
 async fn revoke_key(
     State(s): State<AppState>,
     PathOf((service, id)): PathOf<(String, i64)>,
@@ -295,16 +398,26 @@ async fn revoke_key(
     Ok(Json(s.engine.revoke_key(&service, id).await?))
 }
 
+/// A/B comparison of the generations from prediction feedback.
+#[utoipa::path(get, path = "/deployments/{service}/ab", tag = "deployments", operation_id = "ab",
+    params(ServicePath, Since), responses((status = 200, description = "Per-generation results and comparisons", body = AbReport)))]
 async fn ab(
     State(s): State<AppState>,
     PathOf(service): PathOf<String>,
-    Query(w): Query<Window>,
+    QueryOf(w): QueryOf<Since>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.ab_results(&service, w.since).await?))
 }
 
-/// The data of a deployment report ([`crate::report::ReportData`]) over `since` to `until`
-/// (Unix milliseconds; default the last 24 hours); clients render it.
+/// The data of a deployment report over `since` to `until` (Unix milliseconds; default the
+/// last 24 hours); clients render it.
+#[utoipa::path(get, path = "/deployments/{service}/report", tag = "deployments", operation_id = "report",
+    params(
+        ServicePath,
+        ("since" = Option<i64>, Query, description = "Start, Unix milliseconds (default: 24 hours before until)"),
+        ("until" = Option<i64>, Query, description = "End, Unix milliseconds (default: now)"),
+    ),
+    responses((status = 200, description = "The report's data", body = ReportData)))]
 async fn report(
     State(s): State<AppState>,
     PathOf(service): PathOf<String>,
@@ -336,10 +449,20 @@ async fn report(
     Ok(Json(s.engine.report_data(&service, since, until).await?))
 }
 
+/// The deployment's latest canary.
+#[utoipa::path(get, path = "/deployments/{service}/canary", tag = "canary", operation_id = "get_canary",
+    params(ServicePath), responses((status = 200, description = "The canary", body = Canary)))]
 async fn get_canary(State(s): State<AppState>, PathOf(service): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.canary(&service).await?))
 }
 
+/// Starts a canary of a version against what serves now.
+#[utoipa::path(post, path = "/deployments/{service}/canary", tag = "canary", operation_id = "start_canary",
+    params(ServicePath), request_body = CanaryPlan,
+    responses(
+        (status = 201, description = "Started", body = Canary),
+        (status = 409, description = "A canary already runs", body = ErrorBody),
+    ))]
 async fn start_canary(
     State(s): State<AppState>,
     PathOf(service): PathOf<String>,
@@ -350,6 +473,13 @@ async fn start_canary(
     Ok((StatusCode::CREATED, Json(s.engine.start_canary(&service, plan, &who).await?)))
 }
 
+/// Pauses, resumes, promotes or aborts the running canary.
+#[utoipa::path(post, path = "/deployments/{service}/canary/{action}", tag = "canary", operation_id = "canary_action",
+    params(ServicePath, ("action" = inline(CanaryAction), Path, description = "What to do")),
+    responses(
+        (status = 200, description = "The canary after the action", body = Canary),
+        (status = 409, description = "The canary is not in a state that allows it", body = ErrorBody),
+    ))]
 async fn canary_action(
     State(s): State<AppState>,
     PathOf((service, action)): PathOf<(String, String)>,

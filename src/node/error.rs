@@ -5,11 +5,28 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::error::{Error, ErrorCode};
+use crate::router::MappingIssue;
 
 pub struct ApiError(pub Error);
+
+/// The error body of the native and admin APIs.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorObject,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorObject {
+    /// Stable and machine-readable: branch on it.
+    pub code: ErrorCode,
+    /// What went wrong and what to do about it, for people.
+    pub message: String,
+    /// One entry per problem of a refused mapping.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<MappingIssue>,
+}
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
@@ -37,6 +54,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::AlreadyExists | ErrorCode::CanaryConflict | ErrorCode::RunConflict => StatusCode::CONFLICT,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         ErrorCode::NodeUnreachable => StatusCode::BAD_GATEWAY,
@@ -53,11 +71,7 @@ impl IntoResponse for ApiError {
         } else {
             self.0.to_string()
         };
-        let mut body = json!({"error": {"code": code, "message": message}});
-        let issues = self.0.mapping_issues();
-        if !issues.is_empty() {
-            body["error"]["details"] = json!(issues);
-        }
+        let body = ErrorBody { error: ErrorObject { code, message, details: self.0.mapping_issues().to_vec() } };
         let mut response = (status_of(code), Json(body)).into_response();
         add_challenge(&self.0, &mut response);
         response

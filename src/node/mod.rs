@@ -9,6 +9,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod oip;
+mod openapi;
 mod predict;
 mod scenarios;
 
@@ -17,14 +18,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
+use axum::{Json, Router};
 use tokio::net::TcpListener;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use error::{ApiError, status_of};
 
@@ -81,28 +85,49 @@ pub(crate) struct AppState {
 }
 
 pub fn router(engine: Engine, config: NodeConfig) -> Router {
+    let (public, admin, doc) = api(&config);
     let state = AppState { engine, config: Arc::new(config) };
-    let public = Router::new()
-        .route("/v1/services/{service}/predict", post(predict::predict))
-        .route("/v1/services/{service}/feedback", post(predict::feedback))
-        .route("/metrics", get(predict::metrics))
-        .route("/v2/health/live", get(predict::live))
-        .route("/v2/health/ready", get(predict::ready))
-        .route("/v2", get(oip::server_metadata))
-        .route("/v2/models/{model}", get(oip::model_metadata))
-        .route("/v2/models/{model}/ready", get(oip::model_ready))
-        .route("/v2/models/{model}/infer", post(oip::infer))
-        .route("/v2/models/{model}/versions/{version}", get(oip::version_metadata))
-        .route("/v2/models/{model}/versions/{version}/ready", get(oip::version_ready))
-        .route("/v2/models/{model}/versions/{version}/infer", post(oip::infer_version))
+    let public = public
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .route_layer(middleware::from_fn_with_state(state.clone(), deadline));
+    let admin = admin.route_layer(middleware::from_fn_with_state(state.clone(), admin::require_token));
+    let doc = Arc::new(doc);
     Router::new()
         .merge(public)
-        .nest("/admin/v1", admin::router(state.clone()))
+        .nest("/admin/v1", admin)
+        .route("/openapi.json", get(move || std::future::ready(Json(Arc::clone(&doc)))))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// The node's OpenAPI document: what `GET /openapi.json` answers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api(&NodeConfig::default()).2
+}
+
+/// The public and the admin routes, and the OpenAPI document built from the same `routes!`
+/// registrations (so no route can miss from it). The layers that need the node's state are
+/// added by [`router`].
+fn api(config: &NodeConfig) -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (public, public_doc) = OpenApiRouter::new()
+        .routes(routes!(predict::predict))
+        .routes(routes!(predict::feedback))
+        .routes(routes!(predict::metrics))
+        .routes(routes!(predict::live))
+        .routes(routes!(predict::ready))
+        .routes(routes!(oip::server_metadata))
+        .routes(routes!(oip::model_metadata))
+        .routes(routes!(oip::model_ready))
+        .routes(routes!(oip::infer))
+        .routes(routes!(oip::version_metadata))
+        .routes(routes!(oip::version_ready))
+        .routes(routes!(oip::infer_version))
+        .split_for_parts();
+    let (admin, admin_doc) = admin::routes(config.upload_limit).split_for_parts();
+    let mut doc = openapi::ApiDoc::openapi().merge_from(public_doc).nest("/admin/v1", admin_doc);
+    openapi::complete(&mut doc);
+    (public, admin, doc)
 }
 
 /// What the request presented to authenticate.
@@ -134,7 +159,7 @@ impl FromRequestParts<AppState> for Authorized {
 /// Answers 408 when a prediction request is not done within `request_timeout` (in the OIP
 /// error shape on `/v2` routes).
 async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let oip = req.uri().path().starts_with("/v2/");
+    let oip = oip::is_oip_path(req.uri().path());
     let limit = state.config.request_timeout;
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
@@ -143,17 +168,23 @@ async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Re
                 "the request was not received and answered within {} s; send the whole body at once",
                 limit.as_secs_f64()
             ));
-            if oip { oip::OipError::from(error).into_response() } else { ApiError(error).into_response() }
+            in_shape(oip, error)
         }
     }
 }
 
-async fn not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError(Error::NoEndpoint(format!("no endpoint {method} {}", uri.path())))
+async fn not_found(method: Method, uri: Uri) -> Response {
+    in_shape(oip::is_oip_path(uri.path()), Error::NoEndpoint(format!("no endpoint {method} {}", uri.path())))
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError(Error::NoEndpoint(format!("{} does not accept {method}", uri.path())))
+/// 405; axum adds the `Allow` header.
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    in_shape(oip::is_oip_path(uri.path()), Error::MethodNotAllowed(format!("{} does not accept {method}", uri.path())))
+}
+
+/// An error in the shape of its API: the Open Inference Protocol's, or the native one.
+fn in_shape(oip: bool, error: Error) -> Response {
+    if oip { oip::OipError::from(error).into_response() } else { ApiError(error).into_response() }
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; in-flight requests complete.

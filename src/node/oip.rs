@@ -9,22 +9,35 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
+use super::openapi::{ModelPath, ModelVersionPath};
 use super::{AppState, status_of};
 use crate::engine::Routing;
 use crate::error::Error;
 use crate::model::{InputType, ModelSchema, OutputKind, Prediction};
 
+/// Whether a path is an Open Inference Protocol route (whose errors take the protocol's shape).
+pub(super) fn is_oip_path(path: &str) -> bool {
+    path == "/v2" || path.starts_with("/v2/")
+}
+
 const HEADER_LENGTH: &str = "inference-header-content-length";
 
 /// An error in the protocol's shape.
 pub struct OipError(Error);
+
+/// The error body of the Open Inference Protocol routes (the protocol's own shape).
+#[derive(Serialize, ToSchema)]
+pub struct OipErrorBody {
+    pub error: String,
+}
 
 impl From<Error> for OipError {
     fn from(e: Error) -> Self {
@@ -41,7 +54,7 @@ impl IntoResponse for OipError {
         } else {
             self.0.to_string()
         };
-        let mut response = (status_of(code), Json(json!({"error": message}))).into_response();
+        let mut response = (status_of(code), Json(OipErrorBody { error: message })).into_response();
         super::error::add_challenge(&self.0, &mut response);
         response
     }
@@ -60,12 +73,80 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
     }
 }
 
+/// The request body within the route's limit, refused in the protocol's error shape.
+pub struct OipBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for OipBody {
+    type Rejection = OipError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        super::body::read_body(req, state).await.map(OipBody).map_err(OipError)
+    }
+}
+
 fn bad(message: impl Into<String>) -> OipError {
     OipError(Error::InvalidInput(message.into()))
 }
 
-pub async fn server_metadata() -> Json<Value> {
-    Json(json!({"name": "switchyard", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"]}))
+#[derive(Serialize, ToSchema)]
+pub struct ServerMetadata {
+    name: &'static str,
+    version: &'static str,
+    extensions: Vec<&'static str>,
+}
+
+/// Server metadata.
+#[utoipa::path(
+    get, path = "/v2", tag = "oip", operation_id = "oip_server_metadata",
+    responses((status = 200, description = "This server and its protocol extensions", body = ServerMetadata)),
+)]
+pub async fn server_metadata() -> Json<ServerMetadata> {
+    Json(ServerMetadata {
+        name: "switchyard",
+        version: env!("CARGO_PKG_VERSION"),
+        extensions: vec!["binary_tensor_data"],
+    })
+}
+
+/// A model's metadata.
+#[derive(Serialize, ToSchema)]
+pub struct ModelMetadata {
+    name: String,
+    /// Every version of the service.
+    versions: Vec<String>,
+    platform: &'static str,
+    inputs: Vec<TensorMetadata>,
+    outputs: Vec<TensorMetadata>,
+    parameters: MetadataParameters,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TensorMetadata {
+    name: String,
+    datatype: &'static str,
+    /// -1 for the batch dimension.
+    shape: Vec<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MetadataParameters {
+    /// The input's columns, in order.
+    feature_names: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelReady {
+    name: String,
+    ready: bool,
+}
+
+/// A readiness 404: the model is known and not ready, or not known at all.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // a document type: the handler answers one or the other
+pub enum NotReady {
+    NotReady(ModelReady),
+    Unknown(OipErrorBody),
 }
 
 fn datatype(t: InputType) -> &'static str {
@@ -76,13 +157,16 @@ fn datatype(t: InputType) -> &'static str {
     }
 }
 
-fn outputs_metadata(schema: &ModelSchema) -> Value {
+fn tensor(name: &str, datatype: &'static str, shape: Vec<i64>) -> TensorMetadata {
+    TensorMetadata { name: name.to_owned(), datatype, shape }
+}
+
+fn outputs_metadata(schema: &ModelSchema) -> Vec<TensorMetadata> {
     match &schema.output {
-        OutputKind::Classifier { classes } => json!([
-            {"name": "label", "datatype": "INT64", "shape": [-1]},
-            {"name": "probabilities", "datatype": "FP32", "shape": [-1, classes.len()]}
-        ]),
-        OutputKind::Regressor => json!([{"name": "variable", "datatype": "FP32", "shape": [-1, 1]}]),
+        OutputKind::Classifier { classes } => {
+            vec![tensor("label", "INT64", vec![-1]), tensor("probabilities", "FP32", vec![-1, classes.len() as i64])]
+        }
+        OutputKind::Regressor => vec![tensor("variable", "FP32", vec![-1, 1])],
     }
 }
 
@@ -91,7 +175,7 @@ async fn metadata(
     model: String,
     version: Option<String>,
     headers: &HeaderMap,
-) -> OipResult<Json<Value>> {
+) -> OipResult<Json<ModelMetadata>> {
     state.engine.authorize(&model, &super::credential(headers))?;
     let versions = state.engine.list_versions(&model).await?;
     let chosen = match &version {
@@ -108,32 +192,49 @@ async fn metadata(
             .ok_or_else(|| Error::NotDeployed(model.clone()))?,
     };
     let schema = &chosen.version.schema;
-    Ok(Json(json!({
-        "name": model,
-        "versions": versions.iter().map(|v| v.version.id.as_str()).collect::<Vec<_>>(),
-        "platform": "onnx_onnxv1",
-        "inputs": [{"name": schema.input_name, "datatype": datatype(schema.input_type), "shape": [-1, schema.features.len()]}],
-        "outputs": outputs_metadata(schema),
-        "parameters": {"feature_names": schema.features.iter().map(|f| f.name.as_str()).collect::<Vec<_>>()},
-    })))
+    Ok(Json(ModelMetadata {
+        versions: versions.iter().map(|v| v.version.id.as_str().to_owned()).collect(),
+        platform: "onnx_onnxv1",
+        inputs: vec![tensor(&schema.input_name, datatype(schema.input_type), vec![-1, schema.features.len() as i64])],
+        outputs: outputs_metadata(schema),
+        parameters: MetadataParameters { feature_names: schema.features.iter().map(|f| f.name.clone()).collect() },
+        name: model,
+    }))
 }
 
+/// A model's metadata: its versions, input and outputs (of the generation serving the largest
+/// share).
+#[utoipa::path(
+    get, path = "/v2/models/{model}", tag = "oip", operation_id = "oip_model_metadata",
+    params(ModelPath),
+    responses((status = 200, description = "The model", body = ModelMetadata)),
+    security((), ("api_key" = []), ("x_api_key" = []), ("basic" = [])),
+)]
 pub async fn model_metadata(
     State(s): State<AppState>,
     OipPath(model): OipPath<String>,
     headers: HeaderMap,
-) -> OipResult<Json<Value>> {
+) -> OipResult<Json<ModelMetadata>> {
     metadata(s, model, None, &headers).await
 }
 
+/// One version's metadata.
+#[utoipa::path(
+    get, path = "/v2/models/{model}/versions/{version}", tag = "oip", operation_id = "oip_version_metadata",
+    params(ModelVersionPath),
+    responses((status = 200, description = "The model version", body = ModelMetadata)),
+    security((), ("api_key" = []), ("x_api_key" = []), ("basic" = [])),
+)]
 pub async fn version_metadata(
     State(s): State<AppState>,
     OipPath((model, version)): OipPath<(String, String)>,
     headers: HeaderMap,
-) -> OipResult<Json<Value>> {
+) -> OipResult<Json<ModelMetadata>> {
     metadata(s, model, Some(version), &headers).await
 }
 
+/// 200 when ready; 404 when not (the protocol answers "not ready" with a 4xx; 503 is kept
+/// for the node's own readiness, which load balancers read).
 async fn ready(state: AppState, model: String, version: Option<String>) -> OipResult<Response> {
     state.engine.get_service(&model).await?;
     let ready = match (state.engine.active(&model), &version) {
@@ -141,14 +242,32 @@ async fn ready(state: AppState, model: String, version: Option<String>) -> OipRe
         (Some(_), None) => true,
         (Some(a), Some(v)) => a.route.generations().iter().any(|g| g.as_str() == v),
     };
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    Ok((status, Json(json!({"name": model, "ready": ready}))).into_response())
+    let status = if ready { StatusCode::OK } else { StatusCode::NOT_FOUND };
+    Ok((status, Json(ModelReady { name: model, ready })).into_response())
 }
 
+/// Whether the model is deployed.
+#[utoipa::path(
+    get, path = "/v2/models/{model}/ready", tag = "oip", operation_id = "oip_model_ready",
+    params(ModelPath),
+    responses(
+        (status = 200, description = "Deployed", body = ModelReady),
+        (status = 404, description = "Not deployed (`ready: false`), or no such model (an error)", body = NotReady),
+    ),
+)]
 pub async fn model_ready(State(s): State<AppState>, OipPath(model): OipPath<String>) -> OipResult<Response> {
     ready(s, model, None).await
 }
 
+/// Whether the version serves in the model's deployment.
+#[utoipa::path(
+    get, path = "/v2/models/{model}/versions/{version}/ready", tag = "oip", operation_id = "oip_version_ready",
+    params(ModelVersionPath),
+    responses(
+        (status = 200, description = "The version is live", body = ModelReady),
+        (status = 404, description = "The version is not live (`ready: false`), or no such model (an error)", body = NotReady),
+    ),
+)]
 pub async fn version_ready(
     State(s): State<AppState>,
     OipPath((model, version)): OipPath<(String, String)>,
@@ -156,33 +275,81 @@ pub async fn version_ready(
     ready(s, model, Some(version)).await
 }
 
-#[derive(Deserialize)]
+/// An inference request. With the binary tensor data extension the body is this JSON, then
+/// the raw tensors; `Inference-Header-Content-Length` is the JSON's length.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"id": "42", "inputs": [{"name": "float_input", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}))]
 pub(super) struct InferRequest {
+    /// Echoed in the answer.
     #[serde(default)]
     id: Option<String>,
+    /// `binary_data_output: true` asks for every output as binary data.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     parameters: Option<Map<String, Value>>,
+    /// The model's one input.
     inputs: Vec<InputTensor>,
+    /// Which outputs, and how (default: all, as JSON).
     #[serde(default)]
     outputs: Option<Vec<RequestedOutput>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct InputTensor {
     name: String,
+    /// `[batch, features]` or `[features]`.
     shape: Vec<i64>,
+    /// FP32, FP64 or an integer type.
     datatype: String,
+    /// `binary_data_size`: the tensor is that many bytes of the binary data.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     parameters: Option<Map<String, Value>>,
+    /// Row-major values: flat, or nested as the shape.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Value>>)]
     data: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RequestedOutput {
     name: String,
+    /// `binary_data: true` asks for this output as binary data.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     parameters: Option<Map<String, Value>>,
+}
+
+/// An inference answer. With binary outputs the body is this JSON, then the raw tensors.
+#[derive(Serialize, ToSchema)]
+pub struct InferResponse {
+    model_name: String,
+    /// The generation that answered.
+    model_version: String,
+    /// The request's `id`, echoed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    outputs: Vec<OutputTensor>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OutputTensor {
+    /// `label` and `probabilities` (classifiers) or `variable` (regressors).
+    name: String,
+    datatype: &'static str,
+    shape: Vec<usize>,
+    /// Row-major values, unless sent as binary data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<f64>>)]
+    data: Option<Tensor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<BinaryData>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BinaryData {
+    /// The tensor's length in the binary data after the JSON.
+    binary_data_size: usize,
 }
 
 fn flag(params: &Option<Map<String, Value>>, key: &str) -> bool {
@@ -261,20 +428,64 @@ fn decode_binary(datatype: &str, bytes: &[u8]) -> Result<Vec<f64>, String> {
 
 const NUMERIC: [&str; 10] = ["FP32", "FP64", "INT64", "INT32", "INT16", "INT8", "UINT8", "UINT16", "UINT32", "UINT64"];
 
+/// Inference: the router picks the generation; `model_version` in the answer names it.
+#[utoipa::path(
+    post, path = "/v2/models/{model}/infer", tag = "oip", operation_id = "oip_infer",
+    params(
+        ModelPath,
+        ("inference-header-content-length" = Option<u64>, Header, description = "Binary tensor data extension: the JSON's length"),
+    ),
+    request_body(content(
+        (InferRequest = "application/json"),
+        ("application/octet-stream"),
+    )),
+    responses(
+        (status = 200, description = "The outputs and the generation that answered",
+         content((InferResponse = "application/json"), ("application/octet-stream")),
+         headers(
+             ("x-switchyard-generation" = String, description = "The generation that answered"),
+             ("inference-header-content-length" = Option<u64>, description = "With binary outputs: the JSON's length"),
+         )),
+        (status = 404, description = "Unknown model, or not deployed", body = OipErrorBody),
+    ),
+    security((), ("api_key" = []), ("x_api_key" = []), ("basic" = [])),
+)]
 pub async fn infer(
     State(s): State<AppState>,
     OipPath(model): OipPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    OipBody(body): OipBody,
 ) -> OipResult<Response> {
     run_infer(s, model, None, headers, body).await
 }
 
+/// Inference with the version forced.
+#[utoipa::path(
+    post, path = "/v2/models/{model}/versions/{version}/infer", tag = "oip", operation_id = "oip_version_infer",
+    params(
+        ModelVersionPath,
+        ("inference-header-content-length" = Option<u64>, Header, description = "Binary tensor data extension: the JSON's length"),
+    ),
+    request_body(content(
+        (InferRequest = "application/json"),
+        ("application/octet-stream"),
+    )),
+    responses(
+        (status = 200, description = "The outputs of that version",
+         content((InferResponse = "application/json"), ("application/octet-stream")),
+         headers(
+             ("x-switchyard-generation" = String, description = "The generation that answered"),
+             ("inference-header-content-length" = Option<u64>, description = "With binary outputs: the JSON's length"),
+         )),
+        (status = 404, description = "Unknown model, not deployed, or the version is not live", body = OipErrorBody),
+    ),
+    security((), ("api_key" = []), ("x_api_key" = []), ("basic" = [])),
+)]
 pub async fn infer_version(
     State(s): State<AppState>,
     OipPath((model, version)): OipPath<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    OipBody(body): OipBody,
 ) -> OipResult<Response> {
     run_infer(s, model, Some(version), headers, body).await
 }
@@ -345,20 +556,18 @@ async fn run_infer(
                 (vec![rows, 1], "FP32", Tensor::F32(values.collect()))
             }
         };
-        let mut o = json!({"name": name, "datatype": datatype, "shape": shape});
+        let mut o = OutputTensor { name, datatype, shape, data: None, parameters: None };
         if as_binary {
             let before = raw.len();
             data.write_le(&mut raw);
-            o["parameters"] = json!({"binary_data_size": raw.len() - before});
+            o.parameters = Some(BinaryData { binary_data_size: raw.len() - before });
         } else {
-            o["data"] = data.to_json();
+            o.data = Some(data);
         }
         outputs.push(o);
     }
-    let mut answer = json!({"model_name": model, "model_version": out.generation, "outputs": outputs});
-    if let Some(id) = request.id {
-        answer["id"] = json!(id);
-    }
+    let answer =
+        InferResponse { model_name: model, model_version: out.generation.as_str().to_owned(), id: request.id, outputs };
     let header = serde_json::to_vec(&answer).map_err(|e| OipError(Error::Internal(e.to_string())))?;
     if raw.is_empty() {
         let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], header).into_response();
@@ -392,8 +601,10 @@ pub(super) fn parse_infer<'a>(
             )?
         }
     };
+    let json = &body[..json_len];
+    super::body::ensure_object(json)?;
     let request: InferRequest =
-        serde_json::from_slice(&body[..json_len]).map_err(|e| invalid(format!("malformed infer request: {e}")))?;
+        serde_json::from_slice(json).map_err(|e| invalid(format!("malformed infer request: {e}")))?;
     Ok((request, &body[json_len..]))
 }
 
@@ -469,6 +680,8 @@ fn label_of(p: &Prediction) -> i64 {
     }
 }
 
+#[derive(Serialize)]
+#[serde(untagged)]
 enum Tensor {
     I64(Vec<i64>),
     F32(Vec<f32>),
@@ -481,17 +694,12 @@ impl Tensor {
             Tensor::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         }
     }
-
-    fn to_json(&self) -> Value {
-        match self {
-            Tensor::I64(v) => json!(v),
-            Tensor::F32(v) => json!(v),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::model::Feature;
 

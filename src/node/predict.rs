@@ -5,18 +5,23 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::body::{JsonBody, PathOf};
 use super::error::ApiResult;
+use super::openapi::ServicePath;
 use super::{AppState, Authorized, GENERATION_HEADER, KEY_HEADER};
 use crate::engine::Routing;
 use crate::error::Error;
 use crate::model::Prediction;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"features": {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}}))]
 pub struct PredictBody {
+    /// One value per feature of the version's input schema, by name.
+    #[schema(value_type = BTreeMap<String, f64>)]
     features: Map<String, Value>,
 }
 
@@ -38,19 +43,27 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Err
 /// The answer of a prediction, serialized straight from the outcome (no `Value` tree): keys
 /// in alphabetical order and probabilities sorted by class name, as a `serde_json::Map`
 /// would write them.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PredictAnswer)]
 struct Answer<'a> {
+    /// The generation (version) that produced this answer.
     generation: &'a str,
+    /// Time in the model, milliseconds.
     latency_ms: f64,
     prediction: AnswerValue<'a>,
+    /// A classifier's probability per class.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, f64>>)]
     probabilities: Option<Probabilities<'a>>,
+    /// Names this prediction in a later `feedback` call.
     request_id: &'a str,
+    /// The deployment revision that routed it.
     revision: i64,
     service: &'a str,
 }
 
-#[derive(Serialize)]
+/// A classifier's class label, or a regressor's value.
+#[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 enum AnswerValue<'a> {
     Class(&'a str),
@@ -82,6 +95,23 @@ impl Serialize for Probabilities<'_> {
     }
 }
 
+/// Predicts with the generation the deployment's router picks (or the one forced with
+/// `x-switchyard-generation`); `x-switchyard-key` makes the pick sticky when the deployment is.
+#[utoipa::path(
+    post, path = "/v1/services/{service}/predict", tag = "predict", operation_id = "predict",
+    params(
+        ServicePath,
+        ("x-switchyard-generation" = Option<String>, Header, description = "Force this live generation"),
+        ("x-switchyard-key" = Option<String>, Header, description = "Sticky assignment key"),
+    ),
+    request_body = PredictBody,
+    responses(
+        (status = 200, description = "The prediction and the generation that made it", body = Answer,
+         headers(("x-switchyard-generation" = String, description = "The generation that answered"))),
+        (status = 404, description = "Unknown service, not deployed, or the forced generation is not live", body = super::error::ErrorBody),
+    ),
+    security((), ("api_key" = []), ("x_api_key" = []), ("basic" = [])),
+)]
 pub async fn predict(
     _: Authorized,
     State(state): State<AppState>,
@@ -113,14 +143,32 @@ pub async fn predict(
     Ok(response)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackBody {
+    /// The `request_id` of the prediction.
     request_id: String,
+    /// What really happened: a class label (string) or a value (number).
     outcome: Value,
 }
 
-/// `POST /v1/services/{service}/feedback`: the outcome of an earlier prediction.
+#[derive(Serialize, ToSchema)]
+pub struct FeedbackRecorded {
+    request_id: String,
+    recorded: bool,
+}
+
+/// The outcome of an earlier prediction, for A/B comparisons.
+#[utoipa::path(
+    post, path = "/v1/services/{service}/feedback", tag = "predict", operation_id = "feedback",
+    params(ServicePath),
+    request_body = FeedbackBody,
+    responses(
+        (status = 202, description = "Recorded", body = FeedbackRecorded),
+        (status = 404, description = "Unknown service, or the request id is not (or no longer) known", body = super::error::ErrorBody),
+    ),
+    security((), ("api_key" = []), ("x_api_key" = []), ("basic" = [])),
+)]
 pub async fn feedback(
     _: Authorized,
     State(state): State<AppState>,
@@ -128,23 +176,49 @@ pub async fn feedback(
     JsonBody(body): JsonBody<FeedbackBody>,
 ) -> ApiResult<Response> {
     state.engine.feedback(&service, &body.request_id, &body.outcome).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"request_id": body.request_id, "recorded": true}))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(FeedbackRecorded { request_id: body.request_id, recorded: true })).into_response())
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// Prometheus metrics of this node.
+#[utoipa::path(
+    get, path = "/metrics", tag = "node", operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")),
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let text = state.engine.metrics_text();
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
-pub async fn live() -> Json<Value> {
-    Json(json!({"live": true}))
+#[derive(Serialize, ToSchema)]
+pub struct Live {
+    live: bool,
 }
 
-/// Ready once the engine is open and every deployment of this node is active.
+#[derive(Serialize, ToSchema)]
+pub struct Ready {
+    ready: bool,
+}
+
+/// Liveness (Open Inference Protocol): the process answers.
+#[utoipa::path(
+    get, path = "/v2/health/live", tag = "node", operation_id = "live",
+    responses((status = 200, description = "Live", body = Live)),
+)]
+pub async fn live() -> Json<Live> {
+    Json(Live { live: true })
+}
+
+/// Readiness (Open Inference Protocol): the engine is open and every deployment of this node
+/// is active.
+#[utoipa::path(
+    get, path = "/v2/health/ready", tag = "node", operation_id = "ready",
+    responses(
+        (status = 200, description = "Ready", body = Ready),
+        (status = 503, description = "Not ready yet", body = Ready),
+    ),
+)]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    match state.engine.is_ready().await {
-        true => (StatusCode::OK, Json(json!({"ready": true}))).into_response(),
-        false => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false}))).into_response(),
-    }
+    let ready = state.engine.is_ready().await;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(Ready { ready })).into_response()
 }

@@ -18,7 +18,7 @@ use crate::model::ModelSchema;
 use crate::names::{ServiceName, VersionId};
 use crate::store::{Pool, now_ms};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Service {
     pub name: ServiceName,
     pub description: String,
@@ -26,7 +26,7 @@ pub struct Service {
 }
 
 /// Where a version came from.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Provenance {
     /// Who created it (user, scenario run, …).
     pub created_by: String,
@@ -38,7 +38,7 @@ pub struct Provenance {
     pub details: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Version {
     pub service: ServiceName,
     pub id: VersionId,

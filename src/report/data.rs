@@ -28,7 +28,7 @@ const STEPS: [i64; 14] = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 288
 
 /// Everything a report shows. Serialisable: the node sends it as JSON
 /// (`GET /admin/v1/deployments/{service}/report`) and the CLI renders it locally.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReportData {
     pub service: String,
     pub description: String,
@@ -56,7 +56,7 @@ pub struct ReportData {
     pub ab: AbReport,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionRow {
     pub id: String,
     pub created_at: DateTime<Utc>,
@@ -72,7 +72,7 @@ pub struct VersionRow {
 }
 
 /// One generation's live traffic over the range.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GenerationSeries {
     pub generation: String,
     pub requests: u64,
@@ -88,7 +88,7 @@ pub struct GenerationSeries {
     pub points: Vec<SeriesPoint>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SeriesPoint {
     /// Start of the step (UTC).
     pub start: DateTime<Utc>,

@@ -12,7 +12,7 @@ use crate::names::VersionId;
 /// How far the sum of probabilities may be from 1.
 pub const SUM_TOLERANCE: f64 = 1e-6;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MappingEntry {
     pub generation: VersionId,
     pub proba: f64,
@@ -20,11 +20,11 @@ pub struct MappingEntry {
 
 /// A mapping that passed every rule: non-empty, known generations, no duplicates, each
 /// probability finite in [0, 1], sum within [`SUM_TOLERANCE`] of 1.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Mapping(Vec<MappingEntry>);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueKind {
     /// The text is not JSON.
@@ -44,7 +44,7 @@ pub enum IssueKind {
 
 /// One problem, located: `index` is the entry (None for the whole mapping), `field` is
 /// `generation` or `proba` where it applies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MappingIssue {
     pub index: Option<usize>,
     pub field: Option<String>,

@@ -26,7 +26,7 @@ pub struct Schedule {
 }
 
 /// One upcoming fire time: the instant, and the wall clock of the trigger's zone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FireTime {
     pub at: DateTime<Utc>,
     /// e.g. `2026-03-01 00:00:00 CET`.

@@ -46,7 +46,7 @@ use crate::error::{Error, Result};
 pub const MAX_RUNS_LISTED: usize = 500;
 
 /// A saved scenario as lists and the editor show it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScenarioView {
     pub spec: Scenario,
     pub created_at: DateTime<Utc>,
@@ -60,7 +60,7 @@ pub struct ScenarioView {
 }
 
 /// A cron trigger's next fire times.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TriggerFires {
     /// Index in the scenario's `triggers`.
     pub trigger: usize,

@@ -21,7 +21,7 @@ pub const RESERVED_NAME: &str = "validate";
 /// The longest a command may be allowed to run: one week.
 pub const MAX_TIMEOUT_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: ScenarioName,
@@ -35,7 +35,7 @@ pub struct Scenario {
     pub triggers: Vec<Trigger>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Step {
     RunCommand(RunCommand),
@@ -45,7 +45,7 @@ pub enum Step {
 }
 
 /// A shell command line (`sh -c`) or a program and its arguments (run directly).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum CommandLine {
     Shell(String),
@@ -71,7 +71,7 @@ fn yes() -> bool {
 /// Runs a program; its output goes to the run log. A non-zero exit or the timeout fails the
 /// step. Each declared output is a file the command must have written; its absolute path
 /// becomes a variable.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunCommand {
     pub name: String,
@@ -90,7 +90,7 @@ pub struct RunCommand {
 }
 
 /// Registers a model file as a new version of a service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateVersion {
     pub name: String,
@@ -112,7 +112,7 @@ pub struct CreateVersion {
     pub target_variable: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     Accuracy,
@@ -143,7 +143,7 @@ impl Metric {
 
 /// Computes a metric of a version on a holdout CSV, and optionally stops the run unless the
 /// candidate beats the baseline (by default the active generation).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Evaluate {
     pub name: String,
@@ -169,7 +169,7 @@ impl Evaluate {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UpdateMode {
     /// The new version serves alone.
@@ -179,7 +179,7 @@ pub enum UpdateMode {
     Replace { generation: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDeployment {
     pub name: String,
@@ -278,7 +278,7 @@ impl Step {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnMissed {
     /// Fires missed while the node was down are run once when it starts.
@@ -288,7 +288,7 @@ pub enum OnMissed {
     Skip,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CronTrigger {
     /// croner syntax; "monthly at midnight" is `0 0 1 * *`.
@@ -314,7 +314,7 @@ impl CronTrigger {
 }
 
 /// How runs start. A scenario can always be run by hand; `manual` only says so explicitly.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
     Manual,
@@ -322,7 +322,7 @@ pub enum Trigger {
 }
 
 /// One problem of a spec, at its place: `steps[2].version`, `triggers[0].schedule`, …
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScenarioIssue {
     /// `steps[i].field`, `triggers[i].field`, `variables.name` or `name`.
     pub path: String,

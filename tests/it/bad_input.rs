@@ -77,7 +77,19 @@ async fn bad_predict_requests() {
     let r = node.http.get(node.url("/v1/nothing")).send().await.expect("send");
     assert_eq!(error_code(r).await.1, "not_found");
     let r = node.http.get(node.url("/v1/services/iris/predict")).send().await.expect("send");
-    assert_eq!(error_code(r).await.0, 404);
+    assert_eq!(r.headers().get("allow").map(|v| v.to_str().expect("ascii")), Some("POST"));
+    assert_eq!(
+        error_code(r).await,
+        (405, "method_not_allowed".into(), "/v1/services/iris/predict does not accept GET".into())
+    );
+    let r = node.http.request(reqwest::Method::TRACE, node.url("/v2/health/live")).send().await.expect("send");
+    assert_eq!(r.status(), 405);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert!(body["error"].is_string(), "the protocol's error shape on /v2: {body}");
+    // Valid JSON that is not an object is not read as a struct's fields by position.
+    let (status, code, message) = error_code(raw(r#"[{"sepal_length": 5.1}]"#.into()).await.expect("send")).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_input"), "{message}");
+    assert!(message.contains("must be a JSON object"), "{message}");
 
     // Still answering correctly.
     let r = node.predict("iris", &iris_row()).await;
@@ -98,6 +110,20 @@ async fn bad_admin_requests() {
     assert_eq!((status, code.as_str()), (409, "already_exists"));
     let (status, code, _) = error_code(post("/admin/v1/services", json!({"nom": "x"})).await.expect("send")).await;
     assert_eq!((status, code.as_str()), (400, "invalid_input"));
+    let (status, code, message) =
+        error_code(post("/admin/v1/services", json!(["positional", ""])).await.expect("send")).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_input"), "{message}");
+    let r = node.http.post(node.url("/admin/v1/deployments/iris/rollback")).body("[null, null]").send();
+    assert_eq!(error_code(r.await.expect("send")).await.1, "invalid_input");
+    // Every refusal is JSON, whatever part of the request is wrong: a query, the form.
+    let r = node.http.get(node.url("/admin/v1/deployments/iris/monitor?minutes=many")).send().await.expect("send");
+    let (status, code, message) = error_code(r).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_input"), "{message}");
+    assert!(message.contains("query string"), "{message}");
+    let r = node.http.post(node.url("/admin/v1/services/iris/versions")).json(&json!({})).send().await.expect("send");
+    let (status, code, message) = error_code(r).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_input"), "{message}");
+    assert!(message.contains("multipart/form-data"), "{message}");
     // Upload to an unknown service; upload without a model part.
     let (status, code, _) = error_code(node.upload("ghost", "iris_logreg.onnx", json!({})).await).await;
     assert_eq!((status, code.as_str()), (404, "service_not_found"));

@@ -56,7 +56,7 @@ async fn infer_metadata_and_errors() {
     let r = node.http.post(node.url("/v2/models/iris/infer")).body("{").send().await.expect("send");
     assert_eq!(r.status(), 400);
     let ready = node.http.get(node.url("/v2/models/iris/versions/v2/ready")).send().await.expect("send");
-    assert_eq!(ready.status(), 503, "v2 is not live");
+    assert_eq!(ready.status(), 404, "v2 is not live: the protocol's 4xx for false");
     let server: Value = node.get_json("/v2").await;
     assert_eq!(server["name"], "switchyard");
 }

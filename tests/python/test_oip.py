@@ -6,21 +6,14 @@ users do: health, metadata, inference with FP32 inputs (binary and JSON data) fo
 model against the fixtures' onnxruntime outputs, a forced version, and errors.
 """
 import json
-import os
-import pathlib
-import socket
 import subprocess
-import tempfile
-import time
 
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-BINARY = TARGET / "debug" / "switchyard"
+from conftest import BINARY, ROOT, running_node
 
 # Demo service -> the fixture behind its v1.
 MODELS = {
@@ -30,40 +23,12 @@ MODELS = {
 }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def node():
-    port = free_port()
-    with tempfile.TemporaryDirectory() as data:
-        proc = subprocess.Popen(
-            [str(BINARY), "serve", "--bind", f"127.0.0.1:{port}", "--data-dir", data, "--router-seed", "7"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        url = f"127.0.0.1:{port}"
-        client = httpclient.InferenceServerClient(url=url)
-        deadline = time.time() + 60
-        while True:
-            try:
-                if client.is_server_ready():
-                    break
-            except Exception:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"switchyard serve did not start: {proc.stderr.read().decode()}")
-            time.sleep(0.1)
+    with running_node("--router-seed", "7") as base:
         # Serve v1 alone on the A/B demo so its answers are comparable with the fixture.
-        subprocess.run(
-            [str(BINARY), "deploy", "breast_cancer", "v1", "--node", f"http://{url}"], check=True, capture_output=True
-        )
-        yield client
-        proc.terminate()
-        proc.wait(timeout=10)
+        subprocess.run([str(BINARY), "deploy", "breast_cancer", "v1", "--node", base], check=True, capture_output=True)
+        yield httpclient.InferenceServerClient(url=base.removeprefix("http://"))
 
 
 def expected(fixture):

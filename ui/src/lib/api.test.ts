@@ -92,7 +92,7 @@ describe('errors crossing IPC', () => {
   it('passes an ApiError through unchanged and knows every engine code', () => {
     const e = new ApiError('not_deployed', 'deploy first');
     expect(toApiError(e)).toBe(e);
-    expect(ERROR_CODES).toHaveLength(24);
+    expect(ERROR_CODES).toHaveLength(25);
     for (const code of ['request_not_found', 'canary_not_found', 'canary_conflict'] as const) expect(ERROR_CODES).toContain(code);
     for (const code of ERROR_CODES) expect(toApiError({ code, message: 'x' }).code).toBe(code);
   });

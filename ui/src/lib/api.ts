@@ -61,6 +61,7 @@ export const ERROR_CODES = [
   'request_timeout',
   'node_unreachable',
   'not_found',
+  'method_not_allowed',
   'internal',
 ] as const;
 
