@@ -224,6 +224,11 @@ struct ServeArgs {
     /// in the data dir). Nodes sharing it must share the data dir's artifacts/ too.
     #[arg(long, env = "SWITCHYARD_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// This node's name among the nodes sharing the registry (default: the host name). Its
+    /// traffic minutes and scenario runs are recorded under it; two nodes on one host sharing
+    /// a registry need one each.
+    #[arg(long, env = "SWITCHYARD_INSTANCE", value_parser = instance_name)]
+    instance: Option<String>,
     /// Seconds a prediction request may take from its first byte to its answer (slow or
     /// stalled bodies get 408).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -339,6 +344,11 @@ fn client(args: &NodeArgs) -> switchyard::Result<NodeClient> {
         .map_err(|e| switchyard::Error::InvalidConfig(format!("{e:#}")))?;
     let user = std::env::var("USER").unwrap_or_else(|_| "cli".to_owned());
     NodeClient::new(&args.node, token, &format!("{user} (cli)"))
+}
+
+fn instance_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_graphic());
+    if ok { Ok(s.to_owned()) } else { Err("use 1-128 visible ASCII characters, e.g. node-a".into()) }
 }
 
 fn print_json(v: &impl serde::Serialize) -> switchyard::Result<()> {
@@ -667,6 +677,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         router_seed: args.router_seed,
         seed_demo: !args.no_demo,
         database_url: args.database_url.clone(),
+        instance: args.instance.clone().unwrap_or_else(switchyard::engine::default_instance),
         ..EngineConfig::new(data_dir.clone())
     })
     .await

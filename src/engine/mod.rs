@@ -22,12 +22,15 @@ use crate::monitor::{Monitor, Totals};
 use tokio_util::sync::CancellationToken;
 
 mod access;
+mod instance;
 mod predict;
 mod shared;
 
 use crate::names::{ServiceName, VersionId};
 use crate::registry::{self, NewVersion, Service, Version, artifacts::ArtifactStore};
 use crate::store::{self, Pool};
+pub(crate) use instance::SCHEDULER as SCHEDULER_LEASE;
+pub use instance::{LEASE_TTL, default_instance};
 pub use predict::InferOutcome;
 
 /// The name of the embedded node in the registry's `deployments` table.
@@ -63,6 +66,9 @@ pub struct EngineConfig {
     /// A shared registry (`postgres://…`); None keeps it in `data_dir/registry.db` (SQLite).
     /// Artifacts stay in `data_dir/artifacts`, which nodes sharing a registry must share too.
     pub database_url: Option<String>,
+    /// This process's name among the nodes sharing the registry (default: the host name);
+    /// nodes on one host sharing a registry need one each.
+    pub instance: String,
 }
 
 /// Latency and failures injected into given generations (`(service, version)`).
@@ -85,6 +91,7 @@ impl EngineConfig {
             scheduler_tick: Some(Duration::from_secs(1)),
             switchyard_exe: None,
             database_url: None,
+            instance: default_instance(),
         }
     }
 
@@ -137,6 +144,7 @@ pub(crate) struct Inner {
     /// Serialises every read-modify-write of canaries (controller passes, user actions), so
     /// neither overwrites the other's newer state.
     canary_lock: tokio::sync::Mutex<()>,
+    identity: instance::Identity,
 }
 
 impl Drop for Inner {
@@ -244,9 +252,11 @@ impl Engine {
                 access: ArcSwap::from_pointee(HashMap::new()),
                 access_lock: tokio::sync::Mutex::new(()),
                 canary_lock: tokio::sync::Mutex::new(()),
+                identity: instance::Identity::new(config.instance.clone()),
             }),
         };
-        crate::monitor::load(&engine.inner.pool, &engine.inner.node, &engine.inner.monitor).await?;
+        crate::monitor::load(&engine.inner.pool, &engine.inner.node, engine.instance(), &engine.inner.monitor).await?;
+        engine.heartbeat().await?;
         if config.seed_demo && registry::list_services(&engine.inner.pool).await?.is_empty() {
             crate::demo::seed(&engine).await?;
         }
@@ -268,11 +278,15 @@ impl Engine {
         self.every(config.flush_interval, "traffic flusher", |engine| async move {
             engine.flush_monitor().await.map(|_| ())
         });
-        self.every(config.canary_tick, "canary controller", |engine| async move { engine.canary_pass().await });
+        self.every(instance::HEARTBEAT, "liveness lease", |engine| async move { engine.heartbeat().await });
+        // One node of a shared registry at a time drives canaries and fires scenarios.
+        self.every(config.canary_tick, "canary controller", |engine| async move {
+            if engine.lead(instance::CONTROLLER).await? { engine.canary_pass().await } else { Ok(()) }
+        });
         if let Some(every) = config.scheduler_tick {
             self.every(every, "scenario scheduler", |engine| async move {
                 let now = engine.clock().now();
-                engine.scheduler_tick(now).await.map(|_| ())
+                engine.scheduler_round(now).await.map(|_| ())
             });
         }
     }
@@ -316,7 +330,7 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        Ok(())
+        self.release_leases().await
     }
 
     /// The engine's wall clock.
@@ -346,7 +360,7 @@ impl Engine {
     /// registry, and must include the current minute).
     pub(crate) async fn flush_monitor(&self) -> Result<usize> {
         let _guard = self.inner.flush_lock.lock().await;
-        crate::monitor::flush(&self.inner.pool, &self.inner.node, &self.inner.monitor).await
+        crate::monitor::flush(&self.inner.pool, &self.inner.node, self.instance(), &self.inner.monitor).await
     }
 
     pub(crate) fn from_weak(weak: &Weak<Inner>) -> Option<Engine> {

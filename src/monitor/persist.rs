@@ -16,8 +16,8 @@ struct Dirty {
     bucket: Bucket,
 }
 
-/// Writes every changed bucket of `node` in one transaction.
-pub async fn flush(pool: &Pool, node: &str, monitor: &Monitor) -> Result<usize> {
+/// Writes every changed bucket of `node`, as counted by `instance`, in one transaction.
+pub async fn flush(pool: &Pool, node: &str, instance: &str, monitor: &Monitor) -> Result<usize> {
     let mut dirty = Vec::new();
     if let Ok(map) = monitor.series.read() {
         for ((service, generation, role), series) in map.iter() {
@@ -43,14 +43,15 @@ pub async fn flush(pool: &Pool, node: &str, monitor: &Monitor) -> Result<usize> 
             b.latency.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect();
         let latency = serde_json::to_string(&latency).map_err(|e| Error::Internal(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO traffic_minutes (service, node, generation, role, minute, requests, errors, rejected, compared, agreed, abs_diff_sum, latency_json) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (service, node, generation, role, minute) DO UPDATE SET requests = excluded.requests, errors = excluded.errors, \
+            "INSERT INTO traffic_minutes (service, node, instance, generation, role, minute, requests, errors, rejected, compared, agreed, abs_diff_sum, latency_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (service, node, instance, generation, role, minute) DO UPDATE SET requests = excluded.requests, errors = excluded.errors, \
              rejected = excluded.rejected, compared = excluded.compared, agreed = excluded.agreed, abs_diff_sum = excluded.abs_diff_sum, \
              latency_json = excluded.latency_json",
         )
         .bind(&d.service)
         .bind(node)
+        .bind(instance)
         .bind(&d.generation)
         .bind(d.role.as_str())
         .bind(b.minute)
@@ -68,14 +69,16 @@ pub async fn flush(pool: &Pool, node: &str, monitor: &Monitor) -> Result<usize> 
     Ok(dirty.len())
 }
 
-/// Loads the retained minutes of `node` into an empty monitor (at start).
-pub async fn load(pool: &Pool, node: &str, monitor: &Monitor) -> Result<usize> {
+/// Loads the retained minutes `instance` counted for `node` into an empty monitor (at start),
+/// with those written before instances existed.
+pub async fn load(pool: &Pool, node: &str, instance: &str, monitor: &Monitor) -> Result<usize> {
     let since = minute_of(Utc::now()) - RETENTION_MINUTES + 1;
     let rows = sqlx::query(
         "SELECT service, generation, role, minute, requests, errors, rejected, compared, agreed, abs_diff_sum, latency_json \
-         FROM traffic_minutes WHERE node = $1 AND minute >= $2 ORDER BY minute",
+         FROM traffic_minutes WHERE node = $1 AND (instance = $2 OR instance = '') AND minute >= $3 ORDER BY minute",
     )
     .bind(node)
+    .bind(instance)
     .bind(since)
     .fetch_all(pool)
     .await?;

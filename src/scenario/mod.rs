@@ -262,7 +262,7 @@ impl Engine {
         let name = spec.name.to_string();
         let now = self.clock().now();
         let mut run = Run::fresh(&spec, &trigger, RunStatus::Running, StepStatus::Pending, String::new(), now);
-        run.id = store::insert_run(self.pool(), self.node_name(), &run, "").await?;
+        run.id = store::insert_run(self.pool(), self.node_name(), self.instance(), &run, "").await?;
         self.set_running_id(&name, run.id);
         let run_dir = self.data_dir().join("scenarios").join(&name).join("runs").join(run.id.to_string());
         run.variables = self.run_variables(&spec, run.id, &run_dir, now);

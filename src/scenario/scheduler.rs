@@ -37,14 +37,44 @@ impl Engine {
         self.scheduler_pass(now, false).await
     }
 
-    /// At engine open: marks runs left `running` by a previous process as abandoned, then
-    /// handles the fires missed while the node was down.
+    /// The scheduler loop's pass: on the node that leads the scheduler (one of the nodes
+    /// sharing a registry), marks runs of stopped instances abandoned and fires what is due;
+    /// on the others, nothing.
+    pub async fn scheduler_round(&self, now: DateTime<Utc>) -> Result<Vec<Fired>> {
+        if !self.lead(crate::engine::SCHEDULER_LEASE).await? {
+            return Ok(Vec::new());
+        }
+        self.abandon_orphaned_runs().await?;
+        self.scheduler_tick(now).await
+    }
+
+    /// At engine open: marks runs left `running` by this instance's previous process as
+    /// abandoned, then (on the node that leads the scheduler) handles the fires missed while
+    /// no node ran it.
     pub(crate) async fn scheduler_start(&self) -> Result<Vec<Fired>> {
         let now = self.clock().now();
-        for run in store::abandon_running(self.pool(), self.node_name(), now).await? {
+        let me = self.instance().to_owned();
+        // Runs recorded before instances existed have none.
+        for run in store::abandon_running(self.pool(), self.node_name(), now, |i| i == me || i.is_empty()).await? {
             tracing::warn!(scenario = %run.scenario, run = run.id, "{}", run.message);
         }
+        if !self.lead(crate::engine::SCHEDULER_LEASE).await? {
+            return Ok(Vec::new());
+        }
         self.scheduler_pass(now, true).await
+    }
+
+    /// On the node that leads the scheduler: marks runs of instances that are no longer alive
+    /// (stopped without closing, and not restarted) as abandoned: they say what happened
+    /// instead of running forever.
+    async fn abandon_orphaned_runs(&self) -> Result<()> {
+        let alive = self.alive_instances().await?;
+        let me = self.instance().to_owned();
+        let dead = |i: &str| i != me && !alive.iter().any(|a| a == i);
+        for run in store::abandon_running(self.pool(), self.node_name(), self.clock().now(), dead).await? {
+            tracing::warn!(scenario = %run.scenario, run = run.id, "{} (its instance is gone)", run.message);
+        }
+        Ok(())
     }
 
     async fn scheduler_pass(&self, now: DateTime<Utc>, at_start: bool) -> Result<Vec<Fired>> {
@@ -148,7 +178,7 @@ impl Engine {
         let now = self.clock().now();
         let mut run = Run::fresh(spec, trigger, status, StepStatus::Skipped, why.clone(), now);
         let log = format!("[{}] {why}\n", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
-        run.id = store::insert_run(self.pool(), self.node_name(), &run, &log).await?;
+        run.id = store::insert_run(self.pool(), self.node_name(), self.instance(), &run, &log).await?;
         tracing::info!(scenario = name, run = run.id, status = status.as_str(), "{why}");
         Ok(run)
     }

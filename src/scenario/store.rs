@@ -332,7 +332,8 @@ fn run_from_row(row: &sqlx::any::AnyRow, with_log: bool) -> Result<Run> {
 }
 
 /// Records a new run with the next id of its scenario; returns the id.
-pub async fn insert_run(pool: &Pool, node: &str, run: &Run, log: &str) -> Result<i64> {
+/// Records a new run of `node`'s scenario, executed by `instance`; returns its id.
+pub async fn insert_run(pool: &Pool, node: &str, instance: &str, run: &Run, log: &str) -> Result<i64> {
     // IMMEDIATE: the transaction reads then writes; a deferred one could not upgrade while
     // another connection writes (SQLite answers "database is locked" at once, not after the
     // busy timeout).
@@ -344,7 +345,7 @@ pub async fn insert_run(pool: &Pool, node: &str, run: &Run, log: &str) -> Result
             .fetch_one(&mut *tx)
             .await?;
     sqlx::query(&format!(
-        "INSERT INTO scenario_runs ({RUN_COLUMNS}, node, log) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO scenario_runs ({RUN_COLUMNS}, node, log, instance) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(&run.scenario)
     .bind(id)
@@ -358,6 +359,7 @@ pub async fn insert_run(pool: &Pool, node: &str, run: &Run, log: &str) -> Result
     .bind(run.ended_at.map(|t| t.timestamp_millis()))
     .bind(node)
     .bind(log)
+    .bind(instance)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -413,18 +415,27 @@ pub async fn run(pool: &Pool, node: &str, scenario: &str, id: i64) -> Result<Opt
     row.as_ref().map(|r| run_from_row(r, true)).transpose()
 }
 
-/// Marks every run of this node still `running` as abandoned: at start, no process of this
-/// node runs them any more. Their steps in progress are marked abandoned, the ones not
-/// started skipped, and a line is appended to the log. Returns the runs changed.
-pub async fn abandon_running(pool: &Pool, node: &str, at: DateTime<Utc>) -> Result<Vec<Run>> {
+/// Marks the runs of `node` still `running` whose executing instance is `dead` as abandoned:
+/// no process runs them any more (this instance at its start, or an instance that stopped).
+/// Their steps in progress are marked abandoned, the ones not started skipped, and a line is
+/// appended to the log. Returns the runs changed.
+pub async fn abandon_running(
+    pool: &Pool,
+    node: &str,
+    at: DateTime<Utc>,
+    dead: impl Fn(&str) -> bool,
+) -> Result<Vec<Run>> {
     let rows = sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS}, log FROM scenario_runs WHERE node = $1 AND status = 'running' ORDER BY scenario, id"
+        "SELECT {RUN_COLUMNS}, log, instance FROM scenario_runs WHERE node = $1 AND status = 'running' ORDER BY scenario, id"
     ))
     .bind(node)
     .fetch_all(pool)
     .await?;
     let mut out = Vec::new();
     for row in &rows {
+        if !dead(&row.try_get::<String, _>("instance")?) {
+            continue;
+        }
         let mut run = run_from_row(row, true)?;
         let log = run.log.take().unwrap_or_default();
         let step = run.steps.iter().find(|s| s.status == StepStatus::Running).map(|s| s.name.clone());

@@ -9,6 +9,8 @@
 //! With PostgreSQL, a committed config change is announced on [`CHANNEL`] (`NOTIFY`), and
 //! every node listens ([`listen`]) to activate it at once.
 
+pub mod lease;
+
 use std::path::Path;
 use std::time::Duration;
 

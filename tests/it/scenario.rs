@@ -422,6 +422,50 @@ async fn missed_fires_after_a_restart_follow_the_policy() {
     assert_eq!(engine.scenario_runs("catch_up", 10).await.expect("runs").len(), 1);
 }
 
+/// Two nodes on one registry (instances `a` and `b`): only the node leading the scheduler
+/// fires a due time; when it stops, the other takes over. A node opening never abandons the
+/// run of another live instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_sharing_a_registry_fire_each_due_time_once() {
+    let clock = Arc::new(ManualClock::new(utc("2026-01-15T10:30:00Z")));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = EngineConfig { instance: "a".into(), ..config(&dir, Some(Arc::clone(&clock))) };
+    let a = spawn_with(dir, cfg, NodeConfig::default()).await;
+    a.with_iris().await;
+    let mut hourly = shell("hourly", "echo tick", 10.0, json!([{"kind": "cron", "schedule": "0 * * * *"}]));
+    hourly["steps"].as_array_mut().expect("steps").truncate(1);
+    save_ok(&a, &hourly).await;
+    save_ok(&a, &shell("long", "echo working; sleep 30", 60.0, json!([]))).await;
+    start(&a, "long").await;
+    wait_for_log(&a, "long", 1, "working").await;
+
+    let shared = std::fs::read_to_string(a.dir.path().join("test-database-url")).ok();
+    let b_config =
+        EngineConfig { database_url: shared, instance: "b".into(), ..config(&a.dir, Some(Arc::clone(&clock))) };
+    let b = Engine::open(b_config).await.expect("second node");
+    assert_eq!(b.instance(), "b");
+    assert_eq!(b.scenario_run("long", 1).await.expect("run").status, RunStatus::Running, "a's run is a's");
+
+    clock.set(utc("2026-01-15T11:00:00Z"));
+    assert!(b.scheduler_round(clock.now()).await.expect("round").is_empty(), "a leads the scheduler");
+    let fired = a.engine.scheduler_round(clock.now()).await.expect("round");
+    assert_eq!(fired.len(), 1);
+    engine_wait(&a.engine, "hourly", fired[0].run.id).await;
+    assert!(b.scheduler_round(clock.now()).await.expect("round").is_empty());
+    assert!(a.engine.scheduler_round(clock.now()).await.expect("round").is_empty(), "once per due time");
+
+    // A stops (its run is recorded as stopped); B leads from its next round.
+    a.engine.close().await.expect("close");
+    assert_eq!(b.scenario_run("long", 1).await.expect("run").status, RunStatus::Abandoned);
+    clock.set(utc("2026-01-15T12:00:00Z"));
+    let fired = b.scheduler_round(clock.now()).await.expect("round");
+    assert_eq!(fired.len(), 1, "b took over");
+    engine_wait(&b, "hourly", fired[0].run.id).await;
+    let runs = b.scenario_runs("hourly", 10).await.expect("runs");
+    assert_eq!(runs.iter().map(|r| r.status).collect::<Vec<_>>(), [RunStatus::Succeeded, RunStatus::Succeeded]);
+    b.close().await.expect("close");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_left_running_by_a_dead_process_is_marked_abandoned() {
     let node = node_with(None).await;

@@ -1,6 +1,7 @@
 //! Three `switchyard serve` processes sharing one PostgreSQL registry and one artifacts
 //! directory: a deploy or a rollback committed on any node is live on all three within one
-//! second (measured), and all three assign sticky keys alike.
+//! second (measured), all three assign sticky keys alike, and a report counts the traffic of
+//! all three (each records its minutes under its own instance).
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,12 @@ async fn served_by(http: &reqwest::Client, node: &NodeProcess, key: Option<&str>
     }
     let v: Value = req.send().await.expect("send").json().await.expect("json");
     (v["generation"].as_str().expect("generation").to_owned(), v["revision"].as_i64().expect("revision"))
+}
+
+/// The requests of every generation in a monitor snapshot or a report at `url`.
+async fn requests(http: &reqwest::Client, url: &str) -> u64 {
+    let v: Value = http.get(url).send().await.expect("send").json().await.expect("json");
+    v["generations"].as_array().expect("generations").iter().map(|g| g["requests"].as_u64().expect("requests")).sum()
 }
 
 /// How long until every node serves `revision`.
@@ -33,11 +40,11 @@ async fn until_everywhere(http: &reqwest::Client, nodes: &[&NodeProcess], revisi
 async fn a_change_on_one_node_is_live_on_all_three_within_a_second() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = test_database(dir.path()).await;
-    let args = ["--database-url", url.as_str()];
+    let args = |instance: &'static str| ["--database-url", url.as_str(), "--instance", instance];
     // The first node seeds the demo; the others join the registry it filled.
-    let a = NodeProcess::start_with(dir.path(), true, &args);
-    let b = NodeProcess::start_with(dir.path(), false, &args);
-    let c = NodeProcess::start_with(dir.path(), false, &args);
+    let a = NodeProcess::start_with(dir.path(), true, &args("a"));
+    let b = NodeProcess::start_with(dir.path(), false, &args("b"));
+    let c = NodeProcess::start_with(dir.path(), false, &args("c"));
     let http = reqwest::Client::new();
     let all = [&a, &b, &c];
     for node in all {
@@ -86,9 +93,22 @@ async fn a_change_on_one_node_is_live_on_all_three_within_a_second() {
         assert_eq!(served_by(&http, &b, Some(&key)).await.0, on_a, "{key}");
         assert_eq!(served_by(&http, &c, Some(&key)).await.0, on_a, "{key}");
     }
+
+    // Every node counted its own traffic; stopped (flushing its minutes), then a report on
+    // a fourth node counts them all.
+    let mut counted = 0;
+    for node in all {
+        let served = requests(&http, &node.url("/admin/v1/deployments/iris_classifier/monitor")).await;
+        assert!(served > 40, "{} served {served}", node.url);
+        counted += served;
+    }
     for node in [a, b, c] {
         let log = node.log();
         assert!(!log.contains("panicked"), "{log}");
-        node.kill();
+        node.stop();
     }
+    let d = NodeProcess::start_with(dir.path(), false, &args("d"));
+    let reported = requests(&http, &d.url("/admin/v1/deployments/iris_classifier/report")).await;
+    assert_eq!(reported, counted, "the report counts every node's requests");
+    d.kill();
 }

@@ -273,6 +273,15 @@ impl NodeProcess {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// SIGTERM, and waits for the node to finish its graceful shutdown.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "the node did not stop cleanly ({status}): {}", self.log());
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill(mut self) {
         let _ = self.child.kill();
