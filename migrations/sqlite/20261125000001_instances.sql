@@ -7,7 +7,7 @@
 CREATE TABLE traffic_minutes_by_instance (
     service       TEXT NOT NULL,
     node          TEXT NOT NULL,
-    instance      TEXT NOT NULL,
+    instance      TEXT NOT NULL DEFAULT '',
     generation    TEXT NOT NULL,
     role          TEXT NOT NULL CHECK (role IN ('live', 'shadow')),
     minute        INTEGER NOT NULL,          -- Unix time / 60
