@@ -3,7 +3,8 @@
 -- host name): traffic minutes and scenario runs record theirs, so nodes never overwrite each
 -- other's minutes and a restarting node abandons only its own runs. Leases let one instance
 -- at a time do the work only one may do (scenario scheduler, canary controller) and say
--- which instances are alive.
+-- which instances are alive. Secrets of the registry (the key request ids are signed with)
+-- are made by the first node and shared by all.
 
 -- Minutes written before instances existed keep an empty instance.
 ALTER TABLE traffic_minutes ADD COLUMN instance TEXT NOT NULL DEFAULT '';
@@ -18,4 +19,9 @@ CREATE TABLE leases (
     name        TEXT PRIMARY KEY,
     holder      TEXT NOT NULL,
     expires_at  BIGINT NOT NULL
+);
+
+CREATE TABLE registry_secrets (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
 );

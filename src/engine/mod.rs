@@ -17,7 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::deploy::{self, ActiveDeployment, DeploymentConfig, Revision, RevisionKind, RevisionMeta, Serving};
 use crate::error::{Error, Result};
 use crate::model::{LoadedModel, Prediction};
-use crate::monitor::feedback::RequestLog;
+use crate::monitor::feedback::RequestIds;
 use crate::monitor::{Monitor, Totals};
 use tokio_util::sync::CancellationToken;
 
@@ -119,7 +119,8 @@ pub(crate) struct Inner {
     deploy_lock: tokio::sync::Mutex<()>,
     picker: Picker,
     monitor: Monitor,
-    requests: RequestLog,
+    /// Issues and checks the request ids feedback names.
+    request_ids: RequestIds,
     faults: Faults,
     /// Bounds concurrent shadow runs; a request finding none free is not mirrored.
     shadow_permits: Arc<tokio::sync::Semaphore>,
@@ -228,6 +229,7 @@ impl Engine {
             Some(seed) => Picker::Seeded(Box::new(Mutex::new(StdRng::seed_from_u64(seed)))),
             None => Picker::Entropy,
         };
+        let request_ids = RequestIds::new(&store::shared_secret(&pool, "request_ids").await?);
         let engine = Engine {
             inner: Arc::new(Inner {
                 pool,
@@ -239,7 +241,7 @@ impl Engine {
                 deploy_lock: tokio::sync::Mutex::new(()),
                 picker,
                 monitor: Monitor::default(),
-                requests: RequestLog::default(),
+                request_ids,
                 faults: config.faults.clone(),
                 shadow_permits: Arc::new(tokio::sync::Semaphore::new(SHADOW_CONCURRENCY)),
                 shutdown: CancellationToken::new(),

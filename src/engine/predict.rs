@@ -1,4 +1,4 @@
-//! The request path: route, run, record; mirror to the shadow; remember the request for
+//! The request path: route, run, record; mirror to the shadow; a signed request id for
 //! feedback. Plus the read side of monitoring (snapshots, A/B results, `/metrics`).
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use crate::deploy::ActiveDeployment;
 use crate::error::{Error, Result};
 use crate::model::Prediction;
 use crate::monitor::ab::{self, AbReport};
-use crate::monitor::feedback::{self, Served};
+use crate::monitor::feedback;
 use crate::monitor::{Comparison, MonitorSnapshot, Outcome};
 use crate::names::VersionId;
 use crate::router::sticky_point;
@@ -46,11 +46,7 @@ impl Engine {
         {
             self.mirror(&active, features, &prediction);
         }
-        let request_id = format!("{:032x}", rand::random::<u128>());
-        self.inner.requests.remember(
-            &request_id,
-            Served { service: service.to_owned(), generation: generation.to_string(), revision: active.revision },
-        );
+        let request_id = self.inner.request_ids.issue(service, generation.as_str(), active.revision);
         Ok(PredictOutcome {
             request_id,
             service: active.service.clone(),
@@ -189,11 +185,10 @@ impl Engine {
     /// Records the outcome (ground truth or business metric) of an earlier prediction.
     pub async fn feedback(&self, service: &str, request_id: &str, outcome: &Value) -> Result<()> {
         let (value, binary) = feedback::outcome_value(outcome)?;
-        let served = self.inner.requests.get(request_id).filter(|s| s.service == service).ok_or_else(|| {
+        let served = self.inner.request_ids.verify(service, request_id).ok_or_else(|| {
             Error::RequestNotFound(format!(
-                "no recent prediction of '{service}' has request id '{}' (feedback must name a request_id this node answered; the last {} are kept)",
+                "'{}' is not the request_id of a prediction of '{service}' (send the request_id a prediction answered with)",
                 request_id.chars().take(64).collect::<String>(),
-                feedback::REQUEST_LOG_CAPACITY
             ))
         })?;
         feedback::insert(&self.inner.pool, &self.inner.node, request_id, &served, value, binary).await

@@ -1,20 +1,20 @@
-//! Feedback: a recent-requests log (which generation answered which request id) and the
-//! persisted outcomes A/B results are computed from.
+//! Feedback: request ids that say which generation answered, and the persisted outcomes
+//! A/B results are computed from.
 //!
-//! The log is in memory and bounded ([`REQUEST_LOG_CAPACITY`]): feedback must arrive while
-//! its request is among the most recent ones, and does not survive a node restart. Persisting
-//! every prediction would put a database write on the request path.
+//! A request id is `<nonce>-<revision>-<tag>-<generation>`, where the tag is an
+//! HMAC-SHA256 (first 64 bits) of the service, generation, revision and nonce under a secret
+//! of the registry. Any node sharing the registry can then record the feedback of any
+//! prediction, after restarts too, with nothing kept per request on the request path; an id
+//! cannot be made up, or altered to credit another generation.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-
+use sha2::{Digest, Sha256};
 use sqlx::Row;
+use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 use crate::store::{Pool, now_ms};
 
-pub const REQUEST_LOG_CAPACITY: usize = 200_000;
-
+/// Which prediction a request id names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Served {
     pub service: String,
@@ -22,31 +22,59 @@ pub struct Served {
     pub revision: i64,
 }
 
-#[derive(Default)]
-pub struct RequestLog {
-    inner: Mutex<LogInner>,
+/// Issues and checks request ids under the registry's secret.
+pub struct RequestIds {
+    /// SHA-256 after absorbing the key XOR ipad / opad (HMAC's two keyed states).
+    inner: Sha256,
+    outer: Sha256,
 }
 
-#[derive(Default)]
-struct LogInner {
-    by_id: HashMap<String, Served>,
-    order: VecDeque<String>,
-}
-
-impl RequestLog {
-    pub fn remember(&self, request_id: &str, served: Served) {
-        let Ok(mut log) = self.inner.lock() else { return };
-        if log.order.len() >= REQUEST_LOG_CAPACITY
-            && let Some(old) = log.order.pop_front()
-        {
-            log.by_id.remove(&old);
-        }
-        log.order.push_back(request_id.to_owned());
-        log.by_id.insert(request_id.to_owned(), served);
+impl RequestIds {
+    /// `secret`: at most 64 bytes (the registry keeps 32).
+    pub fn new(secret: &[u8]) -> Self {
+        let mut key = [0u8; 64];
+        let n = secret.len().min(64);
+        key[..n].copy_from_slice(&secret[..n]);
+        let pad = |byte: u8| {
+            let mut h = Sha256::new();
+            h.update(key.map(|k| k ^ byte));
+            h
+        };
+        Self { inner: pad(0x36), outer: pad(0x5c) }
     }
 
-    pub fn get(&self, request_id: &str) -> Option<Served> {
-        self.inner.lock().ok()?.by_id.get(request_id).cloned()
+    /// A new id for a prediction of `service` by `generation` under `revision`.
+    pub fn issue(&self, service: &str, generation: &str, revision: i64) -> String {
+        let nonce: u64 = rand::random();
+        let tag = self.tag(service, generation, revision, nonce);
+        format!("{nonce:016x}-{revision}-{tag:016x}-{generation}")
+    }
+
+    /// The prediction `id` names, if this registry issued it for `service`.
+    pub fn verify(&self, service: &str, id: &str) -> Option<Served> {
+        let mut parts = id.splitn(4, '-');
+        let (nonce, revision, tag, generation) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if nonce.len() != 16 || tag.len() != 16 || generation.is_empty() {
+            return None;
+        }
+        let nonce = u64::from_str_radix(nonce, 16).ok()?;
+        let tag = u64::from_str_radix(tag, 16).ok()?;
+        let revision: i64 = revision.parse().ok()?;
+        let expected = self.tag(service, generation, revision, nonce);
+        bool::from(expected.to_be_bytes().ct_eq(&tag.to_be_bytes())).then(|| Served {
+            service: service.to_owned(),
+            generation: generation.to_owned(),
+            revision,
+        })
+    }
+
+    fn tag(&self, service: &str, generation: &str, revision: i64, nonce: u64) -> u64 {
+        let mut inner = self.inner.clone();
+        inner.update(format!("{service}\n{generation}\n{revision}\n{nonce:016x}"));
+        let mut outer = self.outer.clone();
+        outer.update(inner.finalize());
+        let mac = outer.finalize();
+        u64::from_be_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]])
     }
 }
 
@@ -132,15 +160,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn log_is_bounded() {
-        let log = RequestLog::default();
-        let served = Served { service: "s".into(), generation: "v1".into(), revision: 1 };
-        for i in 0..REQUEST_LOG_CAPACITY + 5 {
-            log.remember(&format!("r{i}"), served.clone());
+    fn request_ids_name_their_prediction_and_cannot_be_forged() {
+        let ids = RequestIds::new(b"registry secret");
+        let id = ids.issue("iris", "retrained-2026.11-7f3a", 12);
+        let served = Served { service: "iris".into(), generation: "retrained-2026.11-7f3a".into(), revision: 12 };
+        assert_eq!(ids.verify("iris", &id), Some(served));
+        assert_ne!(ids.issue("iris", "v1", 1), ids.issue("iris", "v1", 1), "a nonce each");
+        // Another service, another registry, or any altered part: not an id of ours.
+        assert_eq!(ids.verify("churn", &id), None);
+        assert_eq!(RequestIds::new(b"other secret").verify("iris", &id), None);
+        let (nonce, rest) = id.split_at(16);
+        let (revision, rest) = rest[1..].split_once('-').expect("revision");
+        let (tag, generation) = rest.split_once('-').expect("tag");
+        for forged in [
+            format!("{nonce}-{revision}-{tag}-v1"),
+            format!("{nonce}-13-{tag}-{generation}"),
+            format!("{}-{revision}-{tag}-{generation}", "0".repeat(16)),
+            format!("{nonce}-{revision}-{}-{generation}", "0".repeat(16)),
+            format!("{nonce}-{revision}-{tag}-"),
+            "x".into(),
+            "".into(),
+            "0-0-0-v1".into(),
+        ] {
+            assert_eq!(ids.verify("iris", &forged), None, "{forged}");
         }
-        assert!(log.get("r0").is_none());
-        assert!(log.get("r4").is_none());
-        assert_eq!(log.get("r5"), Some(served));
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
     tags(
         (name = "predict", description = "The native prediction API: every answer names the generation that produced it"),
         (name = "oip", description = "Open Inference Protocol v2 (KServe, Triton): a model is a service, a model version is a version"),
-        (name = "node", description = "Health, metrics and this document"),
+        (name = "node", description = "Health and metrics"),
         (name = "services", description = "The registry: services and their immutable versions"),
         (name = "deployments", description = "What serves live traffic: deploy, roll back, history, monitoring, reports"),
         (name = "canary", description = "Progressive rollouts with gates"),

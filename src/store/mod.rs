@@ -109,6 +109,25 @@ pub async fn notify(pool: &Pool, service: &str) -> Result<()> {
     Ok(())
 }
 
+/// The registry's secret named `name` (32 random bytes), made by the first node that asks:
+/// every node sharing the registry gets the same one.
+pub async fn shared_secret(pool: &Pool, name: &str) -> Result<Vec<u8>> {
+    let fresh: [u8; 32] = rand::random();
+    let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+    sqlx::query("INSERT INTO registry_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(&hex)
+        .execute(pool)
+        .await?;
+    let stored: String =
+        sqlx::query_scalar("SELECT value FROM registry_secrets WHERE name = $1").bind(name).fetch_one(pool).await?;
+    let bytes: Option<Vec<u8>> = (0..stored.len())
+        .step_by(2)
+        .map(|i| stored.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    bytes.filter(|b| !b.is_empty()).ok_or_else(|| Error::Internal(format!("the registry's secret '{name}' is not hex")))
+}
+
 /// Milliseconds since the Unix epoch: the registry's one time unit.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

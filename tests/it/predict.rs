@@ -23,7 +23,8 @@ async fn every_fixture_matches_onnxruntime() {
             let body: Value = r.json().await.expect("json");
             assert_eq!(body["generation"], "v1");
             assert_eq!(body["service"], service.as_str());
-            assert!(body["request_id"].as_str().is_some_and(|s| s.len() == 32));
+            let generation = body["generation"].as_str().expect("generation");
+            assert!(body["request_id"].as_str().is_some_and(|s| s.ends_with(&format!("-{generation}"))), "{body}");
             assert!(body["latency_ms"].as_f64().is_some_and(|l| l >= 0.0));
             exp.assert_answer(name, i, &body);
         }

@@ -94,6 +94,27 @@ async fn a_change_on_one_node_is_live_on_all_three_within_a_second() {
         assert_eq!(served_by(&http, &c, Some(&key)).await.0, on_a, "{key}");
     }
 
+    // Feedback on a prediction can go to any node: the request id says what answered.
+    let answer: Value = http
+        .post(a.url("/v1/services/iris_classifier/predict"))
+        .json(&json!({"features": iris_row()}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let r = http
+        .post(b.url("/v1/services/iris_classifier/feedback"))
+        .json(&json!({"request_id": answer["request_id"], "outcome": 1}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    let ab: Value = http.get(c.url("/admin/v1/deployments/iris_classifier/ab")).send().await.expect("send").json().await.expect("json");
+    let n: u64 = ab["groups"].as_array().expect("groups").iter().map(|g| g["n"].as_u64().expect("n")).sum();
+    assert_eq!(n, 1, "{ab}");
+
     // Every node counted its own traffic; stopped (flushing its minutes), then a report on
     // a fourth node counts them all.
     let mut counted = 0;
