@@ -111,7 +111,14 @@ async fn a_change_on_one_node_is_live_on_all_three_within_a_second() {
         .await
         .expect("send");
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
-    let ab: Value = http.get(c.url("/admin/v1/deployments/iris_classifier/ab")).send().await.expect("send").json().await.expect("json");
+    let ab: Value = http
+        .get(c.url("/admin/v1/deployments/iris_classifier/ab"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     let n: u64 = ab["groups"].as_array().expect("groups").iter().map(|g| g["n"].as_u64().expect("n")).sum();
     assert_eq!(n, 1, "{ab}");
 
