@@ -437,7 +437,9 @@ impl Engine {
     }
 
     /// One controller pass over a running canary. `baseline` holds the canary's counters at
-    /// the start of the measurement window.
+    /// the start of the measurement window. With several nodes on one registry, the gates
+    /// also count what the other nodes served of the canary since the minute the step began
+    /// (as far as they have flushed it, every few seconds).
     async fn tick_canary(&self, mut c: Canary) -> Result<()> {
         let key = (c.service.clone(), c.id);
         let now_totals = self.monitor_totals(&c.service, c.plan.version.as_str());
@@ -458,10 +460,21 @@ impl Engine {
                 now_totals.clone()
             }
         };
-        let requests = now_totals.served().saturating_sub(base.served());
-        let errors = now_totals.errors.saturating_sub(base.errors);
+        let step_minute = c.step_started_at.timestamp().div_euclid(60);
+        let others = crate::monitor::others_since(
+            self.pool(),
+            self.node_name(),
+            self.instance(),
+            &c.service,
+            c.plan.version.as_str(),
+            step_minute,
+        )
+        .await?;
+        let requests = now_totals.served().saturating_sub(base.served()) + others.served();
+        let errors = now_totals.errors.saturating_sub(base.errors) + others.errors;
         let mut latency = now_totals.latency.clone();
         let _ = latency.subtract(&base.latency);
+        let _ = latency.add(&others.latency);
         let p99_ms = if latency.is_empty() { 0.0 } else { latency.value_at_quantile(0.99) as f64 / 1000.0 };
         let error_rate = if requests > 0 { errors as f64 / requests as f64 } else { 0.0 };
         let elapsed = (Utc::now() - c.step_started_at).as_seconds_f64();

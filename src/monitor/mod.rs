@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-pub use persist::{flush, load};
+pub use persist::{flush, load, others_since};
 
 /// How long per-minute buckets are kept in memory.
 pub const RETENTION_MINUTES: i64 = 24 * 60;

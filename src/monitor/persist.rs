@@ -69,6 +69,48 @@ pub async fn flush(pool: &Pool, node: &str, instance: &str, monitor: &Monitor) -
     Ok(dirty.len())
 }
 
+/// What the other instances of `node` counted for a live generation from `since_minute` on,
+/// as far as they have flushed it: served requests, errors, rejections and the latency of
+/// successful ones. Minutes written before instances existed (no instance) are not counted:
+/// this instance has them already.
+pub async fn others_since(
+    pool: &Pool,
+    node: &str,
+    instance: &str,
+    service: &str,
+    generation: &str,
+    since_minute: i64,
+) -> Result<super::Totals> {
+    let rows = sqlx::query(
+        "SELECT requests, errors, rejected, latency_json FROM traffic_minutes WHERE node = $1 AND instance <> $2 \
+         AND instance <> '' AND service = $3 AND generation = $4 AND role = 'live' AND minute >= $5",
+    )
+    .bind(node)
+    .bind(instance)
+    .bind(service)
+    .bind(generation)
+    .bind(since_minute)
+    .fetch_all(pool)
+    .await?;
+    let mut totals = super::Totals::default();
+    for row in &rows {
+        let (requests, errors, rejected) = (
+            row.try_get::<i64, _>("requests")? as u64,
+            row.try_get::<i64, _>("errors")? as u64,
+            row.try_get::<i64, _>("rejected")? as u64,
+        );
+        totals.ok += requests.saturating_sub(errors + rejected);
+        totals.errors += errors;
+        totals.rejected += rejected;
+        let latency: Vec<(u64, u64)> = serde_json::from_str(row.try_get("latency_json")?)
+            .map_err(|e| Error::Internal(format!("stored latencies are unreadable: {e}")))?;
+        for (value, count) in latency {
+            let _ = totals.latency.record_n(value, count);
+        }
+    }
+    Ok(totals)
+}
+
 /// Loads the retained minutes `instance` counted for `node` into an empty monitor (at start),
 /// with those written before instances existed.
 pub async fn load(pool: &Pool, node: &str, instance: &str, monitor: &Monitor) -> Result<usize> {

@@ -261,3 +261,40 @@ async fn user_actions_are_never_overwritten_by_the_controller() {
         assert_eq!(canary(&node).await["status"], "aborted", "round {round}: the controller overwrote the abort");
     }
 }
+
+/// Two nodes on one PostgreSQL registry: `a` runs the canary controller and serves nothing;
+/// `b` serves the traffic, and its v2 fails. The controller's gates count what `b` flushed,
+/// so the failing canary is rolled back (judged on `a`'s traffic alone it would stay
+/// inconclusive and pause).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gates_count_the_traffic_of_every_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = crate::support::test_database(dir.path()).await;
+    let a_config =
+        EngineConfig { database_url: Some(url.clone()), instance: "a".into(), ..config(&dir, Faults::default()) };
+    let b_config = EngineConfig {
+        database_url: Some(url),
+        instance: "b".into(),
+        flush_interval: Duration::from_millis(100),
+        ..config(&dir, v2("fail"))
+    };
+    let a = spawn_with(dir, a_config, NodeConfig::default()).await;
+    a.with_iris().await;
+    let b = switchyard::Engine::open(b_config).await.expect("second node");
+    assert_eq!(post(&a, "/admin/v1/deployments/iris/canary", plan(json!([50, 100]), 20)).await.status(), 201);
+    let features = iris_row().as_object().expect("row").clone();
+    let mut outcome = Value::Null;
+    for _ in 0..3000 {
+        let _ = b.predict("iris", &features, switchyard::engine::Routing::default()).await;
+        let c = canary(&a).await;
+        if c["status"] != "running" {
+            outcome = c;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(outcome["status"], "rolled_back", "{outcome}");
+    let why = outcome["events"].to_string();
+    assert!(why.contains("error rate"), "{why}");
+    b.close().await.expect("close");
+}
