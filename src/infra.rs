@@ -221,7 +221,7 @@ impl Target {
 
     pub async fn monitor(&self, service: &str, minutes: i64) -> Result<MonitorSnapshot> {
         match self {
-            Target::Local(e) => Ok(e.monitor(service, minutes)),
+            Target::Local(e) => e.monitor(service, minutes).await,
             Target::Remote(c) => c.monitor(service, minutes).await,
         }
     }

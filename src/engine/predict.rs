@@ -173,8 +173,14 @@ impl Engine {
     }
 
     /// Traffic of a service's generations over the last `minutes` minutes.
-    pub fn monitor(&self, service: &str, minutes: i64) -> MonitorSnapshot {
-        self.inner.monitor.snapshot(service, minutes)
+    /// Traffic of `service` over the last `minutes`: this node's, plus what the other nodes
+    /// sharing the registry have flushed.
+    pub async fn monitor(&self, service: &str, minutes: i64) -> Result<MonitorSnapshot> {
+        let now = chrono::Utc::now();
+        let since = now.timestamp().div_euclid(60) - minutes.clamp(1, crate::monitor::RETENTION_MINUTES) + 1;
+        let others =
+            crate::monitor::others_buckets(&self.inner.pool, &self.inner.node, self.instance(), service, since).await?;
+        Ok(self.inner.monitor.snapshot_with(service, minutes, now, others))
     }
 
     /// Prometheus text for `/metrics`.

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-pub use persist::{flush, load, others_since};
+pub use persist::{flush, load, others_buckets, others_since};
 
 /// How long per-minute buckets are kept in memory.
 pub const RETENTION_MINUTES: i64 = 24 * 60;
@@ -74,7 +74,7 @@ pub struct Comparison {
 }
 
 #[derive(Clone)]
-struct Bucket {
+pub struct Bucket {
     minute: i64,
     requests: u64,
     errors: u64,
@@ -99,6 +99,17 @@ impl Bucket {
             latency: histogram(),
             dirty: true,
         }
+    }
+
+    /// Adds `other`'s counts (another node's, or the minutes of a step).
+    fn add(&mut self, other: &Bucket) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.rejected += other.rejected;
+        self.compared += other.compared;
+        self.agreed += other.agreed;
+        self.abs_diff_sum += other.abs_diff_sum;
+        let _ = self.latency.add(&other.latency);
     }
 }
 
@@ -304,70 +315,78 @@ impl Monitor {
     }
 
     pub fn snapshot_at(&self, service: &str, minutes: i64, now: DateTime<Utc>) -> MonitorSnapshot {
+        self.snapshot_with(service, minutes, now, Vec::new())
+    }
+
+    /// The window's snapshot from this node's minutes and `others` (minutes other nodes of a
+    /// shared registry counted, [`persist::others_buckets`]), added minute by minute.
+    pub fn snapshot_with(
+        &self,
+        service: &str,
+        minutes: i64,
+        now: DateTime<Utc>,
+        others: Vec<(String, Role, Bucket)>,
+    ) -> MonitorSnapshot {
         let minutes = minutes.clamp(1, RETENTION_MINUTES);
-        let since = minute_of(now) - minutes + 1;
-        let mut generations = Vec::new();
-        for (generation, series) in self.series_of(service, Role::Live) {
-            let Ok(series) = series.lock() else { continue };
-            let mut total = histogram();
-            let (mut requests, mut errors, mut rejected) = (0, 0, 0);
-            let mut per_minute = Vec::new();
-            for b in series.buckets.iter().filter(|b| b.minute >= since && b.minute <= minute_of(now)) {
-                requests += b.requests;
-                errors += b.errors;
-                rejected += b.rejected;
-                let _ = total.add(&b.latency);
-                per_minute.push(MinuteStats {
-                    start: DateTime::from_timestamp(b.minute * 60, 0).unwrap_or_default(),
-                    requests: b.requests,
-                    errors: b.errors,
-                    rejected: b.rejected,
-                    p50_ms: ms(&b.latency, 0.5),
-                    p95_ms: ms(&b.latency, 0.95),
-                    p99_ms: ms(&b.latency, 0.99),
-                });
+        let (since, until) = (minute_of(now) - minutes + 1, minute_of(now));
+        // (role, generation) -> minute -> bucket
+        let mut merged: BTreeMap<(Role, String), BTreeMap<i64, Bucket>> = BTreeMap::new();
+        let mut add = |role: Role, generation: String, b: &Bucket| {
+            if b.minute >= since && b.minute <= until {
+                let slot = merged.entry((role, generation)).or_default();
+                slot.entry(b.minute).or_insert_with(|| Bucket::new(b.minute)).add(b);
             }
-            if requests == 0 {
-                continue;
+        };
+        for role in [Role::Live, Role::Shadow] {
+            for (generation, series) in self.series_of(service, role) {
+                let Ok(series) = series.lock() else { continue };
+                series.buckets.iter().for_each(|b| add(role, generation.clone(), b));
             }
-            generations.push(GenerationStats {
-                generation,
-                requests,
-                errors,
-                rejected,
-                error_rate: errors as f64 / requests as f64,
-                p50_ms: ms(&total, 0.5),
-                p95_ms: ms(&total, 0.95),
-                p99_ms: ms(&total, 0.99),
-                minutes: per_minute,
-            });
         }
-        let mut shadows = Vec::new();
-        for (generation, series) in self.series_of(service, Role::Shadow) {
-            let Ok(series) = series.lock() else { continue };
-            let mut total = histogram();
-            let (mut requests, mut errors, mut compared, mut agreed, mut diff) = (0, 0, 0, 0, 0.0);
-            for b in series.buckets.iter().filter(|b| b.minute >= since) {
-                requests += b.requests;
-                errors += b.errors;
-                compared += b.compared;
-                agreed += b.agreed;
-                diff += b.abs_diff_sum;
-                let _ = total.add(&b.latency);
-            }
-            if requests == 0 {
+        for (generation, role, b) in &others {
+            add(*role, generation.clone(), b);
+        }
+        let (mut generations, mut shadows) = (Vec::new(), Vec::new());
+        for ((role, generation), buckets) in merged {
+            let mut total = Bucket::new(since);
+            buckets.values().for_each(|b| total.add(b));
+            if total.requests == 0 {
                 continue;
             }
-            shadows.push(ShadowStats {
-                generation,
-                requests,
-                errors,
-                p50_ms: ms(&total, 0.5),
-                p99_ms: ms(&total, 0.99),
-                compared,
-                agreement: (compared > 0).then(|| agreed as f64 / compared as f64),
-                mean_abs_diff: (compared > 0).then(|| diff / compared as f64),
-            });
+            match role {
+                Role::Live => generations.push(GenerationStats {
+                    generation,
+                    requests: total.requests,
+                    errors: total.errors,
+                    rejected: total.rejected,
+                    error_rate: total.errors as f64 / total.requests as f64,
+                    p50_ms: ms(&total.latency, 0.5),
+                    p95_ms: ms(&total.latency, 0.95),
+                    p99_ms: ms(&total.latency, 0.99),
+                    minutes: buckets
+                        .values()
+                        .map(|b| MinuteStats {
+                            start: DateTime::from_timestamp(b.minute * 60, 0).unwrap_or_default(),
+                            requests: b.requests,
+                            errors: b.errors,
+                            rejected: b.rejected,
+                            p50_ms: ms(&b.latency, 0.5),
+                            p95_ms: ms(&b.latency, 0.95),
+                            p99_ms: ms(&b.latency, 0.99),
+                        })
+                        .collect(),
+                }),
+                Role::Shadow => shadows.push(ShadowStats {
+                    generation,
+                    requests: total.requests,
+                    errors: total.errors,
+                    p50_ms: ms(&total.latency, 0.5),
+                    p99_ms: ms(&total.latency, 0.99),
+                    compared: total.compared,
+                    agreement: (total.compared > 0).then(|| total.agreed as f64 / total.compared as f64),
+                    mean_abs_diff: (total.compared > 0).then(|| total.abs_diff_sum / total.compared as f64),
+                }),
+            }
         }
         MonitorSnapshot { service: service.to_owned(), window_minutes: minutes, generations, shadows }
     }

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use sqlx::Row;
 
-use super::{Bucket, Monitor, RETENTION_MINUTES, Role, minute_of};
+use super::{Bucket, Monitor, RETENTION_MINUTES, Role, Totals, minute_of};
 use crate::error::{Error, Result};
 use crate::store::Pool;
 
@@ -69,10 +69,33 @@ pub async fn flush(pool: &Pool, node: &str, instance: &str, monitor: &Monitor) -
     Ok(dirty.len())
 }
 
-/// What the other instances of `node` counted for a live generation from `since_minute` on,
-/// as far as they have flushed it: served requests, errors, rejections and the latency of
-/// successful ones. Minutes written before instances existed (no instance) are not counted:
-/// this instance has them already.
+/// The minutes the other instances of `node` counted for `service` from `since_minute` on,
+/// as far as they have flushed them. Minutes written before instances existed (no instance)
+/// are not included: this instance has them already.
+pub async fn others_buckets(
+    pool: &Pool,
+    node: &str,
+    instance: &str,
+    service: &str,
+    since_minute: i64,
+) -> Result<Vec<(String, Role, Bucket)>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {BUCKET_COLUMNS} FROM traffic_minutes WHERE node = $1 AND instance <> $2 AND instance <> '' \
+         AND service = $3 AND minute >= $4 ORDER BY minute"
+    ))
+    .bind(node)
+    .bind(instance)
+    .bind(service)
+    .bind(since_minute)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| bucket_from_row(row).map(|(_, generation, role, bucket)| (generation, role, bucket)))
+        .collect()
+}
+
+/// What the other instances counted for a live generation from `since_minute` on: served
+/// requests, errors, rejections and the latency of successful ones.
 pub async fn others_since(
     pool: &Pool,
     node: &str,
@@ -80,67 +103,55 @@ pub async fn others_since(
     service: &str,
     generation: &str,
     since_minute: i64,
-) -> Result<super::Totals> {
-    let rows = sqlx::query(
-        "SELECT requests, errors, rejected, latency_json FROM traffic_minutes WHERE node = $1 AND instance <> $2 \
-         AND instance <> '' AND service = $3 AND generation = $4 AND role = 'live' AND minute >= $5",
-    )
-    .bind(node)
-    .bind(instance)
-    .bind(service)
-    .bind(generation)
-    .bind(since_minute)
-    .fetch_all(pool)
-    .await?;
-    let mut totals = super::Totals::default();
-    for row in &rows {
-        let (requests, errors, rejected) = (
-            row.try_get::<i64, _>("requests")? as u64,
-            row.try_get::<i64, _>("errors")? as u64,
-            row.try_get::<i64, _>("rejected")? as u64,
-        );
-        totals.ok += requests.saturating_sub(errors + rejected);
-        totals.errors += errors;
-        totals.rejected += rejected;
-        let latency: Vec<(u64, u64)> = serde_json::from_str(row.try_get("latency_json")?)
-            .map_err(|e| Error::Internal(format!("stored latencies are unreadable: {e}")))?;
-        for (value, count) in latency {
-            let _ = totals.latency.record_n(value, count);
+) -> Result<Totals> {
+    let mut totals = Totals::default();
+    for (g, role, b) in others_buckets(pool, node, instance, service, since_minute).await? {
+        if role == Role::Live && g == generation {
+            totals.ok += b.requests.saturating_sub(b.errors + b.rejected);
+            totals.errors += b.errors;
+            totals.rejected += b.rejected;
+            let _ = totals.latency.add(&b.latency);
         }
     }
     Ok(totals)
+}
+
+const BUCKET_COLUMNS: &str =
+    "service, generation, role, minute, requests, errors, rejected, compared, agreed, abs_diff_sum, latency_json";
+
+/// A stored minute: its service, generation, role and counts.
+fn bucket_from_row(row: &sqlx::any::AnyRow) -> Result<(String, String, Role, Bucket)> {
+    let role = if row.try_get::<String, _>("role")? == "shadow" { Role::Shadow } else { Role::Live };
+    let mut bucket = Bucket::new(row.try_get("minute")?);
+    bucket.requests = row.try_get::<i64, _>("requests")? as u64;
+    bucket.errors = row.try_get::<i64, _>("errors")? as u64;
+    bucket.rejected = row.try_get::<i64, _>("rejected")? as u64;
+    bucket.compared = row.try_get::<i64, _>("compared")? as u64;
+    bucket.agreed = row.try_get::<i64, _>("agreed")? as u64;
+    bucket.abs_diff_sum = row.try_get("abs_diff_sum")?;
+    bucket.dirty = false;
+    let latency: Vec<(u64, u64)> = serde_json::from_str(row.try_get("latency_json")?)
+        .map_err(|e| Error::Internal(format!("stored latencies are unreadable: {e}")))?;
+    for (value, count) in latency {
+        let _ = bucket.latency.record_n(value, count);
+    }
+    Ok((row.try_get("service")?, row.try_get("generation")?, role, bucket))
 }
 
 /// Loads the retained minutes `instance` counted for `node` into an empty monitor (at start),
 /// with those written before instances existed.
 pub async fn load(pool: &Pool, node: &str, instance: &str, monitor: &Monitor) -> Result<usize> {
     let since = minute_of(Utc::now()) - RETENTION_MINUTES + 1;
-    let rows = sqlx::query(
-        "SELECT service, generation, role, minute, requests, errors, rejected, compared, agreed, abs_diff_sum, latency_json \
-         FROM traffic_minutes WHERE node = $1 AND (instance = $2 OR instance = '') AND minute >= $3 ORDER BY minute",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {BUCKET_COLUMNS} FROM traffic_minutes WHERE node = $1 AND (instance = $2 OR instance = '') AND minute >= $3 ORDER BY minute"
+    ))
     .bind(node)
     .bind(instance)
     .bind(since)
     .fetch_all(pool)
     .await?;
     for row in &rows {
-        let role = if row.try_get::<String, _>("role")? == "shadow" { Role::Shadow } else { Role::Live };
-        let service: String = row.try_get("service")?;
-        let generation: String = row.try_get("generation")?;
-        let mut bucket = Bucket::new(row.try_get("minute")?);
-        bucket.requests = row.try_get::<i64, _>("requests")? as u64;
-        bucket.errors = row.try_get::<i64, _>("errors")? as u64;
-        bucket.rejected = row.try_get::<i64, _>("rejected")? as u64;
-        bucket.compared = row.try_get::<i64, _>("compared")? as u64;
-        bucket.agreed = row.try_get::<i64, _>("agreed")? as u64;
-        bucket.abs_diff_sum = row.try_get("abs_diff_sum")?;
-        bucket.dirty = false;
-        let latency: Vec<(u64, u64)> = serde_json::from_str(row.try_get("latency_json")?)
-            .map_err(|e| Error::Internal(format!("stored latencies are unreadable: {e}")))?;
-        for (value, count) in latency {
-            let _ = bucket.latency.record_n(value, count);
-        }
+        let (service, generation, role, bucket) = bucket_from_row(row)?;
         let series = monitor.series_for(&service, &generation, role);
         if let Ok(mut series) = series.lock() {
             series.buckets.push_back(bucket);

@@ -320,7 +320,7 @@ async fn monitor(
     QueryOf(w): QueryOf<Minutes>,
 ) -> ApiResult<impl IntoResponse> {
     s.engine.get_service(&service).await?;
-    Ok(Json(s.engine.monitor(&service, w.minutes.unwrap_or(60))))
+    Ok(Json(s.engine.monitor(&service, w.minutes.unwrap_or(60)).await?))
 }
 
 /// Who may call the deployment's prediction API: the auth mode and the keys (never their

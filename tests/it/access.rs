@@ -62,7 +62,8 @@ async fn api_keys_guard_predictions_and_rotate_without_a_gap() {
     }
 
     // Missing, wrong and mistyped credentials: 401 with a challenge, no prediction made.
-    let before = node.engine.monitor("iris", 5).generations.iter().map(|g| g.requests).sum::<u64>();
+    let before =
+        node.engine.monitor("iris", 5).await.expect("monitor").generations.iter().map(|g| g.requests).sum::<u64>();
     let r = node.predict("iris", &iris_row()).await;
     assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"switchyard\"");
     let (status, code, message) = error_code(r).await;
@@ -75,7 +76,8 @@ async fn api_keys_guard_predictions_and_rotate_without_a_gap() {
     // Auth is checked before the body is read: a bad body without a key is still 401.
     let r = node.http.post(node.url("/v1/services/iris/predict")).body("{not json").send().await.expect("send");
     assert_eq!(r.status(), 401);
-    let after = node.engine.monitor("iris", 5).generations.iter().map(|g| g.requests).sum::<u64>();
+    let after =
+        node.engine.monitor("iris", 5).await.expect("monitor").generations.iter().map(|g| g.requests).sum::<u64>();
     assert_eq!(before, after, "a refused request reached the router");
 
     // Both ways of sending the key work.

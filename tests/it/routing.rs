@@ -49,7 +49,7 @@ async fn split_follows_the_mapping() {
     assert!(within_bound(counts["v1"], N, 0.3), "{counts:?}");
 
     // The monitor counted exactly what the clients saw.
-    let snapshot = node.engine.monitor("iris", 60);
+    let snapshot = node.engine.monitor("iris", 60).await.expect("monitor");
     for g in snapshot.generations {
         assert_eq!(g.requests as usize, counts[&g.generation], "{}", g.generation);
         assert_eq!(g.errors, 0);

@@ -3,13 +3,18 @@
 //! second (measured), all three assign sticky keys alike, and a report counts the traffic of
 //! all three (each records its minutes under its own instance).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::support::{NodeProcess, iris_row, test_database};
 
+/// Predictions this test sent, on every node.
+static SENT: AtomicU64 = AtomicU64::new(0);
+
 async fn served_by(http: &reqwest::Client, node: &NodeProcess, key: Option<&str>) -> (String, i64) {
+    SENT.fetch_add(1, Ordering::Relaxed);
     let mut req = http.post(node.url("/v1/services/iris_classifier/predict")).json(&json!({"features": iris_row()}));
     if let Some(k) = key {
         req = req.header("x-switchyard-key", k);
@@ -95,6 +100,7 @@ async fn a_change_on_one_node_is_live_on_all_three_within_a_second() {
     }
 
     // Feedback on a prediction can go to any node: the request id says what answered.
+    SENT.fetch_add(1, Ordering::Relaxed);
     let answer: Value = http
         .post(a.url("/v1/services/iris_classifier/predict"))
         .json(&json!({"features": iris_row()}))
@@ -122,13 +128,11 @@ async fn a_change_on_one_node_is_live_on_all_three_within_a_second() {
     let n: u64 = ab["groups"].as_array().expect("groups").iter().map(|g| g["n"].as_u64().expect("n")).sum();
     assert_eq!(n, 1, "{ab}");
 
-    // Every node counted its own traffic; stopped (flushing its minutes), then a report on
-    // a fourth node counts them all.
-    let mut counted = 0;
+    // Every node counts its own traffic; stopped (flushing its minutes), then the report and
+    // the monitor of a fourth node, which served nothing, count every request sent.
     for node in all {
         let served = requests(&http, &node.url("/admin/v1/deployments/iris_classifier/monitor")).await;
         assert!(served > 40, "{} served {served}", node.url);
-        counted += served;
     }
     for node in [a, b, c] {
         let log = node.log();
@@ -136,7 +140,10 @@ async fn a_change_on_one_node_is_live_on_all_three_within_a_second() {
         node.stop();
     }
     let d = NodeProcess::start_with(dir.path(), false, &args("d"));
+    let sent = SENT.load(Ordering::Relaxed);
     let reported = requests(&http, &d.url("/admin/v1/deployments/iris_classifier/report")).await;
-    assert_eq!(reported, counted, "the report counts every node's requests");
+    assert_eq!(reported, sent, "the report counts every node's requests");
+    let monitored = requests(&http, &d.url("/admin/v1/deployments/iris_classifier/monitor")).await;
+    assert_eq!(monitored, sent, "the monitor counts every node's requests");
     d.kill();
 }
