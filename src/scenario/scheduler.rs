@@ -68,9 +68,16 @@ impl Engine {
     /// (stopped without closing, and not restarted) as abandoned: they say what happened
     /// instead of running forever.
     async fn abandon_orphaned_runs(&self) -> Result<()> {
-        let alive = self.alive_instances().await?;
+        let running = store::running_instances(self.pool(), self.node_name()).await?;
         let me = self.instance().to_owned();
+        if running.iter().all(|i| *i == me) {
+            return Ok(()); // the usual case, checked without reading any run
+        }
+        let alive = self.alive_instances().await?;
         let dead = |i: &str| i != me && !alive.iter().any(|a| a == i);
+        if !running.iter().any(|i| dead(i)) {
+            return Ok(());
+        }
         for run in store::abandon_running(self.pool(), self.node_name(), self.clock().now(), dead).await? {
             tracing::warn!(scenario = %run.scenario, run = run.id, "{} (its instance is gone)", run.message);
         }
@@ -186,4 +193,40 @@ impl Engine {
 
 fn trigger_text(t: &RunTrigger) -> String {
     t.detail()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EngineConfig;
+    use crate::scenario::Scenario;
+    use crate::store::lease;
+
+    /// A run whose instance has no liveness lease (its node stopped without closing and never
+    /// came back) is marked abandoned by the scheduler's leader; a live instance's run is not.
+    #[tokio::test]
+    async fn the_leader_abandons_the_runs_of_instances_that_are_gone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = EngineConfig { scheduler_tick: None, instance: "a".into(), ..EngineConfig::new(dir.path()) };
+        let engine = Engine::open(config).await.expect("open");
+        let spec: Scenario = serde_json::from_value(serde_json::json!({
+            "name": "s", "steps": [{"kind": "run_command", "name": "work", "command": "true"}]
+        }))
+        .expect("spec");
+        let now = engine.clock().now();
+        let run =
+            Run::fresh(&spec, &RunTrigger::manual("t"), RunStatus::Running, StepStatus::Pending, String::new(), now);
+        let (pool, node) = (engine.pool(), engine.node_name());
+        let ghost = store::insert_run(pool, node, "ghost", &run, "").await.expect("insert");
+        let alive = store::insert_run(pool, node, "b", &run, "").await.expect("insert");
+        lease::try_hold(pool, "instance/b", "b", crate::engine::LEASE_TTL, crate::store::now_ms())
+            .await
+            .expect("b lives");
+
+        engine.scheduler_round(now).await.expect("round");
+        let gone = engine.scenario_run("s", ghost).await.expect("run");
+        assert_eq!(gone.status, RunStatus::Abandoned, "{gone:?}");
+        assert_eq!(engine.scenario_run("s", alive).await.expect("run").status, RunStatus::Running);
+        engine.close().await.expect("close");
+    }
 }

@@ -415,6 +415,14 @@ pub async fn run(pool: &Pool, node: &str, scenario: &str, id: i64) -> Result<Opt
     row.as_ref().map(|r| run_from_row(r, true)).transpose()
 }
 
+/// The instances executing runs of `node` now.
+pub async fn running_instances(pool: &Pool, node: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT DISTINCT instance FROM scenario_runs WHERE node = $1 AND status = 'running'")
+        .bind(node)
+        .fetch_all(pool)
+        .await?)
+}
+
 /// Marks the runs of `node` still `running` whose executing instance is `dead` as abandoned:
 /// no process runs them any more (this instance at its start, or an instance that stopped).
 /// Their steps in progress are marked abandoned, the ones not started skipped, and a line is
