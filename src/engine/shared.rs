@@ -40,6 +40,10 @@ impl Engine {
         if let Err(e) = self.refresh_deployment(service).await {
             tracing::error!(service, "cannot activate the shared registry's latest revision: {e}");
         }
+        // Under the access lock, like a change made here: a reload that read the registry
+        // before this node's own later change committed must not store its older policy
+        // after that change's reload (a rotated-out key would work again).
+        let _guard = self.inner.access_lock.lock().await;
         if let Err(e) = self.reload_access(service).await {
             tracing::error!(service, "cannot reload access settings: {e}");
         }
