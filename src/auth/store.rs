@@ -141,7 +141,9 @@ async fn insert_key(pool: &Pool, service: &str, node: &str, name: &str, expire: 
     let secret = super::new_secret();
     let prefix = super::shown_prefix(&secret);
     let created_at = now_ms();
-    let mut tx = pool.begin().await?;
+    // Reads then writes: on SQLite the write lock is taken first (a deferred transaction
+    // cannot upgrade once another connection, e.g. a lease renewal, has written).
+    let mut tx = crate::store::begin_write(pool).await?;
     let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM api_keys WHERE service = $1 AND node = $2")
         .bind(service)
         .bind(node)
