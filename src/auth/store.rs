@@ -131,10 +131,6 @@ pub(crate) async fn set_mode(pool: &Pool, service: &str, node: &str, mode: AuthM
     Ok(())
 }
 
-fn hex(digest: &[u8; 32]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Creates a key; with `expire` = Some((id, at)), also sets that key's expiry, in the same
 /// transaction (rotation).
 async fn insert_key(pool: &Pool, service: &str, node: &str, name: &str, expire: Option<(i64, i64)>) -> Result<NewKey> {
@@ -157,7 +153,7 @@ async fn insert_key(pool: &Pool, service: &str, node: &str, name: &str, expire: 
     .bind(id)
     .bind(name)
     .bind(&prefix)
-    .bind(hex(&super::digest(&secret)))
+    .bind(crate::store::hex(&super::digest(&secret)))
     .bind(created_at)
     .execute(&mut *tx)
     .await?;

@@ -309,12 +309,9 @@ impl Monitor {
         }
     }
 
-    /// The last `minutes` minutes of a service, per generation (sorted by name).
-    pub fn snapshot(&self, service: &str, minutes: i64) -> MonitorSnapshot {
-        self.snapshot_at(service, minutes, Utc::now())
-    }
-
-    pub fn snapshot_at(&self, service: &str, minutes: i64, now: DateTime<Utc>) -> MonitorSnapshot {
+    /// This node's minutes alone (tests).
+    #[cfg(test)]
+    fn snapshot_at(&self, service: &str, minutes: i64, now: DateTime<Utc>) -> MonitorSnapshot {
         self.snapshot_with(service, minutes, now, Vec::new())
     }
 

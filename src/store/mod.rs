@@ -113,10 +113,9 @@ pub async fn notify(pool: &Pool, service: &str) -> Result<()> {
 /// every node sharing the registry gets the same one.
 pub async fn shared_secret(pool: &Pool, name: &str) -> Result<Vec<u8>> {
     let fresh: [u8; 32] = rand::random();
-    let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
     sqlx::query("INSERT INTO registry_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
-        .bind(&hex)
+        .bind(hex(&fresh))
         .execute(pool)
         .await?;
     let stored: String =
@@ -126,6 +125,11 @@ pub async fn shared_secret(pool: &Pool, name: &str) -> Result<Vec<u8>> {
         .map(|i| stored.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
         .collect();
     bytes.filter(|b| !b.is_empty()).ok_or_else(|| Error::Internal(format!("the registry's secret '{name}' is not hex")))
+}
+
+/// Lowercase hex of `bytes`, as the registry stores digests and secrets.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Milliseconds since the Unix epoch: the registry's one time unit.

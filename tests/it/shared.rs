@@ -13,19 +13,28 @@ use crate::support::{NodeProcess, iris_row, test_database};
 /// Predictions this test sent, on every node.
 static SENT: AtomicU64 = AtomicU64::new(0);
 
-async fn served_by(http: &reqwest::Client, node: &NodeProcess, key: Option<&str>) -> (String, i64) {
+/// One prediction on `node` (counted in [`SENT`]), its answer.
+async fn predict(http: &reqwest::Client, node: &NodeProcess, key: Option<&str>) -> Value {
     SENT.fetch_add(1, Ordering::Relaxed);
     let mut req = http.post(node.url("/v1/services/iris_classifier/predict")).json(&json!({"features": iris_row()}));
     if let Some(k) = key {
         req = req.header("x-switchyard-key", k);
     }
-    let v: Value = req.send().await.expect("send").json().await.expect("json");
+    req.send().await.expect("send").json().await.expect("json")
+}
+
+async fn served_by(http: &reqwest::Client, node: &NodeProcess, key: Option<&str>) -> (String, i64) {
+    let v = predict(http, node, key).await;
     (v["generation"].as_str().expect("generation").to_owned(), v["revision"].as_i64().expect("revision"))
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> Value {
+    http.get(url).send().await.expect("send").json().await.expect("json")
 }
 
 /// The requests of every generation in a monitor snapshot or a report at `url`.
 async fn requests(http: &reqwest::Client, url: &str) -> u64 {
-    let v: Value = http.get(url).send().await.expect("send").json().await.expect("json");
+    let v = get(http, url).await;
     v["generations"].as_array().expect("generations").iter().map(|g| g["requests"].as_u64().expect("requests")).sum()
 }
 
@@ -100,16 +109,7 @@ async fn a_change_on_one_node_is_live_on_all_three_within_a_second() {
     }
 
     // Feedback on a prediction can go to any node: the request id says what answered.
-    SENT.fetch_add(1, Ordering::Relaxed);
-    let answer: Value = http
-        .post(a.url("/v1/services/iris_classifier/predict"))
-        .json(&json!({"features": iris_row()}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let answer = predict(&http, &a, None).await;
     let r = http
         .post(b.url("/v1/services/iris_classifier/feedback"))
         .json(&json!({"request_id": answer["request_id"], "outcome": 1}))
@@ -117,14 +117,7 @@ async fn a_change_on_one_node_is_live_on_all_three_within_a_second() {
         .await
         .expect("send");
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
-    let ab: Value = http
-        .get(c.url("/admin/v1/deployments/iris_classifier/ab"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let ab = get(&http, &c.url("/admin/v1/deployments/iris_classifier/ab")).await;
     let n: u64 = ab["groups"].as_array().expect("groups").iter().map(|g| g["n"].as_u64().expect("n")).sum();
     assert_eq!(n, 1, "{ab}");
 
