@@ -12,8 +12,9 @@ echo "==> UI: type check, unit tests (vitest), build"
 (cd ui && npm test)
 (cd ui && npm run build)
 
-echo "==> Rust: format and lints"
+echo "==> Rust: format, lints and the dependency rule (domain modules never import the engine)"
 cargo fmt --all --check
+scripts/check-layers.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> PostgreSQL on loopback (shared-registry tests)"

@@ -155,6 +155,16 @@ async fn add(engine: &Engine, service: &str, v: &DemoVersion) -> Result<()> {
     Ok(())
 }
 
+/// Seeds the demo into an empty registry (no service yet); says whether it did. The front
+/// ends call it after [`Engine::open`]: the desktop always, `serve` unless `--no-demo`.
+pub async fn seed_if_empty(engine: &Engine) -> Result<bool> {
+    if !engine.list_services().await?.is_empty() {
+        return Ok(false);
+    }
+    seed(engine).await?;
+    Ok(true)
+}
+
 pub async fn seed(engine: &Engine) -> Result<()> {
     const WHO: &str = "demo";
     engine.create_service("iris_classifier", "Iris species from sepal and petal sizes (3 classes)").await?;

@@ -190,6 +190,18 @@ impl Error {
         }
     }
 
+    /// The message a client or the console may see. An internal failure's text (SQL, I/O
+    /// paths) never leaves the process: it is logged in full here and replaced by a sentence
+    /// saying where the details are. HTTP and IPC both answer with this.
+    pub fn public_message(&self) -> String {
+        if self.code() == ErrorCode::Internal {
+            tracing::error!("internal error: {self}");
+            "internal error; the Switchyard log has the details".to_owned()
+        } else {
+            self.to_string()
+        }
+    }
+
     /// Per-entry mapping problems, when this is a mapping error (the UI shows each at its entry).
     pub fn mapping_issues(&self) -> &[MappingIssue] {
         match self {
@@ -200,3 +212,18 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_text_never_reaches_a_client() {
+        let sql = Error::Internal("no such table: revisions (SELECT * FROM revisions)".into());
+        assert!(!sql.public_message().contains("revisions"), "{}", sql.public_message());
+        let io = Error::Io(std::io::Error::other("/var/lib/switchyard/registry.db: disk full"));
+        assert!(!io.public_message().contains("registry.db"));
+        let mine = Error::InvalidInput("feature 'x' is unknown".into());
+        assert_eq!(mine.public_message(), mine.to_string());
+    }
+}

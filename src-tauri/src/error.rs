@@ -15,10 +15,7 @@ pub struct IpcError {
 
 impl From<Error> for IpcError {
     fn from(e: Error) -> Self {
-        if e.code() == ErrorCode::Internal {
-            tracing::error!("{e}");
-        }
-        IpcError { code: e.code(), details: e.mapping_issues().to_vec(), message: e.to_string() }
+        IpcError { code: e.code(), details: e.mapping_issues().to_vec(), message: e.public_message() }
     }
 }
 

@@ -10,6 +10,7 @@
 //!
 //! In `basic` mode the user name is the key's name and the password its secret.
 
+mod access;
 mod store;
 
 use std::time::Duration;
@@ -23,7 +24,8 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 
-pub(crate) use store::{create_key, load_policies, load_policy, load_view, revoke_key, rotate_key, set_mode};
+pub use access::Access;
+use store::{create_key, load_policies, load_policy, load_view, revoke_key, rotate_key, set_mode};
 
 /// How a deployment's prediction API authenticates callers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

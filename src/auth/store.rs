@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::{AccessView, ApiKey, AuthMode, KeyDigest, NewKey, Policy};
 use crate::error::{Error, Result};
 use crate::registry::to_datetime;
-use crate::store::{Pool, now_ms};
+use crate::store::Pool;
 
 const KEY_COLUMNS: &str = "id, name, prefix, sha256, created_at, expires_at, revoked_at";
 
@@ -36,8 +36,7 @@ fn key_from_row(row: &sqlx::any::AnyRow, now: i64) -> Result<KeyRow> {
     })
 }
 
-async fn keys(pool: &Pool, service: &str, node: &str) -> Result<Vec<KeyRow>> {
-    let now = now_ms();
+async fn keys(pool: &Pool, service: &str, node: &str, now: i64) -> Result<Vec<KeyRow>> {
     let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE service = $1 AND node = $2 ORDER BY id"))
         .bind(service)
         .bind(node)
@@ -56,11 +55,11 @@ async fn mode(pool: &Pool, service: &str, node: &str) -> Result<AuthMode> {
 }
 
 /// A deployment's mode and keys (failures are the caller's to fill in).
-pub(crate) async fn load_view(pool: &Pool, service: &str, node: &str) -> Result<AccessView> {
+pub(crate) async fn load_view(pool: &Pool, service: &str, node: &str, now: i64) -> Result<AccessView> {
     Ok(AccessView {
         service: service.to_owned(),
         mode: mode(pool, service, node).await?,
-        keys: keys(pool, service, node).await?.into_iter().map(|k| k.key).collect(),
+        keys: keys(pool, service, node, now).await?.into_iter().map(|k| k.key).collect(),
         failures: 0,
     })
 }
@@ -79,7 +78,7 @@ fn digest_of(row: &KeyRow) -> Result<KeyDigest> {
 }
 
 /// The policy of every deployment of `node` that has an auth row or keys.
-pub(crate) async fn load_policies(pool: &Pool, node: &str) -> Result<HashMap<String, Policy>> {
+pub(crate) async fn load_policies(pool: &Pool, node: &str, now: i64) -> Result<HashMap<String, Policy>> {
     let services: Vec<String> = sqlx::query_scalar(
         "SELECT service FROM deployment_auth WHERE node = $1 UNION SELECT service FROM api_keys WHERE node = $2",
     )
@@ -89,13 +88,13 @@ pub(crate) async fn load_policies(pool: &Pool, node: &str) -> Result<HashMap<Str
     .await?;
     let mut out = HashMap::new();
     for service in services {
-        out.insert(service.clone(), load_policy(pool, &service, node).await?);
+        out.insert(service.clone(), load_policy(pool, &service, node, now).await?);
     }
     Ok(out)
 }
 
-pub(crate) async fn load_policy(pool: &Pool, service: &str, node: &str) -> Result<Policy> {
-    let keys = keys(pool, service, node).await?;
+pub(crate) async fn load_policy(pool: &Pool, service: &str, node: &str, now: i64) -> Result<Policy> {
+    let keys = keys(pool, service, node, now).await?;
     Ok(Policy {
         mode: mode(pool, service, node).await?,
         keys: keys.iter().filter(|k| k.key.revoked_at.is_none()).map(digest_of).collect::<Result<_>>()?,
@@ -104,10 +103,9 @@ pub(crate) async fn load_policy(pool: &Pool, service: &str, node: &str) -> Resul
 
 /// Sets the mode. A mode that needs keys is refused while the deployment has no usable key:
 /// it would lock every client out.
-pub(crate) async fn set_mode(pool: &Pool, service: &str, node: &str, mode: AuthMode) -> Result<()> {
+pub(crate) async fn set_mode(pool: &Pool, service: &str, node: &str, mode: AuthMode, now: i64) -> Result<()> {
     if mode != AuthMode::None {
-        let now = now_ms();
-        let usable = keys(pool, service, node)
+        let usable = keys(pool, service, node, now)
             .await?
             .iter()
             .any(|k| k.key.revoked_at.is_none() && k.expires_at_ms.is_none_or(|at| now < at));
@@ -125,7 +123,7 @@ pub(crate) async fn set_mode(pool: &Pool, service: &str, node: &str, mode: AuthM
     .bind(service)
     .bind(node)
     .bind(mode.as_str())
-    .bind(now_ms())
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(())
@@ -133,10 +131,18 @@ pub(crate) async fn set_mode(pool: &Pool, service: &str, node: &str, mode: AuthM
 
 /// Creates a key; with `expire` = Some((id, at)), also sets that key's expiry, in the same
 /// transaction (rotation).
-async fn insert_key(pool: &Pool, service: &str, node: &str, name: &str, expire: Option<(i64, i64)>) -> Result<NewKey> {
+/// `now` is the creation time (Unix ms).
+async fn insert_key(
+    pool: &Pool,
+    service: &str,
+    node: &str,
+    name: &str,
+    expire: Option<(i64, i64)>,
+    now: i64,
+) -> Result<NewKey> {
     let secret = super::new_secret();
     let prefix = super::shown_prefix(&secret);
-    let created_at = now_ms();
+    let created_at = now;
     // Reads then writes: on SQLite the write lock is taken first (a deferred transaction
     // cannot upgrade once another connection, e.g. a lease renewal, has written).
     let mut tx = crate::store::begin_write(pool).await?;
@@ -182,13 +188,13 @@ async fn insert_key(pool: &Pool, service: &str, node: &str, name: &str, expire: 
     Ok(NewKey { key, secret })
 }
 
-pub(crate) async fn create_key(pool: &Pool, service: &str, node: &str, name: &str) -> Result<NewKey> {
+pub(crate) async fn create_key(pool: &Pool, service: &str, node: &str, name: &str, now: i64) -> Result<NewKey> {
     let name = super::check_name(name)?;
-    insert_key(pool, service, node, &name, None).await
+    insert_key(pool, service, node, &name, None, now).await
 }
 
-async fn usable_key(pool: &Pool, service: &str, node: &str, id: i64) -> Result<KeyRow> {
-    let key = keys(pool, service, node).await?.into_iter().find(|k| k.key.id == id);
+async fn usable_key(pool: &Pool, service: &str, node: &str, id: i64, now: i64) -> Result<KeyRow> {
+    let key = keys(pool, service, node, now).await?.into_iter().find(|k| k.key.id == id);
     match key {
         None => Err(Error::InvalidInput(format!("'{service}' has no key {id}"))),
         Some(k) if k.key.revoked_at.is_some() => {
@@ -199,25 +205,32 @@ async fn usable_key(pool: &Pool, service: &str, node: &str, id: i64) -> Result<K
 }
 
 /// A new key under the old one's name; the old one keeps working for `overlap`.
-pub(crate) async fn rotate_key(pool: &Pool, service: &str, node: &str, id: i64, overlap: Duration) -> Result<NewKey> {
+pub(crate) async fn rotate_key(
+    pool: &Pool,
+    service: &str,
+    node: &str,
+    id: i64,
+    overlap: Duration,
+    now: i64,
+) -> Result<NewKey> {
     if overlap > super::MAX_OVERLAP {
         return Err(Error::InvalidInput(format!(
             "the overlap may be at most {} days",
             super::MAX_OVERLAP.as_secs() / 86_400
         )));
     }
-    let old = usable_key(pool, service, node, id).await?;
+    let old = usable_key(pool, service, node, id, now).await?;
     let overlap_ms = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
-    insert_key(pool, service, node, &old.key.name, Some((id, now_ms().saturating_add(overlap_ms)))).await
+    insert_key(pool, service, node, &old.key.name, Some((id, now.saturating_add(overlap_ms))), now).await
 }
 
 /// Revokes a key at once. Never refused for a usable key, even the last one (a leaked key
 /// must stop working now): the deployment then refuses every request until a key is created
 /// or the mode is set to none.
-pub(crate) async fn revoke_key(pool: &Pool, service: &str, node: &str, id: i64) -> Result<()> {
-    usable_key(pool, service, node, id).await?;
+pub(crate) async fn revoke_key(pool: &Pool, service: &str, node: &str, id: i64, now: i64) -> Result<()> {
+    usable_key(pool, service, node, id, now).await?;
     sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE service = $2 AND node = $3 AND id = $4")
-        .bind(now_ms())
+        .bind(now)
         .bind(service)
         .bind(node)
         .bind(id)

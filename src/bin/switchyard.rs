@@ -9,7 +9,7 @@ use serde_json::Value;
 use switchyard::auth::ClientCredential;
 use switchyard::client::{DEFAULT_NODE_URL, NodeClient, UploadMeta};
 use switchyard::deploy::Revision;
-use switchyard::engine::{EngineConfig, describe, parse_metrics};
+use switchyard::engine::{EngineConfig, parse_metrics};
 use switchyard::node::{self, NodeConfig};
 use switchyard::report;
 use switchyard::{Engine, ErrorCode};
@@ -441,7 +441,7 @@ async fn history(service: &str, node: &NodeArgs) -> switchyard::Result<()> {
             r.created_at.format("%Y-%m-%d %H:%M:%S"),
             format!("{:?}", r.kind).to_lowercase(),
             r.author,
-            describe(&r.config),
+            r.config.describe(),
             r.reason
         );
     }
@@ -580,7 +580,7 @@ fn print_revision(r: &Revision, json: bool) -> switchyard::Result<()> {
     if json {
         return print_json(r);
     }
-    println!("{} revision {}: {} ({})", r.service, r.number, describe(&r.config), r.reason);
+    println!("{} revision {}: {} ({})", r.service, r.number, r.config.describe(), r.reason);
     Ok(())
 }
 
@@ -595,7 +595,7 @@ async fn service(command: ServiceCommand, node: &NodeArgs) -> switchyard::Result
                 println!("{:<24}  {:>8}  {:>4}  SERVING", "SERVICE", "VERSIONS", "REV");
                 for s in services {
                     let (rev, serving) = match &s.deployment {
-                        Some(r) => (r.number.to_string(), describe(&r.config)),
+                        Some(r) => (r.number.to_string(), r.config.describe()),
                         None => ("-".into(), "not deployed".into()),
                     };
                     println!("{:<24}  {:>8}  {:>4}  {serving}", s.service.name, s.version_count, rev);
@@ -675,18 +675,20 @@ async fn serve(args: ServeArgs) -> Result<()> {
     node::check_bind(&args.bind, &config)?;
     let engine = Engine::open(EngineConfig {
         router_seed: args.router_seed,
-        seed_demo: !args.no_demo,
         database_url: args.database_url.clone(),
         instance: args.instance.clone().unwrap_or_else(switchyard::engine::default_instance),
         ..EngineConfig::new(data_dir.clone())
     })
     .await
     .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?;
+    if !args.no_demo {
+        switchyard::demo::seed_if_empty(&engine).await.context("cannot seed the demo services")?;
+    }
     let listener =
         tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
     for s in engine.list_services().await? {
-        let serving = s.deployment.as_ref().map_or("not deployed".to_owned(), |r| describe(&r.config));
+        let serving = s.deployment.as_ref().map_or("not deployed".to_owned(), |r| r.config.describe());
         tracing::info!(service = %s.service.name, "{serving}");
     }
     tracing::info!(registry = %data_dir.display(), "switchyard node listening on http://{addr}");

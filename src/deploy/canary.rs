@@ -8,18 +8,21 @@
 //! a restarted node resumes where it was (the current step's measurement window restarts,
 //! since the counters it measured lived in the old process).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
 
-use super::{DeploymentConfig, RevisionKind, RevisionMeta, Serving};
-use crate::engine::Engine;
+use super::{DeploymentConfig, Serving};
 use crate::error::{Error, Result};
+use crate::monitor::Totals;
 use crate::names::VersionId;
 use crate::registry::to_json;
 use crate::router::Mapping;
-use crate::store::{Pool, now_ms};
+use crate::store::Pool;
 
 fn default_steps() -> Vec<f64> {
     vec![5.0, 25.0, 50.0, 100.0]
@@ -114,7 +117,7 @@ pub enum CanaryStatus {
 }
 
 impl CanaryStatus {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             CanaryStatus::Running => "running",
             CanaryStatus::Paused => "paused",
@@ -174,18 +177,20 @@ pub struct Canary {
 }
 
 impl Canary {
-    fn event(&mut self, message: impl Into<String>) {
+    /// Records what happened at `at`.
+    pub fn event(&mut self, at: DateTime<Utc>, message: impl Into<String>) {
         let message = message.into();
         tracing::info!(service = %self.service, canary = self.id, "{message}");
-        self.events.push(CanaryEvent { at: Utc::now(), message });
+        self.events.push(CanaryEvent { at, message });
     }
 
-    fn percent(&self) -> f64 {
+    /// The canary's share of traffic at its current step, in percent.
+    pub fn percent(&self) -> f64 {
         self.plan.steps.get(self.step).copied().unwrap_or(100.0)
     }
 
-    fn step_label(&self) -> String {
-        format!("step {}/{} ({}%)", self.step + 1, self.plan.steps.len(), self.percent())
+    pub fn step_label(&self) -> String {
+        step_label(&self.plan, self.step)
     }
 }
 
@@ -237,7 +242,7 @@ pub async fn latest(pool: &Pool, service: &str, node: &str) -> Result<Option<Can
     row.as_ref().map(from_row).transpose()
 }
 
-async fn running(pool: &Pool, node: &str) -> Result<Vec<Canary>> {
+pub async fn running(pool: &Pool, node: &str) -> Result<Vec<Canary>> {
     let rows =
         sqlx::query("SELECT state_json FROM canaries WHERE node = $1 AND status = 'running' ORDER BY service, id")
             .bind(node)
@@ -246,7 +251,8 @@ async fn running(pool: &Pool, node: &str) -> Result<Vec<Canary>> {
     rows.iter().map(from_row).collect()
 }
 
-async fn save(pool: &Pool, node: &str, c: &Canary) -> Result<()> {
+pub async fn save(pool: &Pool, node: &str, c: &Canary, now: DateTime<Utc>) -> Result<()> {
+    let now = now.timestamp_millis();
     sqlx::query(
         "INSERT INTO canaries (service, node, id, plan_json, state_json, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (service, node, id) DO UPDATE SET state_json = excluded.state_json, status = excluded.status, updated_at = excluded.updated_at",
@@ -257,8 +263,8 @@ async fn save(pool: &Pool, node: &str, c: &Canary) -> Result<()> {
     .bind(to_json(&c.plan)?)
     .bind(to_json(c)?)
     .bind(c.status.as_str())
-    .bind(now_ms())
-    .bind(now_ms())
+    .bind(now)
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(())
@@ -275,291 +281,116 @@ pub enum CanaryAction {
     Abort,
 }
 
-impl Engine {
-    /// The latest canary of a deployment (running or finished).
-    pub async fn canary(&self, service: &str) -> Result<Canary> {
-        crate::registry::get_service(self.pool(), service).await?;
-        latest(self.pool(), service, self.node_name())
-            .await?
-            .ok_or_else(|| Error::CanaryNotFound(format!("'{service}' has no canary on this node")))
-    }
+/// What the gates measured of the canary during the current step (every node's traffic).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    pub requests: u64,
+    pub errors: u64,
+    /// 99th percentile latency of the canary's successful requests, ms (0 without any).
+    pub p99_ms: f64,
+}
 
-    /// One controller pass: every running canary of this node is read, judged and advanced,
-    /// under the canary lock so a user's action in between is never overwritten.
-    pub(crate) async fn canary_pass(&self) -> Result<()> {
-        let _guard = self.canary_lock().lock().await;
-        for c in running(self.pool(), self.node_name()).await? {
-            let (service, id) = (c.service.clone(), c.id);
-            if let Err(e) = self.tick_canary(c).await {
-                tracing::error!(%service, canary = id, "canary step failed: {e}");
-            }
+impl Measured {
+    pub fn error_rate(&self) -> f64 {
+        if self.requests > 0 { self.errors as f64 / self.requests as f64 } else { 0.0 }
+    }
+}
+
+/// What the controller does after a reading.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// The bake time is not over: keep measuring.
+    Bake,
+    /// Fewer requests than the gates' minimum, within the inconclusive timeout: keep measuring.
+    Wait,
+    /// Still below the minimum past the timeout: the plan's policy applies.
+    GiveUp { policy: InconclusivePolicy, why: String },
+    /// A gate failed: roll back, for this reason.
+    RollBack { why: String },
+    /// Every gate passed and a step is left: advance to it.
+    Advance { summary: String },
+    /// Every gate of the last step passed: the canary is promoted.
+    Promote { summary: String },
+}
+
+impl Decision {
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Decision::Bake => Verdict::Baking,
+            Decision::Wait | Decision::GiveUp { .. } => Verdict::Inconclusive,
+            Decision::RollBack { .. } => Verdict::Failed,
+            Decision::Advance { .. } | Decision::Promote { .. } => Verdict::Passed,
         }
-        Ok(())
     }
+}
 
-    /// The running or paused canary of a deployment, if any.
-    pub(crate) async fn active_canary(&self, service: &str) -> Result<Option<Canary>> {
-        Ok(latest(self.pool(), service, self.node_name()).await?.filter(|c| c.status.is_active()))
+/// The canary's decision at step `step` of `plan`, `elapsed` seconds into the step, from what
+/// the gates measured. A pure function: the controller around it only reads counters and
+/// applies the decision.
+pub fn judge(plan: &CanaryPlan, step: usize, m: &Measured, elapsed: f64) -> Decision {
+    let gates = &plan.gates;
+    let label = step_label(plan, step);
+    let error_rate = m.error_rate();
+    let requests = m.requests;
+    if elapsed < plan.bake_seconds {
+        return Decision::Bake;
     }
-
-    /// Starts a canary of `plan.version` against the live config: deploys its first step.
-    pub async fn start_canary(&self, service: &str, plan: CanaryPlan, author: &str) -> Result<Canary> {
-        plan.check()?;
-        let _guard = self.canary_lock().lock().await;
-        if let Some(c) = self.active_canary(service).await? {
-            return Err(Error::CanaryConflict(format!(
-                "canary {} of {} is {} on '{service}': abort it or let it finish first",
-                c.id,
-                c.plan.version,
-                c.status.as_str()
-            )));
+    if requests < gates.min_requests {
+        if elapsed < plan.bake_seconds + plan.inconclusive_timeout_seconds {
+            return Decision::Wait;
         }
-        self.get_version(service, plan.version.as_str()).await?;
-        let base_rev = self.deployment(service).await?;
-        let id = latest(self.pool(), service, self.node_name()).await?.map_or(1, |c| c.id + 1);
-        let mut canary = Canary {
-            id,
-            service: service.to_owned(),
-            status: CanaryStatus::Running,
-            step: 0,
-            step_started_at: Utc::now(),
-            base: base_rev.config.clone(),
-            base_revision: base_rev.number,
-            last_reading: None,
-            events: Vec::new(),
-            plan,
-        };
-        let serving = step_serving(&canary.base, &canary.plan.version, canary.percent())?;
-        let why = format!("canary {id}: {} {} by {author}", canary.plan.version, canary.step_label());
-        let rev = self.apply_canary_config(&canary, serving, RevisionKind::Deploy, None, &why).await?;
-        canary.step_started_at = rev.created_at;
-        self.open_canary_window(&canary);
-        canary.event(format!(
-            "started by {author}: {} at {}% (revision {})",
-            canary.plan.version,
-            canary.percent(),
-            rev.number
-        ));
-        save(self.pool(), self.node_name(), &canary).await?;
-        Ok(canary)
+        let why = format!(
+            "{label} inconclusive after {elapsed:.0}s: {requests} requests, below the minimum of {}",
+            gates.min_requests
+        );
+        return Decision::GiveUp { policy: plan.on_inconclusive, why };
+    }
+    if error_rate > gates.max_error_rate {
+        let why =
+            format!("error rate {error_rate:.4} > max {} over {requests} requests at {label}", gates.max_error_rate);
+        return Decision::RollBack { why };
+    }
+    if m.p99_ms > gates.max_p99_ms {
+        let why =
+            format!("p99 latency {:.1} ms > max {} ms over {requests} requests at {label}", m.p99_ms, gates.max_p99_ms);
+        return Decision::RollBack { why };
+    }
+    let summary = format!("{label} passed: {requests} requests, error rate {error_rate:.4}, p99 {:.1} ms", m.p99_ms);
+    if step + 1 >= plan.steps.len() { Decision::Promote { summary } } else { Decision::Advance { summary } }
+}
+
+fn step_label(plan: &CanaryPlan, step: usize) -> String {
+    let percent = plan.steps.get(step).copied().unwrap_or(100.0);
+    format!("step {}/{} ({percent}%)", step + 1, plan.steps.len())
+}
+
+/// The canary controller's state in this process: the measurement window of each running
+/// canary, and the lock every read-modify-write of a canary (controller passes, user
+/// actions) holds, so neither overwrites the other's newer state.
+#[derive(Default)]
+pub struct Rollout {
+    /// Per canary (service, id): the start of its step's window (Unix ms) and the canary's
+    /// counters then.
+    windows: Mutex<HashMap<(String, i64), (i64, Totals)>>,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl Rollout {
+    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lock.lock().await
     }
 
-    /// Pause, resume, promote now, or abort (roll back) by hand.
-    pub async fn canary_action(&self, service: &str, action: CanaryAction, author: &str) -> Result<Canary> {
-        let _guard = self.canary_lock().lock().await;
-        let mut c = self
-            .active_canary(service)
-            .await?
-            .ok_or_else(|| Error::CanaryNotFound(format!("'{service}' has no running or paused canary")))?;
-        match (action, c.status) {
-            (CanaryAction::Pause, CanaryStatus::Running) => {
-                c.status = CanaryStatus::Paused;
-                c.event(format!("paused by {author} at {}", c.step_label()));
-            }
-            (CanaryAction::Resume, CanaryStatus::Paused) => {
-                c.status = CanaryStatus::Running;
-                c.step_started_at = Utc::now();
-                self.open_canary_window(&c);
-                c.event(format!("resumed by {author}: {} measured afresh", c.step_label()));
-            }
-            (CanaryAction::Promote, _) => {
-                let why = format!("canary {}: {} promoted to 100% by {author}", c.id, c.plan.version);
-                let serving = Serving::Single { generation: c.plan.version.clone() };
-                let rev = self.apply_canary_config(&c, serving, RevisionKind::Deploy, None, &why).await?;
-                c.status = CanaryStatus::Promoted;
-                c.event(format!("promoted by {author} (revision {})", rev.number));
-            }
-            (CanaryAction::Abort, _) => {
-                let why = format!("aborted by {author} at {}", c.step_label());
-                self.roll_back_canary(&mut c, &why).await?;
-                c.status = CanaryStatus::Aborted;
-            }
-            (action, status) => {
-                return Err(Error::CanaryConflict(
-                    format!("cannot {action:?} a canary that is {}", status.as_str()).to_lowercase(),
-                ));
-            }
-        }
-        save(self.pool(), self.node_name(), &c).await?;
-        Ok(c)
+    pub fn window(&self, key: &(String, i64)) -> Option<(i64, Totals)> {
+        self.windows.lock().ok()?.get(key).cloned()
     }
 
-    /// Starts measuring the canary's current step from the counters as they are now.
-    fn open_canary_window(&self, c: &Canary) {
-        let totals = self.monitor_totals(&c.service, c.plan.version.as_str());
-        self.set_canary_window(&(c.service.clone(), c.id), Some((c.step_started_at.timestamp_millis(), totals)));
-    }
-
-    /// Marks the active canary aborted because the user rolled back by hand.
-    pub(crate) async fn stop_canary_for_rollback(&self, service: &str, author: &str) -> Result<()> {
-        let _guard = self.canary_lock().lock().await;
-        if let Some(mut c) = self.active_canary(service).await? {
-            c.status = CanaryStatus::Aborted;
-            c.event(format!("aborted: manual rollback by {author}"));
-            save(self.pool(), self.node_name(), &c).await?;
-            self.set_canary_window(&(c.service.clone(), c.id), None);
+    pub fn set_window(&self, key: &(String, i64), window: Option<(i64, Totals)>) {
+        if let Ok(mut windows) = self.windows.lock() {
+            match window {
+                Some(w) => windows.insert(key.clone(), w),
+                None => windows.remove(key),
+            };
         }
-        Ok(())
-    }
-
-    async fn apply_canary_config(
-        &self,
-        c: &Canary,
-        serving: Serving,
-        kind: RevisionKind,
-        rollback_of: Option<i64>,
-        why: &str,
-    ) -> Result<super::Revision> {
-        let config = c.base.with_serving(serving);
-        let meta = RevisionMeta { kind, rollback_of, author: "canary-controller", reason: why, canary_id: Some(c.id) };
-        self.commit_and_activate(&c.service, config, meta).await
-    }
-
-    /// Restores the base config as a new revision, then reads the live config back and
-    /// records that the rollback took effect.
-    async fn roll_back_canary(&self, c: &mut Canary, why: &str) -> Result<()> {
-        let reason = format!("canary {} of {} rolled back: {why}", c.id, c.plan.version);
-        let rev = self
-            .apply_canary_config(c, c.base.serving.clone(), RevisionKind::Rollback, Some(c.base_revision), &reason)
-            .await?;
-        c.event(reason);
-        match self.active(&c.service) {
-            Some(live) if live.revision == rev.number && live.config == c.base => {
-                c.event(format!("rollback took effect: revision {} is live", rev.number));
-            }
-            other => c.event(format!(
-                "rollback NOT confirmed: live revision is {:?}, expected {}",
-                other.map(|a| a.revision),
-                rev.number
-            )),
-        }
-        Ok(())
-    }
-
-    /// One controller pass over a running canary. `baseline` holds the canary's counters at
-    /// the start of the measurement window. With several nodes on one registry, the gates
-    /// also count what the other nodes served of the canary since the minute the step began
-    /// (as far as they have flushed it, every few seconds).
-    async fn tick_canary(&self, mut c: Canary) -> Result<()> {
-        let key = (c.service.clone(), c.id);
-        let now_totals = self.monitor_totals(&c.service, c.plan.version.as_str());
-        let base = match self.canary_window(&key) {
-            Some((w, t)) if w == c.step_started_at.timestamp_millis() => t,
-            Some(_) => {
-                // A new step or a resume started the window: measure from here.
-                self.set_canary_window(&key, Some((c.step_started_at.timestamp_millis(), now_totals.clone())));
-                now_totals.clone()
-            }
-            None => {
-                // Nothing measured by this process: the node restarted, and the counters of
-                // the old process are gone, so the step is measured afresh from now.
-                c.step_started_at = Utc::now();
-                c.event(format!("controller resumed after a restart: {} measured afresh", c.step_label()));
-                save(self.pool(), self.node_name(), &c).await?;
-                self.set_canary_window(&key, Some((c.step_started_at.timestamp_millis(), now_totals.clone())));
-                now_totals.clone()
-            }
-        };
-        let step_minute = c.step_started_at.timestamp().div_euclid(60);
-        let others = crate::monitor::others_since(
-            self.pool(),
-            self.node_name(),
-            self.instance(),
-            &c.service,
-            c.plan.version.as_str(),
-            step_minute,
-        )
-        .await?;
-        let requests = now_totals.served().saturating_sub(base.served()) + others.served();
-        let errors = now_totals.errors.saturating_sub(base.errors) + others.errors;
-        let mut latency = now_totals.latency.clone();
-        let _ = latency.subtract(&base.latency);
-        let _ = latency.add(&others.latency);
-        let p99_ms = if latency.is_empty() { 0.0 } else { latency.value_at_quantile(0.99) as f64 / 1000.0 };
-        let error_rate = if requests > 0 { errors as f64 / requests as f64 } else { 0.0 };
-        let elapsed = (Utc::now() - c.step_started_at).as_seconds_f64();
-        let gates = c.plan.gates.clone();
-        let verdict = if elapsed < c.plan.bake_seconds {
-            Verdict::Baking
-        } else if requests < gates.min_requests {
-            Verdict::Inconclusive
-        } else if error_rate > gates.max_error_rate || p99_ms > gates.max_p99_ms {
-            Verdict::Failed
-        } else {
-            Verdict::Passed
-        };
-        let reading = GateReading { at: Utc::now(), requests, errors, error_rate, p99_ms, verdict };
-        let changed = c.last_reading.as_ref().map(|r| (r.verdict, r.requests)) != Some((verdict, requests));
-        let status_before = c.status;
-        c.last_reading = Some(reading);
-        match verdict {
-            Verdict::Baking => {}
-            Verdict::Inconclusive => {
-                if elapsed >= c.plan.bake_seconds + c.plan.inconclusive_timeout_seconds {
-                    let why = format!(
-                        "{} inconclusive after {:.0}s: {requests} requests, below the minimum of {}",
-                        c.step_label(),
-                        elapsed,
-                        gates.min_requests
-                    );
-                    match c.plan.on_inconclusive {
-                        InconclusivePolicy::Pause => {
-                            c.status = CanaryStatus::Paused;
-                            c.event(format!("paused: {why}"));
-                        }
-                        InconclusivePolicy::Rollback => {
-                            self.roll_back_canary(&mut c, &why).await?;
-                            c.status = CanaryStatus::RolledBack;
-                        }
-                    }
-                }
-            }
-            Verdict::Failed => {
-                let why = if error_rate > gates.max_error_rate {
-                    format!(
-                        "error rate {error_rate:.4} > max {} over {requests} requests at {}",
-                        gates.max_error_rate,
-                        c.step_label()
-                    )
-                } else {
-                    format!(
-                        "p99 latency {p99_ms:.1} ms > max {} ms over {requests} requests at {}",
-                        gates.max_p99_ms,
-                        c.step_label()
-                    )
-                };
-                self.roll_back_canary(&mut c, &why).await?;
-                c.status = CanaryStatus::RolledBack;
-            }
-            Verdict::Passed => {
-                let passed = format!(
-                    "{} passed: {requests} requests, error rate {error_rate:.4}, p99 {p99_ms:.1} ms",
-                    c.step_label()
-                );
-                if c.step + 1 >= c.plan.steps.len() {
-                    // The last step serves the canary alone: passing it is the promotion.
-                    c.event(passed);
-                    let live = self.active(&c.service).map_or(0, |a| a.revision);
-                    c.event(format!("promoted: {} serves 100% (revision {live})", c.plan.version));
-                    c.status = CanaryStatus::Promoted;
-                } else {
-                    c.step += 1;
-                    let serving = step_serving(&c.base, &c.plan.version, c.percent())?;
-                    let why = format!("canary {}: {} {}", c.id, c.plan.version, c.step_label());
-                    let rev = self.apply_canary_config(&c, serving, RevisionKind::Deploy, None, &why).await?;
-                    c.step_started_at = rev.created_at;
-                    self.open_canary_window(&c);
-                    c.event(format!("{passed}; now {} (revision {})", c.step_label(), rev.number));
-                }
-            }
-        }
-        if changed || c.status != status_before || verdict == Verdict::Passed {
-            save(self.pool(), self.node_name(), &c).await?;
-        }
-        if !c.status.is_active() {
-            self.set_canary_window(&key, None);
-        }
-        Ok(())
     }
 }
 
@@ -604,6 +435,62 @@ mod tests {
         assert_eq!(s, vec![("v3".into(), 0.5), ("v1".into(), 0.5)]);
         let single = config(json!({"mode": "single", "generation": "v3"}));
         assert!(step_serving(&single, &v3, 5.0).is_err());
+    }
+
+    fn judged(plan: &CanaryPlan, step: usize, requests: u64, errors: u64, p99_ms: f64, elapsed: f64) -> Decision {
+        judge(plan, step, &Measured { requests, errors, p99_ms }, elapsed)
+    }
+
+    /// The canary's decision, case by case: bake, the minimum sample, the timeout and its
+    /// policy, each gate, advancing and promoting.
+    #[test]
+    fn judge_decides_case_by_case() {
+        let plan = serde_json::from_value::<CanaryPlan>(json!({
+            "version": "v2", "steps": [10, 50, 100], "bake_seconds": 60, "inconclusive_timeout_seconds": 300,
+            "gates": {"max_error_rate": 0.02, "max_p99_ms": 100, "min_requests": 50}
+        }))
+        .expect("plan");
+        // Baking: nothing decides before the bake time, however bad the numbers.
+        assert_eq!(judged(&plan, 0, 1000, 1000, 1e6, 59.9), Decision::Bake);
+        // Below the minimum sample: wait, up to bake + timeout.
+        assert_eq!(judged(&plan, 0, 49, 49, 1e6, 60.0), Decision::Wait);
+        assert_eq!(judged(&plan, 0, 0, 0, 0.0, 359.9), Decision::Wait);
+        match judged(&plan, 1, 49, 0, 1.0, 360.0) {
+            Decision::GiveUp { policy: InconclusivePolicy::Pause, why } => {
+                assert_eq!(why, "step 2/3 (50%) inconclusive after 360s: 49 requests, below the minimum of 50")
+            }
+            other => panic!("{other:?}"),
+        }
+        let rollback_plan = CanaryPlan { on_inconclusive: InconclusivePolicy::Rollback, ..plan.clone() };
+        assert!(matches!(
+            judged(&rollback_plan, 0, 0, 0, 0.0, 400.0),
+            Decision::GiveUp { policy: InconclusivePolicy::Rollback, .. }
+        ));
+        // Gates: an error rate just over fails, exactly at the limit passes.
+        match judged(&plan, 0, 100, 3, 10.0, 60.0) {
+            Decision::RollBack { why } => {
+                assert_eq!(why, "error rate 0.0300 > max 0.02 over 100 requests at step 1/3 (10%)")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(judged(&plan, 0, 100, 2, 10.0, 60.0), Decision::Advance { .. }));
+        match judged(&plan, 0, 100, 0, 100.5, 61.0) {
+            Decision::RollBack { why } => {
+                assert_eq!(why, "p99 latency 100.5 ms > max 100 ms over 100 requests at step 1/3 (10%)")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Passing: advance, or promote at the last step.
+        assert_eq!(
+            judged(&plan, 1, 50, 0, 12.34, 70.0),
+            Decision::Advance { summary: "step 2/3 (50%) passed: 50 requests, error rate 0.0000, p99 12.3 ms".into() }
+        );
+        assert!(matches!(judged(&plan, 2, 50, 0, 1.0, 70.0), Decision::Promote { .. }));
+        // Verdicts recorded with each reading.
+        assert_eq!(Decision::Bake.verdict(), Verdict::Baking);
+        assert_eq!(Decision::Wait.verdict(), Verdict::Inconclusive);
+        assert_eq!(judged(&plan, 2, 50, 0, 1.0, 70.0).verdict(), Verdict::Passed);
+        assert_eq!(judged(&plan, 0, 100, 3, 10.0, 60.0).verdict(), Verdict::Failed);
     }
 
     #[test]

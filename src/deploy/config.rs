@@ -151,6 +151,30 @@ fn parse_shadow(value: &Value, is_known: impl Fn(&str) -> bool) -> Result<Shadow
 }
 
 impl DeploymentConfig {
+    /// A one-line description of a config, used as the default "why" of a revision.
+    pub fn describe(&self) -> String {
+        let config = self;
+        let mut extra = String::new();
+        if config.sticky {
+            extra.push_str(", sticky");
+        }
+        if let Some(shadow) = &config.shadow {
+            extra.push_str(&format!(", shadow {} {}%", shadow.generation, shadow.percent));
+        }
+        let sticky = extra;
+        match &config.serving {
+            Serving::Single { generation } => format!("deploy {generation}{sticky}"),
+            Serving::Multiple { mapping } => {
+                let parts: Vec<String> = mapping
+                    .entries()
+                    .iter()
+                    .map(|e| format!("{} {}%", e.generation, (e.proba * 1000.0).round() / 10.0))
+                    .collect();
+                format!("mapping {}{sticky}", parts.join(", "))
+            }
+        }
+    }
+
     /// The same config with a different serving part (canary steps keep sticky and shadow).
     pub fn with_serving(&self, serving: Serving) -> Self {
         Self { serving, ..self.clone() }

@@ -6,6 +6,7 @@
 
 pub mod canary;
 mod config;
+mod live;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,13 +16,14 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 pub use config::{DeploymentConfig, MAX_SHADOW_PERCENT, Serving, Shadow};
+pub use live::{Deployments, LOCAL_NODE};
 
 use crate::error::{Error, Result};
 use crate::model::LoadedModel;
 use crate::names::{ServiceName, VersionId};
 use crate::registry::{to_datetime, to_json};
 use crate::router::Route;
-use crate::store::{Pool, now_ms};
+use crate::store::Pool;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -164,8 +166,9 @@ pub async fn append_revision(
     node: &str,
     config: &DeploymentConfig,
     meta: RevisionMeta<'_>,
+    now: DateTime<Utc>,
 ) -> Result<Revision> {
-    let created_at = now_ms();
+    let created_at = now.timestamp_millis();
     let mut tx = pool.begin().await?;
     sqlx::query("INSERT INTO deployments (service, node, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(service.as_str())

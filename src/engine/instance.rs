@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::Engine;
 use crate::error::Result;
-use crate::store::{self, lease};
+use crate::store::lease;
 
 /// The scenario scheduler's lease.
 pub(crate) const SCHEDULER: &str = "scenario-scheduler";
@@ -58,7 +58,7 @@ impl Engine {
     /// written only when less than half the lease is left.
     pub(crate) async fn lead(&self, work: &'static str) -> Result<bool> {
         let identity = &self.inner.identity;
-        let now = store::now_ms();
+        let now = self.now_ms();
         let half = (LEASE_TTL / 2).as_millis() as i64;
         if identity.held.lock().ok().and_then(|h| h.get(work).copied()).is_some_and(|until| until - now > half) {
             return Ok(true);
@@ -77,13 +77,13 @@ impl Engine {
     /// Says this instance is alive for the next [`LEASE_TTL`].
     pub(crate) async fn heartbeat(&self) -> Result<()> {
         let name = &self.inner.identity.name;
-        lease::try_hold(self.pool(), &format!("{ALIVE}{name}"), name, LEASE_TTL, store::now_ms()).await?;
+        lease::try_hold(self.pool(), &format!("{ALIVE}{name}"), name, LEASE_TTL, self.now_ms()).await?;
         Ok(())
     }
 
     /// The instances alive now (their liveness lease unexpired).
     pub(crate) async fn alive_instances(&self) -> Result<Vec<String>> {
-        lease::held_with_prefix(self.pool(), ALIVE, store::now_ms()).await
+        lease::held_with_prefix(self.pool(), ALIVE, self.now_ms()).await
     }
 
     /// Gives up this process's leases, so other nodes take over at once (at close).

@@ -1,21 +1,97 @@
 //! The request path: route, run, record; mirror to the shadow; a signed request id for
 //! feedback. Plus the read side of monitoring (snapshots, A/B results, `/metrics`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Map, Value};
 
-use super::{Engine, PredictOutcome, Routing};
-use crate::deploy::ActiveDeployment;
+use super::Engine;
+use crate::deploy::{ActiveDeployment, LOCAL_NODE};
 use crate::error::{Error, Result};
 use crate::model::Prediction;
 use crate::monitor::ab::{self, AbReport};
-use crate::monitor::feedback;
+use crate::monitor::feedback::{self, RequestIds};
 use crate::monitor::{Comparison, MonitorSnapshot, Outcome};
-use crate::names::VersionId;
+use crate::names::{ServiceName, VersionId};
 use crate::router::sticky_point;
-use crate::store::now_ms;
+
+/// At most this many shadow runs at once.
+const SHADOW_CONCURRENCY: usize = 64;
+
+/// The request path's own state: the router's random source, the bound on shadow runs, the
+/// signer of request ids, and (tests only) injected faults.
+pub(super) struct RequestPath {
+    picker: Picker,
+    /// Bounds concurrent shadow runs; a request finding none free is not mirrored.
+    shadow_permits: Arc<tokio::sync::Semaphore>,
+    /// Issues and checks the request ids feedback names.
+    request_ids: RequestIds,
+    #[cfg(feature = "faults")]
+    faults: Faults,
+}
+
+impl RequestPath {
+    pub(super) fn new(seed: Option<u64>, request_ids: RequestIds, #[cfg(feature = "faults")] faults: Faults) -> Self {
+        let picker = match seed {
+            Some(seed) => Picker::Seeded(Box::new(Mutex::new(StdRng::seed_from_u64(seed)))),
+            None => Picker::Entropy,
+        };
+        Self {
+            picker,
+            shadow_permits: Arc::new(tokio::sync::Semaphore::new(SHADOW_CONCURRENCY)),
+            request_ids,
+            #[cfg(feature = "faults")]
+            faults,
+        }
+    }
+}
+
+/// Latency and failures injected into given generations (`(service, version)`).
+#[cfg(feature = "faults")]
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    pub delays: std::collections::HashMap<(String, String), std::time::Duration>,
+    pub failures: std::collections::HashSet<(String, String)>,
+}
+
+enum Picker {
+    Entropy,
+    Seeded(Box<Mutex<StdRng>>),
+}
+
+impl Picker {
+    fn uniform(&self) -> f64 {
+        match self {
+            Picker::Entropy => rand::random::<f64>(),
+            Picker::Seeded(rng) => match rng.lock() {
+                Ok(mut rng) => rng.random::<f64>(),
+                Err(_) => rand::random::<f64>(),
+            },
+        }
+    }
+}
+
+/// A prediction and the generation that produced it.
+#[derive(Debug, Clone)]
+pub struct PredictOutcome {
+    pub request_id: String,
+    pub service: ServiceName,
+    pub generation: VersionId,
+    pub revision: i64,
+    pub prediction: Prediction,
+    pub latency_ms: f64,
+}
+
+/// How a request asks to be routed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Routing<'a> {
+    /// Force this generation (`x-switchyard-generation`).
+    pub generation: Option<&'a str>,
+    /// Sticky key (`x-switchyard-key`), used when the config has sticky assignment on.
+    pub key: Option<&'a str>,
+}
 
 impl Engine {
     /// Routes one request to a generation and runs its model. Small models run inline;
@@ -29,7 +105,7 @@ impl Engine {
     ) -> Result<PredictOutcome> {
         let started = Instant::now();
         let Some(active) = self.active(service) else {
-            crate::registry::get_service(&self.inner.pool, service).await?;
+            crate::registry::get_service(self.pool(), service).await?;
             return Err(Error::NotDeployed(service.to_owned()));
         };
         let generation = self.route(service, &active, routing)?;
@@ -39,14 +115,14 @@ impl Engine {
             Err(e) if e.code().is_client_error() => Outcome::Rejected,
             Err(_) => Outcome::Error,
         };
-        self.inner.monitor.record(service, generation.as_str(), outcome, started.elapsed());
+        self.inner.monitor.record(service, generation.as_str(), outcome, started.elapsed(), self.now());
         let prediction = result?;
         if let Some(shadow) = &active.config.shadow
-            && self.inner.picker.uniform() * 100.0 < shadow.percent
+            && self.inner.requests.picker.uniform() * 100.0 < shadow.percent
         {
             self.mirror(&active, features, &prediction);
         }
-        let request_id = self.inner.request_ids.issue(service, generation.as_str(), active.revision);
+        let request_id = self.inner.requests.request_ids.issue(service, generation.as_str(), active.revision);
         Ok(PredictOutcome {
             request_id,
             service: active.service.clone(),
@@ -68,7 +144,7 @@ impl Engine {
                 }
             })?,
             (None, Some(key)) if active.config.sticky => active.route.pick(sticky_point(service, key)),
-            _ => active.route.pick(self.inner.picker.uniform()),
+            _ => active.route.pick(self.inner.requests.picker.uniform()),
         })
     }
 
@@ -77,7 +153,7 @@ impl Engine {
     pub async fn infer_rows(&self, service: &str, rows: Vec<Vec<f64>>, routing: Routing<'_>) -> Result<InferOutcome> {
         let started = Instant::now();
         let Some(active) = self.active(service) else {
-            crate::registry::get_service(&self.inner.pool, service).await?;
+            crate::registry::get_service(self.pool(), service).await?;
             return Err(Error::NotDeployed(service.to_owned()));
         };
         let generation = self.route(service, &active, routing)?.clone();
@@ -108,7 +184,7 @@ impl Engine {
             Err(e) if e.code().is_client_error() => Outcome::Rejected,
             Err(_) => Outcome::Error,
         };
-        self.inner.monitor.record(service, generation.as_str(), outcome, started.elapsed());
+        self.inner.monitor.record(service, generation.as_str(), outcome, started.elapsed(), self.now());
         Ok(InferOutcome { generation, revision: active.revision, schema: model.schema().clone(), predictions: result? })
     }
 
@@ -123,8 +199,9 @@ impl Engine {
             .get(generation)
             .ok_or_else(|| Error::Internal(format!("generation {generation} is live but not loaded")))?;
         let row = model.schema().row_from_json(features)?;
-        let faults = &self.inner.faults;
-        if !faults.delays.is_empty() || !faults.failures.is_empty() {
+        #[cfg(feature = "faults")]
+        {
+            let faults = &self.inner.requests.faults;
             let key = (active.service.to_string(), generation.to_string());
             if let Some(delay) = faults.delays.get(&key) {
                 tokio::time::sleep(*delay).await;
@@ -147,7 +224,7 @@ impl Engine {
     /// latency, errors and agreement with the live answer. Dropped when too many are running.
     fn mirror(&self, active: &Arc<ActiveDeployment>, features: &Map<String, Value>, live: &Prediction) {
         let Some(shadow) = active.config.shadow.clone() else { return };
-        let Ok(permit) = Arc::clone(&self.inner.shadow_permits).try_acquire_owned() else {
+        let Ok(permit) = Arc::clone(&self.inner.requests.shadow_permits).try_acquire_owned() else {
             tracing::debug!(service = %active.service, "shadow skipped: too many shadow runs in flight");
             return;
         };
@@ -168,6 +245,7 @@ impl Engine {
                 outcome,
                 latency,
                 cmp,
+                engine.now(),
             );
         });
     }
@@ -176,10 +254,9 @@ impl Engine {
     /// Traffic of `service` over the last `minutes`: this node's, plus what the other nodes
     /// sharing the registry have flushed.
     pub async fn monitor(&self, service: &str, minutes: i64) -> Result<MonitorSnapshot> {
-        let now = chrono::Utc::now();
+        let now = self.now();
         let since = now.timestamp().div_euclid(60) - minutes.clamp(1, crate::monitor::RETENTION_MINUTES) + 1;
-        let others =
-            crate::monitor::others_buckets(&self.inner.pool, &self.inner.node, self.instance(), service, since).await?;
+        let others = crate::monitor::others_buckets(self.pool(), LOCAL_NODE, self.instance(), service, since).await?;
         Ok(self.inner.monitor.snapshot_with(service, minutes, now, others))
     }
 
@@ -191,25 +268,20 @@ impl Engine {
     /// Records the outcome (ground truth or business metric) of an earlier prediction.
     pub async fn feedback(&self, service: &str, request_id: &str, outcome: &Value) -> Result<()> {
         let (value, binary) = feedback::outcome_value(outcome)?;
-        let served = self.inner.request_ids.verify(service, request_id).ok_or_else(|| {
+        let served = self.inner.requests.request_ids.verify(service, request_id).ok_or_else(|| {
             Error::RequestNotFound(format!(
                 "'{}' is not the request_id of a prediction of '{service}' (send the request_id a prediction answered with)",
                 request_id.chars().take(64).collect::<String>(),
             ))
         })?;
-        feedback::insert(&self.inner.pool, &self.inner.node, request_id, &served, value, binary).await
+        feedback::insert(self.pool(), LOCAL_NODE, request_id, &served, value, binary, self.now_ms()).await
     }
 
     /// A/B results of a service's generations from feedback since `since_ms` (Unix ms).
     pub async fn ab_results(&self, service: &str, since_ms: Option<i64>) -> Result<AbReport> {
-        crate::registry::get_service(&self.inner.pool, service).await?;
-        let outcomes = feedback::outcomes(&self.inner.pool, &self.inner.node, service, since_ms.unwrap_or(0)).await?;
+        crate::registry::get_service(self.pool(), service).await?;
+        let outcomes = feedback::outcomes(self.pool(), LOCAL_NODE, service, since_ms.unwrap_or(0)).await?;
         Ok(ab::analyse(service, &outcomes, None))
-    }
-
-    /// Milliseconds since the epoch, the engine's clock (tests read it too).
-    pub fn now_ms(&self) -> i64 {
-        now_ms()
     }
 }
 

@@ -9,48 +9,25 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 
 use super::Engine;
-use crate::deploy;
-use crate::error::Result;
+use crate::deploy::{self, LOCAL_NODE};
 use crate::store;
 
 /// Wait before reconnecting a lost listener.
 const RECONNECT: Duration = Duration::from_millis(500);
 
 impl Engine {
-    /// Activates the latest committed revision of `service` if it is newer than the live one.
-    pub(crate) async fn refresh_deployment(&self, service: &str) -> Result<bool> {
-        let (pool, node) = (&self.inner.pool, &self.inner.node);
-        let Some(rev) = deploy::latest(pool, service, node).await? else { return Ok(false) };
-        let current = |e: &Engine| e.active(service).is_some_and(|a| a.revision >= rev.number);
-        if current(self) {
-            return Ok(false);
-        }
-        let models = self.load_models(service, &rev.config).await?;
-        let _guard = self.inner.deploy_lock.lock().await;
-        if current(self) {
-            return Ok(false);
-        }
-        self.swap_in(&rev, models);
-        tracing::info!(service, revision = rev.number, "config activated (committed by another node)");
-        Ok(true)
-    }
-
     /// Brings one service up to date after another node's change.
     async fn on_notification(&self, service: &str) {
-        if let Err(e) = self.refresh_deployment(service).await {
+        if let Err(e) = self.inner.deployments.refresh(service).await {
             tracing::error!(service, "cannot activate the shared registry's latest revision: {e}");
         }
-        // Under the access lock, like a change made here: a reload that read the registry
-        // before this node's own later change committed must not store its older policy
-        // after that change's reload (a rotated-out key would work again).
-        let _guard = self.inner.access_lock.lock().await;
-        if let Err(e) = self.reload_access(service).await {
+        if let Err(e) = self.inner.access.reload(service).await {
             tracing::error!(service, "cannot reload access settings: {e}");
         }
     }
 
     async fn resync(&self) {
-        match deploy::deployed_services(&self.inner.pool, &self.inner.node).await {
+        match deploy::deployed_services(self.pool(), LOCAL_NODE).await {
             Ok(services) => {
                 for service in services {
                     self.on_notification(&service).await;
@@ -64,7 +41,7 @@ impl Engine {
     pub(crate) fn spawn_listener(&self, url: String) {
         let weak = Arc::downgrade(&self.inner);
         let token = self.inner.shutdown.clone();
-        tokio::spawn(async move {
+        self.inner.tasks.spawn(async move {
             while !token.is_cancelled() {
                 let mut listener = match PgListener::connect(&url).await {
                     Ok(l) => l,

@@ -12,7 +12,7 @@ use sqlx::Row;
 use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
-use crate::store::{Pool, now_ms};
+use crate::store::Pool;
 
 /// Which prediction a request id names.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +97,7 @@ pub async fn insert(
     served: &Served,
     outcome: f64,
     binary: bool,
+    now_ms: i64,
 ) -> Result<()> {
     let res = sqlx::query(
         "INSERT INTO feedback (service, node, request_id, generation, revision, outcome, \"binary\", created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -108,7 +109,7 @@ pub async fn insert(
     .bind(served.revision)
     .bind(outcome)
     .bind(i64::from(binary))
-    .bind(now_ms())
+    .bind(now_ms)
     .execute(pool)
     .await;
     match res {

@@ -148,6 +148,9 @@ type Key = (String, String, Role);
 
 #[derive(Default)]
 pub struct Monitor {
+    /// Serialises flushes: two flushes committing out of order could overwrite a bucket's
+    /// newer state with an older one.
+    flush_lock: tokio::sync::Mutex<()>,
     series: RwLock<HashMap<Key, Arc<Mutex<Series>>>>,
     /// Requests refused for missing or wrong credentials, by service, since start.
     auth_failures: Mutex<HashMap<String, u64>>,
@@ -210,8 +213,9 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
 }
 
 impl Monitor {
-    pub fn record(&self, service: &str, generation: &str, outcome: Outcome, latency: Duration) {
-        self.record_at(service, generation, Role::Live, outcome, latency, None, Utc::now());
+    /// Counts one request of a live generation answered at `at`.
+    pub fn record(&self, service: &str, generation: &str, outcome: Outcome, latency: Duration, at: DateTime<Utc>) {
+        self.record_at(service, generation, Role::Live, outcome, latency, None, at);
     }
 
     pub fn record_shadow(
@@ -221,8 +225,9 @@ impl Monitor {
         outcome: Outcome,
         latency: Duration,
         cmp: Option<Comparison>,
+        at: DateTime<Utc>,
     ) {
-        self.record_at(service, generation, Role::Shadow, outcome, latency, cmp, Utc::now());
+        self.record_at(service, generation, Role::Shadow, outcome, latency, cmp, at);
     }
 
     #[allow(clippy::too_many_arguments)]

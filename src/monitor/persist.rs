@@ -2,7 +2,7 @@
 //! (upsert, so a bucket written twice holds its latest state); `load` brings the retained
 //! minutes back at start.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Bucket, Monitor, RETENTION_MINUTES, Role, Totals, minute_of};
@@ -18,6 +18,7 @@ struct Dirty {
 
 /// Writes every changed bucket of `node`, as counted by `instance`, in one transaction.
 pub async fn flush(pool: &Pool, node: &str, instance: &str, monitor: &Monitor) -> Result<usize> {
+    let _serialised = monitor.flush_lock.lock().await;
     let mut dirty = Vec::new();
     if let Ok(map) = monitor.series.read() {
         for ((service, generation, role), series) in map.iter() {
@@ -140,8 +141,8 @@ fn bucket_from_row(row: &sqlx::any::AnyRow) -> Result<(String, String, Role, Buc
 
 /// Loads the retained minutes `instance` counted for `node` into an empty monitor (at start),
 /// with those written before instances existed.
-pub async fn load(pool: &Pool, node: &str, instance: &str, monitor: &Monitor) -> Result<usize> {
-    let since = minute_of(Utc::now()) - RETENTION_MINUTES + 1;
+pub async fn load(pool: &Pool, node: &str, instance: &str, monitor: &Monitor, now: DateTime<Utc>) -> Result<usize> {
+    let since = minute_of(now) - RETENTION_MINUTES + 1;
     let rows = sqlx::query(&format!(
         "SELECT {BUCKET_COLUMNS} FROM traffic_minutes WHERE node = $1 AND (instance = $2 OR instance = '') AND minute >= $3 ORDER BY minute"
     ))

@@ -65,12 +65,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = self.0.code();
-        let message = if code == ErrorCode::Internal {
-            tracing::error!("internal error: {}", self.0);
-            "internal error in the node; its log has the details".to_owned()
-        } else {
-            self.0.to_string()
-        };
+        let message = self.0.public_message();
         let body = ErrorBody { error: ErrorObject { code, message, details: self.0.mapping_issues().to_vec() } };
         let mut response = (status_of(code), Json(body)).into_response();
         add_challenge(&self.0, &mut response);

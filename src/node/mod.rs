@@ -146,13 +146,20 @@ impl FromRequestParts<AppState> for Authorized {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError(Error::InvalidInput(format!("the request path is not valid: {e}"))))?;
-        if let Some((_, service)) = params.iter().find(|(k, _)| *k == "service") {
-            state.engine.authorize(service, &credential(&parts.headers))?;
-        }
+        authorize_path(parts, state, "service").await.map_err(ApiError)?;
         Ok(Authorized)
+    }
+}
+
+/// Checks the caller's credentials for the deployment named by the path parameter `param`
+/// (`service` on native routes, `model` on the Open Inference Protocol's).
+pub(crate) async fn authorize_path(parts: &mut Parts, state: &AppState, param: &str) -> Result<(), Error> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|e| Error::InvalidInput(format!("the request path is not valid: {e}")))?;
+    match params.iter().find(|(k, _)| *k == param) {
+        Some((_, deployment)) => state.engine.authorize(deployment, &credential(&parts.headers)),
+        None => Ok(()),
     }
 }
 

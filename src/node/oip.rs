@@ -47,14 +47,8 @@ impl From<Error> for OipError {
 
 impl IntoResponse for OipError {
     fn into_response(self) -> Response {
-        let code = self.0.code();
-        let message = if code == crate::error::ErrorCode::Internal {
-            tracing::error!("internal error: {}", self.0);
-            "internal error in the node; its log has the details".to_owned()
-        } else {
-            self.0.to_string()
-        };
-        let mut response = (status_of(code), Json(OipErrorBody { error: message })).into_response();
+        let message = self.0.public_message();
+        let mut response = (status_of(self.0.code()), Json(OipErrorBody { error: message })).into_response();
         super::error::add_challenge(&self.0, &mut response);
         response
     }
@@ -70,6 +64,19 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         super::body::path_params(parts, state).await.map(OipPath).map_err(OipError)
+    }
+}
+
+/// Proof that the caller may use the model named by the route's `{model}`: an extractor, so
+/// it runs before the body is read; a refused request costs no reading or parsing.
+pub struct OipAuthorized;
+
+impl FromRequestParts<AppState> for OipAuthorized {
+    type Rejection = OipError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, OipError> {
+        super::authorize_path(parts, state, "model").await.map_err(OipError)?;
+        Ok(OipAuthorized)
     }
 }
 
@@ -453,6 +460,7 @@ const NUMERIC: [&str; 10] = ["FP32", "FP64", "INT64", "INT32", "INT16", "INT8", 
 pub async fn infer(
     State(s): State<AppState>,
     OipPath(model): OipPath<String>,
+    _: OipAuthorized,
     headers: HeaderMap,
     OipBody(body): OipBody,
 ) -> OipResult<Response> {
@@ -484,6 +492,7 @@ pub async fn infer(
 pub async fn infer_version(
     State(s): State<AppState>,
     OipPath((model, version)): OipPath<(String, String)>,
+    _: OipAuthorized,
     headers: HeaderMap,
     OipBody(body): OipBody,
 ) -> OipResult<Response> {
@@ -497,7 +506,6 @@ async fn run_infer(
     headers: HeaderMap,
     body: Bytes,
 ) -> OipResult<Response> {
-    state.engine.authorize(&model, &super::credential(&headers))?;
     let (request, binary) = parse_infer(headers.get(HEADER_LENGTH), &body)?;
     let Some(active) = state.engine.active(&model) else {
         state.engine.get_service(&model).await?;

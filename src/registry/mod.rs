@@ -16,7 +16,7 @@ use sqlx::Row;
 use crate::error::{Error, Result};
 use crate::model::ModelSchema;
 use crate::names::{ServiceName, VersionId};
-use crate::store::{Pool, now_ms};
+use crate::store::Pool;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Service {
@@ -75,9 +75,9 @@ fn json_col<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| Error::Internal(format!("stored {what} is unreadable: {e}")))
 }
 
-pub async fn create_service(pool: &Pool, name: &str, description: &str) -> Result<Service> {
+pub async fn create_service(pool: &Pool, name: &str, description: &str, now: DateTime<Utc>) -> Result<Service> {
     let name = ServiceName::parse(name)?;
-    let created_at = now_ms();
+    let created_at = now.timestamp_millis();
     let res = sqlx::query("INSERT INTO services (name, description, created_at) VALUES ($1, $2, $3)")
         .bind(name.as_str())
         .bind(description)
@@ -194,6 +194,7 @@ pub(crate) async fn insert_version(
     sha256: &str,
     size: usize,
     schema: &ModelSchema,
+    now: DateTime<Utc>,
 ) -> Result<Version> {
     for (k, v) in &new.metrics {
         if k.is_empty() || !v.is_finite() {
@@ -209,7 +210,7 @@ pub(crate) async fn insert_version(
         .fetch_all(&mut *tx)
         .await?;
     let existing = ids.iter().map(|s| VersionId::parse(s)).collect::<Result<Vec<_>>>()?;
-    let created_at = now_ms();
+    let created_at = now.timestamp_millis();
     let id = choose_id(&existing, new.id.as_deref(), new.unique, to_datetime(created_at))?;
     let seq = existing.len() as i64 + 1;
     sqlx::query(

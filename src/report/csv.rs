@@ -3,7 +3,6 @@
 //! precision, times in RFC 3339 UTC, missing values as empty fields.
 
 use super::data::ReportData;
-use crate::engine::describe;
 
 /// One CSV table of a report.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +68,7 @@ pub fn csv_files(data: &ReportData) -> Vec<CsvFile> {
             r.canary_id.map(|n| n.to_string()).unwrap_or_default(),
             r.author.clone(),
             r.reason.clone(),
-            describe(&r.config),
+            r.config.describe(),
             serde_json::to_string(&r.config).unwrap_or_default(),
         ]);
     }

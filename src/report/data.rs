@@ -12,13 +12,14 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::deploy::LOCAL_NODE;
 use crate::deploy::{self, Revision};
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::monitor::ab::{self, AbReport};
 use crate::monitor::feedback;
 use crate::monitor::histogram;
 use crate::registry;
+use crate::store::Pool;
 
 /// A series has at most this many points; longer ranges use a coarser step.
 pub const MAX_POINTS: i64 = 720;
@@ -146,104 +147,106 @@ fn to_utc(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-impl Engine {
-    /// Collects a deployment's report for `[since, until]` from the registry. The monitor is
-    /// flushed first, so the current minute is included.
-    pub async fn report_data(&self, service: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<ReportData> {
-        if since >= until {
-            return Err(Error::InvalidInput(format!(
-                "the report range is empty: since ({}) must be before until ({})",
-                since.to_rfc3339(),
-                until.to_rfc3339()
-            )));
-        }
-        let pool = self.pool();
-        let node = self.node_name();
-        let svc = registry::get_service(pool, service).await?;
-        let current = self.deployment(service).await?;
-        self.flush_monitor().await?;
-        let generated_at = Utc::now();
-        let (since_ms, until_ms) = (since.timestamp_millis(), until.timestamp_millis());
-
-        let all_revisions = deploy::revisions(pool, service, node).await?;
-        let active_at_start = all_revisions.iter().rev().find(|r| r.created_at < since).map(|r| r.number);
-        let revisions: Vec<Revision> = all_revisions
-            .into_iter()
-            .filter(|r| Some(r.number) == active_at_start || (r.created_at >= since && r.created_at <= until))
-            .collect();
-
-        let (first_minute, last_minute) = (since_ms.div_euclid(60_000), until_ms.div_euclid(60_000));
-        let step = step_for(last_minute - first_minute + 1);
-        let traffic = read_traffic(self, service, first_minute, last_minute, step).await?;
-        let outcomes = feedback::outcomes_between(pool, node, service, since_ms, until_ms).await?;
-        let ab = ab::analyse(service, &outcomes, None);
-
-        let mut involved: BTreeSet<String> = traffic.keys().cloned().collect();
-        involved.extend(outcomes.iter().map(|(g, _)| g.clone()));
-        for r in &revisions {
-            involved.extend(r.config.loaded_generations().iter().map(|g| g.to_string()));
-        }
-        let live: BTreeSet<String> = current.config.generations().iter().map(|g| g.to_string()).collect();
-        let total: u64 = traffic.values().map(|(acc, _)| acc.requests).sum();
-        let versions: Vec<VersionRow> = registry::list_versions(pool, service)
-            .await?
-            .into_iter()
-            .filter(|v| involved.contains(v.id.as_str()) || (v.created_at >= since && v.created_at <= until))
-            .map(|v| {
-                let requests = traffic.get(v.id.as_str()).map_or(0, |(acc, _)| acc.requests);
-                VersionRow {
-                    live: live.contains(v.id.as_str()),
-                    share: (total > 0).then(|| requests as f64 / total as f64),
-                    requests,
-                    id: v.id.to_string(),
-                    created_at: v.created_at,
-                    sha256: v.sha256,
-                    metrics: v.metrics,
-                    notes: v.notes,
-                }
-            })
-            .collect();
-
-        let order: HashMap<&str, usize> = versions.iter().enumerate().map(|(i, v)| (v.id.as_str(), i)).collect();
-        let mut generations: Vec<GenerationSeries> = traffic
-            .into_iter()
-            .map(|(generation, (acc, points))| GenerationSeries {
-                error_rate: if acc.requests > 0 { acc.errors as f64 / acc.requests as f64 } else { 0.0 },
-                p50_ms: percentile_ms(&acc.latency, 0.5),
-                p95_ms: percentile_ms(&acc.latency, 0.95),
-                p99_ms: percentile_ms(&acc.latency, 0.99),
-                requests: acc.requests,
-                errors: acc.errors,
-                rejected: acc.rejected,
-                points,
-                generation,
-            })
-            .collect();
-        generations
-            .sort_by_key(|g| (order.get(g.generation.as_str()).copied().unwrap_or(usize::MAX), g.generation.clone()));
-
-        Ok(ReportData {
-            service: svc.name.to_string(),
-            description: svc.description,
-            node: node.to_owned(),
-            since,
-            until,
-            generated_at,
-            step_minutes: step,
-            last_author: current.author.clone(),
-            current,
-            revisions,
-            versions,
-            generations,
-            ab,
-        })
+/// Collects a deployment's report for `[since, until]` from the registry; `current` is its
+/// active revision. The caller flushes the monitor first, so the current minute is included.
+pub async fn collect(
+    pool: &Pool,
+    current: Revision,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    generated_at: DateTime<Utc>,
+) -> Result<ReportData> {
+    let service_name = current.service.clone();
+    let service = service_name.as_str();
+    if since >= until {
+        return Err(Error::InvalidInput(format!(
+            "the report range is empty: since ({}) must be before until ({})",
+            since.to_rfc3339(),
+            until.to_rfc3339()
+        )));
     }
+    let node = LOCAL_NODE;
+    let svc = registry::get_service(pool, service).await?;
+    let (since_ms, until_ms) = (since.timestamp_millis(), until.timestamp_millis());
+
+    let all_revisions = deploy::revisions(pool, service, node).await?;
+    let active_at_start = all_revisions.iter().rev().find(|r| r.created_at < since).map(|r| r.number);
+    let revisions: Vec<Revision> = all_revisions
+        .into_iter()
+        .filter(|r| Some(r.number) == active_at_start || (r.created_at >= since && r.created_at <= until))
+        .collect();
+
+    let (first_minute, last_minute) = (since_ms.div_euclid(60_000), until_ms.div_euclid(60_000));
+    let step = step_for(last_minute - first_minute + 1);
+    let traffic = read_traffic(pool, service, first_minute, last_minute, step).await?;
+    let outcomes = feedback::outcomes_between(pool, node, service, since_ms, until_ms).await?;
+    let ab = ab::analyse(service, &outcomes, None);
+
+    let mut involved: BTreeSet<String> = traffic.keys().cloned().collect();
+    involved.extend(outcomes.iter().map(|(g, _)| g.clone()));
+    for r in &revisions {
+        involved.extend(r.config.loaded_generations().iter().map(|g| g.to_string()));
+    }
+    let live: BTreeSet<String> = current.config.generations().iter().map(|g| g.to_string()).collect();
+    let total: u64 = traffic.values().map(|(acc, _)| acc.requests).sum();
+    let versions: Vec<VersionRow> = registry::list_versions(pool, service)
+        .await?
+        .into_iter()
+        .filter(|v| involved.contains(v.id.as_str()) || (v.created_at >= since && v.created_at <= until))
+        .map(|v| {
+            let requests = traffic.get(v.id.as_str()).map_or(0, |(acc, _)| acc.requests);
+            VersionRow {
+                live: live.contains(v.id.as_str()),
+                share: (total > 0).then(|| requests as f64 / total as f64),
+                requests,
+                id: v.id.to_string(),
+                created_at: v.created_at,
+                sha256: v.sha256,
+                metrics: v.metrics,
+                notes: v.notes,
+            }
+        })
+        .collect();
+
+    let order: HashMap<&str, usize> = versions.iter().enumerate().map(|(i, v)| (v.id.as_str(), i)).collect();
+    let mut generations: Vec<GenerationSeries> = traffic
+        .into_iter()
+        .map(|(generation, (acc, points))| GenerationSeries {
+            error_rate: if acc.requests > 0 { acc.errors as f64 / acc.requests as f64 } else { 0.0 },
+            p50_ms: percentile_ms(&acc.latency, 0.5),
+            p95_ms: percentile_ms(&acc.latency, 0.95),
+            p99_ms: percentile_ms(&acc.latency, 0.99),
+            requests: acc.requests,
+            errors: acc.errors,
+            rejected: acc.rejected,
+            points,
+            generation,
+        })
+        .collect();
+    generations
+        .sort_by_key(|g| (order.get(g.generation.as_str()).copied().unwrap_or(usize::MAX), g.generation.clone()));
+
+    Ok(ReportData {
+        service: svc.name.to_string(),
+        description: svc.description,
+        node: node.to_owned(),
+        since,
+        until,
+        generated_at,
+        step_minutes: step,
+        last_author: current.author.clone(),
+        current,
+        revisions,
+        versions,
+        generations,
+        ab,
+    })
 }
 
 /// Live minutes of `[first_minute, last_minute]` per generation: the range total and the
 /// points per step, each with its merged histogram reduced to percentiles.
 async fn read_traffic(
-    engine: &Engine,
+    pool: &Pool,
     service: &str,
     first_minute: i64,
     last_minute: i64,
@@ -254,10 +257,10 @@ async fn read_traffic(
          WHERE service = $1 AND node = $2 AND role = 'live' AND minute >= $3 AND minute <= $4 ORDER BY generation, minute",
     )
     .bind(service)
-    .bind(engine.node_name())
+    .bind(LOCAL_NODE)
     .bind(first_minute)
     .bind(last_minute)
-    .fetch_all(engine.pool())
+    .fetch_all(pool)
     .await?;
     // generation -> step start minute -> accumulated minutes
     let mut steps: BTreeMap<String, BTreeMap<i64, Acc>> = BTreeMap::new();

@@ -2,15 +2,15 @@
 //! current config, the revision timeline, the versions and their share of traffic, charts
 //! (plotters, inline SVG) and the numbers as CSV; or each chart as a PNG.
 //!
-//! - [`data`]: [`ReportData`], collected from the registry by [`Engine::report_data`]. The
+//! - [`data`]: [`ReportData`], collected from the registry by [`data::collect`]. The
 //!   node serves it as JSON (`GET /admin/v1/deployments/{service}/report`), so the CLI renders
 //!   reports of remote nodes locally.
 //! - [`charts`]: the four charts on any plotters backend, or the sentence that replaces one
 //!   with nothing to show.
 //! - `render`: the HTML document; `csv`: the CSV tables.
 //!
-//! Rendering is CPU work: async callers run it in `spawn_blocking` ([`Engine::export_report`]
-//! does).
+//! Rendering is CPU work: async callers run it in `spawn_blocking` (the engine's
+//! `export_report` does).
 
 pub mod charts;
 mod csv;
@@ -30,7 +30,6 @@ pub use csv::{CsvFile, csv_files};
 pub use data::{GenerationSeries, ReportData, SeriesPoint, VersionRow};
 pub use render::render_html;
 
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 
 /// Parses a report bound: a duration back from `now` (`90s`, `30m`, `24h`, `7d`, `2w`) or an
@@ -143,36 +142,6 @@ pub fn write_pngs(data: &ReportData, dir: &Path) -> Result<PngOutput> {
         out.written.push(path);
     }
     Ok(out)
-}
-
-impl Engine {
-    /// Collects a deployment's report for `[since, until]`, renders it as one self-contained
-    /// HTML file and writes it atomically to `path`; returns the path written. Rendering runs
-    /// on the blocking pool. The desktop's Export button calls this.
-    pub async fn export_report(
-        &self,
-        service: &str,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-        path: &Path,
-    ) -> Result<PathBuf> {
-        let data = self.report_data(service, since, until).await?;
-        let path = path.to_owned();
-        tokio::task::spawn_blocking(move || write_html(&data, &path))
-            .await
-            .map_err(|e| Error::Internal(format!("report rendering stopped: {e}")))?
-    }
-}
-
-impl Engine {
-    /// Export for the desktop: the range as typed (`24h`, `7d`, an RFC 3339 time) up to now,
-    /// written to `path`, or to `<downloads>/<service>-report-<date>.html` when `path` is empty.
-    pub async fn export_report_since(&self, service: &str, since: &str, path: &str) -> Result<PathBuf> {
-        let now = Utc::now();
-        let since = parse_time(since, now)?;
-        let path = if path.trim().is_empty() { default_report_path(service, now) } else { PathBuf::from(path.trim()) };
-        self.export_report(service, since, now, &path).await
-    }
 }
 
 /// Where an export goes when the user does not say: the downloads folder (else home).

@@ -39,8 +39,17 @@ pub use cron::{FireTime, Schedule};
 pub use spec::{OnMissed, Scenario, ScenarioIssue, Step, Trigger};
 pub use store::{Run, RunStatus, StepRun, StepStatus, TriggerKind};
 
-use crate::engine::Engine;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio_util::task::TaskTracker;
+
+use crate::clock::Clock;
+use crate::deploy::{LOCAL_NODE, Revision};
 use crate::error::{Error, Result};
+use crate::model::LoadedModel;
+use crate::registry::{self, NewVersion, Version};
+use crate::store::Pool;
 
 /// Runs listed at most, newest first.
 pub const MAX_RUNS_LISTED: usize = 500;
@@ -131,7 +140,102 @@ impl RunTrigger {
     }
 }
 
-impl Engine {
+/// What a scenario run needs from the rest of the engine: creating versions, loading their
+/// models and deploying. The engine implements it; a run holds a clone for its lifetime.
+pub trait Host: Clone + Send + Sync + 'static {
+    fn scenarios(&self) -> &Scenarios;
+    fn create_version(
+        &self,
+        service: &str,
+        bytes: Vec<u8>,
+        new: NewVersion,
+    ) -> impl Future<Output = Result<Version>> + Send;
+    /// The active revision of a service's deployment.
+    fn deployment(&self, service: &str) -> impl Future<Output = Result<Revision>> + Send;
+    /// A version's loaded model.
+    fn version_model(&self, service: &str, version: &str) -> impl Future<Output = Result<Arc<LoadedModel>>> + Send;
+    fn deploy(
+        &self,
+        service: &str,
+        config: &Value,
+        author: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<Revision>> + Send;
+    fn deploy_version(
+        &self,
+        service: &str,
+        version: &str,
+        author: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<Revision>> + Send;
+}
+
+/// The scenarios subsystem: saved scenarios, the runs in progress in this process (at most
+/// one per scenario: runs of a scenario never overlap), their tasks, and the scheduler's lock.
+pub struct Scenarios {
+    pool: Pool,
+    clock: Arc<dyn Clock>,
+    data_dir: PathBuf,
+    /// What `${switchyard}` names.
+    exe: PathBuf,
+    /// This process's instance name, recorded on its runs.
+    instance: String,
+    /// Cancelled when the engine shuts down: runs then end as abandoned.
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    /// Scenario → (run id, its cancel token); id 0 while the run is being created.
+    runs: Mutex<HashMap<String, (i64, CancellationToken)>>,
+    /// Serialises scheduler passes (the loop, tests' direct ticks, the pass at open).
+    scheduler_lock: tokio::sync::Mutex<()>,
+}
+
+/// Where a [`Scenarios`] keeps its files and tasks.
+pub struct ScenariosConfig {
+    pub pool: Pool,
+    pub clock: Arc<dyn Clock>,
+    pub data_dir: PathBuf,
+    pub exe: PathBuf,
+    pub instance: String,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+}
+
+impl Scenarios {
+    pub fn new(c: ScenariosConfig) -> Self {
+        Self {
+            pool: c.pool,
+            clock: c.clock,
+            data_dir: c.data_dir,
+            exe: c.exe,
+            instance: c.instance,
+            shutdown: c.shutdown,
+            tasks: c.tasks,
+            runs: Mutex::new(HashMap::new()),
+            scheduler_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// What `${switchyard}` names in scenarios.
+    pub fn switchyard_exe(&self) -> &std::path::Path {
+        &self.exe
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Whether the engine is shutting down (a run cancelled then is abandoned, not cancelled).
+    pub(crate) fn shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// Whether any run is in progress in this process.
+    pub fn any_running(&self) -> bool {
+        self.runs.lock().map(|r| !r.is_empty()).unwrap_or(false)
+    }
+}
+
+impl Scenarios {
     /// Every problem of a spec as an editor sends it (empty when it can be saved): JSON shape,
     /// names, variables defined before use, cron patterns, time zones, services that exist.
     pub async fn validate_scenario(&self, spec: &Value) -> Result<Vec<ScenarioIssue>> {
@@ -144,7 +248,7 @@ impl Engine {
     async fn scenario_issues(&self, spec: &Scenario) -> Result<Vec<ScenarioIssue>> {
         let mut issues = spec.issues();
         for (i, service) in spec.literal_services() {
-            match self.get_service(service).await {
+            match registry::get_service(&self.pool, service).await {
                 Ok(_) => {}
                 Err(Error::ServiceNotFound(_)) => issues.push(ScenarioIssue {
                     path: format!("steps[{i}].service"),
@@ -165,33 +269,33 @@ impl Engine {
             let all: Vec<String> = issues.iter().map(ToString::to_string).collect();
             return Err(Error::InvalidConfig(format!("scenario '{}' cannot be saved: {}", spec.name, all.join("; "))));
         }
-        let now = self.clock().now();
-        store::save(self.pool(), &spec, now).await?;
+        let now = self.clock.now();
+        store::save(&self.pool, &spec, now).await?;
         // A disabled trigger keeps no bookkeeping: enabling it later starts from that moment
         // instead of firing for the time it was off.
         let keys: Vec<String> = spec.cron_triggers().filter(|(_, c)| c.enabled).map(|(i, c)| c.key(i)).collect();
-        store::sync_triggers(self.pool(), self.node_name(), spec.name.as_str(), &keys, now).await?;
+        store::sync_triggers(&self.pool, LOCAL_NODE, spec.name.as_str(), &keys, now).await?;
         tracing::info!(scenario = %spec.name, steps = spec.steps.len(), "scenario saved");
         self.get_scenario(spec.name.as_str()).await
     }
 
     pub async fn list_scenarios(&self) -> Result<Vec<ScenarioView>> {
         let mut out = Vec::new();
-        for stored in store::list(self.pool()).await? {
+        for stored in store::list(&self.pool).await? {
             out.push(self.scenario_view(stored).await?);
         }
         Ok(out)
     }
 
     pub async fn get_scenario(&self, name: &str) -> Result<ScenarioView> {
-        let stored = store::get(self.pool(), name).await?.ok_or_else(|| Error::ScenarioNotFound(short(name)))?;
+        let stored = store::get(&self.pool, name).await?.ok_or_else(|| Error::ScenarioNotFound(short(name)))?;
         self.scenario_view(stored).await
     }
 
     async fn scenario_view(&self, stored: store::StoredScenario) -> Result<ScenarioView> {
         let name = stored.spec.name.to_string();
-        let last_run = store::runs(self.pool(), self.node_name(), &name, 1).await?.into_iter().next();
-        let now = self.clock().now();
+        let last_run = store::runs(&self.pool, LOCAL_NODE, &name, 1).await?.into_iter().next();
+        let now = self.clock.now();
         let next_fire = stored
             .spec
             .cron_triggers()
@@ -215,7 +319,7 @@ impl Engine {
                 "run {id} of '{name}' is running: cancel it before deleting the scenario"
             )));
         }
-        if !store::delete(self.pool(), name).await? {
+        if !store::delete(&self.pool, name).await? {
             return Err(Error::ScenarioNotFound(short(name)));
         }
         tracing::info!(scenario = name, "scenario deleted");
@@ -224,8 +328,8 @@ impl Engine {
 
     /// The next `count` fire times of each cron trigger of a scenario.
     pub async fn next_fires(&self, name: &str, count: usize) -> Result<Vec<TriggerFires>> {
-        let stored = store::get(self.pool(), name).await?.ok_or_else(|| Error::ScenarioNotFound(short(name)))?;
-        let now = self.clock().now();
+        let stored = store::get(&self.pool, name).await?.ok_or_else(|| Error::ScenarioNotFound(short(name)))?;
+        let now = self.clock.now();
         let mut out = Vec::new();
         for (i, c) in stored.spec.cron_triggers() {
             let schedule = c.parsed().map_err(Error::InvalidConfig)?;
@@ -244,12 +348,12 @@ impl Engine {
 
     /// Starts a run in the background and returns it at once (status `running`). Refused
     /// while another run of the scenario is in progress: runs of a scenario never overlap.
-    pub async fn start_run(&self, name: &str, trigger: RunTrigger) -> Result<Run> {
-        let stored = store::get(self.pool(), name).await?.ok_or_else(|| Error::ScenarioNotFound(short(name)))?;
+    pub async fn start_run(&self, host: &impl Host, name: &str, trigger: RunTrigger) -> Result<Run> {
+        let stored = store::get(&self.pool, name).await?.ok_or_else(|| Error::ScenarioNotFound(short(name)))?;
         let spec = stored.spec;
-        let token = self.shutdown_token().child_token();
+        let token = self.shutdown.child_token();
         self.claim_scenario(name, &token)?;
-        match self.launch(spec, trigger, token).await {
+        match self.launch(host, spec, trigger, token).await {
             Ok(run) => Ok(run),
             Err(e) => {
                 self.release_scenario(name);
@@ -258,15 +362,21 @@ impl Engine {
         }
     }
 
-    async fn launch(&self, spec: Scenario, trigger: RunTrigger, token: CancellationToken) -> Result<Run> {
+    async fn launch(
+        &self,
+        host: &impl Host,
+        spec: Scenario,
+        trigger: RunTrigger,
+        token: CancellationToken,
+    ) -> Result<Run> {
         let name = spec.name.to_string();
-        let now = self.clock().now();
+        let now = self.clock.now();
         let mut run = Run::fresh(&spec, &trigger, RunStatus::Running, StepStatus::Pending, String::new(), now);
-        run.id = store::insert_run(self.pool(), self.node_name(), self.instance(), &run, "").await?;
+        run.id = store::insert_run(&self.pool, LOCAL_NODE, &self.instance, &run, "").await?;
         self.set_running_id(&name, run.id);
-        let run_dir = self.data_dir().join("scenarios").join(&name).join("runs").join(run.id.to_string());
+        let run_dir = self.data_dir.join("scenarios").join(&name).join("runs").join(run.id.to_string());
         run.variables = self.run_variables(&spec, run.id, &run_dir, now);
-        let rec = run::Recorder::new(self.clone(), run.clone(), String::new());
+        let rec = run::Recorder::new(self.pool.clone(), Arc::clone(&self.clock), run.clone(), String::new());
         rec.line(&format!("run {} of scenario '{name}' started: {}", run.id, run.trigger_detail));
         if let Err(e) = std::fs::create_dir_all(&run_dir) {
             // The executor then fails the run at its first step, recorded rather than lost.
@@ -275,7 +385,7 @@ impl Engine {
         rec.flush().await?;
         let snapshot = rec.snapshot().map(|(r, _)| r).unwrap_or(run);
         tracing::info!(scenario = %name, run = snapshot.id, trigger = %snapshot.trigger_detail, "scenario run started");
-        tokio::spawn(run::execute(self.clone(), spec, rec, token, run_dir));
+        self.tasks.spawn(run::execute(host.clone(), spec, rec, token, run_dir));
         Ok(snapshot)
     }
 
@@ -292,8 +402,8 @@ impl Engine {
             ("run_id".to_owned(), id.to_string()),
             ("run_dir".to_owned(), run_dir.display().to_string()),
             ("date".to_owned(), now.format("%Y-%m-%d").to_string()),
-            ("data_dir".to_owned(), self.data_dir().display().to_string()),
-            ("switchyard".to_owned(), self.switchyard_exe().display().to_string()),
+            ("data_dir".to_owned(), self.data_dir.display().to_string()),
+            ("switchyard".to_owned(), self.exe.display().to_string()),
         ]);
         let rendered: Vec<(String, String)> = spec
             .variables
@@ -307,20 +417,20 @@ impl Engine {
 
     /// A scenario's runs, newest first, without logs.
     pub async fn scenario_runs(&self, name: &str, limit: usize) -> Result<Vec<Run>> {
-        if store::get(self.pool(), name).await?.is_none() {
+        if store::get(&self.pool, name).await?.is_none() {
             // Runs of a deleted scenario are still listed.
-            let runs = store::runs(self.pool(), self.node_name(), name, 1).await?;
+            let runs = store::runs(&self.pool, LOCAL_NODE, name, 1).await?;
             if runs.is_empty() {
                 return Err(Error::ScenarioNotFound(short(name)));
             }
         }
         let limit = limit.clamp(1, MAX_RUNS_LISTED) as i64;
-        store::runs(self.pool(), self.node_name(), name, limit).await
+        store::runs(&self.pool, LOCAL_NODE, name, limit).await
     }
 
     /// One run with its log.
     pub async fn scenario_run(&self, name: &str, id: i64) -> Result<Run> {
-        store::run(self.pool(), self.node_name(), name, id)
+        store::run(&self.pool, LOCAL_NODE, name, id)
             .await?
             .ok_or_else(|| Error::RunNotFound { scenario: short(name), id })
     }
@@ -349,10 +459,10 @@ impl Engine {
 }
 
 /// The in-process claim that keeps runs of one scenario from overlapping.
-impl Engine {
+impl Scenarios {
     /// Reserves the scenario for a new run, or says which run is in the way.
     pub(crate) fn claim_scenario(&self, name: &str, token: &CancellationToken) -> Result<()> {
-        let mut runs = self.runs_in_progress().lock().map_err(|_| Error::Internal("run table poisoned".into()))?;
+        let mut runs = self.runs.lock().map_err(|_| Error::Internal("run table poisoned".into()))?;
         if let Some((id, _)) = runs.get(name) {
             let which = if *id > 0 { format!("run {id}") } else { "a run".to_owned() };
             return Err(Error::RunConflict(format!(
@@ -364,7 +474,7 @@ impl Engine {
     }
 
     pub(crate) fn set_running_id(&self, name: &str, id: i64) {
-        if let Ok(mut runs) = self.runs_in_progress().lock()
+        if let Ok(mut runs) = self.runs.lock()
             && let Some(entry) = runs.get_mut(name)
         {
             entry.0 = id;
@@ -372,14 +482,14 @@ impl Engine {
     }
 
     pub(crate) fn release_scenario(&self, name: &str) {
-        if let Ok(mut runs) = self.runs_in_progress().lock() {
+        if let Ok(mut runs) = self.runs.lock() {
             runs.remove(name);
         }
     }
 
     /// Called by a run's task once its end is recorded.
-    pub(crate) fn scenario_run_finished(&self, name: &str, id: i64) {
-        if let Ok(mut runs) = self.runs_in_progress().lock()
+    pub(crate) fn run_finished(&self, name: &str, id: i64) {
+        if let Ok(mut runs) = self.runs.lock()
             && runs.get(name).is_some_and(|(running, _)| *running == id)
         {
             runs.remove(name);
@@ -388,11 +498,11 @@ impl Engine {
 
     /// The id of the scenario's run in progress in this process.
     pub fn running_run(&self, name: &str) -> Option<i64> {
-        self.runs_in_progress().lock().ok()?.get(name).map(|(id, _)| *id)
+        self.runs.lock().ok()?.get(name).map(|(id, _)| *id)
     }
 
     pub(crate) fn running_token(&self, name: &str, id: i64) -> Option<CancellationToken> {
-        let runs = self.runs_in_progress().lock().ok()?;
+        let runs = self.runs.lock().ok()?;
         runs.get(name).filter(|(running, _)| *running == id).map(|(_, t)| t.clone())
     }
 }

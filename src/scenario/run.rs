@@ -12,13 +12,15 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::Host;
 use super::command::{Finished, run_process};
 use super::evaluate::{Csv, parse_csv, score};
 use super::spec::{CommandLine, CreateVersion, Evaluate, RunCommand, Scenario, Step, UpdateDeployment, UpdateMode};
 use super::store::{self, Run, RunStatus, StepStatus};
 use super::template;
+use crate::clock::Clock;
+use crate::deploy::LOCAL_NODE;
 use crate::deploy::Serving;
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::registry::{NewVersion, Provenance};
 
@@ -29,7 +31,8 @@ pub const MAX_LOG_BYTES: usize = 2 * 1024 * 1024;
 
 /// The run's state shared by the executor, the output readers and the flusher.
 pub(crate) struct Recorder {
-    engine: Engine,
+    pool: crate::store::Pool,
+    clock: Arc<dyn Clock>,
     state: Mutex<RecorderState>,
 }
 
@@ -44,15 +47,15 @@ struct RecorderState {
 
 impl Recorder {
     /// A recorder of a run whose row holds `persisted_log`.
-    pub(crate) fn new(engine: Engine, run: Run, persisted_log: String) -> Arc<Self> {
+    pub(crate) fn new(pool: crate::store::Pool, clock: Arc<dyn Clock>, run: Run, persisted_log: String) -> Arc<Self> {
         let persisted = persisted_log.len();
         let state = RecorderState { run, log: persisted_log, persisted, dirty: false, truncated: false };
-        Arc::new(Recorder { engine, state: Mutex::new(state) })
+        Arc::new(Recorder { pool, clock, state: Mutex::new(state) })
     }
 
     /// A line of the executor, timestamped.
     pub(crate) fn line(&self, text: &str) {
-        let at = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S");
+        let at = self.clock.now().format("%Y-%m-%d %H:%M:%S");
         if let Ok(mut s) = self.state.lock() {
             if !s.log.is_empty() && !s.log.ends_with('\n') {
                 s.log.push('\n');
@@ -106,7 +109,7 @@ impl Recorder {
             let tail = s.log.get(s.persisted..).unwrap_or_default().to_owned();
             (s.run.clone(), tail, s.log.len())
         };
-        let written = store::update_run(self.engine.pool(), self.engine.node_name(), &run, &tail).await;
+        let written = store::update_run(&self.pool, LOCAL_NODE, &run, &tail).await;
         match written {
             Ok(true) => {
                 if let Ok(mut s) = self.state.lock() {
@@ -143,8 +146,8 @@ impl From<Error> for Halt {
 type StepResult = std::result::Result<(String, BTreeMap<String, String>), Halt>;
 
 /// What the steps share during one run.
-struct Ctx<'a> {
-    engine: &'a Engine,
+struct Ctx<'a, H> {
+    host: &'a H,
     spec: &'a Scenario,
     rec: &'a Recorder,
     token: &'a CancellationToken,
@@ -154,7 +157,7 @@ struct Ctx<'a> {
     evaluation: Option<String>,
 }
 
-impl Ctx<'_> {
+impl<H> Ctx<'_, H> {
     fn render(&self, field: &str, text: &str) -> std::result::Result<String, Halt> {
         template::render(text, &self.rec.variables()).map_err(|e| Halt::Failed(format!("{field}: {e}")))
     }
@@ -167,8 +170,8 @@ impl Ctx<'_> {
 }
 
 /// Runs every step of `spec` and records the outcome. `run` is already persisted as running.
-pub(crate) async fn execute(
-    engine: Engine,
+pub(crate) async fn execute<H: Host>(
+    host: H,
     spec: Scenario,
     rec: Arc<Recorder>,
     token: CancellationToken,
@@ -193,7 +196,7 @@ pub(crate) async fn execute(
         })
     };
     let run_id = rec.update(|r| r.id).unwrap_or_default();
-    let mut ctx = Ctx { engine: &engine, spec: &spec, rec: &rec, token: &token, run_id, run_dir, evaluation: None };
+    let mut ctx = Ctx { host: &host, spec: &spec, rec: &rec, token: &token, run_id, run_dir, evaluation: None };
     let total = spec.steps.len();
     let mut halt: Option<(usize, Halt)> = None;
     if !ctx.run_dir.is_dir() {
@@ -207,7 +210,7 @@ pub(crate) async fn execute(
             halt = Some((i, Halt::Cancelled));
             break;
         }
-        let now = engine.clock().now();
+        let now = host.scenarios().now();
         rec.update(|r| {
             r.steps[i].status = StepStatus::Running;
             r.steps[i].started_at = Some(now);
@@ -219,7 +222,7 @@ pub(crate) async fn execute(
             Step::Evaluate(s) => evaluate(&mut ctx, s).await,
             Step::UpdateDeployment(s) => update_deployment(&ctx, s).await,
         };
-        let now = engine.clock().now();
+        let now = host.scenarios().now();
         match result {
             Ok((message, outputs)) => {
                 rec.line(&format!("step {}/{total} '{}' succeeded: {message}", i + 1, step.name()));
@@ -238,21 +241,21 @@ pub(crate) async fn execute(
             }
         }
     }
-    finish(&engine, &rec, &spec, halt).await;
+    finish(host.scenarios(), &rec, &spec, halt).await;
     stop_flusher.cancel();
     let _ = flusher.await;
     if let Err(e) = rec.flush().await {
         tracing::error!(scenario = %spec.name, run = run_id, "cannot record the end of a scenario run: {e}");
     }
-    engine.scenario_run_finished(spec.name.as_str(), run_id);
+    host.scenarios().run_finished(spec.name.as_str(), run_id);
 }
 
 /// Sets the run's final status and message, and the status of the halting step and of the
 /// steps that never ran.
-async fn finish(engine: &Engine, rec: &Recorder, spec: &Scenario, halt: Option<(usize, Halt)>) {
-    let now = engine.clock().now();
+async fn finish(scenarios: &super::Scenarios, rec: &Recorder, spec: &Scenario, halt: Option<(usize, Halt)>) {
+    let now = scenarios.now();
     // A cancellation caused by the node shutting down is not the user's: the run is abandoned.
-    let shutdown = engine.shutdown_token().is_cancelled();
+    let shutdown = scenarios.shutting_down();
     let (status, step_status, message, at) = match halt {
         None => {
             let summary = format!("all {} steps succeeded", spec.steps.len());
@@ -304,7 +307,7 @@ async fn finish(engine: &Engine, rec: &Recorder, spec: &Scenario, halt: Option<(
     });
 }
 
-async fn run_command(ctx: &Ctx<'_>, step: &RunCommand) -> StepResult {
+async fn run_command<H: Host>(ctx: &Ctx<'_, H>, step: &RunCommand) -> StepResult {
     let argv: Vec<String> = match &step.command {
         CommandLine::Shell(c) => vec!["sh".into(), "-c".into(), ctx.render("command", c)?],
         CommandLine::Exec(args) => args
@@ -375,7 +378,7 @@ fn shell_words(argv: &[String]) -> String {
         .join(" ")
 }
 
-async fn create_version(ctx: &Ctx<'_>, step: &CreateVersion) -> StepResult {
+async fn create_version<H: Host>(ctx: &Ctx<'_, H>, step: &CreateVersion) -> StepResult {
     let service = ctx.render("service", &step.service)?;
     let file = ctx.path("model_file", &step.model_file, &ctx.run_dir)?;
     let bytes = tokio::fs::read(&file)
@@ -418,7 +421,7 @@ async fn create_version(ctx: &Ctx<'_>, step: &CreateVersion) -> StepResult {
             ]),
         },
     };
-    let version = ctx.engine.create_version(&service, bytes, new).await?;
+    let version = ctx.host.create_version(&service, bytes, new).await?;
     let metrics: Vec<String> = version.metrics.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let message = format!(
         "created {service} {} (sha256 {}{}{})",
@@ -430,14 +433,14 @@ async fn create_version(ctx: &Ctx<'_>, step: &CreateVersion) -> StepResult {
     Ok((message, BTreeMap::from([(step.target_variable.clone(), version.id.to_string())])))
 }
 
-async fn evaluate(ctx: &mut Ctx<'_>, step: &Evaluate) -> StepResult {
+async fn evaluate<H: Host>(ctx: &mut Ctx<'_, H>, step: &Evaluate) -> StepResult {
     let service = ctx.render("service", &step.service)?;
     let candidate = ctx.render("version", &step.version)?;
     let csv_path = ctx.path("holdout_csv", &step.holdout_csv, &ctx.run_dir)?;
     let target = ctx.render("target_column", &step.target_column)?;
     let baseline = match &step.baseline {
         Some(b) => Some(ctx.render("baseline", b)?).filter(|b| !b.trim().is_empty()),
-        None => match ctx.engine.deployment(&service).await {
+        None => match ctx.host.deployment(&service).await {
             Ok(rev) => Some(match &rev.config.serving {
                 Serving::Single { generation } => generation.to_string(),
                 Serving::Multiple { mapping } => {
@@ -502,16 +505,15 @@ async fn evaluate(ctx: &mut Ctx<'_>, step: &Evaluate) -> StepResult {
     Ok((comparison, outputs))
 }
 
-async fn measure(
-    ctx: &Ctx<'_>,
+async fn measure<H: Host>(
+    ctx: &Ctx<'_, H>,
     service: &str,
     version: &str,
     csv: &Arc<Csv>,
     target: &str,
     step: &Evaluate,
 ) -> std::result::Result<super::evaluate::Score, Halt> {
-    let v = ctx.engine.get_version(service, version).await?;
-    let model = ctx.engine.load_model(&v.sha256).await?;
+    let model = ctx.host.version_model(service, version).await?;
     let (csv, target, metric) = (Arc::clone(csv), target.to_owned(), step.metric);
     let scored = tokio::task::spawn_blocking(move || score(&model, &csv, &target, metric)).await.map_err(join_error)?;
     scored.map_err(|e| Halt::Failed(format!("{service} {version}: {e}")))
@@ -521,7 +523,7 @@ fn join_error(e: tokio::task::JoinError) -> Halt {
     Halt::Failed(format!("the evaluation stopped: {e}"))
 }
 
-async fn update_deployment(ctx: &Ctx<'_>, step: &UpdateDeployment) -> StepResult {
+async fn update_deployment<H: Host>(ctx: &Ctx<'_, H>, step: &UpdateDeployment) -> StepResult {
     let service = ctx.render("service", &step.service)?;
     let version = ctx.render("version", &step.version)?;
     if ctx.token.is_cancelled() {
@@ -532,11 +534,11 @@ async fn update_deployment(ctx: &Ctx<'_>, step: &UpdateDeployment) -> StepResult
     let rev = match &step.mode {
         UpdateMode::Single => {
             let reason = format!("scenario {} run {}: deploy {version}{why}", ctx.spec.name, ctx.run_id);
-            ctx.engine.deploy_version(&service, &version, &author, &reason).await?
+            ctx.host.deploy_version(&service, &version, &author, &reason).await?
         }
         UpdateMode::Replace { generation } => {
             let old = ctx.render("mode.replace.generation", generation)?;
-            let current = ctx.engine.deployment(&service).await?;
+            let current = ctx.host.deployment(&service).await?;
             let mut config = serde_json::to_value(&current.config).map_err(|e| Halt::Failed(e.to_string()))?;
             let replaced = match &mut config {
                 Value::Object(obj) if obj.get("mode").and_then(Value::as_str) == Some("single") => {
@@ -558,13 +560,13 @@ async fn update_deployment(ctx: &Ctx<'_>, step: &UpdateDeployment) -> StepResult
             if !replaced {
                 return Err(Halt::Failed(format!(
                     "'{old}' is not a generation of the active config of '{service}' (live: {}); nothing deployed",
-                    crate::engine::describe(&current.config)
+                    current.config.describe()
                 )));
             }
             let reason = format!("scenario {} run {}: {version} replaces {old}{why}", ctx.spec.name, ctx.run_id);
-            ctx.engine.deploy(&service, &config, &author, &reason).await?
+            ctx.host.deploy(&service, &config, &author, &reason).await?
         }
     };
-    let message = format!("{service} revision {}: {}", rev.number, crate::engine::describe(&rev.config));
+    let message = format!("{service} revision {}: {}", rev.number, rev.config.describe());
     Ok((message, BTreeMap::from([("revision".to_owned(), rev.number.to_string())])))
 }

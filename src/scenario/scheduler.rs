@@ -6,20 +6,21 @@
 //!   a due time fires once however often the pass runs.
 //! - Runs never overlap: a fire while the scenario's run is in progress is recorded as a
 //!   `skipped` run saying which run was in the way.
-//! - At engine open ([`Engine::scheduler_start`]) runs left `running` by a dead process are
+//! - At engine open ([`Scenarios::abandon_own_runs`], [`Scenarios::handle_missed`]) runs left `running` by a dead process are
 //!   marked `abandoned`, then fire times that fell due while the node was down are handled
 //!   by each trigger's `on_missed` policy: one run (`run_once`), or a `skipped` run that
 //!   records them (`skip`).
 //!
-//! Tests drive [`Engine::scheduler_tick`] directly with a manual clock; the node runs it
-//! every second ([`spawn`]).
+//! Tests drive [`Scenarios::tick`] (through `Engine::scheduler_tick`) with a manual clock;
+//! the node runs it every second.
 
 use chrono::{DateTime, Utc};
 
 use super::RunTrigger;
 use super::spec::OnMissed;
 use super::store::{self, Run, RunStatus, StepStatus};
-use crate::engine::Engine;
+use super::{Host, Scenarios};
+use crate::deploy::LOCAL_NODE;
 use crate::error::{Error, Result};
 
 /// What a scheduler pass did for one scenario.
@@ -30,64 +31,56 @@ pub struct Fired {
     pub run: Run,
 }
 
-impl Engine {
+impl Scenarios {
     /// One scheduler pass at `now`: starts a run for each scenario with a cron trigger due
     /// since its last check, or records why it did not run.
-    pub async fn scheduler_tick(&self, now: DateTime<Utc>) -> Result<Vec<Fired>> {
-        self.scheduler_pass(now, false).await
-    }
-
-    /// The scheduler loop's pass: on the node that leads the scheduler (one of the nodes
-    /// sharing a registry), marks runs of stopped instances abandoned and fires what is due;
-    /// on the others, nothing.
-    pub async fn scheduler_round(&self, now: DateTime<Utc>) -> Result<Vec<Fired>> {
-        if !self.lead(crate::engine::SCHEDULER_LEASE).await? {
-            return Ok(Vec::new());
-        }
-        self.abandon_orphaned_runs().await?;
-        self.scheduler_tick(now).await
+    pub async fn tick(&self, host: &impl Host, now: DateTime<Utc>) -> Result<Vec<Fired>> {
+        self.scheduler_pass(host, now, false).await
     }
 
     /// At engine open: marks runs left `running` by this instance's previous process as
-    /// abandoned, then (on the node that leads the scheduler) handles the fires missed while
-    /// no node ran it.
-    pub(crate) async fn scheduler_start(&self) -> Result<Vec<Fired>> {
-        let now = self.clock().now();
-        let me = self.instance().to_owned();
+    /// abandoned.
+    pub async fn abandon_own_runs(&self) -> Result<()> {
+        let now = self.clock.now();
+        let me = self.instance.clone();
         // Runs recorded before instances existed have none.
-        for run in store::abandon_running(self.pool(), self.node_name(), now, |i| i == me || i.is_empty()).await? {
+        for run in store::abandon_running(&self.pool, LOCAL_NODE, now, |i| i == me || i.is_empty()).await? {
             tracing::warn!(scenario = %run.scenario, run = run.id, "{}", run.message);
         }
-        if !self.lead(crate::engine::SCHEDULER_LEASE).await? {
-            return Ok(Vec::new());
-        }
-        self.scheduler_pass(now, true).await
+        Ok(())
+    }
+
+    /// At engine open, on the node that leads the scheduler: handles the fires missed while
+    /// no node ran it, by each trigger's `on_missed` policy.
+    pub async fn handle_missed(&self, host: &impl Host) -> Result<Vec<Fired>> {
+        self.scheduler_pass(host, self.clock.now(), true).await
     }
 
     /// On the node that leads the scheduler: marks runs of instances that are no longer alive
     /// (stopped without closing, and not restarted) as abandoned: they say what happened
-    /// instead of running forever.
-    async fn abandon_orphaned_runs(&self) -> Result<()> {
-        let running = store::running_instances(self.pool(), self.node_name()).await?;
-        let me = self.instance().to_owned();
+    /// instead of running forever. `alive` lists the live instances; it is asked only when
+    /// another instance has a run in progress.
+    pub async fn abandon_orphaned_runs(&self, alive: impl AsyncFnOnce() -> Result<Vec<String>>) -> Result<()> {
+        let running = store::running_instances(&self.pool, LOCAL_NODE).await?;
+        let me = self.instance.clone();
         if running.iter().all(|i| *i == me) {
             return Ok(()); // the usual case, checked without reading any run
         }
-        let alive = self.alive_instances().await?;
+        let alive = alive().await?;
         let dead = |i: &str| i != me && !alive.iter().any(|a| a == i);
         if !running.iter().any(|i| dead(i)) {
             return Ok(());
         }
-        for run in store::abandon_running(self.pool(), self.node_name(), self.clock().now(), dead).await? {
+        for run in store::abandon_running(&self.pool, LOCAL_NODE, self.clock.now(), dead).await? {
             tracing::warn!(scenario = %run.scenario, run = run.id, "{} (its instance is gone)", run.message);
         }
         Ok(())
     }
 
-    async fn scheduler_pass(&self, now: DateTime<Utc>, at_start: bool) -> Result<Vec<Fired>> {
-        let _pass = self.scheduler_lock().lock().await;
+    async fn scheduler_pass(&self, host: &impl Host, now: DateTime<Utc>, at_start: bool) -> Result<Vec<Fired>> {
+        let _pass = self.scheduler_lock.lock().await;
         let mut fired = Vec::new();
-        for stored in store::list(self.pool()).await? {
+        for stored in store::list(&self.pool).await? {
             let spec = stored.spec;
             let name = spec.name.to_string();
             let mut due = Vec::new();
@@ -100,9 +93,9 @@ impl Engine {
                     }
                 };
                 let key = c.key(i);
-                match store::last_checked(self.pool(), self.node_name(), &name, &key).await? {
+                match store::last_checked(&self.pool, LOCAL_NODE, &name, &key).await? {
                     // A trigger without bookkeeping (saved by an older node) starts from now.
-                    None => store::set_checked(self.pool(), self.node_name(), &name, &key, now).await?,
+                    None => store::set_checked(&self.pool, LOCAL_NODE, &name, &key, now).await?,
                     Some(last) => {
                         if let Some(d) = schedule.due(last, now) {
                             due.push((key, c.clone(), d));
@@ -112,7 +105,7 @@ impl Engine {
             }
             let Some((_, c, d)) = due.first().cloned() else { continue };
             for (key, _, _) in &due {
-                store::set_checked(self.pool(), self.node_name(), &name, key, now).await?;
+                store::set_checked(&self.pool, LOCAL_NODE, &name, key, now).await?;
             }
             let outcome = if at_start {
                 let trigger = RunTrigger::Missed {
@@ -123,7 +116,7 @@ impl Engine {
                     last: d.last,
                 };
                 match c.on_missed {
-                    OnMissed::RunOnce => self.fire(&name, trigger).await?,
+                    OnMissed::RunOnce => self.fire(host, &name, trigger).await?,
                     OnMissed::Skip => {
                         let why = format!("{}; not run (on_missed: skip)", trigger_text(&trigger));
                         self.record_unstarted(&name, &spec, &trigger, RunStatus::Skipped, why).await?
@@ -136,7 +129,7 @@ impl Engine {
                     due: d.last,
                     count: d.count,
                 };
-                self.fire(&name, trigger).await?
+                self.fire(host, &name, trigger).await?
             };
             fired.push(Fired { scenario: name, run: outcome });
         }
@@ -144,11 +137,11 @@ impl Engine {
     }
 
     /// Starts a run, or records why it could not start.
-    async fn fire(&self, name: &str, trigger: RunTrigger) -> Result<Run> {
-        match self.start_run(name, trigger.clone()).await {
+    async fn fire(&self, host: &impl Host, name: &str, trigger: RunTrigger) -> Result<Run> {
+        match self.start_run(host, name, trigger.clone()).await {
             Ok(run) => Ok(run),
             Err(Error::RunConflict(_)) => {
-                let spec = store::get(self.pool(), name).await?.map(|s| s.spec);
+                let spec = store::get(&self.pool, name).await?.map(|s| s.spec);
                 let running = self.running_run(name).map_or("a run".to_owned(), |id| format!("run {id}"));
                 let why = format!(
                     "{}; skipped: {running} was still running (runs of a scenario never overlap)",
@@ -162,7 +155,7 @@ impl Engine {
             }
             Err(Error::ScenarioNotFound(n)) => Err(Error::ScenarioNotFound(n)),
             Err(e) => {
-                let spec = store::get(self.pool(), name).await?.map(|s| s.spec);
+                let spec = store::get(&self.pool, name).await?.map(|s| s.spec);
                 let why = format!("{}; could not start: {e}", trigger_text(&trigger));
                 tracing::error!(scenario = name, "{why}");
                 match spec {
@@ -182,10 +175,10 @@ impl Engine {
         status: RunStatus,
         why: String,
     ) -> Result<Run> {
-        let now = self.clock().now();
+        let now = self.clock.now();
         let mut run = Run::fresh(spec, trigger, status, StepStatus::Skipped, why.clone(), now);
-        let log = format!("[{}] {why}\n", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
-        run.id = store::insert_run(self.pool(), self.node_name(), self.instance(), &run, &log).await?;
+        let log = format!("[{}] {why}\n", now.format("%Y-%m-%d %H:%M:%S"));
+        run.id = store::insert_run(&self.pool, LOCAL_NODE, &self.instance, &run, &log).await?;
         tracing::info!(scenario = name, run = run.id, status = status.as_str(), "{why}");
         Ok(run)
     }
@@ -193,40 +186,4 @@ impl Engine {
 
 fn trigger_text(t: &RunTrigger) -> String {
     t.detail()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::EngineConfig;
-    use crate::scenario::Scenario;
-    use crate::store::lease;
-
-    /// A run whose instance has no liveness lease (its node stopped without closing and never
-    /// came back) is marked abandoned by the scheduler's leader; a live instance's run is not.
-    #[tokio::test]
-    async fn the_leader_abandons_the_runs_of_instances_that_are_gone() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = EngineConfig { scheduler_tick: None, instance: "a".into(), ..EngineConfig::new(dir.path()) };
-        let engine = Engine::open(config).await.expect("open");
-        let spec: Scenario = serde_json::from_value(serde_json::json!({
-            "name": "s", "steps": [{"kind": "run_command", "name": "work", "command": "true"}]
-        }))
-        .expect("spec");
-        let now = engine.clock().now();
-        let run =
-            Run::fresh(&spec, &RunTrigger::manual("t"), RunStatus::Running, StepStatus::Pending, String::new(), now);
-        let (pool, node) = (engine.pool(), engine.node_name());
-        let ghost = store::insert_run(pool, node, "ghost", &run, "").await.expect("insert");
-        let alive = store::insert_run(pool, node, "b", &run, "").await.expect("insert");
-        lease::try_hold(pool, "instance/b", "b", crate::engine::LEASE_TTL, crate::store::now_ms())
-            .await
-            .expect("b lives");
-
-        engine.scheduler_round(now).await.expect("round");
-        let gone = engine.scenario_run("s", ghost).await.expect("run");
-        assert_eq!(gone.status, RunStatus::Abandoned, "{gone:?}");
-        assert_eq!(engine.scenario_run("s", alive).await.expect("run").status, RunStatus::Running);
-        engine.close().await.expect("close");
-    }
 }

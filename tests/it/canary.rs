@@ -17,7 +17,7 @@ use crate::support::{SEED, TestNode, error_code, iris_row, spawn_with};
 fn config(dir: &tempfile::TempDir, faults: Faults) -> EngineConfig {
     EngineConfig {
         router_seed: Some(SEED),
-        canary_tick: Duration::from_millis(50),
+        canary_tick: Some(Duration::from_millis(50)),
         faults,
         ..EngineConfig::new(dir.path())
     }
@@ -246,7 +246,7 @@ async fn a_restarted_node_resumes_the_canary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_actions_are_never_overwritten_by_the_controller() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = EngineConfig { canary_tick: Duration::from_millis(1), ..config(&dir, Faults::default()) };
+    let cfg = EngineConfig { canary_tick: Some(Duration::from_millis(1)), ..config(&dir, Faults::default()) };
     let node = spawn_with(dir, cfg, NodeConfig::default()).await;
     node.with_iris().await;
     for round in 0..30 {

@@ -446,12 +446,15 @@ async fn nodes_sharing_a_registry_fire_each_due_time_once() {
     assert_eq!(b.instance(), "b");
     assert_eq!(b.scenario_run("long", 1).await.expect("run").status, RunStatus::Running, "a's run is a's");
 
-    clock.set(utc("2026-01-15T11:00:00Z"));
+    // Leases run on the engine's clock: `a` took the scheduler's at open, and `b` finds it held.
     assert!(b.scheduler_round(clock.now()).await.expect("round").is_empty(), "a leads the scheduler");
+    // Moving the clock past the lease's 15 s expires it; `a`, a live leader, renews it on its
+    // next round (the node's loop runs every second) and fires the due time, once.
+    clock.set(utc("2026-01-15T11:00:00Z"));
     let fired = a.engine.scheduler_round(clock.now()).await.expect("round");
     assert_eq!(fired.len(), 1);
     engine_wait(&a.engine, "hourly", fired[0].run.id).await;
-    assert!(b.scheduler_round(clock.now()).await.expect("round").is_empty());
+    assert!(b.scheduler_round(clock.now()).await.expect("round").is_empty(), "a leads the scheduler");
     assert!(a.engine.scheduler_round(clock.now()).await.expect("round").is_empty(), "once per due time");
 
     // A stops (its run is recorded as stopped); B leads from its next round.
@@ -491,8 +494,9 @@ async fn a_run_left_running_by_a_dead_process_is_marked_abandoned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_scenario_deploys_only_if_better() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = EngineConfig { seed_demo: true, ..config(&dir, None) };
+    let cfg = config(&dir, None);
     let node = spawn_with(dir, cfg, NodeConfig::default()).await;
+    switchyard::demo::seed_if_empty(&node.engine).await.expect("demo seeded");
     let list: Value = node.get_json("/admin/v1/scenarios").await;
     assert_eq!(list[0]["spec"]["name"], "retrain_iris", "{list}");
     assert!(list[0]["next_fire"]["local"].as_str().is_some_and(|l| l.ends_with("00:00:00 UTC")), "{list}");

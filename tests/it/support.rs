@@ -25,8 +25,12 @@ pub async fn spawn_node() -> TestNode {
 }
 
 pub async fn spawn_node_in(dir: tempfile::TempDir, config: NodeConfig, seed_demo: bool) -> TestNode {
-    let engine_config = EngineConfig { router_seed: Some(SEED), seed_demo, ..EngineConfig::new(dir.path()) };
-    spawn_with(dir, engine_config, config).await
+    let engine_config = EngineConfig { router_seed: Some(SEED), ..EngineConfig::new(dir.path()) };
+    let node = spawn_with(dir, engine_config, config).await;
+    if seed_demo {
+        switchyard::demo::seed_if_empty(&node.engine).await.expect("demo seeded");
+    }
+    node
 }
 
 /// A node over `dir` with a given engine configuration (fast canary ticks, faults…). With

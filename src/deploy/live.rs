@@ -1,0 +1,177 @@
+//! [`Deployments`]: the configs this node serves, with their models loaded. It owns the live
+//! map the request path reads (one atomic load per request), the cache of loaded models
+//! (shared by artifact hash across deployments) and the lock that keeps the order of
+//! revisions in the registry and in memory the same.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use arc_swap::ArcSwap;
+
+use super::{ActiveDeployment, DeploymentConfig, Revision, RevisionMeta};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::model::LoadedModel;
+use crate::names::VersionId;
+use crate::registry::{self, artifacts::ArtifactStore};
+use crate::store::{self, Pool};
+
+/// The name of the embedded node in the registry's `deployments` table.
+pub const LOCAL_NODE: &str = "local";
+
+pub struct Deployments {
+    pool: Pool,
+    artifacts: ArtifactStore,
+    clock: Arc<dyn Clock>,
+    live: ArcSwap<HashMap<String, Arc<ActiveDeployment>>>,
+    /// Loaded models by artifact hash, shared by every deployment that serves them.
+    models: Mutex<HashMap<String, Weak<LoadedModel>>>,
+    /// Serialises "append revision, swap live config" so the registry's order and the live
+    /// order of revisions agree.
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl Deployments {
+    pub fn new(pool: Pool, artifacts: ArtifactStore, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            pool,
+            artifacts,
+            clock,
+            live: ArcSwap::from_pointee(HashMap::new()),
+            models: Mutex::new(HashMap::new()),
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn artifacts(&self) -> &ArtifactStore {
+        &self.artifacts
+    }
+
+    /// The active deployment of a service on this node, if any.
+    pub fn active(&self, service: &str) -> Option<Arc<ActiveDeployment>> {
+        self.live.load().get(service).cloned()
+    }
+
+    /// Activates the latest revision of every deployment of this node (at open). One broken
+    /// deployment does not keep the others from serving.
+    pub async fn activate_all(&self) -> Result<()> {
+        for service in super::deployed_services(&self.pool, LOCAL_NODE).await? {
+            let Some(rev) = super::latest(&self.pool, &service, LOCAL_NODE).await? else { continue };
+            match self.load_models(&service, &rev.config).await {
+                Ok(models) => self.swap_in(&rev, models),
+                Err(e) => tracing::error!(%service, revision = rev.number, "cannot activate: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads and warms every model of `config`, appends the revision, then swaps the config
+    /// in. A model that fails to load leaves the registry and the live config untouched.
+    pub async fn commit_and_activate(
+        &self,
+        service: &str,
+        config: DeploymentConfig,
+        meta: RevisionMeta<'_>,
+    ) -> Result<Revision> {
+        let service_name = registry::get_service(&self.pool, service).await?.name;
+        let models = self.load_models(service, &config).await?;
+        let _guard = self.lock.lock().await;
+        let now = self.clock.now();
+        let rev = super::append_revision(&self.pool, &service_name, LOCAL_NODE, &config, meta, now).await?;
+        self.swap_in(&rev, models);
+        tracing::info!(service, revision = rev.number, kind = ?rev.kind, reason = %rev.reason, "config activated");
+        if let Err(e) = store::notify(&self.pool, service).await {
+            tracing::warn!(service, "cannot announce the change to other nodes: {e}");
+        }
+        Ok(rev)
+    }
+
+    /// Activates the latest committed revision of `service` if it is newer than the live one
+    /// (another node of a shared registry committed it).
+    pub async fn refresh(&self, service: &str) -> Result<bool> {
+        let Some(rev) = super::latest(&self.pool, service, LOCAL_NODE).await? else { return Ok(false) };
+        let current = || self.active(service).is_some_and(|a| a.revision >= rev.number);
+        if current() {
+            return Ok(false);
+        }
+        let models = self.load_models(service, &rev.config).await?;
+        let _guard = self.lock.lock().await;
+        if current() {
+            return Ok(false);
+        }
+        self.swap_in(&rev, models);
+        tracing::info!(service, revision = rev.number, "config activated (committed by another node)");
+        Ok(true)
+    }
+
+    fn swap_in(&self, rev: &Revision, models: HashMap<VersionId, Arc<LoadedModel>>) {
+        let active = Arc::new(ActiveDeployment {
+            service: rev.service.clone(),
+            revision: rev.number,
+            route: rev.config.route(),
+            config: rev.config.clone(),
+            models,
+        });
+        self.live.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            next.insert(rev.service.as_str().to_owned(), Arc::clone(&active));
+            next
+        });
+    }
+
+    async fn load_models(
+        &self,
+        service: &str,
+        config: &DeploymentConfig,
+    ) -> Result<HashMap<VersionId, Arc<LoadedModel>>> {
+        let mut models = HashMap::new();
+        for generation in config.loaded_generations() {
+            let version = registry::get_version(&self.pool, service, generation.as_str()).await?;
+            models.insert(generation.clone(), self.load_model(&version.sha256).await?);
+        }
+        Ok(models)
+    }
+
+    /// The loaded model for an artifact, shared while any deployment holds it.
+    pub async fn load_model(&self, sha256: &str) -> Result<Arc<LoadedModel>> {
+        if let Some(model) = self.cached_model(sha256) {
+            return Ok(model);
+        }
+        let artifacts = self.artifacts.clone();
+        let sha = sha256.to_owned();
+        let model = tokio::task::spawn_blocking(move || -> Result<LoadedModel> {
+            let bytes = artifacts.get(&sha)?;
+            LoadedModel::load(&bytes)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("model loading stopped: {e}")))??;
+        let model = Arc::new(model);
+        tracing::debug!(
+            sha256,
+            warm_run_us = model.warm_run().as_micros() as u64,
+            inline = model.runs_inline(),
+            "model loaded"
+        );
+        if let Ok(mut cache) = self.models.lock() {
+            cache.retain(|_, weak| weak.strong_count() > 0);
+            cache.insert(sha256.to_owned(), Arc::downgrade(&model));
+        }
+        Ok(model)
+    }
+
+    fn cached_model(&self, sha256: &str) -> Option<Arc<LoadedModel>> {
+        self.models.lock().ok()?.get(sha256)?.upgrade()
+    }
+
+    /// Whether every deployment of this node is active (one whose models failed to load at
+    /// start is not).
+    pub async fn is_ready(&self) -> bool {
+        match super::deployed_services(&self.pool, LOCAL_NODE).await {
+            Ok(services) => {
+                let live = self.live.load();
+                services.iter().all(|s| live.contains_key(s))
+            }
+            Err(_) => false,
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The canary controller's I/O: canaries are read from the registry, measured from the
+//! monitor's counters (and the other nodes' flushed minutes), judged by the pure
+//! [`canary::judge`], and the decision is applied as revisions. Every read-modify-write of a
+//! canary holds [`Rollout::lock`](crate::deploy::canary::Rollout::lock).
+
+use super::Engine;
+use crate::deploy::canary::{
+    self, Canary, CanaryAction, CanaryPlan, CanaryStatus, Decision, GateReading, InconclusivePolicy, Measured,
+};
+use crate::deploy::{LOCAL_NODE, Revision, RevisionKind, RevisionMeta, Serving};
+use crate::error::{Error, Result};
+
+impl Engine {
+    /// The latest canary of a deployment (running or finished).
+    pub async fn canary(&self, service: &str) -> Result<Canary> {
+        crate::registry::get_service(self.pool(), service).await?;
+        canary::latest(self.pool(), service, LOCAL_NODE)
+            .await?
+            .ok_or_else(|| Error::CanaryNotFound(format!("'{service}' has no canary on this node")))
+    }
+
+    /// One controller pass: every running canary of this node is read, judged and advanced,
+    /// under the canary lock so a user's action in between is never overwritten.
+    pub async fn canary_pass(&self) -> Result<()> {
+        let _guard = self.inner.rollout.lock().await;
+        for c in canary::running(self.pool(), LOCAL_NODE).await? {
+            let (service, id) = (c.service.clone(), c.id);
+            if let Err(e) = self.tick_canary(c).await {
+                tracing::error!(%service, canary = id, "canary step failed: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The running or paused canary of a deployment, if any.
+    pub(crate) async fn active_canary(&self, service: &str) -> Result<Option<Canary>> {
+        Ok(canary::latest(self.pool(), service, LOCAL_NODE).await?.filter(|c| c.status.is_active()))
+    }
+
+    /// Starts a canary of `plan.version` against the live config: deploys its first step.
+    pub async fn start_canary(&self, service: &str, plan: CanaryPlan, author: &str) -> Result<Canary> {
+        plan.check()?;
+        let _guard = self.inner.rollout.lock().await;
+        if let Some(c) = self.active_canary(service).await? {
+            return Err(Error::CanaryConflict(format!(
+                "canary {} of {} is {} on '{service}': abort it or let it finish first",
+                c.id,
+                c.plan.version,
+                c.status.as_str()
+            )));
+        }
+        self.get_version(service, plan.version.as_str()).await?;
+        let base_rev = self.deployment(service).await?;
+        let id = canary::latest(self.pool(), service, LOCAL_NODE).await?.map_or(1, |c| c.id + 1);
+        let mut canary = Canary {
+            id,
+            service: service.to_owned(),
+            status: CanaryStatus::Running,
+            step: 0,
+            step_started_at: self.now(),
+            base: base_rev.config.clone(),
+            base_revision: base_rev.number,
+            last_reading: None,
+            events: Vec::new(),
+            plan,
+        };
+        let serving = canary::step_serving(&canary.base, &canary.plan.version, canary.percent())?;
+        let why = format!("canary {id}: {} {} by {author}", canary.plan.version, canary.step_label());
+        let rev = self.apply_canary_config(&canary, serving, RevisionKind::Deploy, None, &why).await?;
+        canary.step_started_at = rev.created_at;
+        self.open_canary_window(&canary);
+        let message =
+            format!("started by {author}: {} at {}% (revision {})", canary.plan.version, canary.percent(), rev.number);
+        canary.event(self.now(), message);
+        canary::save(self.pool(), LOCAL_NODE, &canary, self.now()).await?;
+        Ok(canary)
+    }
+
+    /// Pause, resume, promote now, or abort (roll back) by hand.
+    pub async fn canary_action(&self, service: &str, action: CanaryAction, author: &str) -> Result<Canary> {
+        let _guard = self.inner.rollout.lock().await;
+        let mut c = self
+            .active_canary(service)
+            .await?
+            .ok_or_else(|| Error::CanaryNotFound(format!("'{service}' has no running or paused canary")))?;
+        match (action, c.status) {
+            (CanaryAction::Pause, CanaryStatus::Running) => {
+                c.status = CanaryStatus::Paused;
+                let message = format!("paused by {author} at {}", c.step_label());
+                c.event(self.now(), message);
+            }
+            (CanaryAction::Resume, CanaryStatus::Paused) => {
+                c.status = CanaryStatus::Running;
+                c.step_started_at = self.now();
+                self.open_canary_window(&c);
+                let message = format!("resumed by {author}: {} measured afresh", c.step_label());
+                c.event(self.now(), message);
+            }
+            (CanaryAction::Promote, _) => {
+                let why = format!("canary {}: {} promoted to 100% by {author}", c.id, c.plan.version);
+                let serving = Serving::Single { generation: c.plan.version.clone() };
+                let rev = self.apply_canary_config(&c, serving, RevisionKind::Deploy, None, &why).await?;
+                c.status = CanaryStatus::Promoted;
+                c.event(self.now(), format!("promoted by {author} (revision {})", rev.number));
+            }
+            (CanaryAction::Abort, _) => {
+                let why = format!("aborted by {author} at {}", c.step_label());
+                self.roll_back_canary(&mut c, &why).await?;
+                c.status = CanaryStatus::Aborted;
+            }
+            (action, status) => {
+                return Err(Error::CanaryConflict(
+                    format!("cannot {action:?} a canary that is {}", status.as_str()).to_lowercase(),
+                ));
+            }
+        }
+        canary::save(self.pool(), LOCAL_NODE, &c, self.now()).await?;
+        Ok(c)
+    }
+
+    /// Starts measuring the canary's current step from the counters as they are now.
+    fn open_canary_window(&self, c: &Canary) {
+        let totals = self.inner.monitor.totals(&c.service, c.plan.version.as_str());
+        self.inner.rollout.set_window(&(c.service.clone(), c.id), Some((c.step_started_at.timestamp_millis(), totals)));
+    }
+
+    /// Marks the active canary aborted because the user rolled back by hand.
+    pub(crate) async fn stop_canary_for_rollback(&self, service: &str, author: &str) -> Result<()> {
+        let _guard = self.inner.rollout.lock().await;
+        if let Some(mut c) = self.active_canary(service).await? {
+            c.status = CanaryStatus::Aborted;
+            c.event(self.now(), format!("aborted: manual rollback by {author}"));
+            canary::save(self.pool(), LOCAL_NODE, &c, self.now()).await?;
+            self.inner.rollout.set_window(&(c.service.clone(), c.id), None);
+        }
+        Ok(())
+    }
+
+    async fn apply_canary_config(
+        &self,
+        c: &Canary,
+        serving: Serving,
+        kind: RevisionKind,
+        rollback_of: Option<i64>,
+        why: &str,
+    ) -> Result<Revision> {
+        let config = c.base.with_serving(serving);
+        let meta = RevisionMeta { kind, rollback_of, author: "canary-controller", reason: why, canary_id: Some(c.id) };
+        self.inner.deployments.commit_and_activate(&c.service, config, meta).await
+    }
+
+    /// Restores the base config as a new revision, then reads the live config back and
+    /// records that the rollback took effect.
+    async fn roll_back_canary(&self, c: &mut Canary, why: &str) -> Result<()> {
+        let reason = format!("canary {} of {} rolled back: {why}", c.id, c.plan.version);
+        let rev = self
+            .apply_canary_config(c, c.base.serving.clone(), RevisionKind::Rollback, Some(c.base_revision), &reason)
+            .await?;
+        c.event(self.now(), reason);
+        let confirmation = match self.active(&c.service) {
+            Some(live) if live.revision == rev.number && live.config == c.base => {
+                format!("rollback took effect: revision {} is live", rev.number)
+            }
+            other => format!(
+                "rollback NOT confirmed: live revision is {:?}, expected {}",
+                other.map(|a| a.revision),
+                rev.number
+            ),
+        };
+        c.event(self.now(), confirmation);
+        Ok(())
+    }
+
+    /// What the gates measured of a running canary's current step: this process's counters
+    /// since the window opened, plus what the other nodes sharing the registry served of the
+    /// canary since the minute the step began (as far as they have flushed it).
+    async fn measure(&self, c: &mut Canary) -> Result<Measured> {
+        let key = (c.service.clone(), c.id);
+        let rollout = &self.inner.rollout;
+        let now_totals = self.inner.monitor.totals(&c.service, c.plan.version.as_str());
+        let base = match rollout.window(&key) {
+            Some((w, t)) if w == c.step_started_at.timestamp_millis() => t,
+            Some(_) => {
+                // A new step or a resume started the window: measure from here.
+                rollout.set_window(&key, Some((c.step_started_at.timestamp_millis(), now_totals.clone())));
+                now_totals.clone()
+            }
+            None => {
+                // Nothing measured by this process: the node restarted, and the counters of
+                // the old process are gone, so the step is measured afresh from now.
+                c.step_started_at = self.now();
+                let message = format!("controller resumed after a restart: {} measured afresh", c.step_label());
+                c.event(self.now(), message);
+                canary::save(self.pool(), LOCAL_NODE, c, self.now()).await?;
+                rollout.set_window(&key, Some((c.step_started_at.timestamp_millis(), now_totals.clone())));
+                now_totals.clone()
+            }
+        };
+        let step_minute = c.step_started_at.timestamp().div_euclid(60);
+        let others = crate::monitor::others_since(
+            self.pool(),
+            LOCAL_NODE,
+            self.instance(),
+            &c.service,
+            c.plan.version.as_str(),
+            step_minute,
+        )
+        .await?;
+        let mut latency = now_totals.latency.clone();
+        let _ = latency.subtract(&base.latency);
+        let _ = latency.add(&others.latency);
+        Ok(Measured {
+            requests: now_totals.served().saturating_sub(base.served()) + others.served(),
+            errors: now_totals.errors.saturating_sub(base.errors) + others.errors,
+            p99_ms: if latency.is_empty() { 0.0 } else { latency.value_at_quantile(0.99) as f64 / 1000.0 },
+        })
+    }
+
+    /// One controller pass over a running canary: measure, judge, apply.
+    async fn tick_canary(&self, mut c: Canary) -> Result<()> {
+        let key = (c.service.clone(), c.id);
+        let measured = self.measure(&mut c).await?;
+        let elapsed = (self.now() - c.step_started_at).as_seconds_f64();
+        let decision = canary::judge(&c.plan, c.step, &measured, elapsed);
+        let verdict = decision.verdict();
+        let reading = GateReading {
+            at: self.now(),
+            requests: measured.requests,
+            errors: measured.errors,
+            error_rate: measured.error_rate(),
+            p99_ms: measured.p99_ms,
+            verdict,
+        };
+        let changed = c.last_reading.as_ref().map(|r| (r.verdict, r.requests)) != Some((verdict, measured.requests));
+        let status_before = c.status;
+        c.last_reading = Some(reading);
+        match decision {
+            Decision::Bake | Decision::Wait => {}
+            Decision::GiveUp { policy: InconclusivePolicy::Pause, why } => {
+                c.status = CanaryStatus::Paused;
+                c.event(self.now(), format!("paused: {why}"));
+            }
+            Decision::GiveUp { policy: InconclusivePolicy::Rollback, why } | Decision::RollBack { why } => {
+                self.roll_back_canary(&mut c, &why).await?;
+                c.status = CanaryStatus::RolledBack;
+            }
+            Decision::Promote { summary } => {
+                // The last step serves the canary alone: passing it is the promotion.
+                c.event(self.now(), summary);
+                let live = self.active(&c.service).map_or(0, |a| a.revision);
+                c.event(self.now(), format!("promoted: {} serves 100% (revision {live})", c.plan.version));
+                c.status = CanaryStatus::Promoted;
+            }
+            Decision::Advance { summary } => {
+                c.step += 1;
+                let serving = canary::step_serving(&c.base, &c.plan.version, c.percent())?;
+                let why = format!("canary {}: {} {}", c.id, c.plan.version, c.step_label());
+                let rev = self.apply_canary_config(&c, serving, RevisionKind::Deploy, None, &why).await?;
+                c.step_started_at = rev.created_at;
+                self.open_canary_window(&c);
+                let message = format!("{summary}; now {} (revision {})", c.step_label(), rev.number);
+                c.event(self.now(), message);
+            }
+        }
+        if changed || c.status != status_before || verdict == canary::Verdict::Passed {
+            canary::save(self.pool(), LOCAL_NODE, &c, self.now()).await?;
+        }
+        if !c.status.is_active() {
+            self.inner.rollout.set_window(&key, None);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,159 @@
+//! Scenarios: the facade over [`Scenarios`](crate::scenario::Scenarios), the engine as the
+//! [`Host`] a run needs (versions, models, deploys), and the scheduler's lease.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{Engine, instance};
+use crate::deploy::Revision;
+use crate::error::Result;
+use crate::model::LoadedModel;
+use crate::registry::{NewVersion, Version};
+use crate::scenario::scheduler::Fired;
+use crate::scenario::{Host, Run, RunTrigger, Scenario, ScenarioIssue, ScenarioView, Scenarios, TriggerFires};
+
+impl Host for Engine {
+    fn scenarios(&self) -> &Scenarios {
+        &self.inner.scenarios
+    }
+
+    async fn create_version(&self, service: &str, bytes: Vec<u8>, new: NewVersion) -> Result<Version> {
+        Engine::create_version(self, service, bytes, new).await
+    }
+
+    async fn deployment(&self, service: &str) -> Result<Revision> {
+        Engine::deployment(self, service).await
+    }
+
+    async fn version_model(&self, service: &str, version: &str) -> Result<Arc<LoadedModel>> {
+        let v = self.get_version(service, version).await?;
+        self.load_model(&v.sha256).await
+    }
+
+    async fn deploy(&self, service: &str, config: &Value, author: &str, reason: &str) -> Result<Revision> {
+        Engine::deploy(self, service, config, author, reason).await
+    }
+
+    async fn deploy_version(&self, service: &str, version: &str, author: &str, reason: &str) -> Result<Revision> {
+        Engine::deploy_version(self, service, version, author, reason).await
+    }
+}
+
+impl Engine {
+    /// Every problem of a spec as an editor sends it (empty when it can be saved).
+    pub async fn validate_scenario(&self, spec: &Value) -> Result<Vec<ScenarioIssue>> {
+        self.inner.scenarios.validate_scenario(spec).await
+    }
+
+    /// Creates or replaces a scenario; nothing invalid is saved.
+    pub async fn save_scenario(&self, spec: Scenario) -> Result<ScenarioView> {
+        self.inner.scenarios.save_scenario(spec).await
+    }
+
+    pub async fn list_scenarios(&self) -> Result<Vec<ScenarioView>> {
+        self.inner.scenarios.list_scenarios().await
+    }
+
+    pub async fn get_scenario(&self, name: &str) -> Result<ScenarioView> {
+        self.inner.scenarios.get_scenario(name).await
+    }
+
+    /// Deletes a scenario (not while it runs). Its run history is kept.
+    pub async fn delete_scenario(&self, name: &str) -> Result<()> {
+        self.inner.scenarios.delete_scenario(name).await
+    }
+
+    /// The next `count` fire times of each cron trigger of a scenario.
+    pub async fn next_fires(&self, name: &str, count: usize) -> Result<Vec<TriggerFires>> {
+        self.inner.scenarios.next_fires(name, count).await
+    }
+
+    /// Starts a run in the background and returns it at once (status `running`).
+    pub async fn start_run(&self, name: &str, trigger: RunTrigger) -> Result<Run> {
+        self.inner.scenarios.start_run(self, name, trigger).await
+    }
+
+    /// A scenario's runs, newest first, without logs.
+    pub async fn scenario_runs(&self, name: &str, limit: usize) -> Result<Vec<Run>> {
+        self.inner.scenarios.scenario_runs(name, limit).await
+    }
+
+    /// One run with its log.
+    pub async fn scenario_run(&self, name: &str, id: i64) -> Result<Run> {
+        self.inner.scenarios.scenario_run(name, id).await
+    }
+
+    /// Cancels a run in progress and returns it once it has stopped.
+    pub async fn cancel_run(&self, name: &str, id: i64, by: &str) -> Result<Run> {
+        self.inner.scenarios.cancel_run(name, id, by).await
+    }
+
+    /// The id of the scenario's run in progress in this process.
+    pub fn running_run(&self, name: &str) -> Option<i64> {
+        self.inner.scenarios.running_run(name)
+    }
+
+    /// One scheduler pass at `now` (tests drive it with a manual clock).
+    pub async fn scheduler_tick(&self, now: DateTime<Utc>) -> Result<Vec<Fired>> {
+        self.inner.scenarios.tick(self, now).await
+    }
+
+    /// The scheduler loop's pass: on the node that leads the scheduler (one of the nodes
+    /// sharing a registry), marks runs of stopped instances abandoned and fires what is due;
+    /// on the others, nothing.
+    pub async fn scheduler_round(&self, now: DateTime<Utc>) -> Result<Vec<Fired>> {
+        if !self.lead(instance::SCHEDULER).await? {
+            return Ok(Vec::new());
+        }
+        self.inner.scenarios.abandon_orphaned_runs(async || self.alive_instances().await).await?;
+        self.scheduler_tick(now).await
+    }
+
+    /// At open: this instance's runs left `running` are abandoned; the scheduler's leader
+    /// handles the fires missed while no node ran it.
+    pub(super) async fn scheduler_start(&self) -> Result<Vec<Fired>> {
+        self.inner.scenarios.abandon_own_runs().await?;
+        if !self.lead(instance::SCHEDULER).await? {
+            return Ok(Vec::new());
+        }
+        self.inner.scenarios.handle_missed(self).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EngineConfig;
+    use crate::deploy::LOCAL_NODE;
+    use crate::scenario::store;
+    use crate::scenario::{RunStatus, StepStatus};
+    use crate::store::lease;
+
+    /// A run whose instance has no liveness lease (its node stopped without closing and never
+    /// came back) is marked abandoned by the scheduler's leader; a live instance's run is not.
+    #[tokio::test]
+    async fn the_leader_abandons_the_runs_of_instances_that_are_gone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = EngineConfig { scheduler_tick: None, instance: "a".into(), ..EngineConfig::new(dir.path()) };
+        let engine = Engine::open(config).await.expect("open");
+        let spec: Scenario = serde_json::from_value(serde_json::json!({
+            "name": "s", "steps": [{"kind": "run_command", "name": "work", "command": "true"}]
+        }))
+        .expect("spec");
+        let now = engine.now();
+        let run =
+            Run::fresh(&spec, &RunTrigger::manual("t"), RunStatus::Running, StepStatus::Pending, String::new(), now);
+        let pool = engine.pool();
+        let ghost = store::insert_run(pool, LOCAL_NODE, "ghost", &run, "").await.expect("insert");
+        let alive = store::insert_run(pool, LOCAL_NODE, "b", &run, "").await.expect("insert");
+        lease::try_hold(pool, "instance/b", "b", crate::engine::LEASE_TTL, engine.now_ms()).await.expect("b lives");
+
+        engine.scheduler_round(now).await.expect("round");
+        let gone = engine.scenario_run("s", ghost).await.expect("run");
+        assert_eq!(gone.status, RunStatus::Abandoned, "{gone:?}");
+        assert_eq!(engine.scenario_run("s", alive).await.expect("run").status, RunStatus::Running);
+        engine.close().await.expect("close");
+    }
+}
