@@ -25,7 +25,13 @@ const T = '2026-03-01T10:00:00Z';
 
 function view(name: string, running: number | null = null): ScenarioView {
   return {
-    spec: { name, steps: [{ kind: 'run_command', name: 'train', command: 'true' }] },
+    spec: {
+      name,
+      description: '',
+      variables: {},
+      steps: [{ kind: 'run_command', name: 'train', command: 'true', working_dir: null, env: {}, timeout_seconds: 60, outputs: {} }],
+      triggers: [],
+    },
     created_at: T,
     updated_at: T,
     running,
