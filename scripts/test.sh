@@ -12,6 +12,10 @@ echo "==> UI: type check, unit tests (vitest), build"
 (cd ui && npm test)
 (cd ui && npm run build)
 
+echo "==> UI: the generated engine types match the engine's OpenAPI document (ui/src/lib/generated)"
+cargo build --locked --bin switchyard
+(cd ui && SWITCHYARD_BIN="$CARGO_TARGET_DIR/debug/switchyard" npm run check:types)
+
 echo "==> Rust: format, lints and the dependency rule (domain modules never import the engine)"
 cargo fmt --all --check
 scripts/check-layers.sh

@@ -342,8 +342,9 @@ mod tests {
         assert!(ids.len() >= 40, "{} operations", ids.len());
     }
 
-    /// The console's `ERROR_CODES` (ui/src/lib/api.ts) are exactly the engine's codes, as the
-    /// document lists them.
+    /// The console's `ERROR_CODES` (ui/src/lib/api.ts) are the `errorCodeValues` generated from
+    /// this document into ui/src/lib/generated/api.ts (`npm run gen:types`), and those are
+    /// exactly the engine's codes.
     #[test]
     fn the_console_knows_every_error_code() {
         let doc = doc();
@@ -353,15 +354,28 @@ mod tests {
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        let ts = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ui/src/lib/api.ts")).expect("api.ts");
-        let list = ts.split("export const ERROR_CODES = [").nth(1).and_then(|t| t.split("] as const").next());
+        let ui = concat!(env!("CARGO_MANIFEST_DIR"), "/ui/src/lib");
+        let api = std::fs::read_to_string(format!("{ui}/api.ts")).expect("api.ts");
+        assert!(
+            api.contains("export const ERROR_CODES: readonly ErrorCode[] = errorCodeValues;"),
+            "ERROR_CODES in api.ts"
+        );
+        let generated = std::fs::read_to_string(format!("{ui}/generated/api.ts")).expect("generated/api.ts");
+        let list = generated
+            .split("export const errorCodeValues")
+            .nth(1)
+            .and_then(|t| t.split_once('='))
+            .and_then(|(_, t)| t.split(';').next())
+            .expect("errorCodeValues in generated/api.ts");
         let console: HashSet<&str> = list
-            .expect("ERROR_CODES in api.ts")
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
             .split(',')
-            .map(|c| c.trim().trim_matches('\''))
+            .map(|c| c.trim().trim_matches('"'))
             .filter(|c| !c.is_empty())
             .collect();
-        assert_eq!(engine, console);
+        assert_eq!(engine, console, "the UI's generated types are stale: run `npm run gen:types` in ui/");
     }
 
     #[test]

@@ -211,10 +211,13 @@ function scenarioGet(name: string) {
 }
 
 mockIPC(async (cmd, payload) => {
-  const a = (payload ?? {}) as Record<string, any>;
+  const args = (payload ?? {}) as Record<string, any>;
+  const a = args;
   await sleep(120);
   if (params.get('fail') === cmd) throw { code: 'internal', message: `registry storage failed: database is locked (mock failure of ${cmd})` };
   switch (cmd) {
+    case 'list_infrastructures':
+      return [];
     case 'node_info':
       return { url: 'http://127.0.0.1:7878', port: 7878, data_dir: '/home/you/.local/share/switchyard', version: '0.1.0' };
     case 'list_services':
@@ -266,6 +269,8 @@ mockIPC(async (cmd, payload) => {
       return r.ok ? [] : r.issues.map(({ index, field, kind, message }) => ({ index, field, kind, message }));
     }
     case 'run_test': {
+      // As api.ts sends it: {infra, request: {service, features, count, generation, credential}, onProgress}.
+      const a = { ...(args.request ?? {}), onProgress: args.onProgress } as Record<string, any>;
       const s = get(a.service);
       const last = s.revisions[s.revisions.length - 1];
       if (!last) throw { code: 'not_deployed', message: `service '${a.service}' is not deployed on this node: deploy a version first` };

@@ -9,6 +9,9 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type { InvokeArgs, InvokeOptions } from '@tauri-apps/api/core';
 
+import { errorCodeValues } from './generated/api';
+import type { components } from './generated/api';
+
 import type {
   AbReport,
   InfraStatus,
@@ -37,35 +40,10 @@ import type {
   VersionView,
 } from './types';
 
-export const ERROR_CODES = [
-  'malformed_json',
-  'invalid_input',
-  'invalid_name',
-  'invalid_mapping',
-  'invalid_config',
-  'invalid_model',
-  'service_not_found',
-  'version_not_found',
-  'revision_not_found',
-  'not_deployed',
-  'generation_not_live',
-  'request_not_found',
-  'canary_not_found',
-  'canary_conflict',
-  'scenario_not_found',
-  'run_not_found',
-  'run_conflict',
-  'already_exists',
-  'unauthorized',
-  'payload_too_large',
-  'request_timeout',
-  'node_unreachable',
-  'not_found',
-  'method_not_allowed',
-  'internal',
-] as const;
+/** The engine's closed set of error codes: the ErrorCode enum of its OpenAPI document, generated. */
+export const ERROR_CODES: readonly ErrorCode[] = errorCodeValues;
 
-export type ErrorCode = (typeof ERROR_CODES)[number];
+export type ErrorCode = components['schemas']['ErrorCode'];
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);

@@ -9,6 +9,7 @@ import {
   duration,
   eventsNewestFirst,
   gateRows,
+  offeredVersion,
   parseSteps,
   planFromForm,
   planSummary,
@@ -155,6 +156,13 @@ describe('candidates and actions', () => {
     const alone: DeploymentConfig = { mode: 'multiple', mapping: [{ generation: 'v2', proba: 1 }, { generation: 'v1', proba: 0 }], sticky: false };
     expect(canaryCandidates(ids, alone)).toEqual(['v3', 'v1']);
     expect(canaryCandidates(ids, null)).toEqual([]);
+  });
+
+  it('offer the picked version while the list has it, else the newest', () => {
+    expect(offeredVersion('v2', ['v3', 'v2'])).toBe('v2');
+    expect(offeredVersion('v1', ['v3', 'v2'])).toBe('v3');
+    expect(offeredVersion('', ['v3', 'v2'])).toBe('v3');
+    expect(offeredVersion('v2', [])).toBe('');
   });
 
   it('share each step as the engine does', () => {

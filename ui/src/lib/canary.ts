@@ -162,6 +162,12 @@ export function canaryCandidates(ids: string[], config: DeploymentConfig | null 
   return ids.filter((id) => weights.some((e) => e.generation !== id && e.proba > 0));
 }
 
+/** The version the start form shows: the one picked while the list still offers it (the live
+ * config may have changed since), else the newest candidate; '' when there is none. */
+export function offeredVersion(picked: string, candidates: string[]): string {
+  return candidates.includes(picked) ? picked : (candidates[0] ?? '');
+}
+
 /**
  * The traffic of a step, as the engine's step_serving shares it: the canary gets `percent`,
  * the other live generations the rest in their base proportions. Null when there is nothing

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { linePath, minuteSlots, niceMax, scale, tickLabel, ticks } from './chart';
+import { linePath, minuteFrame, minuteSlots, niceMax, scale, tickLabel, ticks } from './chart';
 
 describe('chart geometry', () => {
   it('rounds axis maxima up to 1, 2 or 5 × 10^k', () => {
@@ -21,6 +21,13 @@ describe('chart geometry', () => {
     expect(ticks(20, 4)).toEqual([0, 5, 10, 15, 20]);
     expect(ticks(10, 4).map(tickLabel)).toEqual(['0', '2.5', '5', '7.5', '10']);
     expect(tickLabel(0.125)).toBe('0.13');
+  });
+
+  it('frames a minute chart: 0 on the bottom margin, max on the top one', () => {
+    const f = minuteFrame(50);
+    expect(f.y(0)).toBe(f.height - f.pad.b);
+    expect(f.y(50)).toBe(f.pad.t);
+    expect(f.width - f.pad.l - f.pad.r).toBeGreaterThan(0);
   });
 
   it('breaks lines at missing values', () => {

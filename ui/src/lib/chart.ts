@@ -37,6 +37,22 @@ export function linePath(points: { x: number; y: number | null }[]): string {
   return d;
 }
 
+/** The frame of a per-minute chart: the SVG's size, the margins left for the axes, and the
+ * y scale of 0..max. */
+export interface MinuteFrame {
+  width: number;
+  height: number;
+  pad: { l: number; r: number; t: number; b: number };
+  y: (v: number) => number;
+}
+
+export function minuteFrame(max: number): MinuteFrame {
+  const width = 360;
+  const height = 120;
+  const pad = { l: 34, r: 6, t: 8, b: 18 };
+  return { width, height, pad, y: scale(0, max, height - pad.b, pad.t) };
+}
+
 export interface MinuteSlot {
   /** Start of the minute, ms since the epoch. */
   start: number;
