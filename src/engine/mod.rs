@@ -41,7 +41,7 @@ mod shared;
 
 pub use deployments::{ServiceSummary, VersionView, parse_metrics};
 pub use instance::{LEASE_TTL, default_instance};
-#[cfg(feature = "faults")]
+#[cfg(feature = "testing")]
 pub use predict::Faults;
 pub use predict::{InferOutcome, PredictOutcome, Routing};
 
@@ -58,7 +58,7 @@ pub struct EngineConfig {
     pub canary_tick: Option<Duration>,
     /// Injected latency and failures per generation (tests make a version slow or failing
     /// without a special model). Only with the `faults` feature, which only tests enable.
-    #[cfg(feature = "faults")]
+    #[cfg(feature = "testing")]
     pub faults: Faults,
     /// The wall clock of everything time-driven: monitor minutes, canary bake times and
     /// timeouts, key expiry, leases, the scheduler. Tests use a
@@ -85,7 +85,7 @@ impl EngineConfig {
             router_seed: None,
             flush_interval: Duration::from_secs(10),
             canary_tick: Some(Duration::from_secs(1)),
-            #[cfg(feature = "faults")]
+            #[cfg(feature = "testing")]
             faults: Faults::default(),
             clock: Arc::new(SystemClock),
             scheduler_tick: Some(Duration::from_secs(1)),
@@ -157,7 +157,7 @@ impl Engine {
                 requests: predict::RequestPath::new(
                     config.router_seed,
                     request_ids,
-                    #[cfg(feature = "faults")]
+                    #[cfg(feature = "testing")]
                     config.faults.clone(),
                 ),
                 monitor: Monitor::default(),

@@ -28,12 +28,12 @@ pub(super) struct RequestPath {
     shadow_permits: Arc<tokio::sync::Semaphore>,
     /// Issues and checks the request ids feedback names.
     request_ids: RequestIds,
-    #[cfg(feature = "faults")]
+    #[cfg(feature = "testing")]
     faults: Faults,
 }
 
 impl RequestPath {
-    pub(super) fn new(seed: Option<u64>, request_ids: RequestIds, #[cfg(feature = "faults")] faults: Faults) -> Self {
+    pub(super) fn new(seed: Option<u64>, request_ids: RequestIds, #[cfg(feature = "testing")] faults: Faults) -> Self {
         let picker = match seed {
             Some(seed) => Picker::Seeded(Box::new(Mutex::new(StdRng::seed_from_u64(seed)))),
             None => Picker::Entropy,
@@ -42,14 +42,14 @@ impl RequestPath {
             picker,
             shadow_permits: Arc::new(tokio::sync::Semaphore::new(SHADOW_CONCURRENCY)),
             request_ids,
-            #[cfg(feature = "faults")]
+            #[cfg(feature = "testing")]
             faults,
         }
     }
 }
 
 /// Latency and failures injected into given generations (`(service, version)`).
-#[cfg(feature = "faults")]
+#[cfg(feature = "testing")]
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
     pub delays: std::collections::HashMap<(String, String), std::time::Duration>,
@@ -169,7 +169,14 @@ impl Engine {
                 // The same rule as single predictions, for the whole batch.
                 let inline = model.warm_run().saturating_mul(rows.len() as u32) <= crate::model::INLINE_BUDGET;
                 let model = Arc::clone(&model);
-                let run = move || rows.iter().map(|r| model.predict(r)).collect::<Result<Vec<_>>>();
+                // One run of the batch plan for the whole request: HTTP, JSON and the plan's
+                // fixed costs are paid once, not per row.
+                let run = move || {
+                    if rows.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    model.predict_batch(&rows.concat()).map(|batch| batch.predictions())
+                };
                 if inline {
                     run()
                 } else {
@@ -199,7 +206,7 @@ impl Engine {
             .get(generation)
             .ok_or_else(|| Error::Internal(format!("generation {generation} is live but not loaded")))?;
         let row = model.schema().row_from_json(features)?;
-        #[cfg(feature = "faults")]
+        #[cfg(feature = "testing")]
         {
             let faults = &self.inner.requests.faults;
             let key = (active.service.to_string(), generation.to_string());

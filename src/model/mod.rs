@@ -54,16 +54,26 @@ fn onnx() -> tract_onnx::Onnx {
 struct Plan {
     plan: Arc<TypedSimplePlan>,
     states: Mutex<Vec<TypedSimpleState>>,
+    /// How many times the plan ran (tests check that a batch runs the batch plan once).
+    #[cfg(feature = "testing")]
+    runs: std::sync::atomic::AtomicU64,
 }
 
 impl Plan {
     fn new(model: TypedModel) -> Result<Plan> {
         let plan =
             model.into_runnable().map_err(|e| invalid(format!("tract-onnx cannot plan this model: {}", chain(&e))))?;
-        Ok(Plan { plan, states: Mutex::new(Vec::new()) })
+        Ok(Plan {
+            plan,
+            states: Mutex::new(Vec::new()),
+            #[cfg(feature = "testing")]
+            runs: std::sync::atomic::AtomicU64::new(0),
+        })
     }
 
     fn run(&self, input: Tensor) -> Result<TVec<TValue>> {
+        #[cfg(feature = "testing")]
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut state = match self.states.lock().map(|mut s| s.pop()) {
             Ok(Some(state)) => state,
             _ => self.plan.spawn().map_err(|e| Error::Internal(format!("cannot start the model: {e}")))?,
@@ -222,6 +232,13 @@ impl LoadedModel {
     }
 
     /// Median single-row run time measured at warm-up.
+    /// How many times the one-row plan and the batch plan have run, warm-up included.
+    #[cfg(feature = "testing")]
+    pub fn plan_runs(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.one.runs.load(Relaxed), self.many.runs.load(Relaxed))
+    }
+
     pub fn warm_run(&self) -> Duration {
         self.warm_run
     }

@@ -60,3 +60,70 @@ async fn infer_metadata_and_errors() {
     let server: Value = node.get_json("/v2").await;
     assert_eq!(server["name"], "switchyard");
 }
+
+/// 64 rows seeded in the ranges of the iris features.
+fn iris_rows(n: usize) -> Vec<[f64; 4]> {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    let mut rng = StdRng::seed_from_u64(crate::support::SEED);
+    let mut draw = |lo: f64, hi: f64| (rng.random_range(lo..hi) * 10.0_f64).round() / 10.0;
+    (0..n).map(|_| [draw(4.3, 7.9), draw(2.0, 4.4), draw(1.0, 6.9), draw(0.1, 2.5)]).collect()
+}
+
+async fn infer(node: &crate::support::TestNode, version: &str, rows: &[[f64; 4]]) -> Value {
+    let body = json!({"inputs": [{"name": "float_input", "shape": [rows.len(), 4], "datatype": "FP32", "data": rows}]});
+    let url = node.url(&format!("/v2/models/iris/versions/{version}/infer"));
+    let r = node.http.post(url).json(&body).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
+}
+
+/// A 64-row request runs the model's batch plan once (not the one-row plan 64 times), and
+/// its outputs equal those of 64 one-row requests exactly, for a linear model and an MLP.
+#[tokio::test]
+async fn a_batch_runs_the_batch_plan_once_with_the_answers_of_single_rows() {
+    let node = spawn_node().await;
+    node.with_iris().await;
+    node.deploy_ok(
+        "iris",
+        json!({"mode": "multiple", "mapping": [
+        {"generation": "v1", "proba": 0.5}, {"generation": "v2", "proba": 0.5}]}),
+    )
+    .await;
+    let rows = iris_rows(64);
+    for version in ["v1", "v2"] {
+        let active = node.engine.active("iris").expect("deployed");
+        let model = active.models.iter().find(|(g, _)| g.as_str() == version).expect("loaded").1.clone();
+        let (one_before, many_before) = model.plan_runs();
+        let batch = infer(&node, version, &rows).await;
+        assert_eq!(model.plan_runs(), (one_before, many_before + 1), "{version}: one batch-plan run, no row-plan run");
+
+        let mut labels = Vec::new();
+        let mut probabilities = Vec::new();
+        for row in &rows {
+            let single = infer(&node, version, std::slice::from_ref(row)).await;
+            labels.extend(single["outputs"][0]["data"].as_array().expect("labels").iter().cloned());
+            probabilities.extend(single["outputs"][1]["data"].as_array().expect("probabilities").iter().cloned());
+        }
+        assert_eq!(batch["outputs"][0]["data"], Value::Array(labels), "{version}: labels");
+        assert_eq!(batch["outputs"][1]["data"], Value::Array(probabilities), "{version}: probabilities");
+        assert_eq!(batch["outputs"][1]["shape"], json!([64, 3]));
+    }
+}
+
+/// A request without credentials to a protected model is refused before its body is read:
+/// a body that is neither JSON nor within the size limit still gets 401, not 400 or 413.
+#[tokio::test]
+async fn infer_authorises_before_reading_the_body() {
+    let node = spawn_node().await;
+    node.with_iris().await;
+    let key = node.http.post(node.url("/admin/v1/deployments/iris/keys")).json(&json!({"name": "ci"}));
+    assert_eq!(key.send().await.expect("send").status(), 201);
+    let mode = node.http.put(node.url("/admin/v1/deployments/iris/auth")).json(&json!({"mode": "api_key"}));
+    assert_eq!(mode.send().await.expect("send").status(), 200);
+    for body in [vec![b'{'; 8], vec![b'x'; 4 * 1024 * 1024]] {
+        let r = node.http.post(node.url("/v2/models/iris/infer")).body(body).send().await.expect("send");
+        assert_eq!(r.status(), 401);
+        let err: Value = r.json().await.expect("json");
+        assert!(err["error"].is_string(), "the protocol's error shape: {err}");
+    }
+}
