@@ -12,6 +12,7 @@ use super::{ActiveDeployment, DeploymentConfig, Revision, RevisionMeta};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::model::LoadedModel;
+use crate::monitor::Monitor;
 use crate::names::VersionId;
 use crate::registry::{self, artifacts::ArtifactStore};
 use crate::store::{self, Pool};
@@ -23,6 +24,8 @@ pub struct Deployments {
     pool: Pool,
     artifacts: ArtifactStore,
     clock: Arc<dyn Clock>,
+    /// Where the request path counts each routed generation (handles kept per deployment).
+    monitor: Arc<Monitor>,
     live: ArcSwap<HashMap<String, Arc<ActiveDeployment>>>,
     /// Loaded models by artifact hash, shared by every deployment that serves them.
     models: Mutex<HashMap<String, Weak<LoadedModel>>>,
@@ -32,11 +35,12 @@ pub struct Deployments {
 }
 
 impl Deployments {
-    pub fn new(pool: Pool, artifacts: ArtifactStore, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(pool: Pool, artifacts: ArtifactStore, clock: Arc<dyn Clock>, monitor: Arc<Monitor>) -> Self {
         Self {
             pool,
             artifacts,
             clock,
+            monitor,
             live: ArcSwap::from_pointee(HashMap::new()),
             models: Mutex::new(HashMap::new()),
             lock: tokio::sync::Mutex::new(()),
@@ -105,12 +109,19 @@ impl Deployments {
     }
 
     fn swap_in(&self, rev: &Revision, models: HashMap<VersionId, Arc<LoadedModel>>) {
+        let route = rev.config.route();
+        let counters = route
+            .generations()
+            .iter()
+            .map(|g| (g.clone(), self.monitor.counter(rev.service.as_str(), g.as_str())))
+            .collect();
         let active = Arc::new(ActiveDeployment {
             service: rev.service.clone(),
             revision: rev.number,
-            route: rev.config.route(),
+            route,
             config: rev.config.clone(),
             models,
+            counters,
         });
         self.live.rcu(|current| {
             let mut next = HashMap::clone(current);

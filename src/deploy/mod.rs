@@ -66,6 +66,8 @@ pub struct ActiveDeployment {
     pub config: DeploymentConfig,
     pub route: Route,
     pub models: HashMap<VersionId, Arc<LoadedModel>>,
+    /// The monitor's series of each routed generation, resolved at activation.
+    pub counters: HashMap<VersionId, crate::monitor::Counter>,
 }
 
 impl ActiveDeployment {

@@ -116,7 +116,7 @@ pub(crate) struct Inner {
     shutdown: CancellationToken,
     deployments: Deployments,
     requests: predict::RequestPath,
-    monitor: Monitor,
+    monitor: Arc<Monitor>,
     access: Access,
     rollout: Rollout,
     scenarios: Scenarios,
@@ -151,16 +151,17 @@ impl Engine {
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
         });
+        let monitor = Arc::new(Monitor::default());
         let engine = Engine {
             inner: Arc::new(Inner {
-                deployments: Deployments::new(pool.clone(), artifacts, Arc::clone(&clock)),
+                deployments: Deployments::new(pool.clone(), artifacts, Arc::clone(&clock), Arc::clone(&monitor)),
                 requests: predict::RequestPath::new(
                     config.router_seed,
                     request_ids,
                     #[cfg(feature = "testing")]
                     config.faults.clone(),
                 ),
-                monitor: Monitor::default(),
+                monitor,
                 access: Access::open(pool.clone(), Arc::clone(&clock)).await?,
                 rollout: Rollout::default(),
                 scenarios,

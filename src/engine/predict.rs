@@ -110,12 +110,7 @@ impl Engine {
         };
         let generation = self.route(service, &active, routing)?;
         let result = self.run_model(&active, generation, features).await;
-        let outcome = match &result {
-            Ok(_) => Outcome::Ok,
-            Err(e) if e.code().is_client_error() => Outcome::Rejected,
-            Err(_) => Outcome::Error,
-        };
-        self.inner.monitor.record(service, generation.as_str(), outcome, started.elapsed(), self.now());
+        self.count(&active, generation, outcome_of(&result), started);
         let prediction = result?;
         if let Some(shadow) = &active.config.shadow
             && self.inner.requests.picker.uniform() * 100.0 < shadow.percent
@@ -186,13 +181,18 @@ impl Engine {
                 }
             }
         };
-        let outcome = match &result {
-            Ok(_) => Outcome::Ok,
-            Err(e) if e.code().is_client_error() => Outcome::Rejected,
-            Err(_) => Outcome::Error,
-        };
-        self.inner.monitor.record(service, generation.as_str(), outcome, started.elapsed(), self.now());
+        self.count(&active, &generation, outcome_of(&result), started);
         Ok(InferOutcome { generation, revision: active.revision, schema: model.schema().clone(), predictions: result? })
+    }
+
+    /// Counts a request of a routed generation in the monitor, through the handle resolved
+    /// at activation.
+    fn count(&self, active: &ActiveDeployment, generation: &VersionId, outcome: Outcome, started: Instant) {
+        let (monitor, now) = (&self.inner.monitor, self.now());
+        match active.counters.get(generation) {
+            Some(counter) => monitor.record_to(counter, outcome, started.elapsed(), now),
+            None => monitor.record(active.service.as_str(), generation.as_str(), outcome, started.elapsed(), now),
+        }
     }
 
     async fn run_model(
@@ -299,6 +299,14 @@ pub struct InferOutcome {
     pub revision: i64,
     pub schema: crate::model::ModelSchema,
     pub predictions: Vec<Prediction>,
+}
+
+fn outcome_of<T>(result: &Result<T>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Ok,
+        Err(e) if e.code().is_client_error() => Outcome::Rejected,
+        Err(_) => Outcome::Error,
+    }
 }
 
 fn compare(live: &Prediction, shadow: &Prediction) -> Comparison {

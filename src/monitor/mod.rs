@@ -241,46 +241,17 @@ impl Monitor {
         cmp: Option<Comparison>,
         at: DateTime<Utc>,
     ) {
-        let series = self.series_for(service, generation, role);
-        let Ok(mut series) = series.lock() else { return };
-        let minute = minute_of(at);
-        if series.buckets.back().is_none_or(|b| b.minute < minute) {
-            series.buckets.push_back(Bucket::new(minute));
-            while series.buckets.front().is_some_and(|b| b.minute <= minute - RETENTION_MINUTES) {
-                series.buckets.pop_front();
-            }
-        }
-        let us = (latency.as_micros() as u64).clamp(1, HIST_MAX_US);
-        let Series { buckets, totals } = &mut *series;
-        // A late sample (clock went back) lands in the newest bucket not after it.
-        let Some(bucket) = buckets.iter_mut().rev().find(|b| b.minute <= minute).or(None) else { return };
-        bucket.requests += 1;
-        bucket.dirty = true;
-        match outcome {
-            Outcome::Ok => {
-                let _ = bucket.latency.record(us);
-                let _ = totals.latency.record(us);
-                totals.latency_sum_seconds += latency.as_secs_f64();
-                totals.ok += 1;
-            }
-            Outcome::Rejected => {
-                bucket.rejected += 1;
-                totals.rejected += 1;
-            }
-            Outcome::Error => {
-                bucket.errors += 1;
-                totals.errors += 1;
-            }
-        }
-        if let Some(c) = cmp {
-            bucket.compared += 1;
-            totals.compared += 1;
-            bucket.abs_diff_sum += c.abs_diff;
-            if c.agree {
-                bucket.agreed += 1;
-                totals.agreed += 1;
-            }
-        }
+        record_into(&self.series_for(service, generation, role), outcome, latency, cmp, at);
+    }
+
+    /// The handle of a live generation's series, for [`Monitor::record_to`].
+    pub fn counter(&self, service: &str, generation: &str) -> Counter {
+        Counter(self.series_for(service, generation, Role::Live))
+    }
+
+    /// Counts one request of the live generation `counter` names, answered at `at`.
+    pub fn record_to(&self, counter: &Counter, outcome: Outcome, latency: Duration, at: DateTime<Utc>) {
+        record_into(&counter.0, outcome, latency, None, at);
     }
 
     fn series_for(&self, service: &str, generation: &str, role: Role) -> Arc<Mutex<Series>> {
@@ -411,6 +382,59 @@ impl Monitor {
         };
         let failures = self.auth_failures.lock().map(|f| f.clone().into_iter().collect()).unwrap_or_default();
         prometheus::render(series, failures)
+    }
+}
+
+/// A handle to one live generation's series, resolved once when a config is activated, so
+/// the request path records a request without building a key or reading the monitor's map.
+#[derive(Clone)]
+pub struct Counter(Arc<Mutex<Series>>);
+
+fn record_into(
+    series: &Mutex<Series>,
+    outcome: Outcome,
+    latency: Duration,
+    cmp: Option<Comparison>,
+    at: DateTime<Utc>,
+) {
+    let Ok(mut series) = series.lock() else { return };
+    let minute = minute_of(at);
+    if series.buckets.back().is_none_or(|b| b.minute < minute) {
+        series.buckets.push_back(Bucket::new(minute));
+        while series.buckets.front().is_some_and(|b| b.minute <= minute - RETENTION_MINUTES) {
+            series.buckets.pop_front();
+        }
+    }
+    let us = (latency.as_micros() as u64).clamp(1, HIST_MAX_US);
+    let Series { buckets, totals } = &mut *series;
+    // A late sample (clock went back) lands in the newest bucket not after it.
+    let Some(bucket) = buckets.iter_mut().rev().find(|b| b.minute <= minute).or(None) else { return };
+    bucket.requests += 1;
+    bucket.dirty = true;
+    match outcome {
+        Outcome::Ok => {
+            let _ = bucket.latency.record(us);
+            let _ = totals.latency.record(us);
+            totals.latency_sum_seconds += latency.as_secs_f64();
+            totals.ok += 1;
+        }
+        Outcome::Rejected => {
+            bucket.rejected += 1;
+            totals.rejected += 1;
+        }
+        Outcome::Error => {
+            bucket.errors += 1;
+            totals.errors += 1;
+        }
+    }
+    if let Some(c) = cmp {
+        bucket.compared += 1;
+        totals.compared += 1;
+        bucket.abs_diff_sum += c.abs_diff;
+        if c.agree {
+            bucket.agreed += 1;
+            totals.agreed += 1;
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! `POST /v1/services/{service}/predict` and the health endpoints.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize, Serializer};
@@ -9,7 +10,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::body::{JsonBody, PathOf};
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::openapi::ServicePath;
 use super::{AppState, Authorized, GENERATION_HEADER, KEY_HEADER};
 use crate::engine::Routing;
@@ -37,6 +38,28 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Err
         Some(v) => {
             v.to_str().map(Some).map_err(|_| Error::InvalidInput(format!("header {name} must be visible ASCII")))
         }
+    }
+}
+
+/// The routing headers of a prediction request, taken from the request's parts (the
+/// `HeaderMap` extractor would copy every header of every request).
+pub(crate) struct RoutingHeaders {
+    generation: Option<String>,
+    key: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RoutingHeaders {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let owned = |name| header(&parts.headers, name).map(|v| v.map(str::to_owned));
+        Ok(RoutingHeaders { generation: owned(GENERATION_HEADER)?, key: owned(KEY_HEADER)? })
+    }
+}
+
+impl RoutingHeaders {
+    fn routing(&self) -> Routing<'_> {
+        Routing { generation: self.generation.as_deref(), key: self.key.as_deref() }
     }
 }
 
@@ -116,11 +139,10 @@ pub async fn predict(
     _: Authorized,
     State(state): State<AppState>,
     PathOf(service): PathOf<String>,
-    headers: HeaderMap,
+    headers: RoutingHeaders,
     JsonBody(body): JsonBody<PredictBody>,
 ) -> ApiResult<Response> {
-    let routing = Routing { generation: header(&headers, GENERATION_HEADER)?, key: header(&headers, KEY_HEADER)? };
-    let out = state.engine.predict(&service, &body.features, routing).await?;
+    let out = state.engine.predict(&service, &body.features, headers.routing()).await?;
     let (prediction, probabilities) = match &out.prediction {
         Prediction::Class { class, probabilities, .. } => {
             (AnswerValue::Class(class), Some(Probabilities::sorted(probabilities)))
