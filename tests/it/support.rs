@@ -1,7 +1,11 @@
 //! Shared test helpers: a node on 127.0.0.1:0 over a fresh temp registry, fixtures, and
 //! short-hands for the admin API.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchyard::node::{self, NodeConfig};
@@ -340,5 +344,101 @@ impl Expected {
             assert!(close(got, self.values[i]), "{name} row {i}: {got} vs {}", self.values[i]);
             assert!(body.get("probabilities").is_none());
         }
+    }
+}
+
+/// The generations a deployment config routes live traffic to.
+pub fn generations_of(config: &Value) -> Vec<String> {
+    match config["mode"].as_str() {
+        Some("single") => vec![config["generation"].as_str().expect("generation").to_owned()],
+        _ => config["mapping"]
+            .as_array()
+            .expect("mapping")
+            .iter()
+            .map(|e| e["generation"].as_str().expect("generation").to_owned())
+            .collect(),
+    }
+}
+
+/// The revisions of one deployment as a test committed them, to check that each answer came
+/// from a generation live at some point during its request. Clients read [`current`] before
+/// sending and after the answer, and count each answer ([`answered`]); the committer calls
+/// [`committed`] once a change returned, then [`settle`] before the next.
+///
+/// [`current`]: LiveRevisions::current
+/// [`answered`]: LiveRevisions::answered
+/// [`committed`]: LiveRevisions::committed
+/// [`settle`]: LiveRevisions::settle
+pub struct LiveRevisions {
+    current: AtomicI64,
+    live: Mutex<BTreeMap<i64, Vec<String>>>,
+    answers: AtomicUsize,
+    answers_at_commit: AtomicUsize,
+}
+
+impl LiveRevisions {
+    /// Starts from the active revision (`{"number": …, "config": …}`).
+    pub fn new(active: &Value) -> Self {
+        let live = LiveRevisions {
+            current: AtomicI64::new(0),
+            live: Mutex::new(BTreeMap::new()),
+            answers: AtomicUsize::new(0),
+            answers_at_commit: AtomicUsize::new(0),
+        };
+        live.committed(active);
+        live
+    }
+
+    /// The last revision known committed.
+    pub fn current(&self) -> i64 {
+        self.current.load(Ordering::SeqCst)
+    }
+
+    /// Counts a request answered (or failed): clients call it once per request, before
+    /// reading [`LiveRevisions::current`] for the next.
+    pub fn answered(&self) {
+        self.answers.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Records a committed revision (a deploy's or a rollback's answer); returns its number.
+    pub fn committed(&self, revision: &Value) -> i64 {
+        let number = revision["number"].as_i64().expect("revision number");
+        self.live.lock().expect("live").insert(number, generations_of(&revision["config"]));
+        self.current.store(number, Ordering::SeqCst);
+        self.answers_at_commit.store(self.answers.load(Ordering::SeqCst), Ordering::SeqCst);
+        number
+    }
+
+    /// Waits until `2 × clients` requests were answered since the last commit. Each client
+    /// has at most one request in flight across the commit, so at least `clients` of them
+    /// were sent after it: the revision just committed has served requests of its own.
+    /// Fails after `bound` (a hang); returns how long it took.
+    pub async fn settle(&self, clients: usize, bound: Duration) -> Duration {
+        let t = Instant::now();
+        let target = self.answers_at_commit.load(Ordering::SeqCst) + 2 * clients;
+        while self.answers.load(Ordering::SeqCst) < target {
+            assert!(t.elapsed() < bound, "fewer than {} requests answered in {bound:?} after a change", 2 * clients);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        t.elapsed()
+    }
+
+    /// Whether `revision` and its `generation` were live during a request that started when
+    /// `before` was the last committed revision and ended when `after` was: at or after
+    /// `before`, at most one past `after` (a change is live before its call returns).
+    pub fn check(&self, before: i64, after: i64, revision: i64, generation: &str) -> Result<(), String> {
+        if revision < before || revision > after + 1 {
+            return Err(format!("revision {revision} outside [{before}, {}]", after + 1));
+        }
+        match self.live.lock().expect("live").get(&revision) {
+            Some(gens) if gens.iter().any(|g| g == generation) => Ok(()),
+            Some(gens) => Err(format!("{generation} answered for revision {revision}, which routes to {gens:?}")),
+            None => Err(format!("revision {revision} was never committed by this test")),
+        }
+    }
+
+    /// The revisions committed, in order.
+    pub fn revisions(&self) -> Vec<i64> {
+        self.live.lock().expect("live").keys().copied().collect()
     }
 }
