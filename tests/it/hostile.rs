@@ -349,7 +349,8 @@ async fn send(addr: &str, h: &Hostile) -> Option<u16> {
 
 async fn read_status(stream: &mut TcpStream) -> Option<u16> {
     let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(DEADLINE_SECS * 10), stream.read_to_end(&mut answer)).await;
+    // A stalled body is answered at the node's deadline; 30 times that only catches a hang.
+    let read = tokio::time::timeout(Duration::from_secs(DEADLINE_SECS * 30), stream.read_to_end(&mut answer)).await;
     if read.is_err() {
         panic!("the node neither answered nor closed the connection");
     }

@@ -1,14 +1,14 @@
 //! Three `switchyard serve` processes sharing one PostgreSQL registry and one artifacts
-//! directory: a deploy or a rollback committed on any node is live on all three within one
-//! second (measured), all three assign sticky keys alike, and a report counts the traffic of
-//! all three (each records its minutes under its own instance).
+//! directory: a deploy or a rollback committed on any node goes live on all three (the time
+//! it took is printed, not asserted), all three assign sticky keys alike, and a report counts
+//! the traffic of all three (each records its minutes under its own instance).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{NodeProcess, iris_row, test_database};
+use crate::support::{NodeProcess, iris_row, test_database, wait_until};
 
 /// Predictions this test sent, on every node.
 static SENT: AtomicU64 = AtomicU64::new(0);
@@ -38,20 +38,23 @@ async fn requests(http: &reqwest::Client, url: &str) -> u64 {
     v["generations"].as_array().expect("generations").iter().map(|g| g["requests"].as_u64().expect("requests")).sum()
 }
 
-/// How long until every node serves `revision`.
+/// Waits until every node serves `revision`; prints how long it took. Normally well under a
+/// second (a NOTIFY); 60 s only catches a change that never arrives.
 async fn until_everywhere(http: &reqwest::Client, nodes: &[&NodeProcess], revision: i64) -> Duration {
-    let t = Instant::now();
-    for node in nodes {
-        while served_by(http, node, None).await.1 != revision {
-            assert!(t.elapsed() < Duration::from_secs(10), "revision {revision} never reached {}", node.url);
-            tokio::time::sleep(Duration::from_millis(5)).await;
+    let what = format!("revision {revision} live on every node");
+    wait_until(&what, Duration::from_secs(60), Duration::from_millis(5), async || {
+        for node in nodes {
+            if served_by(http, node, None).await.1 != revision {
+                return false;
+            }
         }
-    }
-    t.elapsed()
+        true
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_on_one_node_is_live_on_all_three_within_a_second() {
+async fn a_change_on_one_node_goes_live_on_all_three() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = test_database(dir.path()).await;
     let args = |instance: &'static str| ["--database-url", url.as_str(), "--instance", instance];
@@ -88,8 +91,6 @@ async fn a_change_on_one_node_is_live_on_all_three_within_a_second() {
         assert_eq!(served_by(&http, node, None).await.0, "v1");
     }
     println!("deploy live everywhere after {deploy:?}, rollback after {rollback:?}");
-    assert!(deploy < Duration::from_secs(1), "deploy took {deploy:?} to reach every node");
-    assert!(rollback < Duration::from_secs(1), "rollback took {rollback:?} to reach every node");
 
     // A sticky mapping committed on C: every node gives each key the same generation.
     let r = http

@@ -347,6 +347,29 @@ impl Expected {
     }
 }
 
+/// Awaits `work`, failing the test if it has not ended after `bound`: a hang, not a slow
+/// machine, so `bound` is at least 20 times what `work` usually takes. Prints how long it
+/// took (tests assert states, never times).
+pub async fn bounded<T>(what: &str, bound: Duration, work: impl Future<Output = T>) -> T {
+    let t = Instant::now();
+    let out = tokio::time::timeout(bound, work).await.unwrap_or_else(|_| panic!("{what}: not done after {bound:?}"));
+    println!("{what}: took {:?} (bound {bound:?})", t.elapsed());
+    out
+}
+
+/// Polls `done` every `every` until it says so; fails the test after `bound` (at least 20
+/// times the usual wait). Prints and returns how long it took.
+pub async fn wait_until(what: &str, bound: Duration, every: Duration, mut done: impl AsyncFnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !done().await {
+        assert!(t.elapsed() < bound, "{what}: not reached after {bound:?}");
+        tokio::time::sleep(every).await;
+    }
+    let took = t.elapsed();
+    println!("{what}: reached after {took:?} (bound {bound:?})");
+    took
+}
+
 /// The generations a deployment config routes live traffic to.
 pub fn generations_of(config: &Value) -> Vec<String> {
     match config["mode"].as_str() {
