@@ -4,7 +4,8 @@
 //! admin configs. Every answer must be 4xx (or 2xx where the request happens to be valid),
 //! never 5xx; the node must log no panic and must still answer correctly afterwards.
 //!
-//! Requests go over raw TCP so nothing between the generator and the node "fixes" them.
+//! Requests go over raw TCP so nothing between the generator and the node "fixes" them. With
+//! `SWITCHYARD_TEST_BACKEND=postgres` the node's registry is on PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

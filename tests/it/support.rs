@@ -2,7 +2,7 @@
 //! short-hands for the admin API.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -37,20 +37,16 @@ pub async fn spawn_node_in(dir: tempfile::TempDir, config: NodeConfig, seed_demo
 /// `SWITCHYARD_TEST_BACKEND=postgres` its registry is a fresh PostgreSQL database (kept for
 /// the same `dir` across restarts).
 pub async fn spawn_with(dir: tempfile::TempDir, mut engine_config: EngineConfig, config: NodeConfig) -> TestNode {
-    if engine_config.database_url.is_none() && std::env::var("SWITCHYARD_TEST_BACKEND").as_deref() == Ok("postgres") {
+    if engine_config.database_url.is_none() && on_postgres() {
         engine_config.database_url = Some(test_database(dir.path()).await);
     }
     spawn_engine(dir, engine_config, config).await
 }
 
-/// A node whose registry is always SQLite (tests that write `registry.db` themselves).
-pub async fn spawn_sqlite_node() -> TestNode {
-    spawn_sqlite_in(tempfile::tempdir().expect("tempdir")).await
-}
-
-pub async fn spawn_sqlite_in(dir: tempfile::TempDir) -> TestNode {
-    let engine_config = EngineConfig { router_seed: Some(SEED), ..EngineConfig::new(dir.path()) };
-    spawn_engine(dir, engine_config, NodeConfig::default()).await
+/// Whether this run keeps registries on PostgreSQL (`SWITCHYARD_TEST_BACKEND=postgres`, the
+/// second pass of scripts/test.sh) rather than in SQLite files.
+pub fn on_postgres() -> bool {
+    std::env::var("SWITCHYARD_TEST_BACKEND").as_deref() == Ok("postgres")
 }
 
 /// The PostgreSQL server the tests use (`SWITCHYARD_TEST_POSTGRES`, an URL to its `postgres`
@@ -82,6 +78,30 @@ pub async fn test_database(dir: &std::path::Path) -> String {
     let url = format!("{base}/{name}");
     std::fs::write(&marker, &url).expect("marker");
     url
+}
+
+/// [`test_database`] from synchronous code (a runtime of its own on another thread, so it
+/// may be called inside an async test).
+pub fn test_database_blocking(dir: &Path) -> String {
+    let dir = dir.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(test_database(&dir))
+    })
+    .join()
+    .expect("create the test database")
+}
+
+/// The registry of a node over `data_dir` in this run, to read or write it directly: its
+/// PostgreSQL database ([`test_database`]), else `registry.db`.
+pub async fn registry(data_dir: &Path) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = match std::fs::read_to_string(data_dir.join("test-database-url")) {
+        Ok(url) => url,
+        Err(_) => format!("sqlite://{}?mode=rw", data_dir.join("registry.db").display()),
+    };
+    sqlx::AnyConnection::connect(&url).await.unwrap_or_else(|e| panic!("open the registry {url}: {e}"))
 }
 
 async fn spawn_engine(dir: tempfile::TempDir, engine_config: EngineConfig, config: NodeConfig) -> TestNode {
@@ -229,7 +249,9 @@ impl NodeProcess {
         Self::start_with(data_dir, demo, &[])
     }
 
-    /// Starts a node with extra `serve` arguments.
+    /// Starts a node with extra `serve` arguments. With `SWITCHYARD_TEST_BACKEND=postgres` and
+    /// no `--database-url` among them, its registry is a fresh PostgreSQL database (the same
+    /// one for the same `data_dir` across restarts).
     pub fn start_with(data_dir: &std::path::Path, demo: bool, args: &[&str]) -> NodeProcess {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
@@ -243,6 +265,10 @@ impl NodeProcess {
             cmd.arg("--no-demo");
         }
         cmd.args(args);
+        if on_postgres() && !args.contains(&"--database-url") {
+            std::fs::create_dir_all(data_dir).expect("data dir");
+            cmd.arg("--database-url").arg(test_database_blocking(data_dir));
+        }
         let mut child = cmd.spawn().expect("start switchyard serve");
         let stderr = child.stderr.take().expect("stderr");
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
