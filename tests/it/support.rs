@@ -491,3 +491,58 @@ impl LiveRevisions {
         self.live.lock().expect("live").keys().copied().collect()
     }
 }
+
+/// Everything a node keeps at rest: every file under its data directory (registry, WAL and
+/// shared memory, artifacts, anything else) and, with the registry on PostgreSQL, every row
+/// of every table of its database as text.
+pub struct AtRest {
+    files: Vec<(PathBuf, Vec<u8>)>,
+    rows: Vec<(String, String)>,
+}
+
+impl AtRest {
+    pub async fn read(data_dir: &Path) -> AtRest {
+        fn walk(dir: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
+            for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    walk(&path, files);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    files.push((path, bytes));
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(data_dir, &mut files);
+        let mut rows = Vec::new();
+        if let Ok(url) = std::fs::read_to_string(data_dir.join("test-database-url")) {
+            use sqlx::Connection;
+            let mut db = sqlx::PgConnection::connect(&url).await.expect("open the test database");
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+            )
+            .fetch_all(&mut db)
+            .await
+            .expect("tables");
+            assert!(!tables.is_empty(), "no table in {url}");
+            for table in tables {
+                let texts: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM \"{table}\" t"))
+                    .fetch_all(&mut db)
+                    .await
+                    .unwrap_or_else(|e| panic!("read {table}: {e}"));
+                rows.extend(texts.into_iter().map(|t| (table.clone(), t)));
+            }
+            db.close().await.expect("close");
+        }
+        AtRest { files, rows }
+    }
+
+    /// Where `needle` is stored: file paths and table names.
+    pub fn places(&self, needle: &str) -> Vec<String> {
+        let bytes = needle.as_bytes();
+        let in_files = self.files.iter().filter(|(_, b)| b.windows(bytes.len()).any(|w| w == bytes));
+        let in_rows = self.rows.iter().filter(|(_, text)| text.contains(needle));
+        in_files.map(|(p, _)| p.display().to_string()).chain(in_rows.map(|(t, _)| format!("table {t}"))).collect()
+    }
+}
