@@ -1,6 +1,9 @@
 //! Canary plans on a real node: a good version is promoted through every step, a failing or
 //! slow one is rolled back by its gate, too little traffic is inconclusive, manual actions
 //! work, and a restarted node resumes the plan. Bake times are shortened by configuration.
+//! Gates leave wide margins, so a busy machine changes no outcome: a good version must stay
+//! under a p99 of 500 ms, a slow one takes 1 s, and only the gates end a step (the
+//! inconclusive timeout is a minute) except where a test is about that timeout.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +15,7 @@ use switchyard::EngineConfig;
 use switchyard::engine::Faults;
 use switchyard::node::NodeConfig;
 
-use crate::support::{SEED, TestNode, error_code, iris_row, spawn_with};
+use crate::support::{SEED, TestNode, error_code, iris_row, spawn_with, wait_until};
 
 fn config(dir: &tempfile::TempDir, faults: Faults) -> EngineConfig {
     EngineConfig {
@@ -35,15 +38,15 @@ fn v2(kind: &str) -> Faults {
     let key = ("iris".to_owned(), "v2".to_owned());
     match kind {
         "fail" => Faults { failures: [key].into_iter().collect(), ..Faults::default() },
-        "slow" => Faults { delays: HashMap::from([(key, Duration::from_millis(120))]), ..Faults::default() },
+        "slow" => Faults { delays: HashMap::from([(key, Duration::from_secs(1))]), ..Faults::default() },
         _ => Faults::default(),
     }
 }
 
 fn plan(steps: Value, min_requests: u64) -> Value {
     json!({"version": "v2", "steps": steps, "bake_seconds": 0.3,
-           "gates": {"max_error_rate": 0.05, "max_p99_ms": 60, "min_requests": min_requests},
-           "inconclusive_timeout_seconds": 0.4, "on_inconclusive": "pause"})
+           "gates": {"max_error_rate": 0.05, "max_p99_ms": 500, "min_requests": min_requests},
+           "inconclusive_timeout_seconds": 60, "on_inconclusive": "pause"})
 }
 
 async fn post(node: &TestNode, path: &str, body: Value) -> reqwest::Response {
@@ -74,16 +77,16 @@ fn load(node: &Arc<TestNode>) -> Load {
     Load(stop)
 }
 
-/// Polls until the canary leaves `from` (running or paused), within 30 s.
+/// Polls until the canary leaves `from` (running or paused). A plan here takes a few
+/// seconds; 180 s only catches one that never ends (an inconclusive step pauses after 60 s).
 async fn settle(node: &TestNode, from: &str) -> Value {
-    for _ in 0..600 {
-        let c = canary(node).await;
-        if c["status"] != from {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("canary still {from}: {}", canary(node).await);
+    let mut c = Value::Null;
+    wait_until(&format!("the canary leaves {from}"), Duration::from_secs(180), Duration::from_millis(50), async || {
+        c = canary(node).await;
+        c["status"] != from
+    })
+    .await;
+    c
 }
 
 async fn active_config(node: &TestNode) -> Value {
@@ -160,24 +163,21 @@ async fn slow_version_is_rolled_back_by_the_latency_gate() {
     drop(traffic);
     assert_eq!(done["status"], "rolled_back", "{done}");
     let why = done["events"].to_string();
-    assert!(why.contains("p99 latency") && why.contains("> max 60 ms"), "{why}");
+    assert!(why.contains("p99 latency") && why.contains("> max 500 ms"), "{why}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_little_traffic_is_inconclusive_then_manual_actions() {
     let node = node_with(Faults::default()).await;
-    assert_eq!(post(&node, "/admin/v1/deployments/iris/canary", plan(json!([10, 100]), 1000)).await.status(), 201);
+    let mut p = plan(json!([10, 100]), 1000);
+    p["inconclusive_timeout_seconds"] = json!(0.4);
+    assert_eq!(post(&node, "/admin/v1/deployments/iris/canary", p).await.status(), 201);
     // Past the bake time, with no traffic: inconclusive, never passed or failed.
-    let mut seen_inconclusive = false;
-    for _ in 0..100 {
-        let c = canary(&node).await;
-        if c["last_reading"]["verdict"] == "inconclusive" {
-            seen_inconclusive = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(seen_inconclusive);
+    let bound = Duration::from_secs(60);
+    wait_until("an inconclusive reading", bound, Duration::from_millis(20), async || {
+        canary(&node).await["last_reading"]["verdict"] == "inconclusive"
+    })
+    .await;
     let paused = settle(&node, "running").await;
     assert_eq!(paused["status"], "paused", "the plan's policy applies after the timeout");
     assert!(paused["events"].to_string().contains("inconclusive after"));

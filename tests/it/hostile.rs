@@ -4,7 +4,8 @@
 //! admin configs. Every answer must be 4xx (or 2xx where the request happens to be valid),
 //! never 5xx; the node must log no panic and must still answer correctly afterwards.
 //!
-//! Requests go over raw TCP so nothing between the generator and the node "fixes" them.
+//! Requests go over raw TCP so nothing between the generator and the node "fixes" them. With
+//! `SWITCHYARD_TEST_BACKEND=postgres` the node's registry is on PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -349,7 +350,8 @@ async fn send(addr: &str, h: &Hostile) -> Option<u16> {
 
 async fn read_status(stream: &mut TcpStream) -> Option<u16> {
     let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(DEADLINE_SECS * 10), stream.read_to_end(&mut answer)).await;
+    // A stalled body is answered at the node's deadline; 30 times that only catches a hang.
+    let read = tokio::time::timeout(Duration::from_secs(DEADLINE_SECS * 30), stream.read_to_end(&mut answer)).await;
     if read.is_err() {
         panic!("the node neither answered nor closed the connection");
     }

@@ -1,15 +1,37 @@
 //! A second node process as a remote infrastructure: the CLI deploys, rolls back and reads
 //! history over its admin API with a token; a node bound beyond loopback without a token
-//! refuses to start; a wrong token or an unreachable node is a clear, quick error.
+//! refuses to start; a wrong token, a refused port or a port that accepts and never answers
+//! is a clear error, not a hang.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+use switchyard::ErrorCode;
 
-use crate::support::{NodeProcess, iris_row};
+use crate::support::{NodeProcess, bounded, iris_row};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+
+/// The URL of a loopback port nothing listens on (connections are refused).
+fn refused_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    format!("http://{}", listener.local_addr().expect("addr"))
+}
+
+/// The URL of a loopback port that accepts connections and never answers (a hung node).
+/// The connections stay open until the test process ends.
+fn silent_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    url
+}
 
 fn cli(url: &str, token_file: Option<&std::path::Path>, args: &[&str]) -> (bool, String, String) {
     let mut cmd = Command::new(BIN);
@@ -77,14 +99,12 @@ async fn cli_deploys_and_rolls_back_on_a_remote_node_with_a_token() {
     assert!(ok, "{err}");
     assert!(out.contains("remote deploy") && out.contains("remote rollback"), "{out}");
 
-    // An unreachable node answers at once with a clear error, not a hang.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let dead = format!("http://{}", listener.local_addr().expect("addr"));
-    drop(listener);
-    let t = Instant::now();
-    let (ok, _, err) = cli(&dead, Some(&token), &["history", "iris_classifier"]);
+    // An unreachable node is a clear error, not a hang: normally at once (a refused
+    // connection); 60 s is 20 times the client's connect timeout.
+    let dead = refused_port();
+    let history = tokio::task::spawn_blocking(move || cli(&dead, Some(&token), &["history", "iris_classifier"]));
+    let (ok, _, err) = bounded("the CLI against a refused port", Duration::from_secs(60), history).await.expect("join");
     assert!(!ok && err.contains("[node_unreachable]") && err.contains("cannot be reached"), "{err}");
-    assert!(t.elapsed() < Duration::from_secs(30));
     node.kill();
 }
 
@@ -92,7 +112,6 @@ async fn cli_deploys_and_rolls_back_on_a_remote_node_with_a_token() {
 /// rollback, mapping checks, run-and-test and monitoring go over its admin API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_infrastructure_is_managed_like_the_local_node() {
-    use switchyard::ErrorCode;
     use switchyard::infra::{InfraState, Target};
     use switchyard::runtest::{RunRequest, run};
 
@@ -117,19 +136,23 @@ async fn a_remote_infrastructure_is_managed_like_the_local_node() {
         ErrorCode::InvalidInput
     );
     engine.add_infrastructure("no-token", &remote.url, None).await.expect("add");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let dead = format!("http://{}", listener.local_addr().expect("addr"));
-    drop(listener);
-    engine.add_infrastructure("gone", &dead, Some("x")).await.expect("add");
+    engine.add_infrastructure("gone", &refused_port(), Some("x")).await.expect("add");
+    engine.add_infrastructure("hung", &silent_port(), Some("x")).await.expect("add");
     let names: Vec<String> = engine.list_infrastructures().await.expect("list").into_iter().map(|i| i.name).collect();
-    assert_eq!(names, ["gone", "no-token", "prod"]);
+    assert_eq!(names, ["gone", "hung", "no-token", "prod"]);
 
     let status = engine.infrastructure_status("prod").await.expect("status");
     assert_eq!((status.state, status.services), (InfraState::Online, Some(3)), "{}", status.message);
     assert_eq!(engine.infrastructure_status("no-token").await.expect("status").state, InfraState::Unauthorized);
-    let t = Instant::now();
-    assert_eq!(engine.infrastructure_status("gone").await.expect("status").state, InfraState::Unreachable);
-    assert!(t.elapsed() < Duration::from_secs(10));
+    // Unreachable, refused or silent, within the check's own 5 s limit; 100 s (20 times
+    // that) only catches a check that hangs.
+    let bound = Duration::from_secs(100);
+    let gone = bounded("status of a refused port", bound, engine.infrastructure_status("gone")).await.expect("status");
+    assert_eq!(gone.state, InfraState::Unreachable, "{}", gone.message);
+    assert!(gone.message.contains("cannot be reached"), "{}", gone.message);
+    let hung = bounded("status of a silent port", bound, engine.infrastructure_status("hung")).await.expect("status");
+    assert_eq!(hung.state, InfraState::Unreachable, "{}", hung.message);
+    assert!(hung.message.contains("did not answer within 5 s"), "{}", hung.message);
 
     // Deploy, check a mapping, run and test, monitor and roll back: all on the remote node.
     let target = engine.target(Some("prod")).await.expect("target");
@@ -159,7 +182,37 @@ async fn a_remote_infrastructure_is_managed_like_the_local_node() {
     assert_eq!(target.revisions("iris_classifier").await.expect("revisions").len(), 3);
 
     engine.remove_infrastructure("gone").await.expect("remove");
+    engine.remove_infrastructure("hung").await.expect("remove");
     assert_eq!(engine.target(Some("gone")).await.err().map(|e| e.code()), Some(ErrorCode::InvalidInput));
     remote.kill();
     local.stop().await;
+}
+
+/// A node that accepts the connection and never answers: the CLI and the client library end
+/// with a timeout error naming the node, at the client's 120 s request timeout
+/// (src/client.rs). The bound, 20 times that, only catches a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_accepts_and_never_answers_is_a_timeout_error() {
+    use switchyard::client::NodeClient;
+
+    let silent = silent_port();
+    let bound = Duration::from_secs(20 * 120);
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.args(["history", "iris_classifier", "--node", &silent])
+        .env_remove("SWITCHYARD_TOKEN_FILE")
+        .env_remove("SWITCHYARD_NODE")
+        .kill_on_drop(true);
+    let client = NodeClient::new(&silent, None, "test").expect("client");
+    let (out, listed) = tokio::join!(
+        bounded("the CLI against a silent node", bound, cmd.output()),
+        bounded("NodeClient against a silent node", bound, client.list_services()),
+    );
+    let out = out.expect("run cli");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("[node_unreachable]") && err.contains("did not answer in time"), "{err}");
+    assert!(err.contains(&silent), "the error names the node: {err}");
+    let e = listed.expect_err("no answer");
+    assert_eq!(e.code(), ErrorCode::NodeUnreachable, "{e}");
+    assert!(e.to_string().contains("did not answer in time"), "{e}");
 }

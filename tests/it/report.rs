@@ -44,14 +44,14 @@ struct Expected {
 }
 
 async fn expected(node: &TestNode, since: DateTime<Utc>, until: DateTime<Utc>) -> Expected {
-    let pool = db(node).await;
+    let mut db = db(node).await;
     let rows = sqlx::query(
         "SELECT generation, minute, requests, errors, rejected, latency_json FROM traffic_minutes \
-         WHERE service = 'iris' AND role = 'live' AND minute >= ? AND minute <= ?",
+         WHERE service = 'iris' AND role = 'live' AND minute >= $1 AND minute <= $2",
     )
     .bind(since.timestamp().div_euclid(60))
     .bind(until.timestamp().div_euclid(60))
-    .fetch_all(&pool)
+    .fetch_all(&mut db)
     .await
     .expect("minutes");
     let mut e = Expected { totals: BTreeMap::new(), minutes: BTreeMap::new(), feedback: BTreeMap::new() };
@@ -78,17 +78,17 @@ async fn expected(node: &TestNode, since: DateTime<Utc>, until: DateTime<Utc>) -
         e.minutes.insert((row.get("minute"), g), (req, err, rej, h));
     }
     for row in sqlx::query(
-        "SELECT generation, outcome FROM feedback WHERE service = 'iris' AND created_at >= ? AND created_at <= ?",
+        "SELECT generation, outcome FROM feedback WHERE service = 'iris' AND created_at >= $1 AND created_at <= $2",
     )
     .bind(since.timestamp_millis())
     .bind(until.timestamp_millis())
-    .fetch_all(&pool)
+    .fetch_all(&mut db)
     .await
     .expect("feedback")
     {
         e.feedback.entry(row.get("generation")).or_default().push(row.get("outcome"));
     }
-    pool.close().await;
+    sqlx::Connection::close(db).await.expect("close");
     e
 }
 

@@ -1,7 +1,11 @@
 //! Shared test helpers: a node on 127.0.0.1:0 over a fresh temp registry, fixtures, and
 //! short-hands for the admin API.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchyard::node::{self, NodeConfig};
@@ -37,20 +41,16 @@ pub async fn spawn_node_in(dir: tempfile::TempDir, config: NodeConfig, seed_demo
 /// `SWITCHYARD_TEST_BACKEND=postgres` its registry is a fresh PostgreSQL database (kept for
 /// the same `dir` across restarts).
 pub async fn spawn_with(dir: tempfile::TempDir, mut engine_config: EngineConfig, config: NodeConfig) -> TestNode {
-    if engine_config.database_url.is_none() && std::env::var("SWITCHYARD_TEST_BACKEND").as_deref() == Ok("postgres") {
+    if engine_config.database_url.is_none() && on_postgres() {
         engine_config.database_url = Some(test_database(dir.path()).await);
     }
     spawn_engine(dir, engine_config, config).await
 }
 
-/// A node whose registry is always SQLite (tests that write `registry.db` themselves).
-pub async fn spawn_sqlite_node() -> TestNode {
-    spawn_sqlite_in(tempfile::tempdir().expect("tempdir")).await
-}
-
-pub async fn spawn_sqlite_in(dir: tempfile::TempDir) -> TestNode {
-    let engine_config = EngineConfig { router_seed: Some(SEED), ..EngineConfig::new(dir.path()) };
-    spawn_engine(dir, engine_config, NodeConfig::default()).await
+/// Whether this run keeps registries on PostgreSQL (`SWITCHYARD_TEST_BACKEND=postgres`, the
+/// second pass of scripts/test.sh) rather than in SQLite files.
+pub fn on_postgres() -> bool {
+    std::env::var("SWITCHYARD_TEST_BACKEND").as_deref() == Ok("postgres")
 }
 
 /// The PostgreSQL server the tests use (`SWITCHYARD_TEST_POSTGRES`, an URL to its `postgres`
@@ -82,6 +82,30 @@ pub async fn test_database(dir: &std::path::Path) -> String {
     let url = format!("{base}/{name}");
     std::fs::write(&marker, &url).expect("marker");
     url
+}
+
+/// [`test_database`] from synchronous code (a runtime of its own on another thread, so it
+/// may be called inside an async test).
+pub fn test_database_blocking(dir: &Path) -> String {
+    let dir = dir.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(test_database(&dir))
+    })
+    .join()
+    .expect("create the test database")
+}
+
+/// The registry of a node over `data_dir` in this run, to read or write it directly: its
+/// PostgreSQL database ([`test_database`]), else `registry.db`.
+pub async fn registry(data_dir: &Path) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = match std::fs::read_to_string(data_dir.join("test-database-url")) {
+        Ok(url) => url,
+        Err(_) => format!("sqlite://{}?mode=rw", data_dir.join("registry.db").display()),
+    };
+    sqlx::AnyConnection::connect(&url).await.unwrap_or_else(|e| panic!("open the registry {url}: {e}"))
 }
 
 async fn spawn_engine(dir: tempfile::TempDir, engine_config: EngineConfig, config: NodeConfig) -> TestNode {
@@ -229,7 +253,9 @@ impl NodeProcess {
         Self::start_with(data_dir, demo, &[])
     }
 
-    /// Starts a node with extra `serve` arguments.
+    /// Starts a node with extra `serve` arguments. With `SWITCHYARD_TEST_BACKEND=postgres` and
+    /// no `--database-url` among them, its registry is a fresh PostgreSQL database (the same
+    /// one for the same `data_dir` across restarts).
     pub fn start_with(data_dir: &std::path::Path, demo: bool, args: &[&str]) -> NodeProcess {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
@@ -243,6 +269,10 @@ impl NodeProcess {
             cmd.arg("--no-demo");
         }
         cmd.args(args);
+        if on_postgres() && !args.contains(&"--database-url") {
+            std::fs::create_dir_all(data_dir).expect("data dir");
+            cmd.arg("--database-url").arg(test_database_blocking(data_dir));
+        }
         let mut child = cmd.spawn().expect("start switchyard serve");
         let stderr = child.stderr.take().expect("stderr");
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -344,5 +374,179 @@ impl Expected {
             assert!(close(got, self.values[i]), "{name} row {i}: {got} vs {}", self.values[i]);
             assert!(body.get("probabilities").is_none());
         }
+    }
+}
+
+/// Awaits `work`, failing the test if it has not ended after `bound`: a hang, not a slow
+/// machine, so `bound` is at least 20 times what `work` usually takes. Prints how long it
+/// took (tests assert states, never times).
+pub async fn bounded<T>(what: &str, bound: Duration, work: impl Future<Output = T>) -> T {
+    let t = Instant::now();
+    let out = tokio::time::timeout(bound, work).await.unwrap_or_else(|_| panic!("{what}: not done after {bound:?}"));
+    println!("{what}: took {:?} (bound {bound:?})", t.elapsed());
+    out
+}
+
+/// Polls `done` every `every` until it says so; fails the test after `bound` (at least 20
+/// times the usual wait). Prints and returns how long it took.
+pub async fn wait_until(what: &str, bound: Duration, every: Duration, mut done: impl AsyncFnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !done().await {
+        assert!(t.elapsed() < bound, "{what}: not reached after {bound:?}");
+        tokio::time::sleep(every).await;
+    }
+    let took = t.elapsed();
+    println!("{what}: reached after {took:?} (bound {bound:?})");
+    took
+}
+
+/// The generations a deployment config routes live traffic to.
+pub fn generations_of(config: &Value) -> Vec<String> {
+    match config["mode"].as_str() {
+        Some("single") => vec![config["generation"].as_str().expect("generation").to_owned()],
+        _ => config["mapping"]
+            .as_array()
+            .expect("mapping")
+            .iter()
+            .map(|e| e["generation"].as_str().expect("generation").to_owned())
+            .collect(),
+    }
+}
+
+/// The revisions of one deployment as a test committed them, to check that each answer came
+/// from a generation live at some point during its request. Clients read [`current`] before
+/// sending and after the answer, and count each answer ([`answered`]); the committer calls
+/// [`committed`] once a change returned, then [`settle`] before the next.
+///
+/// [`current`]: LiveRevisions::current
+/// [`answered`]: LiveRevisions::answered
+/// [`committed`]: LiveRevisions::committed
+/// [`settle`]: LiveRevisions::settle
+pub struct LiveRevisions {
+    current: AtomicI64,
+    live: Mutex<BTreeMap<i64, Vec<String>>>,
+    answers: AtomicUsize,
+    answers_at_commit: AtomicUsize,
+}
+
+impl LiveRevisions {
+    /// Starts from the active revision (`{"number": …, "config": …}`).
+    pub fn new(active: &Value) -> Self {
+        let live = LiveRevisions {
+            current: AtomicI64::new(0),
+            live: Mutex::new(BTreeMap::new()),
+            answers: AtomicUsize::new(0),
+            answers_at_commit: AtomicUsize::new(0),
+        };
+        live.committed(active);
+        live
+    }
+
+    /// The last revision known committed.
+    pub fn current(&self) -> i64 {
+        self.current.load(Ordering::SeqCst)
+    }
+
+    /// Counts a request answered (or failed): clients call it once per request, before
+    /// reading [`LiveRevisions::current`] for the next.
+    pub fn answered(&self) {
+        self.answers.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Records a committed revision (a deploy's or a rollback's answer); returns its number.
+    pub fn committed(&self, revision: &Value) -> i64 {
+        let number = revision["number"].as_i64().expect("revision number");
+        self.live.lock().expect("live").insert(number, generations_of(&revision["config"]));
+        self.current.store(number, Ordering::SeqCst);
+        self.answers_at_commit.store(self.answers.load(Ordering::SeqCst), Ordering::SeqCst);
+        number
+    }
+
+    /// Waits until `2 × clients` requests were answered since the last commit. Each client
+    /// has at most one request in flight across the commit, so at least `clients` of them
+    /// were sent after it: the revision just committed has served requests of its own.
+    /// Fails after `bound` (a hang); returns how long it took.
+    pub async fn settle(&self, clients: usize, bound: Duration) -> Duration {
+        let t = Instant::now();
+        let target = self.answers_at_commit.load(Ordering::SeqCst) + 2 * clients;
+        while self.answers.load(Ordering::SeqCst) < target {
+            assert!(t.elapsed() < bound, "fewer than {} requests answered in {bound:?} after a change", 2 * clients);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        t.elapsed()
+    }
+
+    /// Whether `revision` and its `generation` were live during a request that started when
+    /// `before` was the last committed revision and ended when `after` was: at or after
+    /// `before`, at most one past `after` (a change is live before its call returns).
+    pub fn check(&self, before: i64, after: i64, revision: i64, generation: &str) -> Result<(), String> {
+        if revision < before || revision > after + 1 {
+            return Err(format!("revision {revision} outside [{before}, {}]", after + 1));
+        }
+        match self.live.lock().expect("live").get(&revision) {
+            Some(gens) if gens.iter().any(|g| g == generation) => Ok(()),
+            Some(gens) => Err(format!("{generation} answered for revision {revision}, which routes to {gens:?}")),
+            None => Err(format!("revision {revision} was never committed by this test")),
+        }
+    }
+
+    /// The revisions committed, in order.
+    pub fn revisions(&self) -> Vec<i64> {
+        self.live.lock().expect("live").keys().copied().collect()
+    }
+}
+
+/// Everything a node keeps at rest: every file under its data directory (registry, WAL and
+/// shared memory, artifacts, anything else) and, with the registry on PostgreSQL, every row
+/// of every table of its database as text.
+pub struct AtRest {
+    files: Vec<(PathBuf, Vec<u8>)>,
+    rows: Vec<(String, String)>,
+}
+
+impl AtRest {
+    pub async fn read(data_dir: &Path) -> AtRest {
+        fn walk(dir: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
+            for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    walk(&path, files);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    files.push((path, bytes));
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(data_dir, &mut files);
+        let mut rows = Vec::new();
+        if let Ok(url) = std::fs::read_to_string(data_dir.join("test-database-url")) {
+            use sqlx::Connection;
+            let mut db = sqlx::PgConnection::connect(&url).await.expect("open the test database");
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+            )
+            .fetch_all(&mut db)
+            .await
+            .expect("tables");
+            assert!(!tables.is_empty(), "no table in {url}");
+            for table in tables {
+                let texts: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM \"{table}\" t"))
+                    .fetch_all(&mut db)
+                    .await
+                    .unwrap_or_else(|e| panic!("read {table}: {e}"));
+                rows.extend(texts.into_iter().map(|t| (table.clone(), t)));
+            }
+            db.close().await.expect("close");
+        }
+        AtRest { files, rows }
+    }
+
+    /// Where `needle` is stored: file paths and table names.
+    pub fn places(&self, needle: &str) -> Vec<String> {
+        let bytes = needle.as_bytes();
+        let in_files = self.files.iter().filter(|(_, b)| b.windows(bytes.len()).any(|w| w == bytes));
+        let in_rows = self.rows.iter().filter(|(_, text)| text.contains(needle));
+        in_files.map(|(p, _)| p.display().to_string()).chain(in_rows.map(|(t, _)| format!("table {t}"))).collect()
     }
 }

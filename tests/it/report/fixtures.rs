@@ -1,16 +1,17 @@
 //! Registries with known content for the report tests: real traffic through a seeded node
 //! (`seeded_node`), and four hours of history written straight into the registry
-//! (`story_node`).
+//! (`story_node`), on SQLite or, with `SWITCHYARD_TEST_BACKEND=postgres`, PostgreSQL.
 
 use chrono::{Duration, Utc};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use crate::support::{TestNode, iris_row, spawn_sqlite_node};
+use sqlx::Connection;
 
-pub async fn db(node: &TestNode) -> sqlx::SqlitePool {
-    let url = format!("sqlite://{}", node.dir.path().join("registry.db").display());
-    sqlx::SqlitePool::connect(&url).await.expect("registry opens")
+use crate::support::{TestNode, iris_row, registry, spawn_node, spawn_node_in};
+
+pub async fn db(node: &TestNode) -> sqlx::AnyConnection {
+    registry(node.dir.path()).await
 }
 
 pub async fn post(node: &TestNode, path: &str, body: Value) -> Value {
@@ -35,7 +36,7 @@ pub async fn traffic(node: &TestNode, n: usize, feedback: bool) {
 /// Known minutes written straight into the registry, three hours back: per generation a
 /// fixed number of requests, errors, rejections and latencies.
 async fn insert_minutes(node: &TestNode) {
-    let pool = db(node).await;
+    let mut db = db(node).await;
     let first = Utc::now().timestamp().div_euclid(60) - 180;
     for i in 0..10i64 {
         for (generation, requests, errors, rejected, latency) in [
@@ -44,7 +45,7 @@ async fn insert_minutes(node: &TestNode) {
         ] {
             sqlx::query(
                 "INSERT INTO traffic_minutes (service, node, generation, role, minute, requests, errors, rejected, compared, agreed, abs_diff_sum, latency_json) \
-                 VALUES ('iris', 'local', ?, 'live', ?, ?, ?, ?, 0, 0, 0.0, ?)",
+                 VALUES ('iris', 'local', $1, 'live', $2, $3, $4, $5, 0, 0, 0.0, $6)",
             )
             .bind(generation)
             .bind(first + i)
@@ -52,18 +53,18 @@ async fn insert_minutes(node: &TestNode) {
             .bind(errors)
             .bind(rejected)
             .bind(latency.to_string())
-            .execute(&pool)
+            .execute(&mut db)
             .await
             .expect("insert minute");
         }
     }
-    pool.close().await;
+    db.close().await.expect("close");
 }
 
 /// A deployment with a history worth reporting: a 70/30 mapping with feedback, invalid
 /// requests, a rollback, an aborted canary, and older minutes from the registry.
 pub async fn seeded_node() -> TestNode {
-    let node = spawn_sqlite_node().await;
+    let node = spawn_node().await;
     node.with_iris().await;
     insert_minutes(&node).await;
     node.deploy_ok(
@@ -93,32 +94,31 @@ pub async fn seeded_node() -> TestNode {
 /// outcomes carry matching times. Deterministic.
 pub async fn story_node() -> TestNode {
     use rand::{Rng, SeedableRng};
-    let node = spawn_sqlite_node().await;
+    let node = spawn_node().await;
     node.with_iris().await;
     let dir = node.stop().await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("registry.db").display()))
-        .await
-        .expect("registry opens");
+    let mut db = registry(dir.path()).await;
     let now = Utc::now();
     let minute0 = now.timestamp().div_euclid(60);
     let at = |minutes_ago: i64| (now - Duration::minutes(minutes_ago)).timestamp_millis();
-    let exec = |sql: &'static str| sqlx::query(sql);
-    exec("UPDATE services SET description = 'Iris species from sepal and petal measurements' WHERE name = 'iris'")
-        .execute(&pool)
-        .await
-        .expect("service");
+    sqlx::query(
+        "UPDATE services SET description = 'Iris species from sepal and petal measurements' WHERE name = 'iris'",
+    )
+    .execute(&mut db)
+    .await
+    .expect("service");
     for (id, created, metrics, notes) in [
         ("v1", at(3 * 1440), r#"{"accuracy":0.953,"f1_macro":0.951}"#, "logistic regression"),
         ("v2", at(265), r#"{"accuracy":0.967,"f1_macro":0.966}"#, "MLP, 2 hidden layers"),
     ] {
         sqlx::query(
-            "UPDATE versions SET created_at = ?, metrics_json = ?, notes = ? WHERE service = 'iris' AND id = ?",
+            "UPDATE versions SET created_at = $1, metrics_json = $2, notes = $3 WHERE service = 'iris' AND id = $4",
         )
         .bind(created)
         .bind(metrics)
         .bind(notes)
         .bind(id)
-        .execute(&pool)
+        .execute(&mut db)
         .await
         .expect("version");
     }
@@ -128,9 +128,9 @@ pub async fn story_node() -> TestNode {
         .to_string()
     };
     let single = json!({"mode": "single", "generation": "v1", "sticky": false}).to_string();
-    sqlx::query("UPDATE revisions SET created_at = ?, author = 'alice', reason = 'first release of the iris service' WHERE service = 'iris' AND number = 1")
+    sqlx::query("UPDATE revisions SET created_at = $1, author = 'alice', reason = 'first release of the iris service' WHERE service = 'iris' AND number = 1")
         .bind(at(250))
-        .execute(&pool)
+        .execute(&mut db)
         .await
         .expect("revision 1");
     let revisions = [
@@ -178,7 +178,7 @@ pub async fn story_node() -> TestNode {
     for (number, config, kind, rollback_of, canary, author, reason, ago) in revisions {
         sqlx::query(
             "INSERT INTO revisions (service, node, number, config_json, kind, rollback_of, author, reason, created_at, canary_id) \
-             VALUES ('iris', 'local', ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ('iris', 'local', $1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(number)
         .bind(config)
@@ -188,7 +188,7 @@ pub async fn story_node() -> TestNode {
         .bind(reason)
         .bind(at(ago))
         .bind(canary)
-        .execute(&pool)
+        .execute(&mut db)
         .await
         .expect("revision");
     }
@@ -235,7 +235,7 @@ pub async fn story_node() -> TestNode {
                 h.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect();
             sqlx::query(
                 "INSERT INTO traffic_minutes (service, node, generation, role, minute, requests, errors, rejected, compared, agreed, abs_diff_sum, latency_json) \
-                 VALUES ('iris', 'local', ?, 'live', ?, ?, ?, ?, 0, 0, 0.0, ?)",
+                 VALUES ('iris', 'local', $1, 'live', $2, $3, $4, $5, 0, 0, 0.0, $6)",
             )
             .bind(generation)
             .bind(minute0 - ago)
@@ -243,7 +243,7 @@ pub async fn story_node() -> TestNode {
             .bind(errors)
             .bind(rejected)
             .bind(serde_json::to_string(&latency).expect("json"))
-            .execute(&pool)
+            .execute(&mut db)
             .await
             .expect("minute");
         }
@@ -252,17 +252,17 @@ pub async fn story_node() -> TestNode {
     for i in 0..820i64 {
         let (generation, outcome) = if i % 2 == 0 { ("v1", (i / 2) % 9 == 0) } else { ("v2", (i / 2) % 7 == 0) };
         sqlx::query(
-            "INSERT INTO feedback (service, node, request_id, generation, revision, outcome, binary, created_at) \
-             VALUES ('iris', 'local', ?, ?, 5, ?, 1, ?)",
+            "INSERT INTO feedback (service, node, request_id, generation, revision, outcome, \"binary\", created_at) \
+             VALUES ('iris', 'local', $1, $2, 5, $3, 1, $4)",
         )
         .bind(format!("story-{i}"))
         .bind(generation)
         .bind(if outcome { 1.0 } else { 0.0 })
         .bind(at(34) + i * 2_000)
-        .execute(&pool)
+        .execute(&mut db)
         .await
         .expect("feedback");
     }
-    pool.close().await;
-    crate::support::spawn_sqlite_in(dir).await
+    db.close().await.expect("close");
+    spawn_node_in(dir, Default::default(), false).await
 }
