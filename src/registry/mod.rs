@@ -99,6 +99,11 @@ pub async fn list_services(pool: &Pool) -> Result<Vec<Service>> {
 }
 
 pub async fn get_service(pool: &Pool, name: &str) -> Result<Service> {
+    // A name that cannot be valid names no service; it never reaches the database (which
+    // may refuse its bytes, e.g. PostgreSQL a NUL, as an error rather than a miss).
+    if ServiceName::parse(name).is_err() {
+        return Err(Error::ServiceNotFound(name.chars().take(64).collect()));
+    }
     let row = sqlx::query("SELECT name, description, created_at FROM services WHERE name = $1")
         .bind(name)
         .fetch_optional(pool)
@@ -145,6 +150,10 @@ pub async fn list_versions(pool: &Pool, service: &str) -> Result<Vec<Version>> {
 }
 
 pub async fn get_version(pool: &Pool, service: &str, id: &str) -> Result<Version> {
+    if VersionId::parse(id).is_err() {
+        get_service(pool, service).await?;
+        return Err(Error::VersionNotFound { service: service.to_owned(), version: id.chars().take(64).collect() });
+    }
     let row = sqlx::query(&format!("SELECT {VERSION_COLUMNS} FROM versions WHERE service = $1 AND id = $2"))
         .bind(service)
         .bind(id)

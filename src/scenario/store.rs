@@ -224,7 +224,16 @@ pub async fn save(pool: &Pool, spec: &Scenario, now: DateTime<Utc>) -> Result<()
     Ok(())
 }
 
+/// Whether `name` can name a scenario at all. A name that cannot is a miss that never
+/// reaches the database (which may refuse its bytes, e.g. PostgreSQL a NUL, as an error).
+fn nameable(name: &str) -> bool {
+    crate::names::ScenarioName::parse(name).is_ok()
+}
+
 pub async fn get(pool: &Pool, name: &str) -> Result<Option<StoredScenario>> {
+    if !nameable(name) {
+        return Ok(None);
+    }
     let row = sqlx::query("SELECT spec_json, created_at, updated_at FROM scenarios WHERE name = $1")
         .bind(name)
         .fetch_optional(pool)
@@ -240,6 +249,9 @@ pub async fn list(pool: &Pool) -> Result<Vec<StoredScenario>> {
 
 /// Deletes a spec and its trigger bookkeeping; its runs stay in the history.
 pub async fn delete(pool: &Pool, name: &str) -> Result<bool> {
+    if !nameable(name) {
+        return Ok(false);
+    }
     let mut tx = pool.begin().await?;
     let gone = sqlx::query("DELETE FROM scenarios WHERE name = $1").bind(name).execute(&mut *tx).await?.rows_affected();
     sqlx::query("DELETE FROM scenario_triggers WHERE scenario = $1").bind(name).execute(&mut *tx).await?;
@@ -391,6 +403,9 @@ pub async fn update_run(pool: &Pool, node: &str, run: &Run, log_tail: &str) -> R
 
 /// A scenario's runs, newest first, without their logs.
 pub async fn runs(pool: &Pool, node: &str, scenario: &str, limit: i64) -> Result<Vec<Run>> {
+    if !nameable(scenario) {
+        return Ok(Vec::new());
+    }
     let rows = sqlx::query(&format!(
         "SELECT {RUN_COLUMNS} FROM scenario_runs WHERE scenario = $1 AND node = $2 ORDER BY id DESC LIMIT $3"
     ))
@@ -404,6 +419,9 @@ pub async fn runs(pool: &Pool, node: &str, scenario: &str, limit: i64) -> Result
 
 /// One run with its log.
 pub async fn run(pool: &Pool, node: &str, scenario: &str, id: i64) -> Result<Option<Run>> {
+    if !nameable(scenario) {
+        return Ok(None);
+    }
     let row = sqlx::query(&format!(
         "SELECT {RUN_COLUMNS}, log FROM scenario_runs WHERE scenario = $1 AND node = $2 AND id = $3"
     ))
