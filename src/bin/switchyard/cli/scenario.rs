@@ -8,7 +8,7 @@ use serde_json::Value;
 use switchyard::client::NodeClient;
 use switchyard::scenario::{Run, RunStatus, Trigger};
 
-use crate::{NodeArgs, client, print_json};
+use super::{NodeArgs, client, print_json};
 
 #[derive(Subcommand)]
 pub enum ScenarioCommand {

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use switchyard::auth::{AccessView, AuthMode, NewKey};
 
-use crate::{NodeArgs, client, print_json};
+use super::{NodeArgs, client, print_json};
 
 #[derive(Subcommand)]
 pub enum AuthCommand {

@@ -1,0 +1,128 @@
+//! `switchyard ab` and `switchyard canary …`: how a rollout's generations compare, and canary
+//! plans.
+
+use clap::Subcommand;
+
+use super::{NodeArgs, client, print_json};
+
+pub async fn ab(service: &str, node: &NodeArgs) -> switchyard::Result<()> {
+    let report = client(node)?.ab(service).await?;
+    if node.json {
+        return print_json(&report);
+    }
+    let fmt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
+    println!("{:<32}  {:>6}  {:>8}  95% INTERVAL", "GENERATION", "N", "MEAN");
+    for g in &report.groups {
+        println!("{:<32}  {:>6}  {:>8}  [{}, {}]", g.generation, g.n, fmt(g.mean), fmt(g.ci_low), fmt(g.ci_high));
+    }
+    match &report.not_enough_data {
+        Some(why) => println!("\n{why}"),
+        None => {
+            println!();
+            for c in &report.comparisons {
+                println!(
+                    "{} vs {}: difference {:+.4}, {} = {:.3}, p = {:.4}",
+                    c.generation, c.baseline, c.difference, c.test, c.statistic, c.p_value
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum CanaryCommand {
+    /// Start a canary of VERSION against the live config.
+    Start {
+        service: String,
+        version: String,
+        /// Traffic steps in percent, comma separated.
+        #[arg(long, default_value = "5,25,50,100", value_delimiter = ',')]
+        steps: Vec<f64>,
+        /// Seconds each step bakes before its gates decide.
+        #[arg(long, default_value_t = 300.0)]
+        bake: f64,
+        #[arg(long, default_value_t = 0.01)]
+        max_error_rate: f64,
+        #[arg(long, default_value_t = 250.0)]
+        max_p99_ms: f64,
+        #[arg(long, default_value_t = 100)]
+        min_requests: u64,
+        /// Seconds a step may stay inconclusive (too little traffic) before the policy applies.
+        #[arg(long, default_value_t = 3600.0)]
+        inconclusive_timeout: f64,
+        /// What happens after that timeout: pause or rollback.
+        #[arg(long, default_value = "pause")]
+        on_inconclusive: String,
+    },
+    /// Where the latest canary stands, with its events.
+    Status {
+        service: String,
+    },
+    Pause {
+        service: String,
+    },
+    Resume {
+        service: String,
+    },
+    /// Serve the canary at 100 % now.
+    Promote {
+        service: String,
+    },
+    /// Roll back to the config the canary started from.
+    Abort {
+        service: String,
+    },
+}
+
+pub async fn canary(command: CanaryCommand, node: &NodeArgs) -> switchyard::Result<()> {
+    let c = client(node)?;
+    let canary = match command {
+        CanaryCommand::Start {
+            service,
+            version,
+            steps,
+            bake,
+            max_error_rate,
+            max_p99_ms,
+            min_requests,
+            inconclusive_timeout,
+            on_inconclusive,
+        } => {
+            let plan = serde_json::json!({
+                "version": version, "steps": steps, "bake_seconds": bake,
+                "gates": {"max_error_rate": max_error_rate, "max_p99_ms": max_p99_ms, "min_requests": min_requests},
+                "inconclusive_timeout_seconds": inconclusive_timeout, "on_inconclusive": on_inconclusive,
+            });
+            c.start_canary(&service, &plan).await?
+        }
+        CanaryCommand::Status { service } => c.canary(&service).await?,
+        CanaryCommand::Pause { service } => c.canary_action(&service, "pause").await?,
+        CanaryCommand::Resume { service } => c.canary_action(&service, "resume").await?,
+        CanaryCommand::Promote { service } => c.canary_action(&service, "promote").await?,
+        CanaryCommand::Abort { service } => c.canary_action(&service, "abort").await?,
+    };
+    if node.json {
+        return print_json(&canary);
+    }
+    let step = canary.plan.steps.get(canary.step).copied().unwrap_or(100.0);
+    println!(
+        "canary {} of {} on {}: {:?}, step {}/{} ({step}%)",
+        canary.id,
+        canary.plan.version,
+        canary.service,
+        canary.status,
+        canary.step + 1,
+        canary.plan.steps.len()
+    );
+    if let Some(r) = &canary.last_reading {
+        println!(
+            "gates: {:?} — {} requests, error rate {:.4}, p99 {:.1} ms",
+            r.verdict, r.requests, r.error_rate, r.p99_ms
+        );
+    }
+    for e in &canary.events {
+        println!("  {}  {}", e.at.format("%Y-%m-%d %H:%M:%S"), e.message);
+    }
+    Ok(())
+}

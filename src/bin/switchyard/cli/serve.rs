@@ -1,0 +1,101 @@
+//! `switchyard serve`: run an API node with its registry until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use switchyard::Engine;
+use switchyard::engine::EngineConfig;
+use switchyard::node::{self, NodeConfig};
+
+use super::read_secret;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "SWITCHYARD_BIND")]
+    bind: SocketAddr,
+    /// Registry directory (default: the user data dir).
+    #[arg(long, env = "SWITCHYARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// File holding the admin API token (required to bind beyond loopback).
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+    /// Do not load the demo services into an empty registry.
+    #[arg(long)]
+    no_demo: bool,
+    /// Seed the router's random picks (reproducible traffic splits).
+    #[arg(long)]
+    router_seed: Option<u64>,
+    /// A registry shared by several nodes: postgres://USER:PASSWORD@HOST/DB (default: SQLite
+    /// in the data dir). Nodes sharing it must share the data dir's artifacts/ too.
+    #[arg(long, env = "SWITCHYARD_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// This node's name among the nodes sharing the registry (default: the host name). Its
+    /// traffic minutes and scenario runs are recorded under it; two nodes on one host sharing
+    /// a registry need one each.
+    #[arg(long, env = "SWITCHYARD_INSTANCE", value_parser = instance_name)]
+    instance: Option<String>,
+    /// Seconds a prediction request may take from its first byte to its answer (slow or
+    /// stalled bodies get 408).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout: u64,
+}
+
+fn instance_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_graphic());
+    if ok { Ok(s.to_owned()) } else { Err("use 1-128 visible ASCII characters, e.g. node-a".into()) }
+}
+
+pub async fn serve(args: ServeArgs) -> Result<()> {
+    let data_dir = args.data_dir.unwrap_or_else(EngineConfig::default_data_dir);
+    let config = NodeConfig {
+        admin_token: args.admin_token_file.as_deref().map(read_secret).transpose()?,
+        request_timeout: std::time::Duration::from_secs(args.request_timeout),
+        ..NodeConfig::default()
+    };
+    node::check_bind(&args.bind, &config)?;
+    let engine = Engine::open(EngineConfig {
+        router_seed: args.router_seed,
+        database_url: args.database_url.clone(),
+        instance: args.instance.clone().unwrap_or_else(switchyard::engine::default_instance),
+        ..EngineConfig::new(data_dir.clone())
+    })
+    .await
+    .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?;
+    if !args.no_demo {
+        switchyard::demo::seed_if_empty(&engine).await.context("cannot seed the demo services")?;
+    }
+    let listener =
+        tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    for s in engine.list_services().await? {
+        let serving = s.deployment.as_ref().map_or("not deployed".to_owned(), |r| r.config.describe());
+        tracing::info!(service = %s.service.name, "{serving}");
+    }
+    tracing::info!(registry = %data_dir.display(), "switchyard node listening on http://{addr}");
+    node::serve(listener, node::router(engine.clone(), config), shutdown_signal()).await?;
+    engine.close().await?;
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,122 @@
+//! `switchyard service …` and `switchyard version …`: services and their versions.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use switchyard::client::UploadMeta;
+use switchyard::engine::parse_metrics;
+
+use super::{NodeArgs, client, print_json};
+
+#[derive(Subcommand)]
+pub enum ServiceCommand {
+    List,
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum VersionCommand {
+    /// Version history with metrics, which are live and since when.
+    List { service: String },
+    /// Add a version from an ONNX file.
+    Add {
+        service: String,
+        file: PathBuf,
+        /// Version id (default: the next vN).
+        #[arg(long)]
+        id: Option<String>,
+        /// Append -YYYYMMDD-xxxx to the id.
+        #[arg(long)]
+        unique: bool,
+        /// A metric, repeatable: --metric accuracy=0.93
+        #[arg(long = "metric")]
+        metrics: Vec<String>,
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+}
+
+pub async fn service(command: ServiceCommand, node: &NodeArgs) -> switchyard::Result<()> {
+    let c = client(node)?;
+    match command {
+        ServiceCommand::List => {
+            let services = c.list_services().await?;
+            if node.json {
+                print_json(&services)
+            } else {
+                println!("{:<24}  {:>8}  {:>4}  SERVING", "SERVICE", "VERSIONS", "REV");
+                for s in services {
+                    let (rev, serving) = match &s.deployment {
+                        Some(r) => (r.number.to_string(), r.config.describe()),
+                        None => ("-".into(), "not deployed".into()),
+                    };
+                    println!("{:<24}  {:>8}  {:>4}  {serving}", s.service.name, s.version_count, rev);
+                }
+                Ok(())
+            }
+        }
+        ServiceCommand::Create { name, description } => {
+            let s = c.create_service(&name, &description).await?;
+            if node.json {
+                print_json(&s)
+            } else {
+                println!("created service {}", s.name);
+                Ok(())
+            }
+        }
+    }
+}
+
+pub async fn version(command: VersionCommand, node: &NodeArgs) -> switchyard::Result<()> {
+    let c = client(node)?;
+    match command {
+        VersionCommand::List { service } => {
+            let versions = c.list_versions(&service).await?;
+            if node.json {
+                return print_json(&versions);
+            }
+            println!("{:<32}  {:<20}  {:<12}  {:<30}  LIVE", "VERSION", "CREATED", "SHA256", "METRICS");
+            for v in versions {
+                let metrics: Vec<String> = v.version.metrics.iter().map(|(k, m)| format!("{k}={m}")).collect();
+                let live = match (v.live_since, v.share) {
+                    (Some(since), Some(share)) => {
+                        format!("{:.0}% since {}", share * 100.0, since.format("%Y-%m-%d %H:%M:%S"))
+                    }
+                    _ => "-".into(),
+                };
+                println!(
+                    "{:<32}  {:<20}  {:<12}  {:<30}  {live}",
+                    v.version.id,
+                    v.version.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    &v.version.sha256[..12.min(v.version.sha256.len())],
+                    metrics.join(" ")
+                );
+            }
+            Ok(())
+        }
+        VersionCommand::Add { service, file, id, unique, metrics, notes } => {
+            let metrics = parse_metrics(metrics.iter().map(String::as_str))?;
+            let bytes = std::fs::read(&file)
+                .map_err(|e| switchyard::Error::InvalidInput(format!("cannot read {}: {e}", file.display())))?;
+            let name =
+                file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model.onnx".into());
+            let v = c.upload_version(&service, &name, bytes, &UploadMeta { id, unique, metrics, notes }).await?;
+            if node.json {
+                print_json(&v)
+            } else {
+                println!(
+                    "created {} {} (sha256 {}, features: {})",
+                    v.service,
+                    v.id,
+                    &v.sha256[..12],
+                    v.schema.feature_list()
+                );
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! `switchyard`: run an API node (`serve`) or manage one over its admin API.
+//!
+//! Here the command line (`Cli`) and its dispatch; each command group lives in `cli/`.
+
+mod cli;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use switchyard::ErrorCode;
+
+use cli::NodeArgs;
+use cli::access::{AuthCommand, auth};
+use cli::deploy::{self, DeployArgs};
+use cli::predict::{self, PredictArgs};
+use cli::report::{ReportArgs, report};
+use cli::rollout::{CanaryCommand, ab, canary};
+use cli::scenario::{ScenarioCommand, scenario};
+use cli::serve::{ServeArgs, serve};
+use cli::services::{ServiceCommand, VersionCommand, service, version};
+use cli::train_demo::{TrainDemoArgs, train_demo};
+
+#[derive(Parser)]
+#[command(name = "switchyard", version, about = "Deploy ML models: registry, router and API node")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an API node with its registry (headless).
+    Serve(ServeArgs),
+    /// Services: list or create.
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Versions of a service: list (version history) or add from an .onnx file.
+    Version {
+        #[command(subcommand)]
+        command: VersionCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Deploy one version (single generation) or a mapping of several generations.
+    Deploy(DeployArgs),
+    /// Roll back to the previous revision, or to --to-revision N.
+    Rollback {
+        service: String,
+        #[arg(long)]
+        to_revision: Option<i64>,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Revision history of a service's deployment.
+    History {
+        service: String,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// A/B results of a deployment from feedback: per generation n, mean, 95% interval, and
+    /// the difference against the baseline with its p-value.
+    Ab {
+        service: String,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Canary plans: start one, see where it stands, pause, resume, promote or abort.
+    Canary {
+        #[command(subcommand)]
+        command: CanaryCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Export a deployment report: one self-contained HTML file (config, revision timeline,
+    /// versions, charts, CSV), or each chart as a PNG. Fetched from the node, rendered here.
+    Report(ReportArgs),
+    /// Scenarios: save one from a JSON file, list, show, run (and wait), runs, logs, cancel,
+    /// next fire times.
+    Scenario {
+        #[command(subcommand)]
+        command: ScenarioCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Who may call a deployment: auth mode (none, api_key, basic) and API keys.
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Train the demo model (used by the demo scenario; runs without Python or network).
+    #[command(name = "train-demo", hide = true)]
+    TrainDemo(TrainDemoArgs),
+    /// Send one prediction request.
+    Predict(PredictArgs),
+    /// Print the node's OpenAPI document (what a node serves at /openapi.json), for client
+    /// generators.
+    Openapi,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(run(cli))
+}
+
+/// Runs the command. A mistake in the command's own input (an unreadable file, invalid JSON)
+/// fails as it is; what the node or the engine answers is told with its code and a hint.
+async fn run(cli: Cli) -> Result<()> {
+    let outcome: switchyard::Result<()> = match cli.command {
+        Command::Serve(args) => return serve(args).await,
+        Command::Service { command, node } => service(command, &node).await,
+        Command::Version { command, node } => version(command, &node).await,
+        Command::Deploy(args) => {
+            let config = args.config()?;
+            deploy::deploy(&args, &config).await
+        }
+        Command::Rollback { service, to_revision, reason, node } => {
+            deploy::rollback(&service, to_revision, &reason, &node).await
+        }
+        Command::History { service, node } => deploy::history(&service, &node).await,
+        Command::Ab { service, node } => ab(&service, &node).await,
+        Command::Canary { command, node } => canary(command, &node).await,
+        Command::Scenario { command, node } => scenario(command, &node).await,
+        Command::Auth { command, node } => auth(command, &node).await,
+        Command::Openapi => cli::print_json(&switchyard::node::openapi()),
+        Command::TrainDemo(args) => train_demo(args),
+        Command::Report(args) => report(args).await,
+        Command::Predict(args) => {
+            let features = args.features()?;
+            predict::predict(args, &features).await
+        }
+    };
+    outcome.map_err(|e| {
+        let hint = match e.code() {
+            ErrorCode::NodeUnreachable => "\nhint: start a node with `switchyard serve`, or point --node at one",
+            ErrorCode::Unauthorized => {
+                "\nhint: admin commands need --token-file with the node's admin token; predictions need the deployment's --api-key"
+            }
+            _ => "",
+        };
+        anyhow::anyhow!("{e} [{}]{hint}", e.code())
+    })
+}
