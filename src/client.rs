@@ -66,11 +66,20 @@ struct ErrorDetail {
     message: String,
 }
 
+/// How long a request may take by default (reports and uploads of large models included).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
 impl NodeClient {
     pub fn new(base_url: &str, token: Option<String>, author: &str) -> Result<Self> {
+        Self::with_timeout(base_url, token, author, DEFAULT_TIMEOUT)
+    }
+
+    /// A client whose requests end with a timeout error after `timeout` (connecting: at most
+    /// 3 s of it).
+    pub fn with_timeout(base_url: &str, token: Option<String>, author: &str, timeout: Duration) -> Result<Self> {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(120))
+            .connect_timeout(timeout.min(Duration::from_secs(3)))
+            .timeout(timeout)
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self { base: base_url.trim_end_matches('/').to_owned(), token, author: author.to_owned(), http })

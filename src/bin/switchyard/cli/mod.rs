@@ -28,6 +28,9 @@ pub struct NodeArgs {
     /// Print the node's JSON answer instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Seconds a request to the node may take before it is given up.
+    #[arg(long, global = true, env = "SWITCHYARD_TIMEOUT", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
 }
 
 pub fn read_secret(path: &Path) -> Result<String> {
@@ -47,7 +50,7 @@ pub fn client(args: &NodeArgs) -> switchyard::Result<NodeClient> {
         .transpose()
         .map_err(|e| switchyard::Error::InvalidConfig(format!("{e:#}")))?;
     let user = std::env::var("USER").unwrap_or_else(|_| "cli".to_owned());
-    NodeClient::new(&args.node, token, &format!("{user} (cli)"))
+    NodeClient::with_timeout(&args.node, token, &format!("{user} (cli)"), std::time::Duration::from_secs(args.timeout))
 }
 
 pub fn print_json(v: &impl serde::Serialize) -> switchyard::Result<()> {
