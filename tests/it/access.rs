@@ -2,15 +2,18 @@
 //! rotation with an overlap, revocation, refusals counted before any model runs, and the
 //! same rules on the OIP routes, the CLI and run-and-test.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 use switchyard::auth::{AuthMode, ClientCredential};
 use switchyard::client::NodeClient;
+use switchyard::clock::{Clock, ManualClock};
 use switchyard::runtest::{RunRequest, run};
 
 use switchyard::registry::artifacts::sha256_hex;
 
 use crate::cli::cli;
-use crate::support::{AtRest, TestNode, error_code, iris_row, spawn_node};
+use crate::support::{AtRest, TestNode, error_code, iris_row, spawn_node, spawn_node_on};
 
 /// The name of the first key: distinctive, so that a scan of the registry finds it.
 const KEY_NAME: &str = "ci-pipeline-7c1e";
@@ -262,4 +265,61 @@ async fn basic_mode_oip_run_and_test_and_cli() {
     let (ok, _, err) = cli(&node.url, &["auth", "rotate-key", "iris", &id, "--overlap", "2 weeks"]).await;
     assert!(!ok && err.contains("not a duration"), "{err}");
     node.stop().await;
+}
+
+/// Rotates key `id` with an overlap; returns the new key's id and secret.
+async fn rotate(node: &TestNode, id: i64, overlap_seconds: i64) -> (i64, String) {
+    let path = format!("/deployments/iris/keys/{id}/rotate");
+    let (status, body) =
+        node.admin(reqwest::Method::POST, &path, Some(json!({"overlap_seconds": overlap_seconds}))).await;
+    assert_eq!(status, 201, "{body}");
+    (body["key"]["id"].as_i64().expect("id"), body["secret"].as_str().expect("secret").to_owned())
+}
+
+/// The statuses of a deployment's keys, in creation order.
+async fn key_statuses(node: &TestNode) -> Vec<String> {
+    let (_, view) = node.admin(reqwest::Method::GET, "/deployments/iris/auth", None).await;
+    view["keys"].as_array().expect("keys").iter().map(|k| k["status"].as_str().expect("status").to_owned()).collect()
+}
+
+/// A rotated key works until its overlap ends by the engine's clock, and not a moment longer;
+/// the new key works throughout, also after a restart. The clock is moved, not waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_works_until_its_overlap_ends() {
+    let clock = Arc::new(ManualClock::new("2026-03-02T09:00:00Z".parse().expect("time")));
+    let node = spawn_node_on(tempfile::tempdir().expect("tempdir"), &clock).await;
+    node.with_iris().await;
+    let (id, old) = new_key(&node, "ci").await;
+    let (status, _) =
+        node.admin(reqwest::Method::PUT, "/deployments/iris/auth", Some(json!({"mode": "api_key"}))).await;
+    assert_eq!(status, 200);
+
+    let (_, new) = rotate(&node, id, 3600).await;
+    let (_, view) = node.admin(reqwest::Method::GET, "/deployments/iris/auth", None).await;
+    assert_eq!(view["keys"][0]["expires_at"], "2026-03-02T10:00:00Z", "{view}");
+    assert_eq!(view["keys"][1]["name"], "ci", "the new key keeps the client's name: {view}");
+    // (seconds the clock moves, then: the old key's answer, the keys' statuses)
+    let timeline =
+        [(0, 200, ["expiring", "active"]), (3599, 200, ["expiring", "active"]), (1, 401, ["expired", "active"])];
+    for (seconds, old_answer, statuses) in timeline {
+        clock.advance(chrono::Duration::seconds(seconds));
+        let at = clock.now();
+        assert_eq!(answers(&node, [&old, &new]).await, [old_answer, 200], "at {at}");
+        assert_eq!(key_statuses(&node).await, statuses, "at {at}");
+    }
+
+    // Restarted on the same clock, the old key stays expired.
+    let dir = node.stop().await;
+    let node = spawn_node_on(dir, &clock).await;
+    assert_eq!(answers(&node, [&old, &new]).await, [401, 200]);
+    node.stop().await;
+}
+
+/// The status of a prediction sent with each of `secrets` as a bearer token.
+async fn answers<const N: usize>(node: &TestNode, secrets: [&str; N]) -> [u16; N] {
+    let mut out = [0; N];
+    for (answer, secret) in out.iter_mut().zip(secrets) {
+        *answer = node.predict_with("iris", |r| r.bearer_auth(secret)).await.status().as_u16();
+    }
+    out
 }

@@ -1,186 +1,285 @@
 //! Canary plans on a real node: a good version is promoted through every step, a failing or
 //! slow one is rolled back by its gate, too little traffic is inconclusive, manual actions
-//! work, and a restarted node resumes the plan. Bake times are shortened by configuration.
-//! Gates leave wide margins, so a busy machine changes no outcome: a good version must stay
-//! under a p99 of 500 ms, a slow one takes 1 s, and only the gates end a step (the
-//! inconclusive timeout is a minute) except where a test is about that timeout.
+//! work, and a restarted node resumes the plan. The engine runs on a [`ManualClock`] with no
+//! controller loop: each test sends a known number of requests, moves the clock past the bake
+//! time and runs one controller pass itself, then checks the exact state.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use switchyard::EngineConfig;
+use switchyard::clock::ManualClock;
 use switchyard::engine::Faults;
 use switchyard::node::NodeConfig;
 
-use crate::support::{SEED, TestNode, error_code, iris_row, spawn_with, wait_until};
+use crate::support::{SEED, TestNode, error_code, iris_row, spawn_with};
 
-fn config(dir: &tempfile::TempDir, faults: Faults) -> EngineConfig {
+/// Every plan's bake time, in seconds: a realistic one, since the clock is moved, not waited for.
+const BAKE: i64 = 300;
+/// Every plan's inconclusive timeout, in seconds.
+const TIMEOUT: i64 = 600;
+/// The p99 gate of the plans, in ms: far above (> 20×) a prediction's normal latency, so a
+/// slow machine never fails a good version.
+const MAX_P99_MS: u64 = 250;
+/// The slow version's test: its gate, and the delay injected into v2, 20× above it (a version
+/// that sleeps this long is never faster, on any machine).
+const SLOW_GATE_MS: u64 = 20;
+const SLOW: Duration = Duration::from_millis(20 * SLOW_GATE_MS);
+
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new("2026-03-02T09:00:00Z".parse().expect("time")))
+}
+
+fn config(dir: &tempfile::TempDir, clock: &Arc<ManualClock>, faults: Faults) -> EngineConfig {
     EngineConfig {
         router_seed: Some(SEED),
-        canary_tick: Some(Duration::from_millis(50)),
+        canary_tick: None,
+        clock: Arc::clone(clock) as _,
         faults,
         ..EngineConfig::new(dir.path())
     }
 }
 
-async fn node_with(faults: Faults) -> TestNode {
+/// A node serving `iris` (v1 live, v2 uploaded) on its own manual clock.
+async fn node_with(faults: Faults) -> (TestNode, Arc<ManualClock>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = config(&dir, faults);
+    let clock = clock();
+    let cfg = config(&dir, &clock, faults);
     let node = spawn_with(dir, cfg, NodeConfig::default()).await;
     node.with_iris().await;
-    node
+    (node, clock)
 }
 
 fn v2(kind: &str) -> Faults {
     let key = ("iris".to_owned(), "v2".to_owned());
     match kind {
         "fail" => Faults { failures: [key].into_iter().collect(), ..Faults::default() },
-        "slow" => Faults { delays: HashMap::from([(key, Duration::from_secs(1))]), ..Faults::default() },
+        "slow" => Faults { delays: HashMap::from([(key, SLOW)]), ..Faults::default() },
         _ => Faults::default(),
     }
 }
 
 fn plan(steps: Value, min_requests: u64) -> Value {
-    json!({"version": "v2", "steps": steps, "bake_seconds": 0.3,
-           "gates": {"max_error_rate": 0.05, "max_p99_ms": 500, "min_requests": min_requests},
-           "inconclusive_timeout_seconds": 60, "on_inconclusive": "pause"})
+    json!({"version": "v2", "steps": steps, "bake_seconds": BAKE,
+           "gates": {"max_error_rate": 0.05, "max_p99_ms": MAX_P99_MS, "min_requests": min_requests},
+           "inconclusive_timeout_seconds": TIMEOUT, "on_inconclusive": "pause"})
 }
 
 async fn post(node: &TestNode, path: &str, body: Value) -> reqwest::Response {
     node.http.post(node.url(path)).json(&body).send().await.expect("send")
 }
 
+async fn start(node: &TestNode, plan: Value) -> Value {
+    let r = post(node, "/admin/v1/deployments/iris/canary", plan).await;
+    let status = r.status();
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
 async fn canary(node: &TestNode) -> Value {
     node.get_json("/admin/v1/deployments/iris/canary").await
 }
 
-/// Keeps traffic flowing until dropped.
-struct Load(Arc<AtomicBool>);
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
-    }
-}
-fn load(node: &Arc<TestNode>) -> Load {
-    let stop = Arc::new(AtomicBool::new(false));
-    for _ in 0..4 {
-        let (node, stop) = (Arc::clone(node), Arc::clone(&stop));
-        tokio::spawn(async move {
-            while !stop.load(Ordering::Acquire) {
-                let _ = node.predict("iris", &iris_row()).await;
-            }
-        });
-    }
-    Load(stop)
+/// Moves the clock `seconds` on, runs one controller pass, and returns the canary.
+async fn pass_after(node: &TestNode, clock: &ManualClock, seconds: i64) -> Value {
+    clock.advance(chrono::Duration::seconds(seconds));
+    node.engine.canary_pass().await.expect("controller pass");
+    canary(node).await
 }
 
-/// Polls until the canary leaves `from` (running or paused). A plan here takes a few
-/// seconds; 180 s only catches one that never ends (an inconclusive step pauses after 60 s).
-async fn settle(node: &TestNode, from: &str) -> Value {
-    let mut c = Value::Null;
-    wait_until(&format!("the canary leaves {from}"), Duration::from_secs(180), Duration::from_millis(50), async || {
-        c = canary(node).await;
-        c["status"] != from
-    })
-    .await;
-    c
+/// The canary's status, step index, last verdict and the requests that verdict counted.
+fn state(c: &Value) -> (&str, u64, &str, u64) {
+    let reading = &c["last_reading"];
+    (
+        c["status"].as_str().expect("status"),
+        c["step"].as_u64().expect("step"),
+        reading["verdict"].as_str().unwrap_or("none"),
+        reading["requests"].as_u64().unwrap_or(0),
+    )
+}
+
+fn last_event(c: &Value) -> &str {
+    c["events"].as_array().and_then(|e| e.last()).and_then(|e| e["message"].as_str()).expect("an event")
+}
+
+/// What `n` predictions sent through the node's router got: answers per generation, and
+/// server errors (the failing version's).
+#[derive(Debug, Default)]
+struct Tally {
+    served: BTreeMap<String, u64>,
+    failed: u64,
+}
+
+impl Tally {
+    fn by(&self, generation: &str) -> u64 {
+        self.served.get(generation).copied().unwrap_or(0)
+    }
+}
+
+async fn traffic(node: &TestNode, n: usize) -> Tally {
+    let answers: Vec<(u16, Value)> = futures_util::stream::iter(0..n)
+        .map(|_| async {
+            let r = node.predict("iris", &iris_row()).await;
+            (r.status().as_u16(), r.json::<Value>().await.expect("json"))
+        })
+        .buffer_unordered(50)
+        .collect()
+        .await;
+    let mut tally = Tally::default();
+    for (status, body) in answers {
+        match status {
+            200 => *tally.served.entry(body["generation"].as_str().expect("generation").to_owned()).or_default() += 1,
+            500 => tally.failed += 1,
+            other => panic!("unexpected answer {other}: {body}"),
+        }
+    }
+    tally
 }
 
 async fn active_config(node: &TestNode) -> Value {
-    node.http
-        .get(node.url("/admin/v1/deployments/iris"))
-        .send()
-        .await
-        .expect("send")
-        .json::<Value>()
-        .await
-        .expect("json")["config"]
-        .clone()
+    node.get_json::<Value>("/admin/v1/deployments/iris").await["config"].clone()
+}
+
+async fn revisions(node: &TestNode) -> Vec<Value> {
+    node.get_json("/admin/v1/deployments/iris/revisions").await
+}
+
+/// Sends `n` requests, then checks the step passes exactly when its bake time is over: one
+/// second before, it is still baking; one second after, it passed on the canary's requests.
+/// Returns the canary after the pass and how many requests the canary served.
+async fn bake_step(node: &TestNode, clock: &ManualClock, step: u64, n: usize) -> (Value, u64) {
+    let served = traffic(node, n).await.by("v2");
+    assert!(served >= 20, "the canary served {served} of {n} requests at step {step}: too few for its gate");
+    let c = pass_after(node, clock, BAKE - 1).await;
+    assert_eq!(state(&c), ("running", step, "baking", served), "{c}");
+    (pass_after(node, clock, 2).await, served)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn good_version_is_promoted_through_every_step() {
-    let node = Arc::new(node_with(Faults::default()).await);
+    let (node, clock) = node_with(Faults::default()).await;
     // Three live generations take part: v1 and v3 share the base traffic.
     assert_eq!(node.upload_ok("iris", "iris_logreg.onnx").await, "v3");
     node.deploy_mapping("iris", &[("v1", 0.5), ("v3", 0.5)]).await;
-    let r = post(&node, "/admin/v1/deployments/iris/canary", plan(json!([10, 50, 100]), 20)).await;
-    assert_eq!(r.status(), 201);
-    let started: Value = r.json().await.expect("json");
+    let started = start(&node, plan(json!([10, 50, 100]), 20)).await;
     assert_eq!(started["status"], "running");
-    let first = active_config(&node).await;
     assert_eq!(
-        first["mapping"],
+        active_config(&node).await["mapping"],
         json!([{"generation": "v2", "proba": 0.1}, {"generation": "v1", "proba": 0.45}, {"generation": "v3", "proba": 0.45}])
     );
     // A manual deploy during a canary is refused.
     let (status, code, _) = error_code(node.deploy("iris", json!({"mode": "single", "generation": "v1"})).await).await;
     assert_eq!((status, code.as_str()), (409, "canary_conflict"));
 
-    let traffic = load(&node);
-    let done = settle(&node, "running").await;
-    drop(traffic);
-    assert_eq!(done["status"], "promoted", "{done}");
+    // Step 1 (10 %) passes once baked; step 2 (50 %) is live as revision 4.
+    let (c, served) = bake_step(&node, &clock, 0, 400).await;
+    assert_eq!(state(&c), ("running", 1, "passed", served), "{c}");
+    let event = last_event(&c);
+    assert!(
+        event.starts_with(&format!("step 1/3 (10%) passed: {served} requests, error rate 0.0000, p99 ")),
+        "{event}"
+    );
+    assert!(event.ends_with("; now step 2/3 (50%) (revision 4)"), "{event}");
+    assert_eq!(
+        active_config(&node).await["mapping"],
+        json!([{"generation": "v2", "proba": 0.5}, {"generation": "v1", "proba": 0.25}, {"generation": "v3", "proba": 0.25}])
+    );
+
+    // Step 2 passes; step 3 serves the canary alone.
+    let (c, served) = bake_step(&node, &clock, 1, 80).await;
+    assert_eq!(state(&c), ("running", 2, "passed", served), "{c}");
+    assert!(last_event(&c).ends_with("; now step 3/3 (100%) (revision 5)"), "{c}");
     assert_eq!(active_config(&node).await["generation"], "v2");
-    let revisions: Vec<Value> = node.get_json("/admin/v1/deployments/iris/revisions").await;
-    let canary_revs: Vec<&Value> = revisions.iter().filter(|r| r["canary_id"] == 1).collect();
+
+    // Step 3 passing is the promotion: no new revision.
+    let (done, served) = bake_step(&node, &clock, 2, 25).await;
+    assert_eq!(served, 25, "step 3 serves the canary alone");
+    assert_eq!(state(&done), ("promoted", 2, "passed", 25), "{done}");
+    assert_eq!(last_event(&done), "promoted: v2 serves 100% (revision 5)");
+    let revisions = revisions(&node).await;
+    let canary_revs: Vec<(i64, &str)> = revisions
+        .iter()
+        .filter(|r| r["canary_id"] == 1)
+        .map(|r| (r["number"].as_i64().expect("number"), r["reason"].as_str().expect("why")))
+        .collect();
     assert_eq!(canary_revs.len(), 3, "one revision per step: {revisions:?}");
-    assert!(canary_revs[1]["reason"].as_str().expect("why").contains("step 2/3 (50%)"));
-    let events: Vec<&str> =
-        done["events"].as_array().expect("events").iter().map(|e| e["message"].as_str().expect("m")).collect();
-    assert!(events.iter().filter(|e| e.contains("passed")).count() == 3, "{events:?}");
+    assert!(canary_revs[0].1.starts_with("canary 1: v2 step 1/3 (10%) by "), "{canary_revs:?}");
+    assert_eq!(canary_revs[1..], [(4, "canary 1: v2 step 2/3 (50%)"), (5, "canary 1: v2 step 3/3 (100%)")]);
+    let passed =
+        done["events"].as_array().expect("events").iter().filter(|e| e["message"].to_string().contains("passed"));
+    assert_eq!(passed.count(), 3, "{done}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_version_is_rolled_back_by_the_error_gate() {
-    let node = Arc::new(node_with(v2("fail")).await);
-    assert_eq!(post(&node, "/admin/v1/deployments/iris/canary", plan(json!([20, 100]), 20)).await.status(), 201);
-    let traffic = load(&node);
-    let done = settle(&node, "running").await;
-    drop(traffic);
-    assert_eq!(done["status"], "rolled_back", "{done}");
+    let (node, clock) = node_with(v2("fail")).await;
+    start(&node, plan(json!([20, 100]), 20)).await;
+    let failed = traffic(&node, 200).await.failed;
+    assert!(failed >= 20, "{failed}");
+    // No gate decides while the step bakes, failures or not.
+    let c = pass_after(&node, &clock, 0).await;
+    assert_eq!(state(&c), ("running", 0, "baking", failed), "{c}");
+
+    let done = pass_after(&node, &clock, BAKE).await;
+    assert_eq!(state(&done), ("rolled_back", 0, "failed", failed), "{done}");
+    assert_eq!(
+        (done["last_reading"]["errors"].as_u64(), done["last_reading"]["error_rate"].as_f64()),
+        (Some(failed), Some(1.0))
+    );
     assert_eq!(active_config(&node).await, json!({"mode": "single", "generation": "v1", "sticky": false}));
-    let revisions: Vec<Value> = node.get_json("/admin/v1/deployments/iris/revisions").await;
+    let revisions = revisions(&node).await;
     let last = revisions.last().expect("revision");
     assert_eq!((last["kind"].as_str(), last["rollback_of"].as_i64()), (Some("rollback"), Some(1)));
-    let why = last["reason"].as_str().expect("why");
-    assert!(why.contains("error rate 1.0000 > max 0.05"), "{why}");
-    let events = done["events"].to_string();
-    assert!(events.contains(&format!("rollback took effect: revision {} is live", last["number"])), "{events}");
+    let why = format!("error rate 1.0000 > max 0.05 over {failed} requests at step 1/2 (20%)");
+    assert_eq!(last["reason"], format!("canary 1 of v2 rolled back: {why}"));
+    assert_eq!(last_event(&done), format!("rollback took effect: revision {} is live", last["number"]));
     // An aborted or rolled back canary can be retried.
-    assert_eq!(post(&node, "/admin/v1/deployments/iris/canary", plan(json!([20, 100]), 20)).await.status(), 201);
+    start(&node, plan(json!([20, 100]), 20)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_version_is_rolled_back_by_the_latency_gate() {
-    let node = Arc::new(node_with(v2("slow")).await);
-    assert_eq!(post(&node, "/admin/v1/deployments/iris/canary", plan(json!([50, 100]), 10)).await.status(), 201);
-    let traffic = load(&node);
-    let done = settle(&node, "running").await;
-    drop(traffic);
-    assert_eq!(done["status"], "rolled_back", "{done}");
+    let (node, clock) = node_with(v2("slow")).await;
+    let mut p = plan(json!([50, 100]), 10);
+    p["gates"]["max_p99_ms"] = json!(SLOW_GATE_MS);
+    start(&node, p).await;
+    let served = traffic(&node, 40).await.by("v2");
+    assert!(served >= 10, "{served}");
+    let done = pass_after(&node, &clock, BAKE).await;
+    assert_eq!(state(&done), ("rolled_back", 0, "failed", served), "{done}");
     let why = done["events"].to_string();
-    assert!(why.contains("p99 latency") && why.contains("> max 500 ms"), "{why}");
+    assert!(why.contains("v2 rolled back: p99 latency "), "{why}");
+    assert!(why.contains(&format!(" ms > max {SLOW_GATE_MS} ms over {served} requests at step 1/2 (50%)")), "{why}");
+    assert_eq!(active_config(&node).await["generation"], "v1");
+}
+
+/// With no traffic, a step is inconclusive from its bake time until the timeout, and then
+/// the plan's policy applies. Returns the canary after that pass.
+async fn inconclusive_until_the_timeout(node: &TestNode, clock: &ManualClock) -> Value {
+    let c = pass_after(node, clock, BAKE + 1).await;
+    assert_eq!(state(&c), ("running", 0, "inconclusive", 0), "never passed or failed below the minimum: {c}");
+    let c = pass_after(node, clock, TIMEOUT - 2).await;
+    assert_eq!(state(&c), ("running", 0, "inconclusive", 0), "{c}");
+    let c = pass_after(node, clock, 2).await;
+    let why =
+        format!("step 1/2 (10%) inconclusive after {}s: 0 requests, below the minimum of 1000", BAKE + TIMEOUT + 1);
+    assert!(c["events"].to_string().contains(&why), "{c}");
+    c
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_little_traffic_is_inconclusive_then_manual_actions() {
-    let node = node_with(Faults::default()).await;
-    let mut p = plan(json!([10, 100]), 1000);
-    p["inconclusive_timeout_seconds"] = json!(0.4);
-    assert_eq!(post(&node, "/admin/v1/deployments/iris/canary", p).await.status(), 201);
-    // Past the bake time, with no traffic: inconclusive, never passed or failed.
-    let bound = Duration::from_secs(60);
-    wait_until("an inconclusive reading", bound, Duration::from_millis(20), async || {
-        canary(&node).await["last_reading"]["verdict"] == "inconclusive"
-    })
-    .await;
-    let paused = settle(&node, "running").await;
-    assert_eq!(paused["status"], "paused", "the plan's policy applies after the timeout");
-    assert!(paused["events"].to_string().contains("inconclusive after"));
+    let (node, clock) = node_with(Faults::default()).await;
+    start(&node, plan(json!([10, 100]), 1000)).await;
+    let paused = inconclusive_until_the_timeout(&node, &clock).await;
+    assert_eq!(state(&paused), ("paused", 0, "inconclusive", 0), "the plan's policy applies after the timeout");
+    assert!(last_event(&paused).starts_with("paused: step 1/2 (10%) inconclusive after"), "{paused}");
+    // A paused canary is left alone by the controller.
+    assert_eq!(state(&pass_after(&node, &clock, BAKE + TIMEOUT).await), ("paused", 0, "inconclusive", 0));
     // Resume, pause, resume, then abort: back to the base config.
     for (action, status) in [("resume", "running"), ("pause", "paused"), ("resume", "running")] {
         let r: Value = post(&node, &format!("/admin/v1/deployments/iris/canary/{action}"), json!({}))
@@ -190,13 +289,15 @@ async fn too_little_traffic_is_inconclusive_then_manual_actions() {
             .expect("json");
         assert_eq!(r["status"], status);
     }
+    // Resumed, the step is measured afresh: baking again.
+    assert_eq!(state(&pass_after(&node, &clock, BAKE - 1).await), ("running", 0, "baking", 0));
     let (status, code, _) = error_code(post(&node, "/admin/v1/deployments/iris/canary/resume", json!({})).await).await;
     assert_eq!((status, code.as_str()), (409, "canary_conflict"));
     let r: Value = post(&node, "/admin/v1/deployments/iris/canary/abort", json!({})).await.json().await.expect("json");
     assert_eq!(r["status"], "aborted");
     assert_eq!(active_config(&node).await["generation"], "v1");
     // Retried, then promoted by hand.
-    assert_eq!(post(&node, "/admin/v1/deployments/iris/canary", plan(json!([10, 100]), 1000)).await.status(), 201);
+    start(&node, plan(json!([10, 100]), 1000)).await;
     let r: Value =
         post(&node, "/admin/v1/deployments/iris/canary/promote", json!({})).await.json().await.expect("json");
     assert_eq!(r["status"], "promoted");
@@ -206,9 +307,23 @@ async fn too_little_traffic_is_inconclusive_then_manual_actions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inconclusive_with_the_rollback_policy_rolls_back() {
+    let (node, clock) = node_with(Faults::default()).await;
+    let mut p = plan(json!([10, 100]), 1000);
+    p["on_inconclusive"] = json!("rollback");
+    start(&node, p).await;
+    let done = inconclusive_until_the_timeout(&node, &clock).await;
+    assert_eq!(state(&done), ("rolled_back", 0, "inconclusive", 0), "{done}");
+    assert_eq!(active_config(&node).await["generation"], "v1");
+    let last = revisions(&node).await.pop().expect("revision");
+    assert_eq!(last["kind"], "rollback");
+    assert!(last["reason"].as_str().expect("why").contains("step 1/2 (10%) inconclusive after"), "{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manual_rollback_stops_a_canary() {
-    let node = node_with(Faults::default()).await;
-    assert_eq!(post(&node, "/admin/v1/deployments/iris/canary", plan(json!([10, 100]), 1000)).await.status(), 201);
+    let (node, _clock) = node_with(Faults::default()).await;
+    start(&node, plan(json!([10, 100]), 1000)).await;
     let r = post(&node, "/admin/v1/deployments/iris/rollback", json!({"reason": "stop everything"})).await;
     assert_eq!(r.status(), 200);
     let c = canary(&node).await;
@@ -219,86 +334,85 @@ async fn manual_rollback_stops_a_canary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_node_resumes_the_canary() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = config(&dir, Faults::default());
+    let clock = clock();
+    let cfg = config(&dir, &clock, Faults::default());
     let node = spawn_with(dir, cfg, NodeConfig::default()).await;
     node.with_iris().await;
-    let mut p = plan(json!([10, 100]), 20);
-    p["bake_seconds"] = json!(0.5);
-    p["inconclusive_timeout_seconds"] = json!(30);
-    assert_eq!(post(&node, "/admin/v1/deployments/iris/canary", p).await.status(), 201);
-    // Let the controller take a reading, then stop the node mid-step.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    start(&node, plan(json!([10, 100]), 20)).await;
+    // The controller measures some traffic, then the node stops mid-step.
+    let before = traffic(&node, 300).await.by("v2");
+    assert_eq!(state(&pass_after(&node, &clock, BAKE - 100).await), ("running", 0, "baking", before));
     let dir = node.stop().await;
-    let cfg = config(&dir, Faults::default());
-    let node = Arc::new(spawn_with(dir, cfg, NodeConfig::default()).await);
+    let cfg = config(&dir, &clock, Faults::default());
+    let node = spawn_with(dir, cfg, NodeConfig::default()).await;
     assert_eq!(canary(&node).await["status"], "running");
     assert_eq!(active_config(&node).await["mode"], "multiple", "the step's config is live again after restart");
-    let traffic = load(&node);
-    let done = settle(&node, "running").await;
-    drop(traffic);
-    assert_eq!(done["status"], "promoted", "{done}");
-    assert!(done["events"].to_string().contains("resumed after a restart"));
+
+    // The step is measured afresh from the first pass after the restart: what the old process
+    // counted is gone, and the bake time starts over.
+    let c = pass_after(&node, &clock, 0).await;
+    assert_eq!(state(&c), ("running", 0, "baking", 0), "{c}");
+    assert_eq!(last_event(&c), "controller resumed after a restart: step 1/2 (10%) measured afresh");
+    let (c, served) = bake_step(&node, &clock, 0, 300).await;
+    assert_eq!(state(&c), ("running", 1, "passed", served), "{c}");
+    let (done, served) = bake_step(&node, &clock, 1, 25).await;
+    assert_eq!(state(&done), ("promoted", 1, "passed", served), "{done}");
 }
 
 /// A controller pass and a user's action on the same canary never overwrite each other:
-/// with a controller ticking every millisecond and pausing at every tick (no bake, no
-/// timeout), an abort right after a resume stays aborted.
+/// with a controller loop ticking every millisecond and pausing at every pass (no bake, no
+/// timeout), an abort right after a resume stays aborted, also after one more pass.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_actions_are_never_overwritten_by_the_controller() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = EngineConfig { canary_tick: Some(Duration::from_millis(1)), ..config(&dir, Faults::default()) };
+    let clock = clock();
+    let cfg = EngineConfig { canary_tick: Some(Duration::from_millis(1)), ..config(&dir, &clock, Faults::default()) };
     let node = spawn_with(dir, cfg, NodeConfig::default()).await;
     node.with_iris().await;
     for round in 0..30 {
         let mut p = plan(json!([10, 100]), 1000);
         p["bake_seconds"] = json!(0);
         p["inconclusive_timeout_seconds"] = json!(0);
-        assert_eq!(post(&node, "/admin/v1/deployments/iris/canary", p).await.status(), 201, "round {round}");
+        start(&node, p).await;
         let _ = post(&node, "/admin/v1/deployments/iris/canary/resume", json!({})).await;
         let r = post(&node, "/admin/v1/deployments/iris/canary/abort", json!({})).await;
         assert_eq!(r.status(), 200, "round {round}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert_eq!(canary(&node).await["status"], "aborted", "round {round}: the controller overwrote the abort");
+        let c = pass_after(&node, &clock, 0).await;
+        assert_eq!(c["status"], "aborted", "round {round}: the controller overwrote the abort");
     }
 }
 
-/// Two nodes on one PostgreSQL registry: `a` runs the canary controller and serves nothing;
-/// `b` serves the traffic, and its v2 fails. The controller's gates count what `b` flushed,
-/// so the failing canary is rolled back (judged on `a`'s traffic alone it would stay
-/// inconclusive and pause).
+/// Two nodes on one PostgreSQL registry and one clock: `a` runs the canary controller and
+/// serves nothing; `b` serves the traffic, and its v2 fails. The controller's gates count
+/// what `b` flushed (at its close), so the canary is rolled back on exactly `b`'s failures
+/// (judged on `a`'s traffic alone it would stay inconclusive).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gates_count_the_traffic_of_every_node() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = crate::support::test_database(dir.path()).await;
-    let a_config =
-        EngineConfig { database_url: Some(url.clone()), instance: "a".into(), ..config(&dir, Faults::default()) };
-    let b_config = EngineConfig {
-        database_url: Some(url),
-        instance: "b".into(),
-        flush_interval: Duration::from_millis(100),
-        ..config(&dir, v2("fail"))
+    let clock = clock();
+    let a_config = EngineConfig {
+        database_url: Some(url.clone()),
+        instance: "a".into(),
+        ..config(&dir, &clock, Faults::default())
     };
+    let b_config = EngineConfig { database_url: Some(url), instance: "b".into(), ..config(&dir, &clock, v2("fail")) };
     let a = spawn_with(dir, a_config, NodeConfig::default()).await;
     a.with_iris().await;
+    start(&a, plan(json!([50, 100]), 20)).await;
+    // Opened now, `b` activates the canary's first step from the registry.
     let b = switchyard::Engine::open(b_config).await.expect("second node");
-    // Inconclusive for long enough that only the gate can end the step, however slow the
-    // machine (the other node's minutes arrive with its flushes).
-    let mut plan = plan(json!([50, 100]), 20);
-    plan["inconclusive_timeout_seconds"] = json!(60);
-    assert_eq!(post(&a, "/admin/v1/deployments/iris/canary", plan).await.status(), 201);
     let features = iris_row().as_object().expect("row").clone();
-    let mut outcome = Value::Null;
-    for _ in 0..6000 {
-        let _ = b.predict("iris", &features, switchyard::engine::Routing::default()).await;
-        let c = canary(&a).await;
-        if c["status"] != "running" {
-            outcome = c;
-            break;
+    let mut failed = 0;
+    for _ in 0..100 {
+        if b.predict("iris", &features, switchyard::engine::Routing::default()).await.is_err() {
+            failed += 1;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert_eq!(outcome["status"], "rolled_back", "{outcome}");
-    let why = outcome["events"].to_string();
-    assert!(why.contains("error rate"), "{why}");
+    assert!(failed >= 20, "{failed}");
     b.close().await.expect("close");
+    let done = pass_after(&a, &clock, BAKE).await;
+    assert_eq!(state(&done), ("rolled_back", 0, "failed", failed), "{done}");
+    let why = format!("error rate 1.0000 > max 0.05 over {failed} requests at step 1/2 (50%)");
+    assert!(done["events"].to_string().contains(&why), "{done}");
 }

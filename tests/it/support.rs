@@ -550,3 +550,14 @@ impl AtRest {
         in_files.map(|(p, _)| p.display().to_string()).chain(in_rows.map(|(t, _)| format!("table {t}"))).collect()
     }
 }
+
+/// A node over `dir` (like [`spawn_node_in`]) whose engine runs on `clock`: tests that move
+/// time by hand.
+pub async fn spawn_node_on(dir: tempfile::TempDir, clock: &std::sync::Arc<switchyard::clock::ManualClock>) -> TestNode {
+    let engine_config = EngineConfig {
+        router_seed: Some(SEED),
+        clock: std::sync::Arc::clone(clock) as _,
+        ..EngineConfig::new(dir.path())
+    };
+    spawn_with(dir, engine_config, NodeConfig::default()).await
+}
