@@ -350,16 +350,12 @@ def command_output(cmd):
         return ""
 
 
-def machine():
+def machine(peers=True):
+    """The machine, toolchain and commit; with `peers`, the Python peers' versions too."""
     lscpu = command_output(["lscpu"])
     model = next((ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if ln.startswith("Model name")), "")
     mem = next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal"))
-    import fastapi
-    import onnxruntime
-    import sklearn
-    import uvicorn
-
-    return {
+    out = {
         "cpus": os.cpu_count(),
         "cpu_model": model,
         "mem_gb": round(int(mem) / 1024 / 1024, 1),
@@ -368,13 +364,18 @@ def machine():
         "rustc": command_output(["rustc", "--version"]),
         "wrk": command_output(["sh", "-c", "wrk -v 2>&1 | head -1"]),
         "python": platform.python_version(),
-        "fastapi": fastapi.__version__,
-        "uvicorn": uvicorn.__version__,
-        "scikit_learn": sklearn.__version__,
-        "onnxruntime": onnxruntime.__version__,
         "commit": command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
         "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
+    if peers:
+        import fastapi
+        import onnxruntime
+        import sklearn
+        import uvicorn
+
+        out.update(fastapi=fastapi.__version__, uvicorn=uvicorn.__version__, scikit_learn=sklearn.__version__,
+                   onnxruntime=onnxruntime.__version__)
+    return out
 
 
 def main():

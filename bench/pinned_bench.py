@@ -142,7 +142,7 @@ def main():
     finally:
         for s in servers:
             s.stop()
-    result = {"machine": hb.machine(), "server_cores": args.server, "load_cores": args.load,
+    result = {"machine": hb.machine(peers=False), "server_cores": args.server, "load_cores": args.load,
               "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "rounds": args.rounds}, "runs": runs}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
