@@ -45,7 +45,10 @@ impl RequestIds {
 
     /// A new id for a prediction of `service` by `generation` under `revision`.
     pub fn issue(&self, service: &str, generation: &str, revision: i64) -> String {
-        let nonce: u64 = rand::random();
+        self.id_with_nonce(service, generation, revision, rand::random())
+    }
+
+    fn id_with_nonce(&self, service: &str, generation: &str, revision: i64, nonce: u64) -> String {
         let tag = self.tag(service, generation, revision, nonce);
         format!("{nonce:016x}-{revision}-{tag:016x}-{generation}")
     }
@@ -184,6 +187,21 @@ mod tests {
         ] {
             assert_eq!(ids.verify("iris", &forged), None, "{forged}");
         }
+    }
+
+    /// Ids and tags pinned byte for byte (HMAC-SHA256 as Python's `hmac` computes it), so the
+    /// ids a registry issued before any change of the HMAC code still verify after it.
+    #[test]
+    fn request_ids_are_pinned() {
+        let ids = RequestIds::new(b"registry secret");
+        let id = ids.id_with_nonce("iris", "retrained-2026.11-7f3a", 12, 0x0123_4567_89ab_cdef);
+        assert_eq!(id, "0123456789abcdef-12-a0d0cf650e21c3c5-retrained-2026.11-7f3a");
+        assert!(ids.verify("iris", &id).is_some());
+        let secret: Vec<u8> = (0..32).collect();
+        let ids = RequestIds::new(&secret);
+        let id = ids.id_with_nonce("iris", "v1", 1, 0xff);
+        assert_eq!(id, "00000000000000ff-1-7e70f84e821d6d02-v1");
+        assert_eq!(ids.verify("iris", &id).map(|s| s.revision), Some(1));
     }
 
     #[test]
