@@ -7,9 +7,10 @@
 //! prediction, after restarts too, with nothing kept per request on the request path; an id
 //! cannot be made up, or altered to credit another generation.
 
-use sha2::{Digest, Sha256};
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use sqlx::Row;
-use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 use crate::store::{Pool, now_ms};
@@ -24,23 +25,19 @@ pub struct Served {
 
 /// Issues and checks request ids under the registry's secret.
 pub struct RequestIds {
-    /// SHA-256 after absorbing the key XOR ipad / opad (HMAC's two keyed states).
-    inner: Sha256,
-    outer: Sha256,
+    /// HMAC-SHA256 keyed with the secret, cloned for each tag.
+    mac: Hmac<Sha256>,
 }
 
 impl RequestIds {
-    /// `secret`: at most 64 bytes (the registry keeps 32).
+    /// `secret`: at most 64 bytes (the registry keeps 32); a longer one is cut to 64.
     pub fn new(secret: &[u8]) -> Self {
+        // A key of the hash's block size (64 bytes), zero-padded as HMAC pads a shorter one:
+        // this constructor cannot fail.
         let mut key = [0u8; 64];
         let n = secret.len().min(64);
         key[..n].copy_from_slice(&secret[..n]);
-        let pad = |byte: u8| {
-            let mut h = Sha256::new();
-            h.update(key.map(|k| k ^ byte));
-            h
-        };
-        Self { inner: pad(0x36), outer: pad(0x5c) }
+        Self { mac: <Hmac<Sha256> as KeyInit>::new(&key.into()) }
     }
 
     /// A new id for a prediction of `service` by `generation` under `revision`.
@@ -63,20 +60,23 @@ impl RequestIds {
         let nonce = u64::from_str_radix(nonce, 16).ok()?;
         let tag = u64::from_str_radix(tag, 16).ok()?;
         let revision: i64 = revision.parse().ok()?;
-        let expected = self.tag(service, generation, revision, nonce);
-        bool::from(expected.to_be_bytes().ct_eq(&tag.to_be_bytes())).then(|| Served {
+        // Constant time: the tag is the first 64 bits of the MAC.
+        let mac = self.mac(service, generation, revision, nonce);
+        mac.verify_truncated_left(&tag.to_be_bytes()).is_ok().then(|| Served {
             service: service.to_owned(),
             generation: generation.to_owned(),
             revision,
         })
     }
 
+    fn mac(&self, service: &str, generation: &str, revision: i64, nonce: u64) -> Hmac<Sha256> {
+        let mut mac = self.mac.clone();
+        mac.update(format!("{service}\n{generation}\n{revision}\n{nonce:016x}").as_bytes());
+        mac
+    }
+
     fn tag(&self, service: &str, generation: &str, revision: i64, nonce: u64) -> u64 {
-        let mut inner = self.inner.clone();
-        inner.update(format!("{service}\n{generation}\n{revision}\n{nonce:016x}"));
-        let mut outer = self.outer.clone();
-        outer.update(inner.finalize());
-        let mac = outer.finalize();
+        let mac = self.mac(service, generation, revision, nonce).finalize().into_bytes();
         u64::from_be_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]])
     }
 }
