@@ -7,9 +7,10 @@
 //! prediction, after restarts too, with nothing kept per request on the request path; an id
 //! cannot be made up, or altered to credit another generation.
 
-use sha2::{Digest, Sha256};
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use sqlx::Row;
-use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 use crate::store::Pool;
@@ -24,28 +25,27 @@ pub struct Served {
 
 /// Issues and checks request ids under the registry's secret.
 pub struct RequestIds {
-    /// SHA-256 after absorbing the key XOR ipad / opad (HMAC's two keyed states).
-    inner: Sha256,
-    outer: Sha256,
+    /// HMAC-SHA256 keyed with the secret, cloned for each tag.
+    mac: Hmac<Sha256>,
 }
 
 impl RequestIds {
-    /// `secret`: at most 64 bytes (the registry keeps 32).
+    /// `secret`: at most 64 bytes (the registry keeps 32); a longer one is cut to 64.
     pub fn new(secret: &[u8]) -> Self {
+        // A key of the hash's block size (64 bytes), zero-padded as HMAC pads a shorter one:
+        // this constructor cannot fail.
         let mut key = [0u8; 64];
         let n = secret.len().min(64);
         key[..n].copy_from_slice(&secret[..n]);
-        let pad = |byte: u8| {
-            let mut h = Sha256::new();
-            h.update(key.map(|k| k ^ byte));
-            h
-        };
-        Self { inner: pad(0x36), outer: pad(0x5c) }
+        Self { mac: <Hmac<Sha256> as KeyInit>::new(&key.into()) }
     }
 
     /// A new id for a prediction of `service` by `generation` under `revision`.
     pub fn issue(&self, service: &str, generation: &str, revision: i64) -> String {
-        let nonce: u64 = rand::random();
+        self.id_with_nonce(service, generation, revision, rand::random())
+    }
+
+    fn id_with_nonce(&self, service: &str, generation: &str, revision: i64, nonce: u64) -> String {
         let tag = self.tag(service, generation, revision, nonce);
         format!("{nonce:016x}-{revision}-{tag:016x}-{generation}")
     }
@@ -60,20 +60,23 @@ impl RequestIds {
         let nonce = u64::from_str_radix(nonce, 16).ok()?;
         let tag = u64::from_str_radix(tag, 16).ok()?;
         let revision: i64 = revision.parse().ok()?;
-        let expected = self.tag(service, generation, revision, nonce);
-        bool::from(expected.to_be_bytes().ct_eq(&tag.to_be_bytes())).then(|| Served {
+        // Constant time: the tag is the first 64 bits of the MAC.
+        let mac = self.mac(service, generation, revision, nonce);
+        mac.verify_truncated_left(&tag.to_be_bytes()).is_ok().then(|| Served {
             service: service.to_owned(),
             generation: generation.to_owned(),
             revision,
         })
     }
 
+    fn mac(&self, service: &str, generation: &str, revision: i64, nonce: u64) -> Hmac<Sha256> {
+        let mut mac = self.mac.clone();
+        mac.update(format!("{service}\n{generation}\n{revision}\n{nonce:016x}").as_bytes());
+        mac
+    }
+
     fn tag(&self, service: &str, generation: &str, revision: i64, nonce: u64) -> u64 {
-        let mut inner = self.inner.clone();
-        inner.update(format!("{service}\n{generation}\n{revision}\n{nonce:016x}"));
-        let mut outer = self.outer.clone();
-        outer.update(inner.finalize());
-        let mac = outer.finalize();
+        let mac = self.mac(service, generation, revision, nonce).finalize().into_bytes();
         u64::from_be_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]])
     }
 }
@@ -185,6 +188,21 @@ mod tests {
         ] {
             assert_eq!(ids.verify("iris", &forged), None, "{forged}");
         }
+    }
+
+    /// Ids and tags pinned byte for byte (HMAC-SHA256 as Python's `hmac` computes it), so the
+    /// ids a registry issued before any change of the HMAC code still verify after it.
+    #[test]
+    fn request_ids_are_pinned() {
+        let ids = RequestIds::new(b"registry secret");
+        let id = ids.id_with_nonce("iris", "retrained-2026.11-7f3a", 12, 0x0123_4567_89ab_cdef);
+        assert_eq!(id, "0123456789abcdef-12-a0d0cf650e21c3c5-retrained-2026.11-7f3a");
+        assert!(ids.verify("iris", &id).is_some());
+        let secret: Vec<u8> = (0..32).collect();
+        let ids = RequestIds::new(&secret);
+        let id = ids.id_with_nonce("iris", "v1", 1, 0xff);
+        assert_eq!(id, "00000000000000ff-1-7e70f84e821d6d02-v1");
+        assert_eq!(ids.verify("iris", &id).map(|s| s.revision), Some(1));
     }
 
     #[test]
