@@ -274,13 +274,24 @@ impl LoadedModel {
         self.decode(&outputs, n)
     }
 
+    /// The input tensor of `n` rows: one aligned allocation, written in place in the
+    /// model's input type (no intermediate vector or array to copy from).
     fn input(&self, rows: &[f64], n: usize) -> Result<Tensor> {
-        let width = self.schema.features.len();
-        match self.schema.input_type {
-            InputType::Float32 => tensor_from(rows.iter().map(|&v| v as f32).collect(), n, width),
-            InputType::Float64 => tensor_from(rows.to_vec(), n, width),
-            InputType::Int64 => tensor_from(rows.iter().map(|&v| v as i64).collect(), n, width),
-        }
+        let shape = [n, self.schema.features.len()];
+        let fill = |dt: DatumType| -> TractResult<Tensor> {
+            let mut t = Tensor::zero_dt(dt, &shape)?;
+            let plain = &mut t.try_as_plain_ram_mut()?;
+            match self.schema.input_type {
+                InputType::Float32 => {
+                    plain.as_slice_mut::<f32>()?.iter_mut().zip(rows).for_each(|(o, &v)| *o = v as f32)
+                }
+                InputType::Float64 => plain.as_slice_mut::<f64>()?.copy_from_slice(rows),
+                InputType::Int64 => plain.as_slice_mut::<i64>()?.iter_mut().zip(rows).for_each(|(o, &v)| *o = v as i64),
+            }
+            Ok(t)
+        };
+        fill(self.schema.input_type.datum_type())
+            .map_err(|e| Error::Internal(format!("cannot build the input tensor: {}", chain(&e))))
     }
 
     fn decode(&self, outputs: &[TValue], n: usize) -> Result<Batch> {
@@ -322,12 +333,6 @@ fn as_f64(t: &TValue) -> TractResult<Vec<f64>> {
     let cast = t.cast_to::<f64>()?;
     let view = cast.try_as_plain_ram()?;
     Ok(view.as_slice::<f64>()?.to_vec())
-}
-
-fn tensor_from<T: Datum>(values: Vec<T>, rows: usize, width: usize) -> Result<Tensor> {
-    tract_ndarray::Array2::from_shape_vec((rows, width), values)
-        .map(|a| a.into_tensor())
-        .map_err(|e| Error::Internal(format!("cannot shape the input: {e}")))
 }
 
 fn argmax(p: &[f64]) -> usize {

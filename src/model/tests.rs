@@ -192,10 +192,11 @@ fn run_raw(bytes: &[u8], exp: &Semantics) -> TVec<TValue> {
     let model = onnx.model_for_proto_model(&compat.model).expect("tract loads");
     let (n, width) = (exp.rows.len(), exp.rows[0].len());
     let flat = exp.rows.iter().flatten().map(|v| v.unwrap_or(f64::NAN));
+    let shaped = |t: Tensor| t.into_shape(&[n, width]).expect("input");
     let (dt, input) = if exp.input_type == "double" {
-        (f64::datum_type(), tensor_from(flat.collect::<Vec<f64>>(), n, width).expect("input"))
+        (f64::datum_type(), shaped(tensor1(&flat.collect::<Vec<f64>>())))
     } else {
-        (f32::datum_type(), tensor_from(flat.map(|v| v as f32).collect::<Vec<f32>>(), n, width).expect("input"))
+        (f32::datum_type(), shaped(tensor1(&flat.map(|v| v as f32).collect::<Vec<f32>>())))
     };
     let batch = model.sym("N");
     let plan = model
