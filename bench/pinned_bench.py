@@ -92,6 +92,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--concurrency", default="64,256")
+    ap.add_argument("--compare", default="", help="another `switchyard` binary (e.g. an earlier commit's): "
+                    "its single and mapping nodes join the rounds as before_single and before_mapping")
     ap.add_argument("--out", default=str(ROOT / "bench/results/pinned.json"))
     args = ap.parse_args()
     sy, floor = hb.switchyard_binary(), hb.floor_binary()
@@ -109,6 +111,10 @@ def main():
         hb.Server("node_single", node + [str(workdir / "node-single")], workdir),
         hb.Server("node_mapping", node + [str(workdir / "node-mapping")], workdir),
     ]
+    if args.compare:
+        old = pin + [args.compare, "serve", "--bind", "127.0.0.1:{port}", "--no-demo", "--data-dir"]
+        servers += [hb.Server("before_single", old + [str(workdir / "before-single")], workdir),
+                    hb.Server("before_mapping", old + [str(workdir / "before-mapping")], workdir)]
     env = {"TOKIO_WORKER_THREADS": str(len(args.server.split(",")))}
     for s in servers:
         s.env = env
@@ -117,12 +123,11 @@ def main():
     try:
         for s in servers:
             started = s.start()
-            if s.name.startswith("node_"):
+            if s.name != "floor":
                 while hb.http("GET", s.url + "/v2/health/live")[0] != 200:
                     time.sleep(0.01)
-                (hb.setup_single if s.name == "node_single" else hb.setup_mapping)(sy, s.url, workdir)
+                (hb.setup_single if s.name.endswith("_single") else hb.setup_mapping)(sy, s.url, workdir)
             s.wait_answer(started)
-        single = next(s for s in servers if s.name == "node_single")
         for rnd in range(args.rounds):
             for c in concurrency:
                 for s in servers:
@@ -132,13 +137,14 @@ def main():
                     print(f"round {rnd} c={c:<3} {s.name:<13} {r['rps']:>8.0f} req/s  p50 {r['p50_us'] / 1e3:6.3f} ms"
                           f"  p99 {r['p99_us'] / 1e3:6.3f} ms  {r['cpu_us_per_request']:6.2f} CPU µs/req"
                           f"  errors {r['errors']}", flush=True)
-            for rows, script in oip_scripts.items():
-                r = run(single, OIP_PATH, 64, args, script)
-                r.update(server="node_single", concurrency=64, round=rnd, kind=f"oip_{rows}", rows=rows,
-                         rows_per_s=r["rps"] * rows)
-                runs.append(r)
-                print(f"round {rnd} OIP infer {rows:>2} rows: {r['rows_per_s']:>9.0f} rows/s"
-                      f"  {r['cpu_us_per_request'] / rows:6.2f} CPU µs/row  errors {r['errors']}", flush=True)
+            for single in [s for s in servers if s.name.endswith("_single")]:
+                for rows, script in oip_scripts.items():
+                    r = run(single, OIP_PATH, 64, args, script)
+                    r.update(server=single.name, concurrency=64, round=rnd, kind=f"oip_{rows}", rows=rows,
+                             rows_per_s=r["rps"] * rows)
+                    runs.append(r)
+                    print(f"round {rnd} {single.name:<13} OIP infer {rows:>2} rows: {r['rows_per_s']:>9.0f} rows/s"
+                          f"  {r['cpu_us_per_request'] / rows:6.2f} CPU µs/row  errors {r['errors']}", flush=True)
     finally:
         for s in servers:
             s.stop()
@@ -157,11 +163,11 @@ def main():
             print(f"| {c} | {name} | {median(rs, 'rps'):,.0f} | {median(rs, 'p50_us') / 1e3:.3f} | "
                   f"{median(rs, 'p99_us') / 1e3:.3f} | {median(rs, 'cpu_us_per_request'):.2f} | "
                   f"{median(rs, 'rps') / floor_rps:.2f} |")
-    one = [r for r in runs if r["kind"] == "oip_1"]
-    many = [r for r in runs if r["kind"] == "oip_64"]
-    print(f"\nOIP infer rows/s: 1 row {median(one, 'rows_per_s'):,.0f}, 64 rows {median(many, 'rows_per_s'):,.0f}"
-          f" ({median(many, 'rows_per_s') / median(one, 'rows_per_s'):.1f}×)")
-
+    for name in sorted({r["server"] for r in runs if r["kind"] == "oip_1"}):
+        one = [r for r in runs if r["kind"] == "oip_1" and r["server"] == name]
+        many = [r for r in runs if r["kind"] == "oip_64" and r["server"] == name]
+        print(f"{name}: OIP infer rows/s, 1 row {median(one, 'rows_per_s'):,.0f}, 64 rows "
+              f"{median(many, 'rows_per_s'):,.0f} ({median(many, 'rows_per_s') / median(one, 'rows_per_s'):.1f}×)")
 
 if __name__ == "__main__":
     main()

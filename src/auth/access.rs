@@ -10,7 +10,6 @@ use arc_swap::ArcSwap;
 
 use super::{AccessView, AuthMode, Credential, Denied, NewKey, Policy};
 use crate::clock::Clock;
-use crate::deploy::LOCAL_NODE;
 use crate::error::Result;
 use crate::registry;
 use crate::store::{self, Pool};
@@ -27,7 +26,7 @@ pub struct Access {
 impl Access {
     /// Loads every policy of this node.
     pub async fn open(pool: Pool, clock: Arc<dyn Clock>) -> Result<Self> {
-        let policies = super::load_policies(&pool, LOCAL_NODE, clock.now().timestamp_millis()).await?;
+        let policies = super::load_policies(&pool, clock.now().timestamp_millis()).await?;
         let policies = policies.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
         Ok(Self { pool, clock, policies: ArcSwap::from_pointee(policies), lock: tokio::sync::Mutex::new(()) })
     }
@@ -69,7 +68,7 @@ impl Access {
     }
 
     async fn reload_locked(&self, service: &str) -> Result<()> {
-        let policy = super::load_policy(&self.pool, service, LOCAL_NODE, self.now_ms()).await?;
+        let policy = super::load_policy(&self.pool, service, self.now_ms()).await?;
         let mut map: HashMap<_, _> = (**self.policies.load()).clone();
         map.insert(service.to_owned(), Arc::new(policy));
         self.policies.store(Arc::new(map));
@@ -79,28 +78,28 @@ impl Access {
     /// A deployment's auth mode and keys (never their secrets); `failures` is the caller's.
     pub async fn view(&self, service: &str) -> Result<AccessView> {
         let service = registry::get_service(&self.pool, service).await?.name;
-        super::load_view(&self.pool, service.as_str(), LOCAL_NODE, self.now_ms()).await
+        super::load_view(&self.pool, service.as_str(), self.now_ms()).await
     }
 
     pub async fn set_mode(&self, service: &str, mode: AuthMode) -> Result<()> {
         let pool = &self.pool;
-        self.change(service, async |s, now| super::set_mode(pool, s, LOCAL_NODE, mode, now).await).await
+        self.change(service, async |s, now| super::set_mode(pool, s, mode, now).await).await
     }
 
     /// Creates a key; its secret is in the answer and nowhere else.
     pub async fn create_key(&self, service: &str, name: &str) -> Result<NewKey> {
         let pool = &self.pool;
-        self.change(service, async |s, now| super::create_key(pool, s, LOCAL_NODE, name, now).await).await
+        self.change(service, async |s, now| super::create_key(pool, s, name, now).await).await
     }
 
     /// A new key for the same client; the old one keeps working for `overlap`.
     pub async fn rotate_key(&self, service: &str, id: i64, overlap: Duration) -> Result<NewKey> {
         let pool = &self.pool;
-        self.change(service, async |s, now| super::rotate_key(pool, s, LOCAL_NODE, id, overlap, now).await).await
+        self.change(service, async |s, now| super::rotate_key(pool, s, id, overlap, now).await).await
     }
 
     pub async fn revoke_key(&self, service: &str, id: i64) -> Result<()> {
         let pool = &self.pool;
-        self.change(service, async |s, now| super::revoke_key(pool, s, LOCAL_NODE, id, now).await).await
+        self.change(service, async |s, now| super::revoke_key(pool, s, id, now).await).await
     }
 }

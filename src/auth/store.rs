@@ -8,6 +8,7 @@ use sqlx::Row;
 use super::{AccessView, ApiKey, AuthMode, KeyDigest, NewKey, Policy};
 use crate::error::{Error, Result};
 use crate::registry::to_datetime;
+use crate::store::LOCAL_NODE;
 use crate::store::Pool;
 
 const KEY_COLUMNS: &str = "id, name, prefix, sha256, created_at, expires_at, revoked_at";
@@ -36,30 +37,30 @@ fn key_from_row(row: &sqlx::any::AnyRow, now: i64) -> Result<KeyRow> {
     })
 }
 
-async fn keys(pool: &Pool, service: &str, node: &str, now: i64) -> Result<Vec<KeyRow>> {
+async fn keys(pool: &Pool, service: &str, now: i64) -> Result<Vec<KeyRow>> {
     let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE service = $1 AND node = $2 ORDER BY id"))
         .bind(service)
-        .bind(node)
+        .bind(LOCAL_NODE)
         .fetch_all(pool)
         .await?;
     rows.iter().map(|r| key_from_row(r, now)).collect()
 }
 
-async fn mode(pool: &Pool, service: &str, node: &str) -> Result<AuthMode> {
+async fn mode(pool: &Pool, service: &str) -> Result<AuthMode> {
     let mode: Option<String> = sqlx::query_scalar("SELECT mode FROM deployment_auth WHERE service = $1 AND node = $2")
         .bind(service)
-        .bind(node)
+        .bind(LOCAL_NODE)
         .fetch_optional(pool)
         .await?;
     mode.map_or(Ok(AuthMode::None), |m| AuthMode::parse(&m))
 }
 
 /// A deployment's mode and keys (failures are the caller's to fill in).
-pub(crate) async fn load_view(pool: &Pool, service: &str, node: &str, now: i64) -> Result<AccessView> {
+pub(crate) async fn load_view(pool: &Pool, service: &str, now: i64) -> Result<AccessView> {
     Ok(AccessView {
         service: service.to_owned(),
-        mode: mode(pool, service, node).await?,
-        keys: keys(pool, service, node, now).await?.into_iter().map(|k| k.key).collect(),
+        mode: mode(pool, service).await?,
+        keys: keys(pool, service, now).await?.into_iter().map(|k| k.key).collect(),
         failures: 0,
     })
 }
@@ -78,34 +79,34 @@ fn digest_of(row: &KeyRow) -> Result<KeyDigest> {
 }
 
 /// The policy of every deployment of `node` that has an auth row or keys.
-pub(crate) async fn load_policies(pool: &Pool, node: &str, now: i64) -> Result<HashMap<String, Policy>> {
+pub(crate) async fn load_policies(pool: &Pool, now: i64) -> Result<HashMap<String, Policy>> {
     let services: Vec<String> = sqlx::query_scalar(
         "SELECT service FROM deployment_auth WHERE node = $1 UNION SELECT service FROM api_keys WHERE node = $2",
     )
-    .bind(node)
-    .bind(node)
+    .bind(LOCAL_NODE)
+    .bind(LOCAL_NODE)
     .fetch_all(pool)
     .await?;
     let mut out = HashMap::new();
     for service in services {
-        out.insert(service.clone(), load_policy(pool, &service, node, now).await?);
+        out.insert(service.clone(), load_policy(pool, &service, now).await?);
     }
     Ok(out)
 }
 
-pub(crate) async fn load_policy(pool: &Pool, service: &str, node: &str, now: i64) -> Result<Policy> {
-    let keys = keys(pool, service, node, now).await?;
+pub(crate) async fn load_policy(pool: &Pool, service: &str, now: i64) -> Result<Policy> {
+    let keys = keys(pool, service, now).await?;
     Ok(Policy {
-        mode: mode(pool, service, node).await?,
+        mode: mode(pool, service).await?,
         keys: keys.iter().filter(|k| k.key.revoked_at.is_none()).map(digest_of).collect::<Result<_>>()?,
     })
 }
 
 /// Sets the mode. A mode that needs keys is refused while the deployment has no usable key:
 /// it would lock every client out.
-pub(crate) async fn set_mode(pool: &Pool, service: &str, node: &str, mode: AuthMode, now: i64) -> Result<()> {
+pub(crate) async fn set_mode(pool: &Pool, service: &str, mode: AuthMode, now: i64) -> Result<()> {
     if mode != AuthMode::None {
-        let usable = keys(pool, service, node, now)
+        let usable = keys(pool, service, now)
             .await?
             .iter()
             .any(|k| k.key.revoked_at.is_none() && k.expires_at_ms.is_none_or(|at| now < at));
@@ -121,7 +122,7 @@ pub(crate) async fn set_mode(pool: &Pool, service: &str, node: &str, mode: AuthM
          ON CONFLICT (service, node) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at",
     )
     .bind(service)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(mode.as_str())
     .bind(now)
     .execute(pool)
@@ -132,14 +133,7 @@ pub(crate) async fn set_mode(pool: &Pool, service: &str, node: &str, mode: AuthM
 /// Creates a key; with `expire` = Some((id, at)), also sets that key's expiry, in the same
 /// transaction (rotation).
 /// `now` is the creation time (Unix ms).
-async fn insert_key(
-    pool: &Pool,
-    service: &str,
-    node: &str,
-    name: &str,
-    expire: Option<(i64, i64)>,
-    now: i64,
-) -> Result<NewKey> {
+async fn insert_key(pool: &Pool, service: &str, name: &str, expire: Option<(i64, i64)>, now: i64) -> Result<NewKey> {
     let secret = super::new_secret();
     let prefix = super::shown_prefix(&secret);
     let created_at = now;
@@ -148,14 +142,14 @@ async fn insert_key(
     let mut tx = crate::store::begin_write(pool).await?;
     let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM api_keys WHERE service = $1 AND node = $2")
         .bind(service)
-        .bind(node)
+        .bind(LOCAL_NODE)
         .fetch_one(&mut *tx)
         .await?;
     sqlx::query(
         "INSERT INTO api_keys (service, node, id, name, prefix, sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(service)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(id)
     .bind(name)
     .bind(&prefix)
@@ -170,7 +164,7 @@ async fn insert_key(
         )
         .bind(at)
         .bind(service)
-        .bind(node)
+        .bind(LOCAL_NODE)
         .bind(old)
         .execute(&mut *tx)
         .await?;
@@ -188,13 +182,13 @@ async fn insert_key(
     Ok(NewKey { key, secret })
 }
 
-pub(crate) async fn create_key(pool: &Pool, service: &str, node: &str, name: &str, now: i64) -> Result<NewKey> {
+pub(crate) async fn create_key(pool: &Pool, service: &str, name: &str, now: i64) -> Result<NewKey> {
     let name = super::check_name(name)?;
-    insert_key(pool, service, node, &name, None, now).await
+    insert_key(pool, service, &name, None, now).await
 }
 
-async fn usable_key(pool: &Pool, service: &str, node: &str, id: i64, now: i64) -> Result<KeyRow> {
-    let key = keys(pool, service, node, now).await?.into_iter().find(|k| k.key.id == id);
+async fn usable_key(pool: &Pool, service: &str, id: i64, now: i64) -> Result<KeyRow> {
+    let key = keys(pool, service, now).await?.into_iter().find(|k| k.key.id == id);
     match key {
         None => Err(Error::InvalidInput(format!("'{service}' has no key {id}"))),
         Some(k) if k.key.revoked_at.is_some() => {
@@ -205,34 +199,27 @@ async fn usable_key(pool: &Pool, service: &str, node: &str, id: i64, now: i64) -
 }
 
 /// A new key under the old one's name; the old one keeps working for `overlap`.
-pub(crate) async fn rotate_key(
-    pool: &Pool,
-    service: &str,
-    node: &str,
-    id: i64,
-    overlap: Duration,
-    now: i64,
-) -> Result<NewKey> {
+pub(crate) async fn rotate_key(pool: &Pool, service: &str, id: i64, overlap: Duration, now: i64) -> Result<NewKey> {
     if overlap > super::MAX_OVERLAP {
         return Err(Error::InvalidInput(format!(
             "the overlap may be at most {} days",
             super::MAX_OVERLAP.as_secs() / 86_400
         )));
     }
-    let old = usable_key(pool, service, node, id, now).await?;
+    let old = usable_key(pool, service, id, now).await?;
     let overlap_ms = i64::try_from(overlap.as_millis()).unwrap_or(i64::MAX);
-    insert_key(pool, service, node, &old.key.name, Some((id, now.saturating_add(overlap_ms))), now).await
+    insert_key(pool, service, &old.key.name, Some((id, now.saturating_add(overlap_ms))), now).await
 }
 
 /// Revokes a key at once. Never refused for a usable key, even the last one (a leaked key
 /// must stop working now): the deployment then refuses every request until a key is created
 /// or the mode is set to none.
-pub(crate) async fn revoke_key(pool: &Pool, service: &str, node: &str, id: i64, now: i64) -> Result<()> {
-    usable_key(pool, service, node, id, now).await?;
+pub(crate) async fn revoke_key(pool: &Pool, service: &str, id: i64, now: i64) -> Result<()> {
+    usable_key(pool, service, id, now).await?;
     sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE service = $2 AND node = $3 AND id = $4")
         .bind(now)
         .bind(service)
-        .bind(node)
+        .bind(LOCAL_NODE)
         .bind(id)
         .execute(pool)
         .await?;

@@ -22,6 +22,7 @@ use crate::monitor::Totals;
 use crate::names::VersionId;
 use crate::registry::to_json;
 use crate::router::Mapping;
+use crate::store::LOCAL_NODE;
 use crate::store::Pool;
 
 fn default_steps() -> Vec<f64> {
@@ -233,32 +234,32 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Canary> {
     serde_json::from_str(&state).map_err(|e| Error::Internal(format!("stored canary is unreadable: {e}")))
 }
 
-pub async fn latest(pool: &Pool, service: &str, node: &str) -> Result<Option<Canary>> {
+pub async fn latest(pool: &Pool, service: &str) -> Result<Option<Canary>> {
     let row = sqlx::query("SELECT state_json FROM canaries WHERE service = $1 AND node = $2 ORDER BY id DESC LIMIT 1")
         .bind(service)
-        .bind(node)
+        .bind(LOCAL_NODE)
         .fetch_optional(pool)
         .await?;
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn running(pool: &Pool, node: &str) -> Result<Vec<Canary>> {
+pub async fn running(pool: &Pool) -> Result<Vec<Canary>> {
     let rows =
         sqlx::query("SELECT state_json FROM canaries WHERE node = $1 AND status = 'running' ORDER BY service, id")
-            .bind(node)
+            .bind(LOCAL_NODE)
             .fetch_all(pool)
             .await?;
     rows.iter().map(from_row).collect()
 }
 
-pub async fn save(pool: &Pool, node: &str, c: &Canary, now: DateTime<Utc>) -> Result<()> {
+pub async fn save(pool: &Pool, c: &Canary, now: DateTime<Utc>) -> Result<()> {
     let now = now.timestamp_millis();
     sqlx::query(
         "INSERT INTO canaries (service, node, id, plan_json, state_json, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (service, node, id) DO UPDATE SET state_json = excluded.state_json, status = excluded.status, updated_at = excluded.updated_at",
     )
     .bind(&c.service)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(c.id)
     .bind(to_json(&c.plan)?)
     .bind(to_json(c)?)

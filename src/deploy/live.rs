@@ -17,9 +17,6 @@ use crate::names::VersionId;
 use crate::registry::{self, artifacts::ArtifactStore};
 use crate::store::{self, Pool};
 
-/// The name of the embedded node in the registry's `deployments` table.
-pub const LOCAL_NODE: &str = "local";
-
 pub struct Deployments {
     pool: Pool,
     artifacts: ArtifactStore,
@@ -59,8 +56,8 @@ impl Deployments {
     /// Activates the latest revision of every deployment of this node (at open). One broken
     /// deployment does not keep the others from serving.
     pub async fn activate_all(&self) -> Result<()> {
-        for service in super::deployed_services(&self.pool, LOCAL_NODE).await? {
-            let Some(rev) = super::latest(&self.pool, &service, LOCAL_NODE).await? else { continue };
+        for service in super::deployed_services(&self.pool).await? {
+            let Some(rev) = super::latest(&self.pool, &service).await? else { continue };
             match self.load_models(&service, &rev.config).await {
                 Ok(models) => self.swap_in(&rev, models),
                 Err(e) => tracing::error!(%service, revision = rev.number, "cannot activate: {e}"),
@@ -81,7 +78,7 @@ impl Deployments {
         let models = self.load_models(service, &config).await?;
         let _guard = self.lock.lock().await;
         let now = self.clock.now();
-        let rev = super::append_revision(&self.pool, &service_name, LOCAL_NODE, &config, meta, now).await?;
+        let rev = super::append_revision(&self.pool, &service_name, &config, meta, now).await?;
         self.swap_in(&rev, models);
         tracing::info!(service, revision = rev.number, kind = ?rev.kind, reason = %rev.reason, "config activated");
         if let Err(e) = store::notify(&self.pool, service).await {
@@ -93,7 +90,7 @@ impl Deployments {
     /// Activates the latest committed revision of `service` if it is newer than the live one
     /// (another node of a shared registry committed it).
     pub async fn refresh(&self, service: &str) -> Result<bool> {
-        let Some(rev) = super::latest(&self.pool, service, LOCAL_NODE).await? else { return Ok(false) };
+        let Some(rev) = super::latest(&self.pool, service).await? else { return Ok(false) };
         let current = || self.active(service).is_some_and(|a| a.revision >= rev.number);
         if current() {
             return Ok(false);
@@ -177,7 +174,7 @@ impl Deployments {
     /// Whether every deployment of this node is active (one whose models failed to load at
     /// start is not).
     pub async fn is_ready(&self) -> bool {
-        match super::deployed_services(&self.pool, LOCAL_NODE).await {
+        match super::deployed_services(&self.pool).await {
             Ok(services) => {
                 let live = self.live.load();
                 services.iter().all(|s| live.contains_key(s))

@@ -15,8 +15,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+pub use crate::store::LOCAL_NODE;
 pub use config::{DeploymentConfig, MAX_SHADOW_PERCENT, Serving, Shadow};
-pub use live::{Deployments, LOCAL_NODE};
+pub use live::Deployments;
 
 use crate::error::{Error, Result};
 use crate::model::LoadedModel;
@@ -106,35 +107,35 @@ pub fn single_config(current: Option<DeploymentConfig>, version: &str) -> serde_
 }
 
 /// Every revision of a deployment, oldest first.
-pub async fn revisions(pool: &Pool, service: &str, node: &str) -> Result<Vec<Revision>> {
+pub async fn revisions(pool: &Pool, service: &str) -> Result<Vec<Revision>> {
     let rows = sqlx::query(&format!(
         "SELECT {REVISION_COLUMNS} FROM revisions WHERE service = $1 AND node = $2 ORDER BY number"
     ))
     .bind(service)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .fetch_all(pool)
     .await?;
     rows.iter().map(revision_from_row).collect()
 }
 
 /// The latest revision (the active config), if the service is deployed on `node`.
-pub async fn latest(pool: &Pool, service: &str, node: &str) -> Result<Option<Revision>> {
+pub async fn latest(pool: &Pool, service: &str) -> Result<Option<Revision>> {
     let row = sqlx::query(&format!(
         "SELECT {REVISION_COLUMNS} FROM revisions WHERE service = $1 AND node = $2 ORDER BY number DESC LIMIT 1"
     ))
     .bind(service)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .fetch_optional(pool)
     .await?;
     row.as_ref().map(revision_from_row).transpose()
 }
 
-pub async fn revision(pool: &Pool, service: &str, node: &str, number: i64) -> Result<Revision> {
+pub async fn revision(pool: &Pool, service: &str, number: i64) -> Result<Revision> {
     let row = sqlx::query(&format!(
         "SELECT {REVISION_COLUMNS} FROM revisions WHERE service = $1 AND node = $2 AND number = $3"
     ))
     .bind(service)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(number)
     .fetch_optional(pool)
     .await?;
@@ -145,9 +146,9 @@ pub async fn revision(pool: &Pool, service: &str, node: &str, number: i64) -> Re
 }
 
 /// Services deployed on `node`.
-pub async fn deployed_services(pool: &Pool, node: &str) -> Result<Vec<String>> {
+pub async fn deployed_services(pool: &Pool) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar("SELECT service FROM deployments WHERE node = $1 ORDER BY service")
-        .bind(node)
+        .bind(LOCAL_NODE)
         .fetch_all(pool)
         .await?)
 }
@@ -165,7 +166,6 @@ pub struct RevisionMeta<'a> {
 pub async fn append_revision(
     pool: &Pool,
     service: &ServiceName,
-    node: &str,
     config: &DeploymentConfig,
     meta: RevisionMeta<'_>,
     now: DateTime<Utc>,
@@ -174,21 +174,21 @@ pub async fn append_revision(
     let mut tx = pool.begin().await?;
     sqlx::query("INSERT INTO deployments (service, node, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(service.as_str())
-        .bind(node)
+        .bind(LOCAL_NODE)
         .bind(created_at)
         .execute(&mut *tx)
         .await?;
     let number: i64 =
         sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service = $1 AND node = $2")
             .bind(service.as_str())
-            .bind(node)
+            .bind(LOCAL_NODE)
             .fetch_one(&mut *tx)
             .await?;
     sqlx::query(&format!(
         "INSERT INTO revisions ({REVISION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
     .bind(service.as_str())
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(number)
     .bind(to_json(config)?)
     .bind(meta.kind.as_str())
@@ -209,7 +209,7 @@ pub async fn append_revision(
     tx.commit().await?;
     Ok(Revision {
         service: service.clone(),
-        node: node.to_owned(),
+        node: LOCAL_NODE.to_owned(),
         number,
         config: config.clone(),
         kind: meta.kind,

@@ -9,9 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Engine;
-use crate::deploy::{
-    self, ActiveDeployment, DeploymentConfig, LOCAL_NODE, Revision, RevisionKind, RevisionMeta, Serving,
-};
+use crate::deploy::{self, ActiveDeployment, DeploymentConfig, Revision, RevisionKind, RevisionMeta, Serving};
 use crate::error::{Error, Result};
 use crate::model::LoadedModel;
 use crate::registry::{self, NewVersion, Service, Version};
@@ -51,7 +49,7 @@ impl Engine {
         let mut out = Vec::new();
         for service in registry::list_services(self.pool()).await? {
             let versions = registry::list_versions(self.pool(), service.name.as_str()).await?;
-            let deployment = deploy::latest(self.pool(), service.name.as_str(), LOCAL_NODE).await?;
+            let deployment = deploy::latest(self.pool(), service.name.as_str()).await?;
             out.push(ServiceSummary { service, version_count: versions.len(), deployment });
         }
         Ok(out)
@@ -88,7 +86,7 @@ impl Engine {
     /// Versions of a service, oldest first, with whether each is live and since when.
     pub async fn list_versions(&self, service: &str) -> Result<Vec<VersionView>> {
         let versions = registry::list_versions(self.pool(), service).await?;
-        let revisions = deploy::revisions(self.pool(), service, LOCAL_NODE).await?;
+        let revisions = deploy::revisions(self.pool(), service).await?;
         Ok(versions.into_iter().map(|v| version_view(v, &revisions)).collect())
     }
 
@@ -97,12 +95,12 @@ impl Engine {
     /// The active revision of a service's deployment on this node.
     pub async fn deployment(&self, service: &str) -> Result<Revision> {
         registry::get_service(self.pool(), service).await?;
-        deploy::latest(self.pool(), service, LOCAL_NODE).await?.ok_or_else(|| Error::NotDeployed(service.to_owned()))
+        deploy::latest(self.pool(), service).await?.ok_or_else(|| Error::NotDeployed(service.to_owned()))
     }
 
     pub async fn revisions(&self, service: &str) -> Result<Vec<Revision>> {
         registry::get_service(self.pool(), service).await?;
-        deploy::revisions(self.pool(), service, LOCAL_NODE).await
+        deploy::revisions(self.pool(), service).await
     }
 
     /// Deploys a config as a client sent it (`{"mode":"single","generation":"v2"}` or
@@ -138,7 +136,7 @@ impl Engine {
 
     /// Deploys one version as the single generation, keeping the sticky setting.
     pub async fn deploy_version(&self, service: &str, version: &str, author: &str, reason: &str) -> Result<Revision> {
-        let current = deploy::latest(self.pool(), service, LOCAL_NODE).await?.map(|r| r.config);
+        let current = deploy::latest(self.pool(), service).await?.map(|r| r.config);
         self.deploy(service, &deploy::single_config(current, version), author, reason).await
     }
 
@@ -162,7 +160,7 @@ impl Engine {
                 "revision {target} is already the active revision of '{service}'"
             )));
         }
-        let old = deploy::revision(self.pool(), service, LOCAL_NODE, target).await?;
+        let old = deploy::revision(self.pool(), service, target).await?;
         let reason =
             if reason.trim().is_empty() { format!("rollback to revision {target}") } else { reason.trim().to_owned() };
         let meta = RevisionMeta {

@@ -21,8 +21,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Access;
 use crate::clock::{Clock, SystemClock};
+use crate::deploy::Deployments;
 use crate::deploy::canary::Rollout;
-use crate::deploy::{Deployments, LOCAL_NODE};
 use crate::error::Result;
 use crate::monitor::Monitor;
 use crate::monitor::feedback::RequestIds;
@@ -174,7 +174,7 @@ impl Engine {
             }),
         };
         let inner = &engine.inner;
-        crate::monitor::load(&inner.pool, LOCAL_NODE, engine.instance(), &inner.monitor, engine.now()).await?;
+        crate::monitor::load(&inner.pool, engine.instance(), &inner.monitor, engine.now()).await?;
         engine.heartbeat().await?;
         inner.deployments.activate_all().await?;
         engine.scheduler_start().await?;
@@ -274,7 +274,7 @@ impl Engine {
     /// Writes the monitor's changed minute buckets to the registry now (reports read the
     /// registry, and must include the current minute).
     pub(crate) async fn flush_monitor(&self) -> Result<usize> {
-        crate::monitor::flush(&self.inner.pool, LOCAL_NODE, self.instance(), &self.inner.monitor).await
+        crate::monitor::flush(&self.inner.pool, self.instance(), &self.inner.monitor).await
     }
 
     fn from_weak(weak: &Weak<Inner>) -> Option<Engine> {

@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Map, Value};
 
 use super::Engine;
-use crate::deploy::{ActiveDeployment, LOCAL_NODE};
+use crate::deploy::ActiveDeployment;
 use crate::error::{Error, Result};
 use crate::model::Prediction;
 use crate::monitor::ab::{self, AbReport};
@@ -263,7 +263,7 @@ impl Engine {
     pub async fn monitor(&self, service: &str, minutes: i64) -> Result<MonitorSnapshot> {
         let now = self.now();
         let since = now.timestamp().div_euclid(60) - minutes.clamp(1, crate::monitor::RETENTION_MINUTES) + 1;
-        let others = crate::monitor::others_buckets(self.pool(), LOCAL_NODE, self.instance(), service, since).await?;
+        let others = crate::monitor::others_buckets(self.pool(), self.instance(), service, since).await?;
         Ok(self.inner.monitor.snapshot_with(service, minutes, now, others))
     }
 
@@ -281,13 +281,13 @@ impl Engine {
                 request_id.chars().take(64).collect::<String>(),
             ))
         })?;
-        feedback::insert(self.pool(), LOCAL_NODE, request_id, &served, value, binary, self.now_ms()).await
+        feedback::insert(self.pool(), request_id, &served, value, binary, self.now_ms()).await
     }
 
     /// A/B results of a service's generations from feedback since `since_ms` (Unix ms).
     pub async fn ab_results(&self, service: &str, since_ms: Option<i64>) -> Result<AbReport> {
         crate::registry::get_service(self.pool(), service).await?;
-        let outcomes = feedback::outcomes(self.pool(), LOCAL_NODE, service, since_ms.unwrap_or(0)).await?;
+        let outcomes = feedback::outcomes(self.pool(), service, since_ms.unwrap_or(0)).await?;
         Ok(ab::analyse(service, &outcomes, None))
     }
 }

@@ -7,14 +7,14 @@ use super::Engine;
 use crate::deploy::canary::{
     self, Canary, CanaryAction, CanaryPlan, CanaryStatus, Decision, GateReading, InconclusivePolicy, Measured,
 };
-use crate::deploy::{LOCAL_NODE, Revision, RevisionKind, RevisionMeta, Serving};
+use crate::deploy::{Revision, RevisionKind, RevisionMeta, Serving};
 use crate::error::{Error, Result};
 
 impl Engine {
     /// The latest canary of a deployment (running or finished).
     pub async fn canary(&self, service: &str) -> Result<Canary> {
         crate::registry::get_service(self.pool(), service).await?;
-        canary::latest(self.pool(), service, LOCAL_NODE)
+        canary::latest(self.pool(), service)
             .await?
             .ok_or_else(|| Error::CanaryNotFound(format!("'{service}' has no canary on this node")))
     }
@@ -23,7 +23,7 @@ impl Engine {
     /// under the canary lock so a user's action in between is never overwritten.
     pub async fn canary_pass(&self) -> Result<()> {
         let _guard = self.inner.rollout.lock().await;
-        for c in canary::running(self.pool(), LOCAL_NODE).await? {
+        for c in canary::running(self.pool()).await? {
             let (service, id) = (c.service.clone(), c.id);
             if let Err(e) = self.tick_canary(c).await {
                 tracing::error!(%service, canary = id, "canary step failed: {e}");
@@ -34,7 +34,7 @@ impl Engine {
 
     /// The running or paused canary of a deployment, if any.
     pub(crate) async fn active_canary(&self, service: &str) -> Result<Option<Canary>> {
-        Ok(canary::latest(self.pool(), service, LOCAL_NODE).await?.filter(|c| c.status.is_active()))
+        Ok(canary::latest(self.pool(), service).await?.filter(|c| c.status.is_active()))
     }
 
     /// Starts a canary of `plan.version` against the live config: deploys its first step.
@@ -51,7 +51,7 @@ impl Engine {
         }
         self.get_version(service, plan.version.as_str()).await?;
         let base_rev = self.deployment(service).await?;
-        let id = canary::latest(self.pool(), service, LOCAL_NODE).await?.map_or(1, |c| c.id + 1);
+        let id = canary::latest(self.pool(), service).await?.map_or(1, |c| c.id + 1);
         let mut canary = Canary {
             id,
             service: service.to_owned(),
@@ -72,7 +72,7 @@ impl Engine {
         let message =
             format!("started by {author}: {} at {}% (revision {})", canary.plan.version, canary.percent(), rev.number);
         canary.event(self.now(), message);
-        canary::save(self.pool(), LOCAL_NODE, &canary, self.now()).await?;
+        canary::save(self.pool(), &canary, self.now()).await?;
         Ok(canary)
     }
 
@@ -114,7 +114,7 @@ impl Engine {
                 ));
             }
         }
-        canary::save(self.pool(), LOCAL_NODE, &c, self.now()).await?;
+        canary::save(self.pool(), &c, self.now()).await?;
         Ok(c)
     }
 
@@ -130,7 +130,7 @@ impl Engine {
         if let Some(mut c) = self.active_canary(service).await? {
             c.status = CanaryStatus::Aborted;
             c.event(self.now(), format!("aborted: manual rollback by {author}"));
-            canary::save(self.pool(), LOCAL_NODE, &c, self.now()).await?;
+            canary::save(self.pool(), &c, self.now()).await?;
             self.inner.rollout.set_window(&(c.service.clone(), c.id), None);
         }
         Ok(())
@@ -191,7 +191,7 @@ impl Engine {
                 c.step_started_at = self.now();
                 let message = format!("controller resumed after a restart: {} measured afresh", c.step_label());
                 c.event(self.now(), message);
-                canary::save(self.pool(), LOCAL_NODE, c, self.now()).await?;
+                canary::save(self.pool(), c, self.now()).await?;
                 rollout.set_window(&key, Some((c.step_started_at.timestamp_millis(), now_totals.clone())));
                 now_totals.clone()
             }
@@ -199,7 +199,6 @@ impl Engine {
         let step_minute = c.step_started_at.timestamp().div_euclid(60);
         let others = crate::monitor::others_since(
             self.pool(),
-            LOCAL_NODE,
             self.instance(),
             &c.service,
             c.plan.version.as_str(),
@@ -263,7 +262,7 @@ impl Engine {
             }
         }
         if changed || c.status != status_before || verdict == canary::Verdict::Passed {
-            canary::save(self.pool(), LOCAL_NODE, &c, self.now()).await?;
+            canary::save(self.pool(), &c, self.now()).await?;
         }
         if !c.status.is_active() {
             self.inner.rollout.set_window(&key, None);

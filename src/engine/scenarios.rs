@@ -126,7 +126,6 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::EngineConfig;
-    use crate::deploy::LOCAL_NODE;
     use crate::scenario::store;
     use crate::scenario::{RunStatus, StepStatus};
     use crate::store::lease;
@@ -146,8 +145,8 @@ mod tests {
         let run =
             Run::fresh(&spec, &RunTrigger::manual("t"), RunStatus::Running, StepStatus::Pending, String::new(), now);
         let pool = engine.pool();
-        let ghost = store::insert_run(pool, LOCAL_NODE, "ghost", &run, "").await.expect("insert");
-        let alive = store::insert_run(pool, LOCAL_NODE, "b", &run, "").await.expect("insert");
+        let ghost = store::insert_run(pool, "ghost", &run, "").await.expect("insert");
+        let alive = store::insert_run(pool, "b", &run, "").await.expect("insert");
         lease::try_hold(pool, "instance/b", "b", crate::engine::LEASE_TTL, engine.now_ms()).await.expect("b lives");
 
         engine.scheduler_round(now).await.expect("round");

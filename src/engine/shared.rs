@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 
 use super::Engine;
-use crate::deploy::{self, LOCAL_NODE};
+use crate::deploy;
 use crate::store;
 
 /// Wait before reconnecting a lost listener.
@@ -27,7 +27,7 @@ impl Engine {
     }
 
     async fn resync(&self) {
-        match deploy::deployed_services(self.pool(), LOCAL_NODE).await {
+        match deploy::deployed_services(self.pool()).await {
             Ok(services) => {
                 for service in services {
                     self.on_notification(&service).await;

@@ -16,6 +16,7 @@ use sha2::Sha256;
 use sqlx::Row;
 
 use crate::error::{Error, Result};
+use crate::store::LOCAL_NODE;
 use crate::store::Pool;
 
 /// Which prediction a request id names.
@@ -106,7 +107,6 @@ pub fn outcome_value(v: &serde_json::Value) -> Result<(f64, bool)> {
 
 pub async fn insert(
     pool: &Pool,
-    node: &str,
     request_id: &str,
     served: &Served,
     outcome: f64,
@@ -117,7 +117,7 @@ pub async fn insert(
         "INSERT INTO feedback (service, node, request_id, generation, revision, outcome, \"binary\", created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&served.service)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(request_id)
     .bind(&served.generation)
     .bind(served.revision)
@@ -136,14 +136,13 @@ pub async fn insert(
 }
 
 /// Outcomes per generation since `since_ms`, generations in version order (oldest first).
-pub async fn outcomes(pool: &Pool, node: &str, service: &str, since_ms: i64) -> Result<Vec<(String, Vec<f64>)>> {
-    outcomes_between(pool, node, service, since_ms, i64::MAX).await
+pub async fn outcomes(pool: &Pool, service: &str, since_ms: i64) -> Result<Vec<(String, Vec<f64>)>> {
+    outcomes_between(pool, service, since_ms, i64::MAX).await
 }
 
 /// Outcomes per generation recorded in `[since_ms, until_ms]`, generations in version order.
 pub async fn outcomes_between(
     pool: &Pool,
-    node: &str,
     service: &str,
     since_ms: i64,
     until_ms: i64,
@@ -153,7 +152,7 @@ pub async fn outcomes_between(
          WHERE f.service = $1 AND f.node = $2 AND f.created_at >= $3 AND f.created_at <= $4 ORDER BY v.seq, f.created_at",
     )
     .bind(service)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(since_ms)
     .bind(until_ms)
     .fetch_all(pool)

@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use super::{Bucket, Monitor, RETENTION_MINUTES, Role, Totals, minute_of};
 use crate::error::{Error, Result};
+use crate::store::LOCAL_NODE;
 use crate::store::Pool;
 
 struct Dirty {
@@ -17,7 +18,7 @@ struct Dirty {
 }
 
 /// Writes every changed bucket of `node`, as counted by `instance`, in one transaction.
-pub async fn flush(pool: &Pool, node: &str, instance: &str, monitor: &Monitor) -> Result<usize> {
+pub async fn flush(pool: &Pool, instance: &str, monitor: &Monitor) -> Result<usize> {
     let _serialised = monitor.flush_lock.lock().await;
     let mut dirty = Vec::new();
     if let Ok(map) = monitor.series.read() {
@@ -51,7 +52,7 @@ pub async fn flush(pool: &Pool, node: &str, instance: &str, monitor: &Monitor) -
              latency_json = excluded.latency_json",
         )
         .bind(&d.service)
-        .bind(node)
+        .bind(LOCAL_NODE)
         .bind(instance)
         .bind(&d.generation)
         .bind(d.role.as_str())
@@ -75,7 +76,6 @@ pub async fn flush(pool: &Pool, node: &str, instance: &str, monitor: &Monitor) -
 /// are not included: this instance has them already.
 pub async fn others_buckets(
     pool: &Pool,
-    node: &str,
     instance: &str,
     service: &str,
     since_minute: i64,
@@ -84,7 +84,7 @@ pub async fn others_buckets(
         "SELECT {BUCKET_COLUMNS} FROM traffic_minutes WHERE node = $1 AND instance <> $2 AND instance <> '' \
          AND service = $3 AND minute >= $4 ORDER BY minute"
     ))
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(instance)
     .bind(service)
     .bind(since_minute)
@@ -99,14 +99,13 @@ pub async fn others_buckets(
 /// requests, errors, rejections and the latency of successful ones.
 pub async fn others_since(
     pool: &Pool,
-    node: &str,
     instance: &str,
     service: &str,
     generation: &str,
     since_minute: i64,
 ) -> Result<Totals> {
     let mut totals = Totals::default();
-    for (g, role, b) in others_buckets(pool, node, instance, service, since_minute).await? {
+    for (g, role, b) in others_buckets(pool, instance, service, since_minute).await? {
         if role == Role::Live && g == generation {
             totals.ok += b.requests.saturating_sub(b.errors + b.rejected);
             totals.errors += b.errors;
@@ -141,12 +140,12 @@ fn bucket_from_row(row: &sqlx::any::AnyRow) -> Result<(String, String, Role, Buc
 
 /// Loads the retained minutes `instance` counted for `node` into an empty monitor (at start),
 /// with those written before instances existed.
-pub async fn load(pool: &Pool, node: &str, instance: &str, monitor: &Monitor, now: DateTime<Utc>) -> Result<usize> {
+pub async fn load(pool: &Pool, instance: &str, monitor: &Monitor, now: DateTime<Utc>) -> Result<usize> {
     let since = minute_of(now) - RETENTION_MINUTES + 1;
     let rows = sqlx::query(&format!(
         "SELECT {BUCKET_COLUMNS} FROM traffic_minutes WHERE node = $1 AND (instance = $2 OR instance = '') AND minute >= $3 ORDER BY minute"
     ))
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(instance)
     .bind(since)
     .fetch_all(pool)

@@ -165,11 +165,10 @@ pub async fn collect(
             until.to_rfc3339()
         )));
     }
-    let node = LOCAL_NODE;
     let svc = registry::get_service(pool, service).await?;
     let (since_ms, until_ms) = (since.timestamp_millis(), until.timestamp_millis());
 
-    let all_revisions = deploy::revisions(pool, service, node).await?;
+    let all_revisions = deploy::revisions(pool, service).await?;
     let active_at_start = all_revisions.iter().rev().find(|r| r.created_at < since).map(|r| r.number);
     let revisions: Vec<Revision> = all_revisions
         .into_iter()
@@ -179,7 +178,7 @@ pub async fn collect(
     let (first_minute, last_minute) = (since_ms.div_euclid(60_000), until_ms.div_euclid(60_000));
     let step = step_for(last_minute - first_minute + 1);
     let traffic = read_traffic(pool, service, first_minute, last_minute, step).await?;
-    let outcomes = feedback::outcomes_between(pool, node, service, since_ms, until_ms).await?;
+    let outcomes = feedback::outcomes_between(pool, service, since_ms, until_ms).await?;
     let ab = ab::analyse(service, &outcomes, None);
 
     let mut involved: BTreeSet<String> = traffic.keys().cloned().collect();
@@ -229,7 +228,7 @@ pub async fn collect(
     Ok(ReportData {
         service: svc.name.to_string(),
         description: svc.description,
-        node: node.to_owned(),
+        node: LOCAL_NODE.to_owned(),
         since,
         until,
         generated_at,

@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex};
 use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
-use crate::deploy::{LOCAL_NODE, Revision};
+use crate::deploy::Revision;
 use crate::error::{Error, Result};
 use crate::model::LoadedModel;
 use crate::registry::{self, NewVersion, Version};
@@ -274,7 +274,7 @@ impl Scenarios {
         // A disabled trigger keeps no bookkeeping: enabling it later starts from that moment
         // instead of firing for the time it was off.
         let keys: Vec<String> = spec.cron_triggers().filter(|(_, c)| c.enabled).map(|(i, c)| c.key(i)).collect();
-        store::sync_triggers(&self.pool, LOCAL_NODE, spec.name.as_str(), &keys, now).await?;
+        store::sync_triggers(&self.pool, spec.name.as_str(), &keys, now).await?;
         tracing::info!(scenario = %spec.name, steps = spec.steps.len(), "scenario saved");
         self.get_scenario(spec.name.as_str()).await
     }
@@ -294,7 +294,7 @@ impl Scenarios {
 
     async fn scenario_view(&self, stored: store::StoredScenario) -> Result<ScenarioView> {
         let name = stored.spec.name.to_string();
-        let last_run = store::runs(&self.pool, LOCAL_NODE, &name, 1).await?.into_iter().next();
+        let last_run = store::runs(&self.pool, &name, 1).await?.into_iter().next();
         let now = self.clock.now();
         let next_fire = stored
             .spec
@@ -372,7 +372,7 @@ impl Scenarios {
         let name = spec.name.to_string();
         let now = self.clock.now();
         let mut run = Run::fresh(&spec, &trigger, RunStatus::Running, StepStatus::Pending, String::new(), now);
-        run.id = store::insert_run(&self.pool, LOCAL_NODE, &self.instance, &run, "").await?;
+        run.id = store::insert_run(&self.pool, &self.instance, &run, "").await?;
         self.set_running_id(&name, run.id);
         let run_dir = self.data_dir.join("scenarios").join(&name).join("runs").join(run.id.to_string());
         run.variables = self.run_variables(&spec, run.id, &run_dir, now);
@@ -419,20 +419,18 @@ impl Scenarios {
     pub async fn scenario_runs(&self, name: &str, limit: usize) -> Result<Vec<Run>> {
         if store::get(&self.pool, name).await?.is_none() {
             // Runs of a deleted scenario are still listed.
-            let runs = store::runs(&self.pool, LOCAL_NODE, name, 1).await?;
+            let runs = store::runs(&self.pool, name, 1).await?;
             if runs.is_empty() {
                 return Err(Error::ScenarioNotFound(short(name)));
             }
         }
         let limit = limit.clamp(1, MAX_RUNS_LISTED) as i64;
-        store::runs(&self.pool, LOCAL_NODE, name, limit).await
+        store::runs(&self.pool, name, limit).await
     }
 
     /// One run with its log.
     pub async fn scenario_run(&self, name: &str, id: i64) -> Result<Run> {
-        store::run(&self.pool, LOCAL_NODE, name, id)
-            .await?
-            .ok_or_else(|| Error::RunNotFound { scenario: short(name), id })
+        store::run(&self.pool, name, id).await?.ok_or_else(|| Error::RunNotFound { scenario: short(name), id })
     }
 
     /// Cancels a run in progress: its command is killed, no later step runs. Returns the run

@@ -19,7 +19,6 @@ use super::spec::{CommandLine, CreateVersion, Evaluate, RunCommand, Scenario, St
 use super::store::{self, Run, RunStatus, StepStatus};
 use super::template;
 use crate::clock::Clock;
-use crate::deploy::LOCAL_NODE;
 use crate::deploy::Serving;
 use crate::error::{Error, Result};
 use crate::registry::{NewVersion, Provenance};
@@ -109,7 +108,7 @@ impl Recorder {
             let tail = s.log.get(s.persisted..).unwrap_or_default().to_owned();
             (s.run.clone(), tail, s.log.len())
         };
-        let written = store::update_run(&self.pool, LOCAL_NODE, &run, &tail).await;
+        let written = store::update_run(&self.pool, &run, &tail).await;
         match written {
             Ok(true) => {
                 if let Ok(mut s) = self.state.lock() {

@@ -20,7 +20,6 @@ use super::RunTrigger;
 use super::spec::OnMissed;
 use super::store::{self, Run, RunStatus, StepStatus};
 use super::{Host, Scenarios};
-use crate::deploy::LOCAL_NODE;
 use crate::error::{Error, Result};
 
 /// What a scheduler pass did for one scenario.
@@ -44,7 +43,7 @@ impl Scenarios {
         let now = self.clock.now();
         let me = self.instance.clone();
         // Runs recorded before instances existed have none.
-        for run in store::abandon_running(&self.pool, LOCAL_NODE, now, |i| i == me || i.is_empty()).await? {
+        for run in store::abandon_running(&self.pool, now, |i| i == me || i.is_empty()).await? {
             tracing::warn!(scenario = %run.scenario, run = run.id, "{}", run.message);
         }
         Ok(())
@@ -61,7 +60,7 @@ impl Scenarios {
     /// instead of running forever. `alive` lists the live instances; it is asked only when
     /// another instance has a run in progress.
     pub async fn abandon_orphaned_runs(&self, alive: impl AsyncFnOnce() -> Result<Vec<String>>) -> Result<()> {
-        let running = store::running_instances(&self.pool, LOCAL_NODE).await?;
+        let running = store::running_instances(&self.pool).await?;
         let me = self.instance.clone();
         if running.iter().all(|i| *i == me) {
             return Ok(()); // the usual case, checked without reading any run
@@ -71,7 +70,7 @@ impl Scenarios {
         if !running.iter().any(|i| dead(i)) {
             return Ok(());
         }
-        for run in store::abandon_running(&self.pool, LOCAL_NODE, self.clock.now(), dead).await? {
+        for run in store::abandon_running(&self.pool, self.clock.now(), dead).await? {
             tracing::warn!(scenario = %run.scenario, run = run.id, "{} (its instance is gone)", run.message);
         }
         Ok(())
@@ -93,9 +92,9 @@ impl Scenarios {
                     }
                 };
                 let key = c.key(i);
-                match store::last_checked(&self.pool, LOCAL_NODE, &name, &key).await? {
+                match store::last_checked(&self.pool, &name, &key).await? {
                     // A trigger without bookkeeping (saved by an older node) starts from now.
-                    None => store::set_checked(&self.pool, LOCAL_NODE, &name, &key, now).await?,
+                    None => store::set_checked(&self.pool, &name, &key, now).await?,
                     Some(last) => {
                         if let Some(d) = schedule.due(last, now) {
                             due.push((key, c.clone(), d));
@@ -105,7 +104,7 @@ impl Scenarios {
             }
             let Some((_, c, d)) = due.first().cloned() else { continue };
             for (key, _, _) in &due {
-                store::set_checked(&self.pool, LOCAL_NODE, &name, key, now).await?;
+                store::set_checked(&self.pool, &name, key, now).await?;
             }
             let outcome = if at_start {
                 let trigger = RunTrigger::Missed {
@@ -178,7 +177,7 @@ impl Scenarios {
         let now = self.clock.now();
         let mut run = Run::fresh(spec, trigger, status, StepStatus::Skipped, why.clone(), now);
         let log = format!("[{}] {why}\n", now.format("%Y-%m-%d %H:%M:%S"));
-        run.id = store::insert_run(&self.pool, LOCAL_NODE, &self.instance, &run, &log).await?;
+        run.id = store::insert_run(&self.pool, &self.instance, &run, &log).await?;
         tracing::info!(scenario = name, run = run.id, status = status.as_str(), "{why}");
         Ok(run)
     }

@@ -10,6 +10,7 @@ use sqlx::Row;
 use super::spec::Scenario;
 use crate::error::{Error, Result};
 use crate::registry::{to_datetime, to_json};
+use crate::store::LOCAL_NODE;
 use crate::store::Pool;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -261,18 +262,18 @@ pub async fn delete(pool: &Pool, name: &str) -> Result<bool> {
 
 /// Makes the bookkeeping match the triggers: a new trigger starts counting from `now` (it
 /// has missed nothing), a removed one is forgotten, an unchanged one keeps its time.
-pub async fn sync_triggers(pool: &Pool, node: &str, scenario: &str, keys: &[String], now: DateTime<Utc>) -> Result<()> {
+pub async fn sync_triggers(pool: &Pool, scenario: &str, keys: &[String], now: DateTime<Utc>) -> Result<()> {
     let mut tx = crate::store::begin_write(pool).await?;
     let existing: Vec<String> =
         sqlx::query_scalar("SELECT trigger_key FROM scenario_triggers WHERE scenario = $1 AND node = $2")
             .bind(scenario)
-            .bind(node)
+            .bind(LOCAL_NODE)
             .fetch_all(&mut *tx)
             .await?;
     for key in existing.iter().filter(|k| !keys.contains(k)) {
         sqlx::query("DELETE FROM scenario_triggers WHERE scenario = $1 AND node = $2 AND trigger_key = $3")
             .bind(scenario)
-            .bind(node)
+            .bind(LOCAL_NODE)
             .bind(key)
             .execute(&mut *tx)
             .await?;
@@ -282,7 +283,7 @@ pub async fn sync_triggers(pool: &Pool, node: &str, scenario: &str, keys: &[Stri
             "INSERT INTO scenario_triggers (scenario, node, trigger_key, last_checked_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(scenario)
-        .bind(node)
+        .bind(LOCAL_NODE)
         .bind(key)
         .bind(now.timestamp_millis())
         .execute(&mut *tx)
@@ -292,25 +293,25 @@ pub async fn sync_triggers(pool: &Pool, node: &str, scenario: &str, keys: &[Stri
     Ok(())
 }
 
-pub async fn last_checked(pool: &Pool, node: &str, scenario: &str, key: &str) -> Result<Option<DateTime<Utc>>> {
+pub async fn last_checked(pool: &Pool, scenario: &str, key: &str) -> Result<Option<DateTime<Utc>>> {
     let ms: Option<i64> = sqlx::query_scalar(
         "SELECT last_checked_at FROM scenario_triggers WHERE scenario = $1 AND node = $2 AND trigger_key = $3",
     )
     .bind(scenario)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(key)
     .fetch_optional(pool)
     .await?;
     Ok(ms.map(to_datetime))
 }
 
-pub async fn set_checked(pool: &Pool, node: &str, scenario: &str, key: &str, at: DateTime<Utc>) -> Result<()> {
+pub async fn set_checked(pool: &Pool, scenario: &str, key: &str, at: DateTime<Utc>) -> Result<()> {
     sqlx::query(
         "INSERT INTO scenario_triggers (scenario, node, trigger_key, last_checked_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (scenario, node, trigger_key) DO UPDATE SET last_checked_at = excluded.last_checked_at",
     )
     .bind(scenario)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(key)
     .bind(at.timestamp_millis())
     .execute(pool)
@@ -345,7 +346,7 @@ fn run_from_row(row: &sqlx::any::AnyRow, with_log: bool) -> Result<Run> {
 
 /// Records a new run with the next id of its scenario; returns the id.
 /// Records a new run of `node`'s scenario, executed by `instance`; returns its id.
-pub async fn insert_run(pool: &Pool, node: &str, instance: &str, run: &Run, log: &str) -> Result<i64> {
+pub async fn insert_run(pool: &Pool, instance: &str, run: &Run, log: &str) -> Result<i64> {
     // IMMEDIATE: the transaction reads then writes; a deferred one could not upgrade while
     // another connection writes (SQLite answers "database is locked" at once, not after the
     // busy timeout).
@@ -353,7 +354,7 @@ pub async fn insert_run(pool: &Pool, node: &str, instance: &str, run: &Run, log:
     let id: i64 =
         sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM scenario_runs WHERE scenario = $1 AND node = $2")
             .bind(&run.scenario)
-            .bind(node)
+            .bind(LOCAL_NODE)
             .fetch_one(&mut *tx)
             .await?;
     sqlx::query(&format!(
@@ -369,7 +370,7 @@ pub async fn insert_run(pool: &Pool, node: &str, instance: &str, run: &Run, log:
     .bind(to_json(&run.variables)?)
     .bind(run.started_at.timestamp_millis())
     .bind(run.ended_at.map(|t| t.timestamp_millis()))
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(log)
     .bind(instance)
     .execute(&mut *tx)
@@ -382,7 +383,7 @@ pub async fn insert_run(pool: &Pool, node: &str, instance: &str, run: &Run, log:
 /// write) to its log. Only a row still `running` is changed, so a process that lost its run
 /// (marked abandoned by a newer process) cannot bring it back. Returns whether the row was
 /// written.
-pub async fn update_run(pool: &Pool, node: &str, run: &Run, log_tail: &str) -> Result<bool> {
+pub async fn update_run(pool: &Pool, run: &Run, log_tail: &str) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE scenario_runs SET status = $1, message = $2, steps_json = $3, variables_json = $4, log = log || $5, \
          ended_at = $6 WHERE scenario = $7 AND node = $8 AND id = $9 AND status = 'running'",
@@ -394,7 +395,7 @@ pub async fn update_run(pool: &Pool, node: &str, run: &Run, log_tail: &str) -> R
     .bind(log_tail)
     .bind(run.ended_at.map(|t| t.timestamp_millis()))
     .bind(&run.scenario)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(run.id)
     .execute(pool)
     .await?;
@@ -402,7 +403,7 @@ pub async fn update_run(pool: &Pool, node: &str, run: &Run, log_tail: &str) -> R
 }
 
 /// A scenario's runs, newest first, without their logs.
-pub async fn runs(pool: &Pool, node: &str, scenario: &str, limit: i64) -> Result<Vec<Run>> {
+pub async fn runs(pool: &Pool, scenario: &str, limit: i64) -> Result<Vec<Run>> {
     if !nameable(scenario) {
         return Ok(Vec::new());
     }
@@ -410,7 +411,7 @@ pub async fn runs(pool: &Pool, node: &str, scenario: &str, limit: i64) -> Result
         "SELECT {RUN_COLUMNS} FROM scenario_runs WHERE scenario = $1 AND node = $2 ORDER BY id DESC LIMIT $3"
     ))
     .bind(scenario)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(limit)
     .fetch_all(pool)
     .await?;
@@ -418,7 +419,7 @@ pub async fn runs(pool: &Pool, node: &str, scenario: &str, limit: i64) -> Result
 }
 
 /// One run with its log.
-pub async fn run(pool: &Pool, node: &str, scenario: &str, id: i64) -> Result<Option<Run>> {
+pub async fn run(pool: &Pool, scenario: &str, id: i64) -> Result<Option<Run>> {
     if !nameable(scenario) {
         return Ok(None);
     }
@@ -426,7 +427,7 @@ pub async fn run(pool: &Pool, node: &str, scenario: &str, id: i64) -> Result<Opt
         "SELECT {RUN_COLUMNS}, log FROM scenario_runs WHERE scenario = $1 AND node = $2 AND id = $3"
     ))
     .bind(scenario)
-    .bind(node)
+    .bind(LOCAL_NODE)
     .bind(id)
     .fetch_optional(pool)
     .await?;
@@ -434,9 +435,9 @@ pub async fn run(pool: &Pool, node: &str, scenario: &str, id: i64) -> Result<Opt
 }
 
 /// The instances executing runs of `node` now.
-pub async fn running_instances(pool: &Pool, node: &str) -> Result<Vec<String>> {
+pub async fn running_instances(pool: &Pool) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar("SELECT DISTINCT instance FROM scenario_runs WHERE node = $1 AND status = 'running'")
-        .bind(node)
+        .bind(LOCAL_NODE)
         .fetch_all(pool)
         .await?)
 }
@@ -445,16 +446,11 @@ pub async fn running_instances(pool: &Pool, node: &str) -> Result<Vec<String>> {
 /// no process runs them any more (this instance at its start, or an instance that stopped).
 /// Their steps in progress are marked abandoned, the ones not started skipped, and a line is
 /// appended to the log. Returns the runs changed.
-pub async fn abandon_running(
-    pool: &Pool,
-    node: &str,
-    at: DateTime<Utc>,
-    dead: impl Fn(&str) -> bool,
-) -> Result<Vec<Run>> {
+pub async fn abandon_running(pool: &Pool, at: DateTime<Utc>, dead: impl Fn(&str) -> bool) -> Result<Vec<Run>> {
     let rows = sqlx::query(&format!(
         "SELECT {RUN_COLUMNS}, log, instance FROM scenario_runs WHERE node = $1 AND status = 'running' ORDER BY scenario, id"
     ))
-    .bind(node)
+    .bind(LOCAL_NODE)
     .fetch_all(pool)
     .await?;
     let mut out = Vec::new();
@@ -484,7 +480,7 @@ pub async fn abandon_running(
         };
         let newline = if !log.is_empty() && !log.ends_with('\n') { "\n" } else { "" };
         let note = format!("{newline}[{}] {}\n", at.format("%Y-%m-%d %H:%M:%S"), run.message);
-        update_run(pool, node, &run, &note).await?;
+        update_run(pool, &run, &note).await?;
         run.update_progress();
         out.push(run);
     }

@@ -132,6 +132,11 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The value of every `node` column: the registry was designed for several API nodes per
+/// console; this process is always `local` (nodes sharing a registry are told apart by their
+/// instance instead).
+pub const LOCAL_NODE: &str = "local";
+
 /// Milliseconds since the Unix epoch: the registry's one time unit.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
