@@ -142,7 +142,7 @@ pub fn csv_files(data: &ReportData) -> Vec<CsvFile> {
             c.generation.clone(),
             c.baseline.clone(),
             c.difference.to_string(),
-            c.test.clone(),
+            c.test.to_string(),
             c.statistic.to_string(),
             c.p_value.to_string(),
         ]);
