@@ -67,14 +67,8 @@ pub(crate) async fn load_view(pool: &Pool, service: &str, now: i64) -> Result<Ac
 
 fn digest_of(row: &KeyRow) -> Result<KeyDigest> {
     let mut digest = [0u8; 32];
-    let hex = row.sha256.as_bytes();
-    if hex.len() != 64 {
-        return Err(Error::Internal(format!("stored digest of key {} is damaged", row.key.id)));
-    }
-    for (i, pair) in hex.chunks(2).enumerate() {
-        let s = std::str::from_utf8(pair).map_err(|_| Error::Internal("stored key digest is not hex".into()))?;
-        digest[i] = u8::from_str_radix(s, 16).map_err(|_| Error::Internal("stored key digest is not hex".into()))?;
-    }
+    hex::decode_to_slice(&row.sha256, &mut digest)
+        .map_err(|e| Error::Internal(format!("stored digest of key {} is damaged: {e}", row.key.id)))?;
     Ok(KeyDigest { name: row.key.name.clone(), digest, expires_at_ms: row.expires_at_ms })
 }
 
@@ -153,7 +147,7 @@ async fn insert_key(pool: &Pool, service: &str, name: &str, expire: Option<(i64,
     .bind(id)
     .bind(name)
     .bind(&prefix)
-    .bind(crate::store::hex(&super::digest(&secret)))
+    .bind(hex::encode(super::digest(&secret)))
     .bind(created_at)
     .execute(&mut *tx)
     .await?;
@@ -224,4 +218,40 @@ pub(crate) async fn revoke_key(pool: &Pool, service: &str, id: i64, now: i64) ->
         .execute(pool)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{KeyStatus, digest};
+
+    fn row(sha256: &str) -> KeyRow {
+        KeyRow {
+            key: ApiKey {
+                id: 7,
+                name: "ci".into(),
+                prefix: "sy_abc".into(),
+                created_at: to_datetime(0),
+                expires_at: None,
+                revoked_at: None,
+                status: KeyStatus::Active,
+            },
+            sha256: sha256.into(),
+            expires_at_ms: None,
+        }
+    }
+
+    /// Key digests are stored as 64 lowercase hex digits (SHA-256 of the secret) and read back
+    /// into the bytes the request path compares; a damaged one names its key.
+    #[test]
+    fn stored_digests_are_hex() {
+        let stored = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        assert_eq!(digest("hello").iter().map(|b| format!("{b:02x}")).collect::<String>(), stored);
+        assert_eq!(digest_of(&row(stored)).expect("digest").digest, digest("hello"));
+        assert_eq!(digest_of(&row(&stored.to_uppercase())).expect("digest").digest, digest("hello"));
+        for damaged in [&stored[1..], &stored.replace('2', "g"), "", &format!("{stored}00")] {
+            let err = digest_of(&row(damaged)).map(|_| ()).expect_err("damaged").to_string();
+            assert!(err.contains("stored digest of key 7 is damaged"), "{damaged}: {err}");
+        }
+    }
 }

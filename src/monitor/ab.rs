@@ -16,6 +16,32 @@ pub enum OutcomeKind {
     Numeric,
 }
 
+/// The test behind a comparison; in JSON `two_proportion_z` or `welch_t`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AbTest {
+    /// Two-proportion z-test: every outcome is 0 or 1.
+    TwoProportionZ,
+    /// Welch's t-test: numeric outcomes.
+    WelchT,
+}
+
+impl AbTest {
+    /// The name in JSON, CSV and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AbTest::TwoProportionZ => "two_proportion_z",
+            AbTest::WelchT => "welch_t",
+        }
+    }
+}
+
+impl std::fmt::Display for AbTest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AbGroup {
     pub generation: String,
@@ -32,7 +58,7 @@ pub struct AbComparison {
     pub baseline: String,
     /// mean(generation) − mean(baseline).
     pub difference: f64,
-    pub test: String,
+    pub test: AbTest,
     pub statistic: f64,
     pub p_value: f64,
 }
@@ -88,7 +114,7 @@ fn compare(generation: &str, a: &[f64], baseline: &str, b: &[f64], kind: Outcome
             let pooled = (a.iter().sum::<f64>() + b.iter().sum::<f64>()) / (na + nb);
             let se = (pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb)).sqrt();
             let z = if se > 0.0 { difference / se } else { 0.0 };
-            ("two_proportion_z", z, normal_two_sided_p(z))
+            (AbTest::TwoProportionZ, z, normal_two_sided_p(z))
         }
         OutcomeKind::Numeric => {
             let (va, vb) = (variance(a) / na, variance(b) / nb);
@@ -96,9 +122,9 @@ fn compare(generation: &str, a: &[f64], baseline: &str, b: &[f64], kind: Outcome
             if se > 0.0 {
                 let t = difference / se;
                 let df = (va + vb).powi(2) / (va * va / (na - 1.0) + vb * vb / (nb - 1.0));
-                ("welch_t", t, t_two_sided_p(t, df))
+                (AbTest::WelchT, t, t_two_sided_p(t, df))
             } else {
-                ("welch_t", 0.0, if difference == 0.0 { 1.0 } else { 0.0 })
+                (AbTest::WelchT, 0.0, if difference == 0.0 { 1.0 } else { 0.0 })
             }
         }
     };
@@ -106,7 +132,7 @@ fn compare(generation: &str, a: &[f64], baseline: &str, b: &[f64], kind: Outcome
         generation: generation.to_owned(),
         baseline: baseline.to_owned(),
         difference,
-        test: test.to_owned(),
+        test,
         statistic,
         p_value,
     }
@@ -211,6 +237,22 @@ mod tests {
                 assert!(close(got.p_value, want.p_value), "{}: p {} vs {}", case.name, got.p_value, want.p_value);
             }
         }
+    }
+
+    /// The JSON names of the tests are those the API always had (the UI and clients read them).
+    #[test]
+    fn tests_keep_their_json_names() {
+        for (test, name) in [(AbTest::TwoProportionZ, "two_proportion_z"), (AbTest::WelchT, "welch_t")] {
+            assert_eq!(serde_json::to_value(test).expect("json"), serde_json::json!(name));
+            assert_eq!(serde_json::from_value::<AbTest>(serde_json::json!(name)).expect("read"), test);
+            assert_eq!((test.as_str(), test.to_string()), (name, name.to_owned()));
+        }
+        let binary = analyse("s", &[("v1".into(), [0.0, 1.0].repeat(6)), ("v2".into(), vec![1.0; 12])], None);
+        assert_eq!(binary.comparisons[0].test, AbTest::TwoProportionZ);
+        let numeric = analyse("s", &[("v1".into(), [0.5, 2.0].repeat(6)), ("v2".into(), vec![1.5; 12])], None);
+        assert_eq!(numeric.comparisons[0].test, AbTest::WelchT);
+        let json = serde_json::to_value(&numeric.comparisons[0]).expect("json");
+        assert_eq!(json["test"], "welch_t");
     }
 
     #[test]

@@ -49,47 +49,47 @@ impl RequestIds {
         self.id_with_nonce(service, generation, revision, rand::random())
     }
 
-    fn id_with_nonce(&self, service: &str, generation: &str, revision: i64, nonce: u64) -> String {
-        let tag = self.tag(service, generation, revision, nonce);
-        format!("{nonce:016x}-{revision}-{tag:016x}-{generation}")
+    fn id_with_nonce(&self, service: &str, generation: &str, revision: i64, nonce: [u8; 8]) -> String {
+        let nonce = hex::encode(nonce);
+        let mac = self.mac(service, generation, revision, &nonce).finalize().into_bytes();
+        format!("{nonce}-{revision}-{}-{generation}", hex::encode(&mac[..8]))
     }
 
     /// The prediction `id` names, if this registry issued it for `service`.
     pub fn verify(&self, service: &str, id: &str) -> Option<Served> {
         let mut parts = id.splitn(4, '-');
         let (nonce, revision, tag, generation) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if nonce.len() != 16 || tag.len() != 16 || generation.is_empty() {
+        let (mut nonce_bytes, mut tag_bytes) = ([0u8; 8], [0u8; 8]);
+        hex::decode_to_slice(nonce, &mut nonce_bytes).ok()?;
+        hex::decode_to_slice(tag, &mut tag_bytes).ok()?;
+        // One spelling per id: feedback is deduplicated on the id as sent, so an uppercase
+        // variant must not count as another prediction.
+        if generation.is_empty() || nonce.bytes().chain(tag.bytes()).any(|b| b.is_ascii_uppercase()) {
             return None;
         }
-        let nonce = u64::from_str_radix(nonce, 16).ok()?;
-        let tag = u64::from_str_radix(tag, 16).ok()?;
         let revision: i64 = revision.parse().ok()?;
-        // Constant time: the tag is the first 64 bits of the MAC.
-        let mac = self.mac(service, generation, revision, nonce);
-        mac.verify_truncated_left(&tag.to_be_bytes()).is_ok().then(|| Served {
+        // Over the nonce as issued (lowercase); constant time: the tag is the MAC's first 8 bytes.
+        let mac = self.mac(service, generation, revision, &hex::encode(nonce_bytes));
+        mac.verify_truncated_left(&tag_bytes).is_ok().then(|| Served {
             service: service.to_owned(),
             generation: generation.to_owned(),
             revision,
         })
     }
 
-    fn mac(&self, service: &str, generation: &str, revision: i64, nonce: u64) -> Hmac<Sha256> {
-        // The message is `service \n generation \n revision \n nonce (16 hex digits)`, fed in
-        // pieces: no allocation on the request path.
+    /// The keyed MAC over an id's parts, `service \n generation \n revision \n nonce` with the
+    /// nonce in hex, fed in pieces: nothing is formatted on the heap per request.
+    fn mac(&self, service: &str, generation: &str, revision: i64, nonce: &str) -> Hmac<Sha256> {
+        let mut digits = [0u8; 20]; // an i64 in decimal: at most 19 digits and a sign
+        let len = {
+            let mut w = &mut digits[..];
+            write!(w, "{revision}").map(|()| 20 - w.len()).unwrap_or(0)
+        };
         let mut mac = self.mac.clone();
-        for part in [service.as_bytes(), b"\n", generation.as_bytes(), b"\n"] {
+        for part in [service.as_bytes(), b"\n", generation.as_bytes(), b"\n", &digits[..len], b"\n", nonce.as_bytes()] {
             mac.update(part);
         }
-        let mut tail = [0u8; 40]; // at most 20 digits and a sign, a newline, 16 hex digits
-        let mut w = &mut tail[..];
-        let written = write!(w, "{revision}\n{nonce:016x}").map(|()| 40 - w.len()).unwrap_or(0);
-        mac.update(&tail[..written]);
         mac
-    }
-
-    fn tag(&self, service: &str, generation: &str, revision: i64, nonce: u64) -> u64 {
-        let mac = self.mac(service, generation, revision, nonce).finalize().into_bytes();
-        u64::from_be_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]])
     }
 }
 
@@ -192,10 +192,16 @@ mod tests {
             format!("{}-{revision}-{tag}-{generation}", "0".repeat(16)),
             format!("{nonce}-{revision}-{}-{generation}", "0".repeat(16)),
             format!("{nonce}-{revision}-{tag}-"),
+            format!("{}-{revision}-{tag}-{generation}", nonce.to_uppercase()),
+            format!("{nonce}-{revision}-{}-{generation}", tag.to_uppercase()),
             "x".into(),
             "".into(),
             "0-0-0-v1".into(),
-        ] {
+        ]
+        .into_iter()
+        .filter(|f| *f != id)
+        // (an all-digit nonce or tag has no uppercase variant)
+        {
             assert_eq!(ids.verify("iris", &forged), None, "{forged}");
         }
     }
@@ -205,12 +211,12 @@ mod tests {
     #[test]
     fn request_ids_are_pinned() {
         let ids = RequestIds::new(b"registry secret");
-        let id = ids.id_with_nonce("iris", "retrained-2026.11-7f3a", 12, 0x0123_4567_89ab_cdef);
+        let id = ids.id_with_nonce("iris", "retrained-2026.11-7f3a", 12, 0x0123_4567_89ab_cdef_u64.to_be_bytes());
         assert_eq!(id, "0123456789abcdef-12-a0d0cf650e21c3c5-retrained-2026.11-7f3a");
         assert!(ids.verify("iris", &id).is_some());
         let secret: Vec<u8> = (0..32).collect();
         let ids = RequestIds::new(&secret);
-        let id = ids.id_with_nonce("iris", "v1", 1, 0xff);
+        let id = ids.id_with_nonce("iris", "v1", 1, 0xff_u64.to_be_bytes());
         assert_eq!(id, "00000000000000ff-1-7e70f84e821d6d02-v1");
         assert_eq!(ids.verify("iris", &id).map(|s| s.revision), Some(1));
     }

@@ -46,7 +46,7 @@ pub fn color(index: usize) -> RGBColor {
 /// The same colour as CSS hex (`#4e79a7`), for the HTML tables.
 pub fn color_hex(index: usize) -> String {
     let RGBColor(r, g, b) = color(index);
-    format!("#{r:02x}{g:02x}{b:02x}")
+    format!("#{}", hex::encode([r, g, b]))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

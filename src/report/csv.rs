@@ -13,14 +13,10 @@ pub struct CsvFile {
 }
 
 impl CsvFile {
-    /// Data rows (the header excluded).
+    /// Data rows (the header excluded); a quoted field may hold line breaks.
     pub fn rows(&self) -> usize {
-        self.content.lines().count().saturating_sub(1)
+        csv::Reader::from_reader(self.content.as_bytes()).records().count()
     }
-}
-
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -28,20 +24,27 @@ fn opt(v: Option<f64>) -> String {
 }
 
 struct Table {
-    out: String,
+    out: csv::Writer<Vec<u8>>,
 }
 
 impl Table {
     fn new(header: &[&str]) -> Self {
-        let mut out = header.join(",");
-        out.push('\n');
-        Self { out }
+        let out =
+            csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).flexible(true).from_writer(Vec::new());
+        let mut table = Self { out };
+        table.row(header);
+        table
     }
 
-    fn row(&mut self, fields: &[String]) {
-        let fields: Vec<String> = fields.iter().map(|f| field(f)).collect();
-        self.out.push_str(&fields.join(","));
-        self.out.push('\n');
+    fn row(&mut self, fields: &[impl AsRef<str>]) {
+        // Into memory, any number of fields: this cannot fail.
+        let _ = self.out.write_record(fields.iter().map(|f| f.as_ref()));
+    }
+
+    fn into_file(mut self, name: &'static str) -> CsvFile {
+        // Flushing into memory cannot fail, and every field was UTF-8.
+        let _ = self.out.flush();
+        CsvFile { name, content: String::from_utf8_lossy(self.out.get_ref()).into_owned() }
     }
 }
 
@@ -138,31 +141,36 @@ pub fn csv_files(data: &ReportData) -> Vec<CsvFile> {
             c.generation.clone(),
             c.baseline.clone(),
             c.difference.to_string(),
-            c.test.clone(),
+            c.test.to_string(),
             c.statistic.to_string(),
             c.p_value.to_string(),
         ]);
     }
 
     vec![
-        CsvFile { name: "revisions.csv", content: revisions.out },
-        CsvFile { name: "versions.csv", content: versions.out },
-        CsvFile { name: "generations.csv", content: generations.out },
-        CsvFile { name: "traffic.csv", content: traffic.out },
-        CsvFile { name: "ab_groups.csv", content: ab_groups.out },
-        CsvFile { name: "ab_comparisons.csv", content: ab_comparisons.out },
+        revisions.into_file("revisions.csv"),
+        versions.into_file("versions.csv"),
+        generations.into_file("generations.csv"),
+        traffic.into_file("traffic.csv"),
+        ab_groups.into_file("ab_groups.csv"),
+        ab_comparisons.into_file("ab_comparisons.csv"),
     ]
 }
 
 #[cfg(test)]
 mod tests {
-    use super::field;
+    use super::*;
 
     #[test]
     fn fields_are_quoted_when_needed() {
-        assert_eq!(field("v1"), "v1");
-        assert_eq!(field("a, b"), "\"a, b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(field("two\nlines"), "\"two\nlines\"");
+        let mut table = Table::new(&["name", "note"]);
+        for (name, note) in [("v1", ""), ("a, b", "say \"hi\""), ("two\nlines", "cr\r"), ("", "")] {
+            table.row(&[name, note]);
+        }
+        let file = table.into_file("t.csv");
+        assert_eq!(file.content, "name,note\nv1,\n\"a, b\",\"say \"\"hi\"\"\"\n\"two\nlines\",\"cr\r\"\n,\n");
+        // A field's line break is no row of its own.
+        assert_eq!(file.rows(), 4);
+        assert_eq!(Table::new(&["a", "b"]).into_file("empty.csv").rows(), 0);
     }
 }

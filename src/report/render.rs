@@ -416,7 +416,7 @@ fn ab(h: &mut String, data: &ReportData) {
                 esc(&c.generation),
                 esc(&c.baseline),
                 c.difference,
-                esc(&c.test.replace('_', " ")),
+                esc(&c.test.as_str().replace('_', " ")),
                 c.statistic,
                 c.p_value
             );

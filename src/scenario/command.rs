@@ -80,7 +80,7 @@ pub async fn run_process(
         }
     };
     // Whatever the step started in its group ends with it.
-    kill_group(pid).await;
+    kill_group(pid);
     if !read_done {
         let _ = tokio::time::timeout(DRAIN_GRACE, &mut read_all).await;
     }
@@ -113,23 +113,18 @@ fn exit_of(status: std::process::ExitStatus) -> Finished {
 }
 
 async fn kill(child: &mut Child, pid: Option<u32>) {
-    kill_group(pid).await;
+    kill_group(pid);
     let _ = child.start_kill();
     let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
 }
 
 /// Sends SIGKILL to the process group led by `pid` (Unix; elsewhere only the child is
 /// killed, by [`kill`]).
-async fn kill_group(pid: Option<u32>) {
+fn kill_group(pid: Option<u32>) {
     #[cfg(unix)]
-    if let Some(pid) = pid {
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{pid}")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw) {
+        // An error is a group already gone: nothing is left to kill.
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
     }
     #[cfg(not(unix))]
     let _ = pid;
@@ -172,6 +167,51 @@ mod tests {
         assert_eq!(f, Finished::TimedOut);
         assert!(out.contains("started") && !out.contains("never"), "{out}");
         assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    }
+
+    /// Whether `pid` still runs: a zombie (killed, not yet reaped by whoever adopted it) does not.
+    #[cfg(unix)]
+    fn alive(pid: i32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // The state follows the command name, which is in parentheses.
+            Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
+            Err(_) if Path::new("/proc/self/stat").exists() => false,
+            Err(_) => {
+                rustix::process::Pid::from_raw(pid).is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
+            }
+        }
+    }
+
+    /// A grandchild in the step's process group (here a subshell's `sleep`, the subshell
+    /// waiting for it) dies with the step, on a timeout and on a cancel.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn grandchildren_die_with_the_step() {
+        for cancelled in [false, true] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let pid_file = dir.path().join("pid");
+            let script = format!("(sleep 30 & echo $! > '{}'; wait); echo never", pid_file.display());
+            let token = CancellationToken::new();
+            let timeout = if cancelled {
+                let cancel = token.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    cancel.cancel();
+                });
+                Duration::from_secs(30)
+            } else {
+                Duration::from_millis(300)
+            };
+            let (f, out) = run(&script, timeout, &token).await;
+            assert_eq!(f, if cancelled { Finished::Cancelled } else { Finished::TimedOut });
+            assert!(!out.contains("never"), "{out}");
+            let pid: i32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("pid");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while alive(pid) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(!alive(pid), "the grandchild {pid} outlived the step (cancelled: {cancelled})");
+        }
     }
 
     #[tokio::test]

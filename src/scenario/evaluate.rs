@@ -12,6 +12,8 @@
 //!   positive and negative rows in the holdout. Ties count one half (Mann–Whitney U).
 //! - RMSE: regressors only.
 
+use std::io::Read;
+
 use crate::error::{Error, Result};
 use crate::model::{LoadedModel, OutputKind, Prediction};
 
@@ -25,63 +27,38 @@ pub struct Csv {
     pub rows: Vec<(usize, Vec<String>)>,
 }
 
-/// Parses RFC 4180 CSV: comma separated, fields optionally in double quotes (`""` inside
-/// quotes is a quote), CRLF or LF line ends; empty lines are skipped.
+/// Parses RFC 4180 CSV (with the `csv` crate): comma separated, fields optionally in double
+/// quotes (`""` inside quotes is a quote, and a quoted field may hold commas and line
+/// breaks), CRLF or LF line ends; empty lines are skipped. A quote inside an unquoted field is
+/// read as it stands.
 pub fn parse_csv(text: &str) -> Result<Csv> {
     let bad = |line: usize, m: &str| Error::InvalidInput(format!("CSV line {line}: {m}"));
+    let text = text.trim_start_matches('\u{feff}').as_bytes();
+    // The crate reads a quoted field left open to the end of the input, without an error: a
+    // last line of its own after the text is then taken into that field, and so tells.
+    const END: &str = "\u{1}";
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.chain(&b"\n\x01\n"[..]));
+    // Lines are counted here from the records' byte offsets: the crate's own line numbers are
+    // off by one after the first record, after a blank line and with CRLF line ends.
+    let (mut counted_to, mut line) = (0usize, 1usize);
     let mut records: Vec<(usize, Vec<String>)> = Vec::new();
-    let mut fields: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let (mut line, mut record_line) = (1usize, 1usize);
-    let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
-    let mut in_quotes = false;
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
-            }
+    for record in reader.records() {
+        let record = record.map_err(|e| Error::InvalidInput(format!("the CSV cannot be read: {e}")))?;
+        if record.len() == 1 && record[0].trim().is_empty() {
             continue;
         }
-        match c {
-            '"' if field.is_empty() && !quoted => {
-                in_quotes = true;
-                quoted = true;
-            }
-            '"' => return Err(bad(line, "a quote inside an unquoted field")),
-            ',' => {
-                fields.push(std::mem::take(&mut field));
-                quoted = false;
-            }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                fields.push(std::mem::take(&mut field));
-                quoted = false;
-                let record = std::mem::take(&mut fields);
-                if !(record.len() == 1 && record[0].trim().is_empty()) {
-                    records.push((record_line, record));
-                }
-                line += 1;
-                record_line = line;
-            }
-            _ => field.push(c),
+        // A record's offset may be that of the line break before it.
+        let offset = record.position().map_or(0, |p| p.byte() as usize);
+        let start = text.get(offset..).and_then(|rest| rest.iter().position(|b| !matches!(b, b'\r' | b'\n')));
+        if let Some(start) = start.map(|i| offset + i) {
+            line += text.get(counted_to..start).map_or(0, |between| between.iter().filter(|b| **b == b'\n').count());
+            counted_to = counted_to.max(start);
         }
+        records.push((line, record.iter().map(str::to_owned).collect()));
     }
-    if in_quotes {
-        return Err(bad(record_line, "a quoted field is not closed"));
-    }
-    if !field.is_empty() || !fields.is_empty() {
-        fields.push(field);
-        records.push((record_line, fields));
+    if records.pop_if(|(_, record)| *record == [END]).is_none() {
+        return Err(bad(records.last().map_or(1, |(line, _)| *line), "a quoted field is not closed"));
     }
     let mut records = records.into_iter();
     let (_, header) = records.next().ok_or_else(|| Error::InvalidInput("the CSV file is empty".into()))?;
@@ -274,6 +251,29 @@ mod tests {
         assert!(parse_csv("a,b\n1\n").expect_err("an error").to_string().contains("line 2"));
         assert!(parse_csv("a\n\"open").is_err());
         assert!(parse_csv("").is_err());
+    }
+
+    /// A quoted field may hold line breaks, commas and doubled quotes; the rows after it keep
+    /// their own line numbers, for the errors that name them.
+    #[test]
+    fn csv_quoted_line_breaks_keep_line_numbers() {
+        let text = "id,comment,x\r\n1,\"said \"\"hi, there\"\"\r\nand left\",2.5\r\n2,\"a\nb\nc\",3\n\n3,plain,4\n";
+        let csv = parse_csv(text).expect("csv");
+        let rows: Vec<(usize, Vec<&str>)> =
+            csv.rows.iter().map(|(line, row)| (*line, row.iter().map(String::as_str).collect())).collect();
+        assert_eq!(
+            rows,
+            [
+                (2, vec!["1", "said \"hi, there\"\r\nand left", "2.5"]),
+                (4, vec!["2", "a\nb\nc", "3"]),
+                (8, vec!["3", "plain", "4"]),
+            ]
+        );
+        let err = parse_csv("id,comment,x\n1,\"a,\n\"\"b\"\"\",2\n3,4\n").expect_err("an error").to_string();
+        assert!(err.contains("CSV line 4: 2 fields, but the header has 3"), "{err}");
+        // A quote left open takes in the rest of the file: the error names the line it opened on.
+        let err = parse_csv("\u{feff}id,x\r\n1,2\r\n\r\n3,\"open\r\n4,5\r\n").expect_err("an error").to_string();
+        assert_eq!(err, "CSV line 4: a quoted field is not closed");
     }
 
     #[test]

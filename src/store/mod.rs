@@ -115,21 +115,15 @@ pub async fn shared_secret(pool: &Pool, name: &str) -> Result<Vec<u8>> {
     let fresh: [u8; 32] = rand::random();
     sqlx::query("INSERT INTO registry_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
-        .bind(hex(&fresh))
+        .bind(hex::encode(fresh))
         .execute(pool)
         .await?;
     let stored: String =
         sqlx::query_scalar("SELECT value FROM registry_secrets WHERE name = $1").bind(name).fetch_one(pool).await?;
-    let bytes: Option<Vec<u8>> = (0..stored.len())
-        .step_by(2)
-        .map(|i| stored.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect();
-    bytes.filter(|b| !b.is_empty()).ok_or_else(|| Error::Internal(format!("the registry's secret '{name}' is not hex")))
-}
-
-/// Lowercase hex of `bytes`, as the registry stores digests and secrets.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::decode(&stored)
+        .ok()
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| Error::Internal(format!("the registry's secret '{name}' is not hex")))
 }
 
 /// The value of every `node` column: the registry was designed for several API nodes per
@@ -154,5 +148,34 @@ mod tests {
         let err = Backend::of_url("mysql://u:secret@db/x").expect_err("refused");
         assert!(err.to_string().contains("sqlite://PATH or postgres://"), "{err}");
         assert!(!err.to_string().contains("secret"), "the password is not echoed: {err}");
+    }
+
+    /// The secret is stored as 64 lowercase hex digits, read back the same, and a damaged one
+    /// is refused by name.
+    #[tokio::test]
+    async fn shared_secrets_are_stored_as_hex() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pool = open_sqlite(&dir.path().join("registry.db")).await.expect("open");
+        let secret = shared_secret(&pool, "request_ids").await.expect("secret");
+        assert_eq!(secret.len(), 32);
+        assert_eq!(shared_secret(&pool, "request_ids").await.expect("again"), secret);
+        let stored: String = sqlx::query_scalar("SELECT value FROM registry_secrets WHERE name = 'request_ids'")
+            .fetch_one(&pool)
+            .await
+            .expect("stored");
+        assert_eq!(stored, secret.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        for (name, value) in [("upper", "00FF"), ("odd", "abc"), ("bad", "zz"), ("empty", "")] {
+            sqlx::query("INSERT INTO registry_secrets (name, value) VALUES ($1, $2)")
+                .bind(name)
+                .bind(value)
+                .execute(&pool)
+                .await
+                .expect("insert");
+        }
+        assert_eq!(shared_secret(&pool, "upper").await.expect("upper case is hex"), [0x00, 0xff]);
+        for name in ["odd", "bad", "empty"] {
+            let err = shared_secret(&pool, name).await.expect_err("damaged").to_string();
+            assert!(err.contains(&format!("the registry's secret '{name}' is not hex")), "{err}");
+        }
     }
 }
