@@ -637,7 +637,7 @@ export interface components {
              * @description mean(generation) − mean(baseline).
              */
             difference: number;
-            test: string;
+            test: components["schemas"]["AbTest"];
             /** Format: double */
             statistic: number;
             /** Format: double */
@@ -664,6 +664,11 @@ export interface components {
             /** @description Why no comparison is made, in a sentence; None when `comparisons` is filled. */
             not_enough_data?: string | null;
         };
+        /**
+         * @description The test behind a comparison; in JSON `two_proportion_z` or `welch_t`.
+         * @enum {string}
+         */
+        AbTest: "two_proportion_z" | "welch_t";
         /** @description A deployment's access settings. */
         AccessView: {
             service: string;
@@ -3060,6 +3065,7 @@ type ReadonlyArray<T> = [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
 export const pathsAdminV1DeploymentsServiceCanaryActionPostParametersPathActionValues: ReadonlyArray<FlattenedDeepRequired<paths>["/admin/v1/deployments/{service}/canary/{action}"]["post"]["parameters"]["path"]["action"]> = ["pause", "resume", "promote", "abort"];
+export const abTestValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AbTest"]> = ["two_proportion_z", "welch_t"];
 export const authModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuthMode"]> = ["none", "api_key", "basic"];
 export const canaryStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CanaryStatus"]> = ["running", "paused", "promoted", "rolled_back", "aborted"];
 export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "payload_too_large", "request_timeout", "node_unreachable", "not_found", "method_not_allowed", "internal"];
