@@ -69,7 +69,7 @@ describe('the interval plot', () => {
 describe('the baseline', () => {
   it('is the comparisons baseline, else the first group', () => {
     const group = (generation: string) => ({ generation, n: 10, mean: 0.5, ci_low: 0.4, ci_high: 0.6 });
-    const comparison = { generation: 'v1', baseline: 'v2', difference: 0, test: 'welch_t', statistic: 0, p_value: 1 };
+    const comparison = { generation: 'v1', baseline: 'v2', difference: 0, test: 'welch_t' as const, statistic: 0, p_value: 1 };
     expect(baselineOf({ groups: [group('v1'), group('v2')], comparisons: [comparison] })).toBe('v2');
     expect(baselineOf({ groups: [group('v1'), group('v2')], comparisons: [] })).toBe('v1');
     expect(baselineOf({ groups: [], comparisons: [] })).toBeNull();
