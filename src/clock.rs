@@ -1,6 +1,6 @@
-//! The engine's wall clock, injectable so that time-driven behaviour (the scenario
-//! scheduler, run timestamps) is tested on a clock the test moves by hand instead of by
-//! sleeping for real minutes.
+//! The engine's wall clock, injectable so that time-driven behaviour (monitor minutes, canary
+//! bake times and timeouts, key expiry and rotation windows, leases, the scenario scheduler,
+//! every stored timestamp) is tested on a clock the test moves by hand instead of by sleeping.
 
 use std::fmt::Debug;
 use std::sync::Mutex;

@@ -6,10 +6,10 @@
 //!   a due time fires once however often the pass runs.
 //! - Runs never overlap: a fire while the scenario's run is in progress is recorded as a
 //!   `skipped` run saying which run was in the way.
-//! - At engine open ([`Scenarios::abandon_own_runs`], [`Scenarios::handle_missed`]) runs left `running` by a dead process are
-//!   marked `abandoned`, then fire times that fell due while the node was down are handled
-//!   by each trigger's `on_missed` policy: one run (`run_once`), or a `skipped` run that
-//!   records them (`skip`).
+//! - At engine open ([`Scenarios::abandon_own_runs`], [`Scenarios::handle_missed`]) runs
+//!   left `running` by a dead process are marked `abandoned`, then fire times that fell due
+//!   while the node was down are handled by each trigger's `on_missed` policy: one run
+//!   (`run_once`), or a `skipped` run that records them (`skip`).
 //!
 //! Tests drive [`Scenarios::tick`] (through `Engine::scheduler_tick`) with a manual clock;
 //! the node runs it every second.
