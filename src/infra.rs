@@ -18,7 +18,6 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::monitor::MonitorSnapshot;
 use crate::registry::to_datetime;
 use crate::router::{Mapping, MappingIssue};
-use crate::store::now_ms;
 
 /// How long a status check may take before the node counts as unreachable.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -88,7 +87,7 @@ impl Engine {
     pub async fn add_infrastructure(&self, name: &str, url: &str, token: Option<&str>) -> Result<Infrastructure> {
         let (name, url) = (check_name(name)?, check_url(url)?);
         let token = token.map(str::trim).filter(|t| !t.is_empty());
-        let created_at = now_ms();
+        let created_at = self.now_ms();
         let inserted =
             sqlx::query("INSERT INTO infrastructures (name, url, token, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(&name)

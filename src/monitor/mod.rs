@@ -450,7 +450,7 @@ mod tests {
     #[test]
     fn percentiles_match_brute_force_within_precision() {
         let monitor = Monitor::default();
-        let now = Utc::now();
+        let now = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").expect("t").with_timezone(&Utc);
         let mut rng = StdRng::seed_from_u64(7);
         let mut samples: Vec<u64> = (0..5000).map(|_| rng.random_range(50..20_000)).collect();
         for &us in &samples {
@@ -491,7 +491,7 @@ mod tests {
     #[test]
     fn shadow_traffic_is_kept_apart() {
         let monitor = Monitor::default();
-        let now = Utc::now();
+        let now = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").expect("t").with_timezone(&Utc);
         rec(&monitor, "v1", Role::Live, Outcome::Ok, 100, now);
         for i in 0..4 {
             let cmp = Comparison { agree: i != 0, abs_diff: if i == 0 { 1.0 } else { 0.0 } };

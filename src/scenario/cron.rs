@@ -52,7 +52,8 @@ impl Schedule {
         let tz = parse_timezone(timezone)?;
         let schedule = Schedule { cron, tz };
         // A pattern that can never fire (e.g. `0 0 30 2 *`) is refused now, not found out later.
-        if schedule.next_after(Utc::now()).is_none() {
+        // Five-field patterns have no year, so one that fires after the epoch fires forever.
+        if schedule.next_after(DateTime::UNIX_EPOCH).is_none() {
             return Err(format!("'{pattern}' never fires"));
         }
         Ok(schedule)

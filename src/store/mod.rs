@@ -131,11 +131,6 @@ pub async fn shared_secret(pool: &Pool, name: &str) -> Result<Vec<u8>> {
 /// instance instead).
 pub const LOCAL_NODE: &str = "local";
 
-/// Milliseconds since the Unix epoch: the registry's one time unit.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,7 +40,7 @@ enum ReportFormat {
 }
 
 pub async fn report(args: ReportArgs) -> switchyard::Result<()> {
-    let now = chrono::Utc::now();
+    let now = switchyard::clock::Clock::now(&switchyard::clock::SystemClock);
     let since = report::parse_time(&args.since, now)?;
     let until = args.until.as_deref().map(|u| report::parse_time(u, now)).transpose()?.unwrap_or(now);
     let c = client(&args.node)?;
