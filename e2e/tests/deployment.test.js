@@ -57,9 +57,13 @@ flowTest('an invalid mapping shows its issues and disables Save; a valid 0.7/0.3
   await s.waitText('mapping-status', /2 problems/);
   assert.equal(await s.text('mapping-sum'), 'Σ = 0.900000');
   assert.equal(await s.isEnabled('save-deployment'), false, 'Save is disabled while the mapping is invalid');
-  // The editor marks the problem in the text too.
-  const marks = await s.driver.findElements({ css: '[data-testid="mapping-editor"] .cm-lintRange-error' });
-  assert.ok(marks.length > 0, 'the editor shows lint marks');
+  // The editor marks the problem in the text too: CodeMirror's linter runs after its own
+  // delay, so the marks may come after the issue list.
+  await s.driver.wait(
+    async () => (await s.driver.findElements({ css: '[data-testid="mapping-editor"] .cm-lintRange-error' })).length > 0,
+    SHORT,
+    'the editor shows lint marks',
+  );
 
   // The sum alone is wrong: one issue, for the whole list.
   await s.type('mapping-text', '[{"generation":"v2","proba":0.7},{"generation":"v1","proba":0.2}]');
