@@ -26,6 +26,8 @@ pub enum ErrorCode {
     RequestNotFound,
     CanaryNotFound,
     CanaryConflict,
+    /// The change would leave the config as it is: no revision is written.
+    Unchanged,
     AlreadyExists,
     ScenarioNotFound,
     RunNotFound,
@@ -65,6 +67,7 @@ impl ErrorCode {
             ErrorCode::RequestNotFound => "request_not_found",
             ErrorCode::CanaryNotFound => "canary_not_found",
             ErrorCode::CanaryConflict => "canary_conflict",
+            ErrorCode::Unchanged => "unchanged",
             ErrorCode::AlreadyExists => "already_exists",
             ErrorCode::ScenarioNotFound => "scenario_not_found",
             ErrorCode::RunNotFound => "run_not_found",
@@ -117,6 +120,9 @@ pub enum Error {
     /// A canary is running (or not) where the action needs the opposite.
     #[error("{0}")]
     CanaryConflict(String),
+    /// A deploy or rollback whose config equals the active one.
+    #[error("{0}")]
+    Unchanged(String),
     #[error("{0}")]
     AlreadyExists(String),
     #[error("scenario '{0}' does not exist")]
@@ -175,6 +181,7 @@ impl Error {
             Error::RequestNotFound(_) => ErrorCode::RequestNotFound,
             Error::CanaryNotFound(_) => ErrorCode::CanaryNotFound,
             Error::CanaryConflict(_) => ErrorCode::CanaryConflict,
+            Error::Unchanged(_) => ErrorCode::Unchanged,
             Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Error::ScenarioNotFound(_) => ErrorCode::ScenarioNotFound,
             Error::RunNotFound { .. } => ErrorCode::RunNotFound,

@@ -81,6 +81,8 @@ flowTest('an invalid mapping shows its issues and disables Save; a valid 0.7/0.3
   await (await s.find('deploy-reason')).sendKeys('e2e: canary v2 at 70%');
   await s.click('save-deployment');
   await s.waitText('save-result', 'Revision #3 is live: v2 70% · v1 30%');
+  // The form now holds the live config: Save has nothing to deploy.
+  await s.waitEnabled('save-deployment', false, SHORT);
 
   await s.click('tab-versions');
   await s.waitText('active-generation', 'v2 70% · v1 30%');
@@ -145,4 +147,14 @@ flowTest('rolling back restores the previous revision', async (s) => {
   for (const n of [1, 2, 3]) await s.find(`revision-${n}`);
   await s.find('live-v2');
   assert.equal(await s.exists('live-v1'), false, 'v1 no longer serves');
+
+  // Any revision can be restored from the history; one with the live config cannot.
+  assert.equal(await s.isEnabled('restore-2'), false, 'revision 2 has the live config');
+  await s.click('restore-3');
+  await s.find('confirm-dialog');
+  assert.equal(await s.text('confirm-change'), 'single v2 → v2 70% · v1 30%');
+  await s.click('confirm-ok');
+  await s.waitGone('confirm-dialog');
+  await s.waitText('revision-5', /#5\s+rollback to #3\s+v2 70% · v1 30%/);
+  assert.match(await s.text('revision-5'), /restores revision 3/);
 });

@@ -106,6 +106,28 @@ pub fn single_config(current: Option<DeploymentConfig>, version: &str) -> serde_
     serde_json::json!({"mode": "single", "generation": version, "sticky": sticky, "shadow": shadow})
 }
 
+/// The revision a rollback without a target restores, and why it was chosen: the latest
+/// earlier revision whose config differs from the active one, skipping every revision the
+/// active revision's canary wrote. So after a canary (running, promoted or rolled back), a
+/// rollback returns to what served before the canary started, never to one of its steps.
+/// `history` is oldest first and ends with the active revision; `None` when nothing earlier
+/// differs.
+pub fn rollback_target(history: &[Revision]) -> Option<(i64, String)> {
+    let (current, earlier) = history.split_last()?;
+    let mut candidates =
+        earlier.iter().rev().filter(|r| current.canary_id.is_none() || r.canary_id != current.canary_id).peekable();
+    let first = candidates.peek()?.number;
+    let target = candidates.find(|r| r.config != current.config)?;
+    let why = match current.canary_id {
+        _ if target.number != first => {
+            "the latest earlier revision whose config differs from the active one".to_owned()
+        }
+        Some(id) => format!("the revision live before canary {id} started"),
+        None => "the previous revision".to_owned(),
+    };
+    Some((target.number, why))
+}
+
 /// Every revision of a deployment, oldest first.
 pub async fn revisions(pool: &Pool, service: &str) -> Result<Vec<Revision>> {
     let rows = sqlx::query(&format!(
@@ -219,4 +241,54 @@ pub async fn append_revision(
         created_at: to_datetime(created_at),
         canary_id: meta.canary_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rev(number: i64, generation: &str, canary_id: Option<i64>) -> Revision {
+        Revision {
+            service: ServiceName::parse("s").expect("name"),
+            node: LOCAL_NODE.to_owned(),
+            number,
+            config: DeploymentConfig::single(VersionId::parse(generation).expect("id")),
+            kind: RevisionKind::Deploy,
+            rollback_of: None,
+            author: "me".into(),
+            reason: String::new(),
+            created_at: to_datetime(0),
+            canary_id,
+        }
+    }
+
+    #[test]
+    fn rollback_goes_to_the_previous_revision_with_another_config() {
+        let history = [rev(1, "v1", None), rev(2, "v2", None)];
+        assert_eq!(rollback_target(&history), Some((1, "the previous revision".into())));
+        // An equal config in between (say, a rollback revision) is skipped.
+        let history = [rev(1, "v1", None), rev(2, "v2", None), rev(3, "v2", None)];
+        let (target, why) = rollback_target(&history).expect("target");
+        assert_eq!(target, 1);
+        assert!(why.contains("differs"), "{why}");
+        assert_eq!(rollback_target(&history[..1]), None, "nothing before the first revision");
+        assert_eq!(rollback_target(&[rev(1, "v1", None), rev(2, "v1", None)]), None, "nothing differs");
+    }
+
+    #[test]
+    fn after_a_canary_rollback_restores_what_served_before_it() {
+        // Revision 2 served v1; canary 7 wrote steps 3 and 4 and promoted in 5 (a single
+        // generation stands for each step's mapping: only "differs from v1" matters here).
+        let mut history = vec![rev(1, "v0", None), rev(2, "v1", None)];
+        history.extend([3, 4, 5].map(|n| rev(n, "v2", Some(7))));
+        let (target, why) = rollback_target(&history).expect("target");
+        assert_eq!((target, why.as_str()), (2, "the revision live before canary 7 started"));
+        // Still running (the last step wrote revision 4): the same answer.
+        assert_eq!(rollback_target(&history[..4]).map(|t| t.0), Some(2));
+        // The canary rolled itself back to v1 in revision 5: going back means before v1.
+        history[4] = rev(5, "v1", Some(7));
+        let (target, why) = rollback_target(&history).expect("target");
+        assert_eq!(target, 1);
+        assert!(why.contains("differs"), "{why}");
+    }
 }

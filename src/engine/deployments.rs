@@ -118,6 +118,13 @@ impl Engine {
         }
         let config = DeploymentConfig::from_value(config, |g| versions.contains_key(g))?;
         check_same_input(&config, &versions)?;
+        if let Some(live) = deploy::latest(self.pool(), service).await?.filter(|r| r.config == config) {
+            return Err(Error::Unchanged(format!(
+                "revision {} of '{service}' already serves this config ({}): nothing to deploy",
+                live.number,
+                config.describe()
+            )));
+        }
         let reason = if reason.trim().is_empty() { config.describe() } else { reason.trim().to_owned() };
         let meta =
             RevisionMeta { kind: RevisionKind::Deploy, rollback_of: None, author, reason: &reason, canary_id: None };
@@ -140,29 +147,42 @@ impl Engine {
         self.deploy(service, &deploy::single_config(current, version), author, reason).await
     }
 
-    /// Rolls back to revision `to` (default: the one before the active one) by appending a
-    /// new revision with its config. History is never rewritten.
+    /// Rolls back to revision `to` by appending a new revision with its config. Without `to`,
+    /// the target is what served before: the previous revision with a different config, and
+    /// after a canary the revision live before it started ([`deploy::rollback_target`]). The
+    /// new revision's reason says which revision was restored and why. History is never
+    /// rewritten.
     pub async fn rollback(&self, service: &str, to: Option<i64>, author: &str, reason: &str) -> Result<Revision> {
         let current = self.deployment(service).await?;
+        let (target, why) = match to {
+            Some(n) => (n, "chosen by the user".to_owned()),
+            None => deploy::rollback_target(&self.revisions(service).await?).ok_or_else(|| {
+                Error::InvalidConfig(format!(
+                    "nothing to roll back to: no revision of '{service}' before {} has a different config",
+                    current.number
+                ))
+            })?,
+        };
+        if target == current.number {
+            return Err(Error::Unchanged(format!("revision {target} is already the active revision of '{service}'")));
+        }
+        let old = deploy::revision(self.pool(), service, target).await?;
+        if old.config == current.config {
+            return Err(Error::Unchanged(format!(
+                "revision {target} has the active config of '{service}' ({}): nothing to roll back",
+                current.config.describe()
+            )));
+        }
         // A manual rollback wins over a running canary: the canary stops first.
         if self.active_canary(service).await?.is_some() {
             self.stop_canary_for_rollback(service, author).await?;
         }
-        let target = to.unwrap_or(current.number - 1);
-        if target < 1 {
-            return Err(Error::InvalidConfig(format!(
-                "nothing to roll back to: revision {} is the first of '{service}'",
-                current.number
-            )));
-        }
-        if target == current.number {
-            return Err(Error::InvalidConfig(format!(
-                "revision {target} is already the active revision of '{service}'"
-            )));
-        }
-        let old = deploy::revision(self.pool(), service, target).await?;
-        let reason =
-            if reason.trim().is_empty() { format!("rollback to revision {target}") } else { reason.trim().to_owned() };
+        let restored = format!("restores revision {target}, {why}");
+        let reason = if reason.trim().is_empty() {
+            format!("rollback: {restored}")
+        } else {
+            format!("{} ({restored})", reason.trim())
+        };
         let meta = RevisionMeta {
             kind: RevisionKind::Rollback,
             rollback_of: Some(target),

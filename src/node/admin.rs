@@ -245,7 +245,7 @@ struct DeployBody {
     request_body = DeployBody,
     responses(
         (status = 200, description = "The new revision", body = Revision),
-        (status = 409, description = "A canary runs on this deployment, or another change committed first", body = ErrorBody),
+        (status = 409, description = "`unchanged`: the config is the active one (no revision is written); `canary_conflict`: a canary runs on this deployment; `already_exists`: another change committed first", body = ErrorBody),
     ))]
 async fn deploy(
     State(s): State<AppState>,
@@ -260,7 +260,9 @@ async fn deploy(
 #[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RollbackBody {
-    /// The revision to restore (default: the one before the current).
+    /// The revision to restore. Default: the latest earlier revision whose config differs
+    /// from the active one, and after a canary the revision live before it started. The new
+    /// revision's reason names the revision restored and why it was chosen.
     #[serde(default)]
     to_revision: Option<i64>,
     #[serde(default)]
@@ -275,7 +277,7 @@ struct RollbackBody {
     request_body = Option<RollbackBody>,
     responses(
         (status = 200, description = "The new revision", body = Revision),
-        (status = 409, description = "A canary runs on this deployment, or another change committed first", body = ErrorBody),
+        (status = 409, description = "`unchanged`: that revision's config is the active one; `already_exists`: another change committed first", body = ErrorBody),
     ))]
 async fn rollback(
     State(s): State<AppState>,

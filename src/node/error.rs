@@ -52,7 +52,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::ScenarioNotFound
         | ErrorCode::RunNotFound
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::AlreadyExists | ErrorCode::CanaryConflict | ErrorCode::RunConflict => StatusCode::CONFLICT,
+        ErrorCode::AlreadyExists | ErrorCode::CanaryConflict | ErrorCode::RunConflict | ErrorCode::Unchanged => {
+            StatusCode::CONFLICT
+        }
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

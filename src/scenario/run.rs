@@ -533,7 +533,7 @@ async fn update_deployment<H: Host>(ctx: &Ctx<'_, H>, step: &UpdateDeployment) -
     let rev = match &step.mode {
         UpdateMode::Single => {
             let reason = format!("scenario {} run {}: deploy {version}{why}", ctx.spec.name, ctx.run_id);
-            ctx.host.deploy_version(&service, &version, &author, &reason).await?
+            ctx.host.deploy_version(&service, &version, &author, &reason).await
         }
         UpdateMode::Replace { generation } => {
             let old = ctx.render("mode.replace.generation", generation)?;
@@ -563,9 +563,17 @@ async fn update_deployment<H: Host>(ctx: &Ctx<'_, H>, step: &UpdateDeployment) -
                 )));
             }
             let reason = format!("scenario {} run {}: {version} replaces {old}{why}", ctx.spec.name, ctx.run_id);
-            ctx.host.deploy(&service, &config, &author, &reason).await?
+            ctx.host.deploy(&service, &config, &author, &reason).await
         }
     };
-    let message = format!("{service} revision {}: {}", rev.number, rev.config.describe());
+    let (rev, message) = match rev {
+        Ok(rev) => {
+            let message = format!("{service} revision {}: {}", rev.number, rev.config.describe());
+            (rev, message)
+        }
+        // The config asked for is already live: the step's goal holds, with no new revision.
+        Err(Error::Unchanged(why)) => (ctx.host.deployment(&service).await?, why),
+        Err(e) => return Err(e.into()),
+    };
     Ok((message, BTreeMap::from([("revision".to_owned(), rev.number.to_string())])))
 }

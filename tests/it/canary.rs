@@ -212,6 +212,17 @@ async fn good_version_is_promoted_through_every_step() {
     let passed =
         done["events"].as_array().expect("events").iter().filter(|e| e["message"].to_string().contains("passed"));
     assert_eq!(passed.count(), 3, "{done}");
+
+    // Rolling back after the promotion returns to what served before the canary (revision
+    // 2), not to one of its steps.
+    let r = post(&node, "/admin/v1/deployments/iris/rollback", json!({})).await;
+    let rev: Value = r.json().await.expect("json");
+    assert_eq!((rev["number"].as_i64(), rev["rollback_of"].as_i64()), (Some(6), Some(2)), "{rev}");
+    assert_eq!(rev["reason"], "rollback: restores revision 2, the revision live before canary 1 started");
+    assert_eq!(
+        active_config(&node).await["mapping"],
+        json!([{"generation": "v1", "proba": 0.5}, {"generation": "v3", "proba": 0.5}])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,14 +39,14 @@ async fn deploy_rollback_and_history() {
         (rev["number"].as_i64(), rev["kind"].as_str(), rev["rollback_of"].as_i64()),
         (Some(3), Some("rollback"), Some(1))
     );
-    assert_eq!(rev["reason"], "v2 looks wrong");
+    assert_eq!(rev["reason"], "v2 looks wrong (restores revision 1, the previous revision)");
     assert_eq!(answering(&node).await, "v1");
 
     // Roll back to an explicit revision.
     let r = rollback(&node, json!({"to_revision": 2})).await;
     let rev: Value = r.json().await.expect("json");
     assert_eq!(rev["number"], 4);
-    assert_eq!(rev["reason"], "rollback to revision 2");
+    assert_eq!(rev["reason"], "rollback: restores revision 2, chosen by the user");
     assert_eq!(answering(&node).await, "v2");
 
     let history = get(&node, "/admin/v1/deployments/iris/revisions").await;
@@ -64,8 +64,32 @@ async fn deploy_rollback_and_history() {
     let (status, code, _) = error_code(rollback(&node, json!({"to_revision": 99})).await).await;
     assert_eq!((status, code.as_str()), (404, "revision_not_found"));
     let (status, code, _) = error_code(rollback(&node, json!({"to_revision": 4})).await).await;
-    assert_eq!((status, code.as_str()), (400, "invalid_config"));
+    assert_eq!((status, code.as_str()), (409, "unchanged"));
     assert_eq!(get(&node, "/admin/v1/deployments/iris").await["number"], 4);
+}
+
+#[tokio::test]
+async fn a_change_that_changes_nothing_writes_no_revision() {
+    let node = spawn_node().await;
+    node.with_iris().await; // revision 1: v1
+    node.deploy_ok("iris", json!({"mode": "single", "generation": "v2"})).await; // revision 2
+
+    // Deploying the active config again is refused with `unchanged`, naming the revision.
+    let (status, code, message) =
+        error_code(node.deploy("iris", json!({"mode": "single", "generation": "v2", "sticky": false})).await).await;
+    assert_eq!((status, code.as_str()), (409, "unchanged"));
+    assert!(message.contains("revision 2") && message.contains("nothing to deploy"), "{message}");
+    // Restoring a revision whose config is the active one is refused too.
+    node.deploy_ok("iris", json!({"mode": "single", "generation": "v1"})).await; // revision 3
+    let (status, code, message) = error_code(rollback(&node, json!({"to_revision": 1})).await).await;
+    assert_eq!((status, code.as_str()), (409, "unchanged"), "{message}");
+    let history = get(&node, "/admin/v1/deployments/iris/revisions").await;
+    assert_eq!(history.as_array().expect("list").len(), 3, "no revision was written: {history}");
+
+    // Any earlier revision with another config can be restored.
+    let rev: Value = rollback(&node, json!({"to_revision": 2})).await.json().await.expect("json");
+    assert_eq!((rev["number"].as_i64(), rev["rollback_of"].as_i64()), (Some(4), Some(2)));
+    assert_eq!(answering(&node).await, "v2");
 }
 
 #[tokio::test]

@@ -244,6 +244,19 @@ async fn a_failing_or_timed_out_step_stops_the_run_with_its_log() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploying_what_is_already_live_succeeds_without_a_revision() {
+    let node = node_with(None).await;
+    node.deploy_ok("iris", json!({"mode": "single", "generation": "v2"})).await;
+    let revisions = revision_count(&node, "iris").await;
+    save_ok(&node, &shell("again", "true", 10.0, json!([]))).await;
+    start(&node, "again").await;
+    let run = wait(&node, "again", 1).await;
+    assert_eq!((run["status"].as_str(), statuses(&run)), (Some("succeeded"), vec!["succeeded".into(); 2]), "{run}");
+    assert!(run["log"].to_string().contains("already serves this config"), "{run}");
+    assert_eq!(revision_count(&node, "iris").await, revisions, "no empty revision");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_can_be_cancelled_and_runs_never_overlap() {
     let node = node_with(None).await;
     save_ok(&node, &shell("long", "echo working; sleep 600", 900.0, json!([]))).await;

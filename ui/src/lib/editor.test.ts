@@ -59,14 +59,14 @@ describe('initial form', () => {
     expect(readEntries(form.text)).toEqual(mapping);
   });
 
-  it('starts from a single config with every version sharing evenly', () => {
+  it('starts multiple mode safe from a single config: the live generation at 100 %, the others at 0 %', () => {
     const form = initialForm({ mode: 'single', generation: 'v1', sticky: false }, versions);
     expect(form.mode).toBe('single');
     expect(form.generation).toBe('v1');
     expect(readEntries(form.text)).toEqual([
-      { generation: 'v3', proba: 0.3334 },
-      { generation: 'v2', proba: 0.3333 },
-      { generation: 'v1', proba: 0.3333 },
+      { generation: 'v1', proba: 1 },
+      { generation: 'v3', proba: 0 },
+      { generation: 'v2', proba: 0 },
     ]);
     expect(fromText(form.text, known).ok).toBe(true);
   });
@@ -128,6 +128,10 @@ describe('save', () => {
     expect(saveBlocker(form, ok, { state: 'pending', text }, false)).toMatch(/Checking/);
     expect(saveBlocker(form, ok, { state: 'done', text: text + ' ', issues: [] }, false)).toMatch(/Checking/);
     expect(saveBlocker(form, ok, { state: 'done', text, issues: [] }, false)).toBeNull();
+    // The live config itself: nothing to deploy (the engine would answer `unchanged`).
+    const live = configFromForm(form, ok);
+    expect(saveBlocker(form, ok, { state: 'done', text, issues: [] }, false, false, live)).toMatch(/Nothing to deploy/);
+    expect(saveBlocker(form, ok, { state: 'done', text, issues: [] }, false, false, { ...live!, sticky: !live!.sticky })).toBeNull();
     expect(saveBlocker(form, ok, { state: 'done', text, issues: [{ index: null, field: null, kind: 'sum', message: 'x' }] }, false)).toMatch(
       /refused/,
     );

@@ -2,6 +2,7 @@
 // helper (one 0-100 slider per version) and the mapping text it fills, the shadow, the config
 // that Save deploys and whether Save may run.
 
+import { sameConfig } from './format';
 import { mappingText, normalise, readEntries } from './mapping';
 import { MAX_SHADOW_PERCENT } from './types';
 import type { MappingIssue, DeploymentConfig, MappingEntry, VersionView } from './types';
@@ -35,16 +36,18 @@ export function newestFirst(versions: VersionView[]): string[] {
 
 /**
  * The form as the active config fills it: a multiple config gives its mapping; otherwise the
- * mapping starts with every version sharing evenly. With no deployment, single mode with
- * the newest version.
+ * mapping starts safe, with the live generation at 100 % and every other version at 0 %, so
+ * switching to multiple mode moves no traffic until a share is changed. With no deployment,
+ * single mode with the newest version.
  */
 export function initialForm(config: DeploymentConfig | null | undefined, versions: VersionView[]): DeployForm {
   const ids = newestFirst(versions);
-  const evenly = normalise(ids.map((generation) => ({ generation, proba: 1 })));
   const shadow = initialShadow(config, ids);
-  if (!config) return { mode: 'single', generation: ids[0] ?? '', text: mappingText(evenly), sticky: false, shadow };
+  const liveFirst = (live: string) =>
+    mappingText([live, ...ids.filter((id) => id !== live)].filter(Boolean).map((generation) => ({ generation, proba: generation === live ? 1 : 0 })));
+  if (!config) return { mode: 'single', generation: ids[0] ?? '', text: liveFirst(ids[0] ?? ''), sticky: false, shadow };
   if (config.mode === 'single') {
-    return { mode: 'single', generation: config.generation, text: mappingText(evenly), sticky: config.sticky, shadow };
+    return { mode: 'single', generation: config.generation, text: liveFirst(config.generation), sticky: config.sticky, shadow };
   }
   return {
     mode: 'multiple',
@@ -123,9 +126,11 @@ export function saveBlocker(
   remote: RemoteVerdict,
   saving: boolean,
   canaryActive = false,
+  live: DeploymentConfig | null = null,
 ): string | null {
   if (saving) return 'Deploying…';
   if (canaryActive) return 'A canary is in progress: promote or abort it before deploying';
+  if (live && sameConfig(configFromForm(form, local), live)) return 'Nothing to deploy: this is the live config';
   if (shadowProblem(form.shadow)) return 'Fix the shadow first';
   if (form.mode === 'single') return form.generation ? null : 'Choose a generation';
   if (!local.ok) return 'Fix the mapping first';

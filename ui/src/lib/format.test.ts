@@ -14,6 +14,7 @@ import {
   relativeTime,
   plural,
   rollbackTarget,
+  sameConfig,
   shadowSummary,
   shortSha,
 } from './format';
@@ -75,10 +76,33 @@ describe('revisions', () => {
   it('finds the active revision and the rollback target', () => {
     const revs = [rev(1, single('v1')), rev(2, single('v2')), rev(3, multi)];
     expect(activeRevision(revs)?.number).toBe(3);
-    expect(rollbackTarget(revs)?.number).toBe(2);
+    expect(rollbackTarget(revs)).toEqual({ revision: revs[1], why: 'the previous revision' });
     expect(rollbackTarget([rev(1, single('v1'))])).toBeNull();
     expect(activeRevision([])).toBeNull();
     expect(rollbackTarget([])).toBeNull();
+    // An earlier revision with the live config is skipped.
+    const again = [rev(1, single('v1')), rev(2, single('v2')), rev(3, single('v2'))];
+    expect(rollbackTarget(again)?.revision.number).toBe(1);
+    expect(rollbackTarget(again)?.why).toMatch(/differs/);
+    expect(rollbackTarget([rev(1, single('v1')), rev(2, single('v1'))])).toBeNull();
+  });
+  it('after a canary, the rollback target is what served before it (the engine rule)', () => {
+    const canary = (number: number, config: DeploymentConfig) => ({ ...rev(number, config), canary_id: 7 });
+    const promoted = [rev(1, single('v0')), rev(2, single('v1')), canary(3, multi), canary(4, multi), canary(5, single('v2'))];
+    expect(rollbackTarget(promoted)).toEqual({ revision: promoted[1], why: 'the revision live before canary 7 started' });
+    expect(rollbackTarget(promoted.slice(0, 4))?.revision.number).toBe(2);
+    const rolledBack = [...promoted.slice(0, 4), canary(5, single('v1'))];
+    expect(rollbackTarget(rolledBack)?.revision.number).toBe(1);
+  });
+  it('compares configs the way the engine refuses unchanged ones', () => {
+    expect(sameConfig(single('v1'), single('v1'))).toBe(true);
+    expect(sameConfig(single('v1'), { ...single('v1'), shadow: null })).toBe(true);
+    expect(sameConfig(single('v1'), { ...single('v1'), sticky: true })).toBe(false);
+    expect(sameConfig(single('v1'), { ...single('v1'), shadow: { generation: 'v2', percent: 10 } })).toBe(false);
+    expect(sameConfig(multi, { ...multi, mapping: [...multi.mapping] })).toBe(true);
+    expect(sameConfig(multi, { ...multi, mapping: [...multi.mapping].reverse() })).toBe(false);
+    expect(sameConfig(multi, single('v2'))).toBe(false);
+    expect(sameConfig(null, single('v2'))).toBe(false);
   });
 });
 

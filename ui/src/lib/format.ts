@@ -52,11 +52,41 @@ export function activeRevision(revisions: Revision[]): Revision | null {
   return revisions.length ? revisions.reduce((a, b) => (b.number > a.number ? b : a)) : null;
 }
 
-/** The revision a default rollback restores (the one before the active one), if any. */
-export function rollbackTarget(revisions: Revision[]): Revision | null {
+/** Whether two configs serve traffic the same way (what the engine refuses as `unchanged`). */
+export function sameConfig(a: DeploymentConfig | null | undefined, b: DeploymentConfig | null | undefined): boolean {
+  if (!a || !b || a.mode !== b.mode || a.sticky !== b.sticky) return false;
+  const sa = a.shadow ?? null;
+  const sb = b.shadow ?? null;
+  if ((sa === null) !== (sb === null)) return false;
+  if (sa && sb && (sa.generation !== sb.generation || sa.percent !== sb.percent)) return false;
+  if (a.mode === 'single' || b.mode === 'single') return a.mode === 'single' && b.mode === 'single' && a.generation === b.generation;
+  return (
+    a.mapping.length === b.mapping.length &&
+    a.mapping.every((e, i) => e.generation === b.mapping[i].generation && e.proba === b.mapping[i].proba)
+  );
+}
+
+/**
+ * The revision a rollback without a target restores, and why: the engine's rule
+ * (`deploy::rollback_target`). The latest earlier revision whose config differs from the
+ * active one, skipping every revision the active revision's canary wrote, so after a canary
+ * it is the revision live before the canary started.
+ */
+export function rollbackTarget(revisions: Revision[]): { revision: Revision; why: string } | null {
   const active = activeRevision(revisions);
   if (!active) return null;
-  return revisions.find((r) => r.number === active.number - 1) ?? null;
+  const candidates = revisions
+    .filter((r) => r.number < active.number && (active.canary_id == null || r.canary_id !== active.canary_id))
+    .sort((a, b) => b.number - a.number);
+  const revision = candidates.find((r) => !sameConfig(r.config, active.config));
+  if (!revision) return null;
+  const why =
+    revision !== candidates[0]
+      ? 'the latest earlier revision whose config differs from the active one'
+      : active.canary_id != null
+        ? `the revision live before canary ${active.canary_id} started`
+        : 'the previous revision';
+  return { revision, why };
 }
 
 /** Whether deploying `version` alone would change nothing (it already serves alone). */

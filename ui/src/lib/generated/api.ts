@@ -801,7 +801,7 @@ export interface components {
          *     these, never on message text. The set is closed: adding one is an API change.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "payload_too_large" | "request_timeout" | "node_unreachable" | "not_found" | "method_not_allowed" | "internal";
+        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "payload_too_large" | "request_timeout" | "node_unreachable" | "not_found" | "method_not_allowed" | "internal";
         ErrorObject: {
             /** @description Stable and machine-readable: branch on it. */
             code: components["schemas"]["ErrorCode"];
@@ -1226,7 +1226,9 @@ export interface components {
         RollbackBody: {
             /**
              * Format: int64
-             * @description The revision to restore (default: the one before the current).
+             * @description The revision to restore. Default: the latest earlier revision whose config differs
+             *     from the active one, and after a canary the revision live before it started. The new
+             *     revision's reason names the revision restored and why it was chosen.
              */
             to_revision?: number | null;
             author?: string | null;
@@ -1767,7 +1769,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             404: components["responses"]["Error404"];
-            /** @description A canary runs on this deployment, or another change committed first */
+            /** @description `unchanged`: the config is the active one (no revision is written); `canary_conflict`: a canary runs on this deployment; `already_exists`: another change committed first */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2164,7 +2166,7 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             404: components["responses"]["Error404"];
-            /** @description A canary runs on this deployment, or another change committed first */
+            /** @description `unchanged`: that revision's config is the active one; `already_exists`: another change committed first */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3068,7 +3070,7 @@ export const pathsAdminV1DeploymentsServiceCanaryActionPostParametersPathActionV
 export const abTestValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AbTest"]> = ["two_proportion_z", "welch_t"];
 export const authModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuthMode"]> = ["none", "api_key", "basic"];
 export const canaryStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CanaryStatus"]> = ["running", "paused", "promoted", "rolled_back", "aborted"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "payload_too_large", "request_timeout", "node_unreachable", "not_found", "method_not_allowed", "internal"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "payload_too_large", "request_timeout", "node_unreachable", "not_found", "method_not_allowed", "internal"];
 export const inconclusivePolicyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InconclusivePolicy"]> = ["pause", "rollback"];
 export const inputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InputType"]> = ["float32", "float64", "int64"];
 export const issueKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["IssueKind"]> = ["syntax", "not_a_list", "empty", "not_an_object", "unknown_field", "missing", "wrong_type", "unknown_generation", "duplicate", "out_of_range", "sum"];
