@@ -80,6 +80,14 @@ flowTest('an invalid mapping shows its issues and disables Save; a valid 0.7/0.3
 
   await (await s.find('deploy-reason')).sendKeys('e2e: canary v2 at 70%');
   await s.click('save-deployment');
+  // Save asks first, with the traffic that changes hands: v2 already served everything.
+  await s.find('confirm-dialog');
+  assert.equal(await s.text('confirm-change'), 'single v2 → v2 70% · v1 30%');
+  assert.deepEqual(await s.cells('confirm-shift-v1'), ['v1', '0%', '30%']);
+  assert.equal(await s.text('confirm-moved'), '30% of requests change generation.');
+  assert.equal(await (await s.find('confirm-reason')).getAttribute('value'), 'e2e: canary v2 at 70%');
+  await s.click('confirm-ok');
+  await s.waitGone('confirm-dialog');
   await s.waitText('save-result', 'Revision #3 is live: v2 70% · v1 30%');
   // The form now holds the live config: Save has nothing to deploy.
   await s.waitEnabled('save-deployment', false, SHORT);

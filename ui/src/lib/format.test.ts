@@ -15,6 +15,7 @@ import {
   plural,
   rollbackTarget,
   sameConfig,
+  trafficShift,
   shadowSummary,
   shortSha,
 } from './format';
@@ -93,6 +94,18 @@ describe('revisions', () => {
     expect(rollbackTarget(promoted.slice(0, 4))?.revision.number).toBe(2);
     const rolledBack = [...promoted.slice(0, 4), canary(5, single('v1'))];
     expect(rollbackTarget(rolledBack)?.revision.number).toBe(1);
+  });
+  it('says how much traffic a change moves', () => {
+    expect(trafficShift(single('v1'), multi)).toEqual({
+      rows: [
+        { generation: 'v2', before: 0, after: 0.7 },
+        { generation: 'v1', before: 1, after: 0.3 },
+      ],
+      moved: 0.7,
+    });
+    expect(trafficShift(multi, single('v2')).moved).toBe(0.3);
+    expect(trafficShift(single('v2'), { ...single('v2'), sticky: true }).moved).toBe(0);
+    expect(trafficShift(null, single('v1'))).toEqual({ rows: [{ generation: 'v1', before: 0, after: 1 }], moved: 1 });
   });
   it('compares configs the way the engine refuses unchanged ones', () => {
     expect(sameConfig(single('v1'), single('v1'))).toBe(true);

@@ -15,6 +15,30 @@ export function configShares(config: DeploymentConfig): MappingEntry[] {
   return config.mode === 'single' ? [{ generation: config.generation, proba: 1 }] : config.mapping;
 }
 
+/** One generation's share of traffic before and after a change. */
+export interface ShareChange {
+  generation: string;
+  before: number;
+  after: number;
+}
+
+/**
+ * What a change of config does to traffic: each generation's share before and after (the
+ * new config's generations first), and the share of all requests that changes generation
+ * (the sum of the gains; 1 when nothing was deployed).
+ */
+export function trafficShift(
+  from: DeploymentConfig | null | undefined,
+  to: DeploymentConfig,
+): { rows: ShareChange[]; moved: number } {
+  const before = new Map(from ? configShares(from).map((e) => [e.generation, e.proba] as const) : []);
+  const after = new Map(configShares(to).map((e) => [e.generation, e.proba] as const));
+  const generations = [...new Set([...after.keys(), ...before.keys()])];
+  const rows = generations.map((generation) => ({ generation, before: before.get(generation) ?? 0, after: after.get(generation) ?? 0 }));
+  const moved = rows.reduce((sum, r) => sum + Math.max(0, r.after - r.before), 0);
+  return { rows, moved: Math.round(moved * 1e9) / 1e9 };
+}
+
 /** A shadow in a summary: "shadow v3 10%" (its percent is of all requests, 0–50). */
 export function shadowSummary(shadow: Shadow | null | undefined): string {
   return shadow ? `shadow ${shadow.generation} ${pct(shadow.percent / 100)}` : '';
