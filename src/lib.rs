@@ -25,6 +25,7 @@ pub mod demo;
 pub mod deploy;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod infra;
 pub mod model;
 pub mod monitor;

@@ -97,6 +97,7 @@ pub fn run() {
             commands::services::node_info,
             commands::services::list_services,
             commands::services::create_service,
+            commands::services::watch_changes,
             commands::versions::list_versions,
             commands::versions::add_version,
             commands::versions::revisions,

@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use super::{ActiveDeployment, DeploymentConfig, Revision, RevisionMeta};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::events::{Change, Changes};
 use crate::model::LoadedModel;
 use crate::monitor::Monitor;
 use crate::names::VersionId;
@@ -29,10 +30,18 @@ pub struct Deployments {
     /// Serialises "append revision, swap live config" so the registry's order and the live
     /// order of revisions agree.
     lock: tokio::sync::Mutex<()>,
+    /// Where each activation is announced.
+    changes: Changes,
 }
 
 impl Deployments {
-    pub fn new(pool: Pool, artifacts: ArtifactStore, clock: Arc<dyn Clock>, monitor: Arc<Monitor>) -> Self {
+    pub fn new(
+        pool: Pool,
+        artifacts: ArtifactStore,
+        clock: Arc<dyn Clock>,
+        monitor: Arc<Monitor>,
+        changes: Changes,
+    ) -> Self {
         Self {
             pool,
             artifacts,
@@ -41,6 +50,7 @@ impl Deployments {
             live: ArcSwap::from_pointee(HashMap::new()),
             models: Mutex::new(HashMap::new()),
             lock: tokio::sync::Mutex::new(()),
+            changes,
         }
     }
 
@@ -105,6 +115,7 @@ impl Deployments {
         Ok(true)
     }
 
+    /// Makes `rev` the live config of its service, and announces it.
     fn swap_in(&self, rev: &Revision, models: HashMap<VersionId, Arc<LoadedModel>>) {
         let route = rev.config.route();
         let counters = route
@@ -125,6 +136,7 @@ impl Deployments {
             next.insert(rev.service.as_str().to_owned(), Arc::clone(&active));
             next
         });
+        self.changes.announce(Change::Service { service: rev.service.to_string() });
     }
 
     async fn load_models(

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::Engine;
 use crate::auth::{AccessView, AuthMode, Credential, NewKey};
 use crate::error::{Error, Result};
+use crate::events::Change;
 
 impl Engine {
     /// A deployment's auth mode, keys (never their secrets) and refused requests.
@@ -17,21 +18,31 @@ impl Engine {
 
     pub async fn set_auth_mode(&self, service: &str, mode: AuthMode) -> Result<AccessView> {
         self.inner.access.set_mode(service, mode).await?;
-        self.access(service).await
+        self.access_changed(service).await
     }
 
     /// Creates a key; its secret is in the answer and nowhere else.
     pub async fn create_key(&self, service: &str, name: &str) -> Result<NewKey> {
-        self.inner.access.create_key(service, name).await
+        let key = self.inner.access.create_key(service, name).await?;
+        self.announce(Change::Access { service: service.to_owned() });
+        Ok(key)
     }
 
     /// A new key for the same client; the old one keeps working for `overlap`.
     pub async fn rotate_key(&self, service: &str, id: i64, overlap: Duration) -> Result<NewKey> {
-        self.inner.access.rotate_key(service, id, overlap).await
+        let key = self.inner.access.rotate_key(service, id, overlap).await?;
+        self.announce(Change::Access { service: service.to_owned() });
+        Ok(key)
     }
 
     pub async fn revoke_key(&self, service: &str, id: i64) -> Result<AccessView> {
         self.inner.access.revoke_key(service, id).await?;
+        self.access_changed(service).await
+    }
+
+    /// Announces a change of `service`'s access and returns the new view.
+    async fn access_changed(&self, service: &str) -> Result<AccessView> {
+        self.announce(Change::Access { service: service.to_owned() });
         self.access(service).await
     }
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::Engine;
 use crate::deploy::{self, ActiveDeployment, DeploymentConfig, Revision, RevisionKind, RevisionMeta, Serving};
 use crate::error::{Error, Result};
+use crate::events::Change;
 use crate::model::LoadedModel;
 use crate::registry::{self, NewVersion, Service, Version};
 
@@ -42,6 +43,7 @@ impl Engine {
     pub async fn create_service(&self, name: &str, description: &str) -> Result<Service> {
         let service = registry::create_service(self.pool(), name, description, self.now()).await?;
         tracing::info!(service = %service.name, "service created");
+        self.announce(Change::Services);
         Ok(service)
     }
 
@@ -76,6 +78,7 @@ impl Engine {
         .map_err(|e| Error::Internal(format!("model inspection stopped: {e}")))??;
         let version = registry::insert_version(self.pool(), &service, &new, &sha, size, &schema, self.now()).await?;
         tracing::info!(%service, version = %version.id, sha256 = %sha, "version created");
+        self.announce(Change::Service { service: service.to_string() });
         Ok(version)
     }
 

@@ -24,6 +24,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::deploy::Deployments;
 use crate::deploy::canary::Rollout;
 use crate::error::Result;
+use crate::events::{Change, Changes, Listener};
 use crate::monitor::Monitor;
 use crate::monitor::feedback::RequestIds;
 use crate::registry::artifacts::ArtifactStore;
@@ -121,6 +122,8 @@ pub(crate) struct Inner {
     rollout: Rollout,
     scenarios: Scenarios,
     identity: instance::Identity,
+    /// Where state changes are announced (the desktop's window listens).
+    changes: Changes,
 }
 
 impl Drop for Inner {
@@ -142,6 +145,7 @@ impl Engine {
         let artifacts = ArtifactStore::open(config.data_dir.join("artifacts"))?;
         let request_ids = RequestIds::new(&store::shared_secret(&pool, "request_ids").await?);
         let (tasks, shutdown) = (TaskTracker::new(), CancellationToken::new());
+        let changes = Changes::default();
         let scenarios = Scenarios::new(ScenariosConfig {
             pool: pool.clone(),
             clock: Arc::clone(&clock),
@@ -150,11 +154,18 @@ impl Engine {
             instance: config.instance.clone(),
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
+            changes: changes.clone(),
         });
         let monitor = Arc::new(Monitor::default());
         let engine = Engine {
             inner: Arc::new(Inner {
-                deployments: Deployments::new(pool.clone(), artifacts, Arc::clone(&clock), Arc::clone(&monitor)),
+                deployments: Deployments::new(
+                    pool.clone(),
+                    artifacts,
+                    Arc::clone(&clock),
+                    Arc::clone(&monitor),
+                    changes.clone(),
+                ),
                 requests: predict::RequestPath::new(
                     config.router_seed,
                     request_ids,
@@ -166,6 +177,7 @@ impl Engine {
                 rollout: Rollout::default(),
                 scenarios,
                 identity: instance::Identity::new(config.instance.clone()),
+                changes,
                 data_dir: config.data_dir.clone(),
                 pool,
                 clock,
@@ -185,6 +197,16 @@ impl Engine {
             engine.spawn_listener(url.clone());
         }
         Ok(engine)
+    }
+
+    /// Listens to every later change of the engine's state (deployments, canaries, access,
+    /// scenarios), wherever it came from.
+    pub fn subscribe(&self) -> Listener {
+        self.inner.changes.subscribe()
+    }
+
+    pub(crate) fn announce(&self, change: Change) {
+        self.inner.changes.announce(change);
     }
 
     /// The metrics flusher, the liveness lease, the canary controller and the scenario

@@ -9,6 +9,7 @@ use crate::deploy::canary::{
 };
 use crate::deploy::{Revision, RevisionKind, RevisionMeta, Serving};
 use crate::error::{Error, Result};
+use crate::events::Change;
 
 impl Engine {
     /// The latest canary of a deployment (running or finished).
@@ -72,7 +73,7 @@ impl Engine {
         let message =
             format!("started by {author}: {} at {}% (revision {})", canary.plan.version, canary.percent(), rev.number);
         canary.event(self.now(), message);
-        canary::save(self.pool(), &canary, self.now()).await?;
+        self.save_canary(&canary).await?;
         Ok(canary)
     }
 
@@ -114,8 +115,15 @@ impl Engine {
                 ));
             }
         }
-        canary::save(self.pool(), &c, self.now()).await?;
+        self.save_canary(&c).await?;
         Ok(c)
+    }
+
+    /// Persists the canary's state and announces it.
+    async fn save_canary(&self, c: &Canary) -> Result<()> {
+        canary::save(self.pool(), c, self.now()).await?;
+        self.announce(Change::Canary { service: c.service.clone() });
+        Ok(())
     }
 
     /// Starts measuring the canary's current step from the counters as they are now.
@@ -130,7 +138,7 @@ impl Engine {
         if let Some(mut c) = self.active_canary(service).await? {
             c.status = CanaryStatus::Aborted;
             c.event(self.now(), format!("aborted: manual rollback by {author}"));
-            canary::save(self.pool(), &c, self.now()).await?;
+            self.save_canary(&c).await?;
             self.inner.rollout.set_window(&(c.service.clone(), c.id), None);
         }
         Ok(())
@@ -191,7 +199,7 @@ impl Engine {
                 c.step_started_at = self.now();
                 let message = format!("controller resumed after a restart: {} measured afresh", c.step_label());
                 c.event(self.now(), message);
-                canary::save(self.pool(), c, self.now()).await?;
+                self.save_canary(c).await?;
                 rollout.set_window(&key, Some((c.step_started_at.timestamp_millis(), now_totals.clone())));
                 now_totals.clone()
             }
@@ -262,7 +270,7 @@ impl Engine {
             }
         }
         if changed || c.status != status_before || verdict == canary::Verdict::Passed {
-            canary::save(self.pool(), &c, self.now()).await?;
+            self.save_canary(&c).await?;
         }
         if !c.status.is_active() {
             self.inner.rollout.set_window(&key, None);

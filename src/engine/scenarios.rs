@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::{Engine, instance};
 use crate::deploy::Revision;
 use crate::error::Result;
+use crate::events::Change;
 use crate::model::LoadedModel;
 use crate::registry::{NewVersion, Version};
 use crate::scenario::scheduler::Fired;
@@ -49,7 +50,9 @@ impl Engine {
 
     /// Creates or replaces a scenario; nothing invalid is saved.
     pub async fn save_scenario(&self, spec: Scenario) -> Result<ScenarioView> {
-        self.inner.scenarios.save_scenario(spec).await
+        let saved = self.inner.scenarios.save_scenario(spec).await?;
+        self.announce(Change::Scenario { scenario: saved.spec.name.to_string() });
+        Ok(saved)
     }
 
     pub async fn list_scenarios(&self) -> Result<Vec<ScenarioView>> {
@@ -62,7 +65,9 @@ impl Engine {
 
     /// Deletes a scenario (not while it runs). Its run history is kept.
     pub async fn delete_scenario(&self, name: &str) -> Result<()> {
-        self.inner.scenarios.delete_scenario(name).await
+        self.inner.scenarios.delete_scenario(name).await?;
+        self.announce(Change::Scenario { scenario: name.to_owned() });
+        Ok(())
     }
 
     /// The next `count` fire times of each cron trigger of a scenario.

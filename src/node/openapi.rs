@@ -35,7 +35,12 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
         (name = "access", description = "Who may call a deployment's prediction API"),
         (name = "scenarios", description = "Scheduled or manual runs: retrain, create a version, update a deployment"),
     ),
-    components(schemas(super::error::ErrorBody, super::error::ErrorObject, super::oip::OipErrorBody)),
+    components(schemas(
+        super::error::ErrorBody,
+        super::error::ErrorObject,
+        super::oip::OipErrorBody,
+        crate::events::Change
+    )),
     modifiers(&CommonAnswers),
 )]
 pub(super) struct ApiDoc;

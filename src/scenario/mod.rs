@@ -47,6 +47,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::deploy::Revision;
 use crate::error::{Error, Result};
+use crate::events::{Change, Changes};
 use crate::model::LoadedModel;
 use crate::registry::{self, NewVersion, Version};
 use crate::store::Pool;
@@ -183,6 +184,8 @@ pub struct Scenarios {
     /// Cancelled when the engine shuts down: runs then end as abandoned.
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    /// Where runs starting and ending are announced.
+    changes: Changes,
     /// Scenario → (run id, its cancel token); id 0 while the run is being created.
     runs: Mutex<HashMap<String, (i64, CancellationToken)>>,
     /// Serialises scheduler passes (the loop, tests' direct ticks, the pass at open).
@@ -198,6 +201,7 @@ pub struct ScenariosConfig {
     pub instance: String,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
+    pub changes: Changes,
 }
 
 impl Scenarios {
@@ -210,6 +214,7 @@ impl Scenarios {
             instance: c.instance,
             shutdown: c.shutdown,
             tasks: c.tasks,
+            changes: c.changes,
             runs: Mutex::new(HashMap::new()),
             scheduler_lock: tokio::sync::Mutex::new(()),
         }
@@ -385,7 +390,12 @@ impl Scenarios {
         rec.flush().await?;
         let snapshot = rec.snapshot().map(|(r, _)| r).unwrap_or(run);
         tracing::info!(scenario = %name, run = snapshot.id, trigger = %snapshot.trigger_detail, "scenario run started");
-        self.tasks.spawn(run::execute(host.clone(), spec, rec, token, run_dir));
+        let (changes, run) = (self.changes.clone(), run::execute(host.clone(), spec, rec, token, run_dir));
+        self.tasks.spawn(async move {
+            run.await;
+            changes.announce(Change::Scenario { scenario: name });
+        });
+        self.changes.announce(Change::Scenario { scenario: snapshot.scenario.clone() });
         Ok(snapshot)
     }
 

@@ -8,6 +8,7 @@ mod cli;
 mod compat;
 mod crash;
 mod deploy;
+mod events;
 mod hostile;
 mod oip;
 mod predict;

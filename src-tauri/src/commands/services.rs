@@ -1,7 +1,9 @@
 use serde::Serialize;
 use switchyard::engine::ServiceSummary;
+use switchyard::events::Change;
 use switchyard::registry::Service;
 use tauri::State;
+use tauri::ipc::Channel;
 
 use crate::Desktop;
 use crate::error::IpcResult;
@@ -32,4 +34,17 @@ pub async fn list_services(desktop: State<'_, Desktop>, infra: Option<String>) -
 #[tauri::command]
 pub async fn create_service(desktop: State<'_, Desktop>, name: String, description: String) -> IpcResult<Service> {
     Ok(desktop.engine.create_service(&name, &description).await?)
+}
+
+/// Streams every change of the local engine's state to the window until the window stops
+/// listening (it reloads, or closes). The window reloads what each change names.
+#[tauri::command]
+pub async fn watch_changes(desktop: State<'_, Desktop>, on_change: Channel<Change>) -> IpcResult<()> {
+    let mut changes = desktop.engine.subscribe();
+    while let Some(change) = changes.next().await {
+        if on_change.send(change).is_err() {
+            break;
+        }
+    }
+    Ok(())
 }

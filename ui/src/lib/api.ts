@@ -14,6 +14,7 @@ import type { components } from './generated/api';
 
 import type {
   AbReport,
+  Change,
   InfraStatus,
   Infrastructure,
   AccessView,
@@ -197,6 +198,8 @@ export interface Backend {
   cancelScenarioRun(input: { name: string; id: number }): Promise<Run>;
   /** Streams the run (with its log) on each change until it ends; resolves to the final run. */
   watchScenarioRun(input: { name: string; id: number; onUpdate?: (run: Run) => void }): Promise<Run>;
+  /** Calls `onChange` for every change of the local engine's state, for as long as the window lives. */
+  watchChanges(onChange: (change: Change) => void): Promise<void>;
   listInfrastructures(): Promise<Infrastructure[]>;
   /** Rejects with `invalid_input` for a URL that is not http(s)://host[:port]. */
   addInfrastructure(input: { name: string; url: string; token: string | null }): Promise<Infrastructure>;
@@ -290,6 +293,15 @@ export const tauriBackend: Backend = {
       throw failure(e, 'watch_scenario_run');
     }
     return call('watch_scenario_run', { name, id, onUpdate: channel });
+  },
+  watchChanges: async (onChange) => {
+    let channel: Channel<Change>;
+    try {
+      channel = new Channel<Change>(onChange);
+    } catch (e) {
+      throw failure(e, 'watch_changes');
+    }
+    return call('watch_changes', { onChange: channel });
   },
 };
 

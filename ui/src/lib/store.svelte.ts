@@ -4,12 +4,17 @@
 
 import { api, toApiError, useInfrastructure } from './api';
 import type { ApiError } from './api';
+import { ChangeBatcher } from './changes';
+import type { Reload } from './changes';
 import { activeRevision } from './format';
 import { SERVICES_WINDOW_MINUTES, trafficSummary } from './traffic';
 import type { TrafficSummary } from './traffic';
 import type { InfraStatus, Infrastructure, NodeInfo, Revision, ServiceSummary, VersionView } from './types';
 
 export type Tab = 'versions' | 'deployment' | 'run' | 'monitoring';
+
+/** How often the screens reload from a remote node, which announces no changes to the window. */
+export const REMOTE_POLL_MS = 5_000;
 
 export const TABS: { id: Tab; label: string }[] = [
   { id: 'versions', label: 'Versions' },
@@ -48,6 +53,40 @@ class AppState {
   now = $state(Date.now());
 
   #detailToken = 0;
+
+  /** Bumped when the engine announces a change of the selected service's canary or access,
+   *  or of any scenario: the panels showing them reload. */
+  canaryChanges = $state(0);
+  accessChanges = $state(0);
+  scenarioChanges = $state(0);
+
+  #changes = new ChangeBatcher((r) => this.applyReload(r));
+
+  /**
+   * Keeps every screen current: the local engine's changes as it announces them (whoever made
+   * them: this window, the CLI, a canary, a scenario, another node), a remote node by polling.
+   * Returns the stop function.
+   */
+  startLive(): () => void {
+    api.watchChanges((c) => this.#changes.add(c)).catch((e) => {
+      this.nodeError = toApiError(e, 'watch_changes');
+    });
+    const poll = setInterval(() => {
+      if (this.remote) void this.refreshAll();
+    }, REMOTE_POLL_MS);
+    return () => clearInterval(poll);
+  }
+
+  /** Reloads what a batch of the local engine's changes touched. */
+  applyReload(r: Reload): void {
+    if (this.remote) return; // the screens show another node; its poll keeps them current
+    if (r.all || r.services) void this.refreshServices();
+    const s = this.selected;
+    if (s && (r.all || r.details.has(s))) void this.refreshDetail();
+    if (s && (r.all || r.canaries.has(s))) this.canaryChanges++;
+    if (s && (r.all || r.access.has(s))) this.accessChanges++;
+    if (r.all || r.scenarios.size > 0) this.scenarioChanges++;
+  }
 
   /** The selected service's summary. */
   get summary(): ServiceSummary | null {

@@ -745,6 +745,30 @@ export interface components {
         };
         /** @enum {string} */
         CanaryStatus: "running" | "paused" | "promoted" | "rolled_back" | "aborted";
+        /** @description One change of engine state. Listeners reload what it names. */
+        Change: {
+            /** @enum {string} */
+            kind: "services";
+        } | {
+            service: string;
+            /** @enum {string} */
+            kind: "service";
+        } | {
+            service: string;
+            /** @enum {string} */
+            kind: "canary";
+        } | {
+            service: string;
+            /** @enum {string} */
+            kind: "access";
+        } | {
+            scenario: string;
+            /** @enum {string} */
+            kind: "scenario";
+        } | {
+            /** @enum {string} */
+            kind: "resync";
+        };
         /** @description A shell command line (`sh -c`) or a program and its arguments (run directly). */
         CommandLine: string | string[];
         CreateKey: {
@@ -3070,6 +3094,24 @@ export const pathsAdminV1DeploymentsServiceCanaryActionPostParametersPathActionV
 export const abTestValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AbTest"]> = ["two_proportion_z", "welch_t"];
 export const authModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuthMode"]> = ["none", "api_key", "basic"];
 export const canaryStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CanaryStatus"]> = ["running", "paused", "promoted", "rolled_back", "aborted"];
+export const changeOneOf0KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Change"], {
+    kind: unknown;
+}>["kind"]> = ["services"];
+export const changeOneOf1KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Change"], {
+    kind: unknown;
+}>["kind"]> = ["service"];
+export const changeOneOf2KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Change"], {
+    kind: unknown;
+}>["kind"]> = ["canary"];
+export const changeOneOf3KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Change"], {
+    kind: unknown;
+}>["kind"]> = ["access"];
+export const changeOneOf4KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Change"], {
+    kind: unknown;
+}>["kind"]> = ["scenario"];
+export const changeOneOf5KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Change"], {
+    kind: unknown;
+}>["kind"]> = ["resync"];
 export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "payload_too_large", "request_timeout", "node_unreachable", "not_found", "method_not_allowed", "internal"];
 export const inconclusivePolicyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InconclusivePolicy"]> = ["pause", "rollback"];
 export const inputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InputType"]> = ["float32", "float64", "int64"];
