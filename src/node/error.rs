@@ -51,9 +51,14 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::CanaryNotFound
         | ErrorCode::ScenarioNotFound
         | ErrorCode::RunNotFound
+        | ErrorCode::PrincipalNotFound
+        | ErrorCode::ApprovalNotFound
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::AlreadyExists | ErrorCode::CanaryConflict | ErrorCode::RunConflict => StatusCode::CONFLICT,
+        ErrorCode::AlreadyExists | ErrorCode::CanaryConflict | ErrorCode::RunConflict | ErrorCode::ApprovalConflict => {
+            StatusCode::CONFLICT
+        }
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,

@@ -10,6 +10,7 @@ mod crash;
 mod deploy;
 mod hostile;
 mod oip;
+mod people;
 mod predict;
 mod remote;
 mod report;
