@@ -2,6 +2,7 @@
 //! talks HTTP to it. One binary, so it links once.
 
 mod access;
+mod approvals;
 mod bad_input;
 mod canary;
 mod cli;

@@ -316,3 +316,74 @@ async fn a_scoped_role_covers_only_matching_services() {
     clock.advance(chrono::TimeDelta::seconds(1));
     assert_eq!(call(&node, Some(&secret), "GET", "/admin/v1/me", None).await.0, 401, "expired");
 }
+
+fn command_scenario(name: &str) -> Value {
+    json!({"name": name, "steps": [{"kind": "run_command", "name": "hello", "command": "echo hello", "timeout_seconds": 30}]})
+}
+
+/// `run_command` steps need `run_commands` (admin) to save or run, on any node.
+#[tokio::test]
+async fn only_admins_save_or_run_commands() {
+    let node = spawn_node().await;
+    node.with_iris().await;
+    let olga = principal(&node, "olga", json!([{"role": "operator"}])).await;
+    let dee = principal(&node, "dee", json!([{"role": "deployer"}])).await;
+    let root = principal(&node, "root", json!([{"role": "admin"}])).await;
+    // The route needs `manage`; its commands need `run_commands` on top.
+    for (token, lacks) in [(&olga, "run_commands"), (&dee, "manage")] {
+        let (status, answer) =
+            call(&node, Some(token), "POST", "/admin/v1/scenarios", Some(&command_scenario("cmd"))).await;
+        assert_eq!(status, 403, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&format!("'{lacks}' permission")), "{answer}");
+    }
+    // Without commands the operator may save, and the deployer may run.
+    let (status, answer) = call(&node, Some(&olga), "POST", "/admin/v1/scenarios", Some(&noop_scenario("plain"))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(call(&node, Some(&dee), "POST", "/admin/v1/scenarios/plain/runs", None).await.0, 202);
+    run_over(&node, "plain").await;
+    let (status, answer) =
+        call(&node, Some(&root), "POST", "/admin/v1/scenarios", Some(&command_scenario("cmd"))).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = call(&node, Some(&dee), "POST", "/admin/v1/scenarios/cmd/runs", None).await;
+    assert_eq!(status, 403, "{answer}");
+    let (status, run) = call(&node, Some(&root), "POST", "/admin/v1/scenarios/cmd/runs", None).await;
+    assert_eq!((status, run["trigger_detail"].as_str()), (202, Some("manual by root")), "{run}");
+    run_over(&node, "cmd").await;
+}
+
+/// A node bound beyond loopback refuses `run_command` steps, even from an admin, unless it
+/// was started with `--allow-commands`; the refusal says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_beyond_loopback_refuses_commands_unless_allowed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "s3cret-admin-token-for-commands").expect("token");
+    let token = token_file.to_str().expect("utf8");
+    for (allow, data) in [(false, "refusing"), (true, "allowing")] {
+        let data_dir = dir.path().join(data);
+        let mut args = vec!["--bind", "0.0.0.0:0", "--admin-token-file", token];
+        if allow {
+            args.push("--allow-commands");
+        }
+        let node = crate::support::NodeProcess::start_with(&data_dir, false, &args);
+        let http = reqwest::Client::new();
+        let save = http
+            .post(node.url("/admin/v1/scenarios"))
+            .bearer_auth("s3cret-admin-token-for-commands")
+            .json(&command_scenario("cmd"))
+            .send()
+            .await
+            .expect("send");
+        let status = save.status().as_u16();
+        let body: Value = save.json().await.expect("json");
+        if allow {
+            assert_eq!(status, 200, "{body}");
+        } else {
+            assert_eq!(status, 403, "{body}");
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("beyond loopback") && message.contains("--allow-commands"), "{message}");
+        }
+        node.stop();
+    }
+}
