@@ -275,8 +275,7 @@ pub async fn verify(pool: &Pool) -> Result<Verdict> {
 /// The chain check over rows in sequence order (with their stored millisecond times).
 fn check_chain(rows: &[(AuditRow, i64)]) -> Verdict {
     let mut prev = GENESIS.to_owned();
-    let mut expected_seq = 1;
-    for (row, at_ms) in rows {
+    for (expected_seq, (row, at_ms)) in (1..).zip(rows) {
         let bad = |reason: String| Verdict {
             rows: rows.len() as u64,
             head: rows.last().map(|(r, _)| r.digest.clone()).unwrap_or_default(),
@@ -313,7 +312,6 @@ fn check_chain(rows: &[(AuditRow, i64)]) -> Verdict {
             return bad(format!("row {} was edited: its digest does not match its fields", row.seq));
         }
         prev = row.digest.clone();
-        expected_seq += 1;
     }
     Verdict { rows: rows.len() as u64, head: prev, first_bad: None }
 }

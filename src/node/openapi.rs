@@ -38,7 +38,15 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
         (name = "approvals", description = "Protected services: deploys and canary starts approved by another principal"),
         (name = "audit", description = "The hash-chained record of every state-changing admin call"),
     ),
-    components(schemas(super::error::ErrorBody, super::error::ErrorObject, super::oip::OipErrorBody)),
+    components(schemas(
+        super::error::ErrorBody,
+        super::error::ErrorObject,
+        super::oip::OipErrorBody,
+        // What the console's deploy and canary calls answer (the HTTP routes answer 200/201
+        // or 202 with the approval request instead).
+        crate::engine::DeployOutcome,
+        crate::engine::CanaryOutcome,
+    )),
     modifiers(&CommonAnswers),
 )]
 pub(super) struct ApiDoc;

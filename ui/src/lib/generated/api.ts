@@ -1154,6 +1154,16 @@ export interface components {
             at: string;
             message: string;
         };
+        /** @description What a canary start asked by a principal did. */
+        CanaryOutcome: {
+            canary: components["schemas"]["Canary"];
+            /** @enum {string} */
+            outcome: "started";
+        } | {
+            request: components["schemas"]["ApprovalRequest"];
+            /** @enum {string} */
+            outcome: "approval_requested";
+        };
         CanaryPlan: {
             version: components["schemas"]["VersionId"];
             /** @description Traffic percentages of the canary, increasing, ending at 100. */
@@ -1222,6 +1232,16 @@ export interface components {
             /** @description What serves: one generation, or a mapping of generations with probabilities. */
             config: components["schemas"]["DeploymentConfig"];
             reason?: string;
+        };
+        /** @description What a deploy asked by a principal did. */
+        DeployOutcome: {
+            revision: components["schemas"]["Revision"];
+            /** @enum {string} */
+            outcome: "deployed";
+        } | {
+            request: components["schemas"]["ApprovalRequest"];
+            /** @enum {string} */
+            outcome: "approval_requested";
         };
         DeploymentConfig: components["schemas"]["Serving"] & {
             /**
@@ -1534,7 +1554,7 @@ export interface components {
         /** @description A token just created: the only time its secret is visible. */
         NewToken: {
             principal: string;
-            token: components["schemas"]["TokenView"];
+            token: components["schemas"]["ApiKey"];
             secret: string;
         };
         NewTokenBody: {
@@ -1630,7 +1650,7 @@ export interface components {
         PrincipalView: {
             name: string;
             grants: components["schemas"]["Grant"][];
-            tokens: components["schemas"]["TokenView"][];
+            tokens: components["schemas"]["ApiKey"][];
             created_by: string;
             /** Format: date-time */
             created_at: string;
@@ -2010,22 +2030,6 @@ export interface components {
             datatype: string;
             /** @description -1 for the batch dimension. */
             shape: number[];
-        };
-        /** @description A principal's token, never its secret. */
-        TokenView: {
-            /** Format: int64 */
-            id: number;
-            /** @description What it is for (a laptop, a CI job). */
-            name: string;
-            /** @description The secret's first characters, to tell tokens apart. */
-            prefix: string;
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            expires_at?: string | null;
-            /** Format: date-time */
-            revoked_at?: string | null;
-            status: components["schemas"]["KeyStatus"];
         };
         /** @description How runs start. A scenario can always be run by hand; `manual` only says so explicitly. */
         Trigger: {
@@ -4180,7 +4184,19 @@ export const abTestValues: ReadonlyArray<FlattenedDeepRequired<components>["sche
 export const approvalKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApprovalKind"]> = ["deploy", "canary"];
 export const approvalStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApprovalStatus"]> = ["pending", "approved", "rejected", "expired"];
 export const authModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuthMode"]> = ["none", "api_key", "basic"];
+export const canaryOutcomeOneOf0OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["CanaryOutcome"], {
+    outcome: unknown;
+}>["outcome"]> = ["started"];
+export const canaryOutcomeOneOf1OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["CanaryOutcome"], {
+    outcome: unknown;
+}>["outcome"]> = ["approval_requested"];
 export const canaryStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CanaryStatus"]> = ["running", "paused", "promoted", "rolled_back", "aborted"];
+export const deployOutcomeOneOf0OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["DeployOutcome"], {
+    outcome: unknown;
+}>["outcome"]> = ["deployed"];
+export const deployOutcomeOneOf1OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["DeployOutcome"], {
+    outcome: unknown;
+}>["outcome"]> = ["approval_requested"];
 export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "forbidden", "principal_not_found", "approval_not_found", "approval_conflict", "payload_too_large", "request_timeout", "node_unreachable", "not_found", "method_not_allowed", "internal"];
 export const inconclusivePolicyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InconclusivePolicy"]> = ["pause", "rollback"];
 export const inputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InputType"]> = ["float32", "float64", "int64"];
