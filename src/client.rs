@@ -11,10 +11,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::approval::{ApprovalRequest, Protection};
+use crate::audit::{AuditRow, Verdict};
+use crate::auth::people::{Capabilities, Grant, NewToken, PrincipalView};
 use crate::auth::{AccessView, AuthMode, ClientCredential, NewKey};
 use crate::deploy::Revision;
 use crate::deploy::canary::Canary;
-use crate::engine::{ServiceSummary, VersionView};
+use crate::engine::{CanaryOutcome, DeployOutcome, ServiceSummary, VersionView};
 use crate::error::{Error, ErrorCode, Result};
 use crate::monitor::MonitorSnapshot;
 use crate::monitor::ab::AbReport;
@@ -100,22 +103,34 @@ impl NodeClient {
 
     async fn send<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T> {
         let bytes = self.fetch(req).await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Internal(format!("unexpected answer from {}: {e}", self.base)))
+        self.decode(&bytes)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Internal(format!("unexpected answer from {}: {e}", self.base)))
     }
 
     /// The body of a successful answer, or the node's typed error.
     async fn fetch(&self, req: RequestBuilder) -> Result<Vec<u8>> {
+        Ok(self.fetch_status(req).await?.1)
+    }
+
+    /// The status and body of a successful answer, or the node's typed error.
+    async fn fetch_status(&self, req: RequestBuilder) -> Result<(StatusCode, Vec<u8>)> {
         let response = req.send().await.map_err(|e| self.unreachable(e))?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| self.unreachable(e))?;
         if status.is_success() {
-            return Ok(bytes.to_vec());
+            return Ok((status, bytes.to_vec()));
         }
         Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Error::Remote { code: body.error.code, message: body.error.message },
             Err(_) => Error::Remote {
-                code: if status == StatusCode::UNAUTHORIZED { ErrorCode::Unauthorized } else { ErrorCode::Internal },
+                code: match status {
+                    StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+                    StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+                    _ => ErrorCode::Internal,
+                },
                 message: format!(
                     "{} answered {status}: {}",
                     self.base,
@@ -163,9 +178,18 @@ impl NodeClient {
         self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}"))).await
     }
 
-    pub async fn deploy(&self, service: &str, config: &Value, reason: &str) -> Result<Revision> {
+    /// Deploys, or (on a protected service) requests approval: the node answers 202 with the
+    /// approval request then.
+    pub async fn deploy(&self, service: &str, config: &Value, reason: &str) -> Result<DeployOutcome> {
         let body = json!({"config": config, "reason": reason});
-        self.send(self.request(Method::PUT, &format!("/admin/v1/deployments/{service}")).json(&body)).await
+        let (status, bytes) = self
+            .fetch_status(self.request(Method::PUT, &format!("/admin/v1/deployments/{service}")).json(&body))
+            .await?;
+        Ok(if status == StatusCode::ACCEPTED {
+            DeployOutcome::ApprovalRequested { request: self.decode(&bytes)? }
+        } else {
+            DeployOutcome::Deployed { revision: self.decode(&bytes)? }
+        })
     }
 
     pub async fn rollback(&self, service: &str, to_revision: Option<i64>, reason: &str) -> Result<Revision> {
@@ -185,8 +209,88 @@ impl NodeClient {
         self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/canary"))).await
     }
 
-    pub async fn start_canary(&self, service: &str, plan: &Value) -> Result<Canary> {
-        self.send(self.request(Method::POST, &format!("/admin/v1/deployments/{service}/canary")).json(plan)).await
+    /// Starts a canary, or (on a protected service) requests approval (202).
+    pub async fn start_canary(&self, service: &str, plan: &Value) -> Result<CanaryOutcome> {
+        let (status, bytes) = self
+            .fetch_status(self.request(Method::POST, &format!("/admin/v1/deployments/{service}/canary")).json(plan))
+            .await?;
+        Ok(if status == StatusCode::ACCEPTED {
+            CanaryOutcome::ApprovalRequested { request: self.decode(&bytes)? }
+        } else {
+            CanaryOutcome::Started { canary: self.decode(&bytes)? }
+        })
+    }
+
+    /// Who this client's token stands for, and what it may do.
+    pub async fn me(&self) -> Result<Capabilities> {
+        self.send(self.request(Method::GET, "/admin/v1/me")).await
+    }
+
+    pub async fn list_principals(&self) -> Result<Vec<PrincipalView>> {
+        self.send(self.request(Method::GET, "/admin/v1/users")).await
+    }
+
+    pub async fn get_principal(&self, name: &str) -> Result<PrincipalView> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/users/{name}"))).await
+    }
+
+    pub async fn create_principal(&self, name: &str, roles: &[Grant]) -> Result<PrincipalView> {
+        let body = json!({"name": name, "roles": roles});
+        self.send(self.request(Method::POST, "/admin/v1/users").json(&body)).await
+    }
+
+    pub async fn set_roles(&self, name: &str, roles: &[Grant]) -> Result<PrincipalView> {
+        self.send(self.request(Method::PUT, &format!("/admin/v1/users/{name}/roles")).json(&json!({"roles": roles})))
+            .await
+    }
+
+    pub async fn remove_principal(&self, name: &str) -> Result<PrincipalView> {
+        self.send(self.request(Method::DELETE, &format!("/admin/v1/users/{name}"))).await
+    }
+
+    pub async fn create_token(&self, principal: &str, name: &str, expires_in: Option<Duration>) -> Result<NewToken> {
+        let body = json!({"name": name, "expires_in_seconds": expires_in.map(|d| d.as_secs())});
+        self.send(self.request(Method::POST, &format!("/admin/v1/users/{principal}/tokens")).json(&body)).await
+    }
+
+    pub async fn revoke_token(&self, principal: &str, id: i64) -> Result<PrincipalView> {
+        self.send(self.request(Method::POST, &format!("/admin/v1/users/{principal}/tokens/{id}/revoke"))).await
+    }
+
+    /// Audit rows from `since_ms` (Unix ms), oldest first.
+    pub async fn audit(&self, since_ms: Option<i64>, service: Option<&str>) -> Result<Vec<AuditRow>> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(since) = since_ms {
+            query.push(("since", since.to_string()));
+        }
+        if let Some(service) = service {
+            query.push(("service", service.to_owned()));
+        }
+        self.send(self.request(Method::GET, "/admin/v1/audit").query(&query)).await
+    }
+
+    pub async fn verify_audit(&self) -> Result<Verdict> {
+        self.send(self.request(Method::GET, "/admin/v1/audit/verify")).await
+    }
+
+    pub async fn set_protection(&self, service: &str, protected: bool) -> Result<Protection> {
+        let body = json!({"protected": protected});
+        self.send(self.request(Method::PUT, &format!("/admin/v1/deployments/{service}/protection")).json(&body)).await
+    }
+
+    /// Approval requests of a service (or every service), newest first.
+    pub async fn approvals(&self, service: Option<&str>, pending_only: bool) -> Result<Vec<ApprovalRequest>> {
+        let path = match service {
+            Some(s) => format!("/admin/v1/deployments/{s}/approvals?pending={pending_only}"),
+            None => format!("/admin/v1/approvals?pending={pending_only}"),
+        };
+        self.send(self.request(Method::GET, &path)).await
+    }
+
+    /// Approves (`approve`) or rejects (`reject`) a request.
+    pub async fn decide(&self, service: &str, id: i64, decision: &str, note: &str) -> Result<ApprovalRequest> {
+        let path = format!("/admin/v1/deployments/{service}/approvals/{id}/{decision}");
+        self.send(self.request(Method::POST, &path).json(&json!({"note": note}))).await
     }
 
     /// `action` is pause, resume, promote or abort.

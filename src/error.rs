@@ -34,6 +34,13 @@ pub enum ErrorCode {
     /// A run of the scenario is in progress (runs never overlap), or the run is not running.
     RunConflict,
     Unauthorized,
+    /// The principal is known but lacks the permission (the message names it), or the action
+    /// is refused by a rule (self-approval, commands on a node bound beyond loopback).
+    Forbidden,
+    PrincipalNotFound,
+    ApprovalNotFound,
+    /// The approval request is decided, expired, or the service is not protected.
+    ApprovalConflict,
     PayloadTooLarge,
     /// The client did not send its request within the node's deadline.
     RequestTimeout,
@@ -73,6 +80,10 @@ impl ErrorCode {
             ErrorCode::RunNotFound => "run_not_found",
             ErrorCode::RunConflict => "run_conflict",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::PrincipalNotFound => "principal_not_found",
+            ErrorCode::ApprovalNotFound => "approval_not_found",
+            ErrorCode::ApprovalConflict => "approval_conflict",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::NodeUnreachable => "node_unreachable",
@@ -137,6 +148,15 @@ pub enum Error {
     /// `WWW-Authenticate` value.
     #[error("{message}")]
     AccessDenied { challenge: &'static str, message: String },
+    /// Refused for this principal; `permission` is the one it lacks (or the rule's name).
+    #[error("{message}")]
+    Forbidden { permission: &'static str, message: String },
+    #[error("principal '{0}' does not exist")]
+    PrincipalNotFound(String),
+    #[error("{0}")]
+    ApprovalNotFound(String),
+    #[error("{0}")]
+    ApprovalConflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -187,6 +207,10 @@ impl Error {
             Error::RunNotFound { .. } => ErrorCode::RunNotFound,
             Error::RunConflict(_) => ErrorCode::RunConflict,
             Error::Unauthorized(_) | Error::AccessDenied { .. } => ErrorCode::Unauthorized,
+            Error::Forbidden { .. } => ErrorCode::Forbidden,
+            Error::PrincipalNotFound(_) => ErrorCode::PrincipalNotFound,
+            Error::ApprovalNotFound(_) => ErrorCode::ApprovalNotFound,
+            Error::ApprovalConflict(_) => ErrorCode::ApprovalConflict,
             Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Error::RequestTimeout(_) => ErrorCode::RequestTimeout,
             Error::NodeUnreachable(_) => ErrorCode::NodeUnreachable,

@@ -11,9 +11,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::approval::ApprovalRequest;
+use crate::auth::people::{Capabilities, Principal};
 use crate::client::NodeClient;
 use crate::deploy::{DeploymentConfig, Revision};
-use crate::engine::{Engine, ServiceSummary, VersionView};
+use crate::engine::{DeployOutcome, Engine, ServiceSummary, VersionView};
 use crate::error::{Error, ErrorCode, Result};
 use crate::monitor::MonitorSnapshot;
 use crate::registry::to_datetime;
@@ -188,22 +190,29 @@ impl Target {
         }
     }
 
+    /// Deploys as `who` (the revision names it), or requests approval on a protected service.
     pub async fn deploy(
         &self,
+        who: &Principal,
         service: &str,
         config: &serde_json::Value,
-        author: &str,
         reason: &str,
-    ) -> Result<Revision> {
+    ) -> Result<DeployOutcome> {
         match self {
-            Target::Local(e) => e.deploy(service, config, author, reason).await,
+            Target::Local(e) => e.deploy_as(who, service, config, reason).await,
             Target::Remote(c) => c.deploy(service, config, reason).await,
         }
     }
 
-    pub async fn deploy_version(&self, service: &str, version: &str, author: &str, reason: &str) -> Result<Revision> {
+    pub async fn deploy_version(
+        &self,
+        who: &Principal,
+        service: &str,
+        version: &str,
+        reason: &str,
+    ) -> Result<DeployOutcome> {
         match self {
-            Target::Local(e) => e.deploy_version(service, version, author, reason).await,
+            Target::Local(e) => e.deploy_version_as(who, service, version, reason).await,
             Target::Remote(c) => {
                 let current = self.active_config(service).await?;
                 c.deploy(service, &crate::deploy::single_config(current, version), reason).await
@@ -211,10 +220,44 @@ impl Target {
         }
     }
 
-    pub async fn rollback(&self, service: &str, to: Option<i64>, author: &str, reason: &str) -> Result<Revision> {
+    /// Rolls back as `who`: never gated by approval.
+    pub async fn rollback(&self, who: &Principal, service: &str, to: Option<i64>, reason: &str) -> Result<Revision> {
         match self {
-            Target::Local(e) => e.rollback(service, to, author, reason).await,
+            Target::Local(e) => e.rollback_as(who, service, to, reason).await,
             Target::Remote(c) => c.rollback(service, to, reason).await,
+        }
+    }
+
+    /// What the console's principal may do on the target (the remote node's answer for its
+    /// token), so the console disables what it cannot.
+    pub async fn capabilities(&self, who: &Principal) -> Result<Capabilities> {
+        match self {
+            Target::Local(e) => e.capabilities(who).await,
+            Target::Remote(c) => c.me().await,
+        }
+    }
+
+    /// Approval requests of a service (or every service), newest first.
+    pub async fn approvals(&self, service: Option<&str>, pending_only: bool) -> Result<Vec<ApprovalRequest>> {
+        match self {
+            Target::Local(e) => e.approval_requests(service, pending_only).await,
+            Target::Remote(c) => c.approvals(service, pending_only).await,
+        }
+    }
+
+    /// Approves or rejects a request as `who`.
+    pub async fn decide(
+        &self,
+        who: &Principal,
+        service: &str,
+        id: i64,
+        approve: bool,
+        note: &str,
+    ) -> Result<ApprovalRequest> {
+        match (self, approve) {
+            (Target::Local(e), true) => e.approve(who, service, id, note).await,
+            (Target::Local(e), false) => e.reject(who, service, id, note).await,
+            (Target::Remote(c), _) => c.decide(service, id, if approve { "approve" } else { "reject" }, note).await,
         }
     }
 

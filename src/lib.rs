@@ -18,6 +18,8 @@
 //!
 //! Start with [`Engine::open`], then `node::router` to serve it.
 
+pub mod approval;
+pub mod audit;
 pub mod auth;
 pub mod client;
 pub mod clock;

@@ -6,6 +6,7 @@ mod error;
 
 use std::net::SocketAddr;
 
+use switchyard::auth::Principal;
 use switchyard::client::NodeClient;
 use switchyard::infra::Target;
 use switchyard::node::{self, NodeConfig};
@@ -16,6 +17,9 @@ use tauri::Manager;
 /// goes through real HTTP, like any client).
 pub struct Desktop {
     pub engine: Engine,
+    /// The principal the desktop acts as on its own engine: the OS user, as the local admin
+    /// (revisions and the audit name it).
+    pub principal: Principal,
     pub node: NodeClient,
     pub node_addr: SocketAddr,
 }
@@ -77,7 +81,8 @@ async fn start() -> Result<Desktop, Box<dyn std::error::Error>> {
     });
     tracing::info!(registry = %dir.display(), "local node on http://{node_addr}");
     let node = NodeClient::new(&format!("http://{node_addr}"), None, "desktop")?;
-    Ok(Desktop { engine, node, node_addr })
+    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "desktop-user".into());
+    Ok(Desktop { engine, principal: Principal::admin(&user), node, node_addr })
 }
 
 pub fn run() {
@@ -110,6 +115,17 @@ pub fn run() {
             commands::infra::add_infrastructure,
             commands::infra::remove_infrastructure,
             commands::infra::infrastructure_status,
+            commands::people::capabilities,
+            commands::people::approvals,
+            commands::people::decide_approval,
+            commands::people::set_protection,
+            commands::people::protection,
+            commands::people::list_principals,
+            commands::people::create_principal,
+            commands::people::set_roles,
+            commands::people::remove_principal,
+            commands::people::create_token,
+            commands::people::revoke_token,
             commands::access::access,
             commands::access::set_auth_mode,
             commands::access::create_key,

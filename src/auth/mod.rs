@@ -11,6 +11,8 @@
 //! In `basic` mode the user name is the key's name and the password its secret.
 
 mod access;
+pub mod people;
+pub mod people_store;
 mod store;
 
 use std::time::Duration;
@@ -25,6 +27,7 @@ use subtle::ConstantTimeEq;
 use crate::error::{Error, Result};
 
 pub use access::Access;
+pub use people::{Grant, Permission, Principal, Role};
 use store::{create_key, load_policies, load_policy, load_view, revoke_key, rotate_key, set_mode};
 
 /// How a deployment's prediction API authenticates callers.

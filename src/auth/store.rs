@@ -19,22 +19,24 @@ struct KeyRow {
     expires_at_ms: Option<i64>,
 }
 
-fn key_from_row(row: &sqlx::any::AnyRow, now: i64) -> Result<KeyRow> {
+/// A key (or a principal's token) from its row: id, name, prefix, created_at, expires_at,
+/// revoked_at.
+pub(crate) fn api_key_of(row: &sqlx::any::AnyRow, now: i64) -> Result<ApiKey> {
     let expires_at_ms: Option<i64> = row.try_get("expires_at")?;
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
-    Ok(KeyRow {
-        key: ApiKey {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            prefix: row.try_get("prefix")?,
-            created_at: to_datetime(row.try_get("created_at")?),
-            expires_at: expires_at_ms.map(to_datetime),
-            revoked_at: revoked_at.map(to_datetime),
-            status: super::status_at(expires_at_ms, revoked_at.is_some(), now),
-        },
-        sha256: row.try_get("sha256")?,
-        expires_at_ms,
+    Ok(ApiKey {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        created_at: to_datetime(row.try_get("created_at")?),
+        expires_at: expires_at_ms.map(to_datetime),
+        revoked_at: revoked_at.map(to_datetime),
+        status: super::status_at(expires_at_ms, revoked_at.is_some(), now),
     })
+}
+
+fn key_from_row(row: &sqlx::any::AnyRow, now: i64) -> Result<KeyRow> {
+    Ok(KeyRow { key: api_key_of(row, now)?, sha256: row.try_get("sha256")?, expires_at_ms: row.try_get("expires_at")? })
 }
 
 async fn keys(pool: &Pool, service: &str, now: i64) -> Result<Vec<KeyRow>> {

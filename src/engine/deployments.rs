@@ -109,7 +109,22 @@ impl Engine {
     /// Deploys a config as a client sent it (`{"mode":"single","generation":"v2"}` or
     /// `{"mode":"multiple","mapping":[…]}`): validated, models loaded and warmed, revision
     /// written, then swapped in atomically. Nothing changes if any step fails.
+    ///
+    /// A protected service refuses it: its deploys go through an approval request
+    /// ([`Engine::deploy_as`]).
     pub async fn deploy(&self, service: &str, config: &Value, author: &str, reason: &str) -> Result<Revision> {
+        self.refuse_if_protected(service, "deploys").await?;
+        self.deploy_unchecked(service, config, author, reason).await
+    }
+
+    /// [`Engine::deploy`] without the protection check: an approved request's deploy.
+    pub(crate) async fn deploy_unchecked(
+        &self,
+        service: &str,
+        config: &Value,
+        author: &str,
+        reason: &str,
+    ) -> Result<Revision> {
         let versions = self.version_map(service).await?;
         if let Some(c) = self.active_canary(service).await? {
             return Err(Error::CanaryConflict(format!(

@@ -32,14 +32,19 @@ use crate::scenario::{Scenarios, ScenariosConfig};
 use crate::store::{self, Pool};
 
 mod access;
+mod approvals;
+mod audit;
 mod deployments;
 mod instance;
+mod people;
 mod predict;
 mod report;
 mod rollout;
 mod scenarios;
 mod shared;
 
+pub use approvals::{CanaryOutcome, DeployOutcome};
+pub use audit::AuditTarget;
 pub use deployments::{ServiceSummary, VersionView, parse_metrics};
 pub use instance::{LEASE_TTL, default_instance};
 #[cfg(feature = "testing")]
@@ -77,6 +82,9 @@ pub struct EngineConfig {
     /// This process's name among the nodes sharing the registry (default: the host name);
     /// nodes on one host sharing a registry need one each.
     pub instance: String,
+    /// Why this node refuses scenario `run_command` steps (a node bound beyond loopback
+    /// without `--allow-commands`); None runs them.
+    pub refuse_commands: Option<String>,
 }
 
 impl EngineConfig {
@@ -93,6 +101,7 @@ impl EngineConfig {
             switchyard_exe: None,
             database_url: None,
             instance: default_instance(),
+            refuse_commands: None,
         }
     }
 
@@ -155,6 +164,7 @@ impl Engine {
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
             changes: changes.clone(),
+            commands_refused: config.refuse_commands.clone(),
         });
         let monitor = Arc::new(Monitor::default());
         let engine = Engine {

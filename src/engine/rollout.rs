@@ -39,7 +39,15 @@ impl Engine {
     }
 
     /// Starts a canary of `plan.version` against the live config: deploys its first step.
+    /// A protected service refuses it: its canaries go through an approval request
+    /// ([`Engine::start_canary_as`]).
     pub async fn start_canary(&self, service: &str, plan: CanaryPlan, author: &str) -> Result<Canary> {
+        self.refuse_if_protected(service, "canary starts").await?;
+        self.start_canary_unchecked(service, plan, author).await
+    }
+
+    /// [`Engine::start_canary`] without the protection check: an approved request's canary.
+    pub(crate) async fn start_canary_unchecked(&self, service: &str, plan: CanaryPlan, author: &str) -> Result<Canary> {
         plan.check()?;
         let _guard = self.inner.rollout.lock().await;
         if let Some(c) = self.active_canary(service).await? {

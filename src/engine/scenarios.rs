@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{Engine, instance};
+use crate::auth::people::{Permission, Principal};
 use crate::deploy::Revision;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::Change;
 use crate::model::LoadedModel;
 use crate::registry::{NewVersion, Version};
@@ -48,11 +49,40 @@ impl Engine {
         self.inner.scenarios.validate_scenario(spec).await
     }
 
-    /// Creates or replaces a scenario; nothing invalid is saved.
+    /// Creates or replaces a scenario; nothing invalid is saved. One with `run_command`
+    /// steps is refused on a node that refuses commands.
     pub async fn save_scenario(&self, spec: Scenario) -> Result<ScenarioView> {
+        if spec.runs_commands() {
+            self.refuse_if_no_commands()?;
+        }
         let saved = self.inner.scenarios.save_scenario(spec).await?;
         self.announce(Change::Scenario { scenario: saved.spec.name.to_string() });
         Ok(saved)
+    }
+
+    /// Saves a scenario as `who`: one with `run_command` steps needs `run_commands` (admin),
+    /// any other `manage`.
+    pub async fn save_scenario_as(&self, who: &Principal, spec: Scenario) -> Result<ScenarioView> {
+        who.require(if spec.runs_commands() { Permission::RunCommands } else { Permission::Manage }, None)?;
+        self.save_scenario(spec).await
+    }
+
+    /// Starts a manual run as `who`: a scenario with `run_command` steps needs
+    /// `run_commands` (admin), any other `deploy`.
+    pub async fn start_run_as(&self, who: &Principal, name: &str) -> Result<Run> {
+        let spec = self.get_scenario(name).await?.spec;
+        who.require(if spec.runs_commands() { Permission::RunCommands } else { Permission::Deploy }, None)?;
+        if spec.runs_commands() {
+            self.refuse_if_no_commands()?;
+        }
+        self.start_run(name, RunTrigger::manual(&who.name)).await
+    }
+
+    fn refuse_if_no_commands(&self) -> Result<()> {
+        match self.inner.scenarios.commands_refused() {
+            Some(why) => Err(Error::Forbidden { permission: "run_commands", message: why.to_owned() }),
+            None => Ok(()),
+        }
     }
 
     pub async fn list_scenarios(&self) -> Result<Vec<ScenarioView>> {

@@ -1,36 +1,38 @@
 //! The admin API (`/admin/v1`): services, versions (ONNX upload), deployments, rollback,
-//! history, canaries, and scenarios (`scenarios.rs`). Requires the bearer token when the node
-//! has one.
+//! history, canaries, and scenarios (`scenarios.rs`); principals, approvals and the audit
+//! (`people.rs`). Every route declares its permission in `principal::PERMISSIONS`, checked
+//! before the handler runs.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, Extension, Multipart, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::body::{JsonBody, PathOf, QueryOf, RawBody, decode};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::openapi::{KeyPath, ServicePath, VersionPath};
-use super::{AUTHOR_HEADER, AppState};
+use super::principal::{AuditNote, Caller};
+use crate::approval::ApprovalRequest;
 use crate::auth::{AccessView, AuthMode, NewKey};
 use crate::deploy::Revision;
 use crate::deploy::canary::{Canary, CanaryAction, CanaryPlan};
-use crate::engine::{ServiceSummary, VersionView};
+use crate::engine::{CanaryOutcome, DeployOutcome, ServiceSummary, VersionView};
 use crate::error::Error;
 use crate::monitor::MonitorSnapshot;
 use crate::monitor::ab::AbReport;
 use crate::registry::{NewVersion, Provenance, Service, Version};
 use crate::report::ReportData;
 
-/// The admin routes; `router()` adds the token check.
+/// The admin routes; `router()` adds the permission check and the audit.
 pub(super) fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
     let uploads =
         OpenApiRouter::new().routes(routes!(list_versions, create_version)).layer(DefaultBodyLimit::max(upload_limit));
@@ -52,32 +54,7 @@ pub(super) fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_key))
         .routes(routes!(revoke_key))
         .merge(super::scenarios::routes())
-}
-
-pub(super) async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(token) = &state.config.admin_token {
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| crate::auth::same_secret(g.as_bytes(), token.as_bytes())) {
-            return ApiError(Error::Unauthorized(
-                "the admin API needs 'Authorization: Bearer <token>' with this node's admin token".into(),
-            ))
-            .into_response();
-        }
-    }
-    next.run(req).await
-}
-
-/// Who made a change: the body's `author`, else the `x-switchyard-author` header.
-pub(super) fn author(body: Option<&str>, headers: &HeaderMap) -> String {
-    body.map(str::to_owned)
-        .or_else(|| headers.get(AUTHOR_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned))
-        .filter(|a| !a.trim().is_empty())
-        .map(|a| a.chars().take(200).collect())
-        .unwrap_or_else(|| "admin-api".to_owned())
+        .merge(super::people::routes())
 }
 
 /// Every service, with what serves it.
@@ -166,7 +143,7 @@ struct VersionUpload {
 /// Creates a version from an ONNX model: a multipart upload with a `model` part (the .onnx
 /// file) and an optional `meta` part (JSON). The model is checked and its schema read first.
 #[utoipa::path(post, path = "/services/{service}/versions", tag = "services", operation_id = "create_version",
-    params(ServicePath, ("x-switchyard-author" = Option<String>, Header, description = "Who uploads (default: meta.author)")),
+    params(ServicePath),
     request_body(content = VersionUpload, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Created", body = Version),
@@ -174,8 +151,8 @@ struct VersionUpload {
     ))]
 async fn create_version(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     PathOf(service): PathOf<String>,
-    headers: HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<impl IntoResponse> {
     let mut form = form.map_err(|e| {
@@ -212,7 +189,12 @@ async fn create_version(
         metrics: meta.metrics,
         notes: meta.notes,
         provenance: Provenance {
-            created_by: author(meta.author.as_deref(), &headers),
+            created_by: match meta.author.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+                Some(a) if a != caller.principal.name => {
+                    format!("{} ({})", caller.principal.name, a.chars().take(100).collect::<String>())
+                }
+                _ => caller.principal.name.clone(),
+            },
             source_file,
             details: meta.details,
         },
@@ -234,27 +216,41 @@ struct DeployBody {
     #[schema(value_type = crate::deploy::DeploymentConfig)]
     config: Value,
     #[serde(default)]
-    author: Option<String>,
-    #[serde(default)]
     reason: String,
 }
 
-/// Deploys a config: a new revision, live at once.
+/// Deploys a config: a new revision, live at once, written in the caller's name. On a
+/// protected service, records an approval request instead (202).
 #[utoipa::path(put, path = "/deployments/{service}", tag = "deployments", operation_id = "deploy",
-    params(ServicePath, ("x-switchyard-author" = Option<String>, Header, description = "Who deploys (default: body.author)")),
+    params(ServicePath, ("x-switchyard-author" = Option<String>, Header, description = "The client's name for the audit")),
     request_body = DeployBody,
     responses(
         (status = 200, description = "The new revision", body = Revision),
+        (status = 202, description = "The service is protected: the approval request", body = ApprovalRequest),
         (status = 409, description = "`unchanged`: the config is the active one (no revision is written); `canary_conflict`: a canary runs on this deployment; `already_exists`: another change committed first", body = ErrorBody),
     ))]
 async fn deploy(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     PathOf(service): PathOf<String>,
-    headers: HeaderMap,
     JsonBody(b): JsonBody<DeployBody>,
-) -> ApiResult<impl IntoResponse> {
-    let who = author(b.author.as_deref(), &headers);
-    Ok(Json(s.engine.deploy(&service, &b.config, &who, &b.reason).await?))
+) -> ApiResult<axum::response::Response> {
+    Ok(match s.engine.deploy_as(&caller.principal, &service, &b.config, &b.reason).await? {
+        DeployOutcome::Deployed { revision } => {
+            (note(format!("revision {}", revision.number)), Json(revision)).into_response()
+        }
+        DeployOutcome::ApprovalRequested { request } => requested(request),
+    })
+}
+
+/// The answer of a change that waits for approval: 202 with the request.
+pub(super) fn requested(request: ApprovalRequest) -> axum::response::Response {
+    let note = note(format!("approval request {} created", request.id));
+    (StatusCode::ACCEPTED, note, Json(request)).into_response()
+}
+
+pub(super) fn note(text: String) -> Extension<AuditNote> {
+    Extension(AuditNote(text))
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -266,14 +262,12 @@ struct RollbackBody {
     #[serde(default)]
     to_revision: Option<i64>,
     #[serde(default)]
-    author: Option<String>,
-    #[serde(default)]
     reason: String,
 }
 
 /// Rolls back: a new revision with an earlier revision's config.
 #[utoipa::path(post, path = "/deployments/{service}/rollback", tag = "deployments", operation_id = "rollback",
-    params(ServicePath, ("x-switchyard-author" = Option<String>, Header, description = "Who rolls back (default: body.author)")),
+    params(ServicePath, ("x-switchyard-author" = Option<String>, Header, description = "The client's name for the audit")),
     request_body = Option<RollbackBody>,
     responses(
         (status = 200, description = "The new revision", body = Revision),
@@ -281,13 +275,13 @@ struct RollbackBody {
     ))]
 async fn rollback(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     PathOf(service): PathOf<String>,
-    headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<impl IntoResponse> {
     let b: RollbackBody = if body.is_empty() { RollbackBody::default() } else { decode(&body)? };
-    let who = author(b.author.as_deref(), &headers);
-    Ok(Json(s.engine.rollback(&service, b.to_revision, &who, &b.reason).await?))
+    let revision = s.engine.rollback_as(&caller.principal, &service, b.to_revision, &b.reason).await?;
+    Ok((note(format!("revision {}", revision.number)), Json(revision)))
 }
 
 /// Every revision, newest first.
@@ -458,21 +452,25 @@ async fn get_canary(State(s): State<AppState>, PathOf(service): PathOf<String>) 
     Ok(Json(s.engine.canary(&service).await?))
 }
 
-/// Starts a canary of a version against what serves now.
+/// Starts a canary of a version against what serves now. On a protected service, records
+/// an approval request instead (202).
 #[utoipa::path(post, path = "/deployments/{service}/canary", tag = "canary", operation_id = "start_canary",
     params(ServicePath), request_body = CanaryPlan,
     responses(
         (status = 201, description = "Started", body = Canary),
+        (status = 202, description = "The service is protected: the approval request", body = ApprovalRequest),
         (status = 409, description = "A canary already runs", body = ErrorBody),
     ))]
 async fn start_canary(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     PathOf(service): PathOf<String>,
-    headers: HeaderMap,
     JsonBody(plan): JsonBody<CanaryPlan>,
-) -> ApiResult<impl IntoResponse> {
-    let who = author(None, &headers);
-    Ok((StatusCode::CREATED, Json(s.engine.start_canary(&service, plan, &who).await?)))
+) -> ApiResult<axum::response::Response> {
+    Ok(match s.engine.start_canary_as(&caller.principal, &service, plan, "").await? {
+        CanaryOutcome::Started { canary } => (StatusCode::CREATED, Json(canary)).into_response(),
+        CanaryOutcome::ApprovalRequested { request } => requested(request),
+    })
 }
 
 /// Pauses, resumes, promotes or aborts the running canary.
@@ -484,8 +482,8 @@ async fn start_canary(
     ))]
 async fn canary_action(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     PathOf((service, action)): PathOf<(String, String)>,
-    headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
     let action = match action.as_str() {
         "pause" => CanaryAction::Pause,
@@ -499,6 +497,5 @@ async fn canary_action(
             ))));
         }
     };
-    let who = author(None, &headers);
-    Ok(Json(s.engine.canary_action(&service, action, &who).await?))
+    Ok(Json(s.engine.canary_action(&service, action, &caller.principal.name).await?))
 }

@@ -51,11 +51,16 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::CanaryNotFound
         | ErrorCode::ScenarioNotFound
         | ErrorCode::RunNotFound
+        | ErrorCode::PrincipalNotFound
+        | ErrorCode::ApprovalNotFound
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::AlreadyExists | ErrorCode::CanaryConflict | ErrorCode::RunConflict | ErrorCode::Unchanged => {
-            StatusCode::CONFLICT
-        }
+        ErrorCode::AlreadyExists
+        | ErrorCode::CanaryConflict
+        | ErrorCode::RunConflict
+        | ErrorCode::ApprovalConflict
+        | ErrorCode::Unchanged => StatusCode::CONFLICT,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,

@@ -10,7 +10,9 @@ mod error;
 pub mod fuzzing;
 mod oip;
 mod openapi;
+mod people;
 mod predict;
+mod principal;
 mod scenarios;
 
 use std::future::Future;
@@ -82,15 +84,17 @@ pub fn check_bind(addr: &SocketAddr, config: &NodeConfig) -> Result<(), Error> {
 pub(crate) struct AppState {
     engine: Engine,
     config: Arc<NodeConfig>,
+    /// Each admin route's operation and permission (`principal::PERMISSIONS`).
+    routes: Arc<principal::RouteTable>,
 }
 
 pub fn router(engine: Engine, config: NodeConfig) -> Router {
-    let (public, admin, doc) = api(&config);
-    let state = AppState { engine, config: Arc::new(config) };
+    let (public, admin, doc, routes) = api(&config);
+    let state = AppState { engine, config: Arc::new(config), routes: Arc::new(routes) };
     let public = public
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .route_layer(middleware::from_fn_with_state(state.clone(), deadline));
-    let admin = admin.route_layer(middleware::from_fn_with_state(state.clone(), admin::require_token));
+    let admin = admin.route_layer(middleware::from_fn_with_state(state.clone(), principal::authorize_admin));
     let doc = Arc::new(doc);
     Router::new()
         .merge(public)
@@ -106,10 +110,22 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api(&NodeConfig::default()).2
 }
 
+/// Every admin operation as (method, path, operation id, permission), from the route table
+/// the node checks: what the matrix test calls as every role.
+pub fn admin_permissions() -> Vec<(String, String, String, crate::auth::Permission)> {
+    let mut out: Vec<_> = api(&NodeConfig::default())
+        .3
+        .into_iter()
+        .map(|((method, path), (id, permission))| (method.to_string(), path, id, permission))
+        .collect();
+    out.sort();
+    out
+}
+
 /// The public and the admin routes, and the OpenAPI document built from the same `routes!`
 /// registrations (so no route can miss from it). The layers that need the node's state are
 /// added by [`router`].
-fn api(config: &NodeConfig) -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+fn api(config: &NodeConfig) -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi, principal::RouteTable) {
     let (public, public_doc) = OpenApiRouter::new()
         .routes(routes!(predict::predict))
         .routes(routes!(predict::feedback))
@@ -124,10 +140,11 @@ fn api(config: &NodeConfig) -> (Router<AppState>, Router<AppState>, utoipa::open
         .routes(routes!(oip::version_ready))
         .routes(routes!(oip::infer_version))
         .split_for_parts();
-    let (admin, admin_doc) = admin::routes(config.upload_limit).split_for_parts();
+    let (admin, mut admin_doc) = admin::routes(config.upload_limit).split_for_parts();
+    let routes = principal::declare(&mut admin_doc, "/admin/v1");
     let mut doc = openapi::ApiDoc::openapi().merge_from(public_doc).nest("/admin/v1", admin_doc);
     openapi::complete(&mut doc);
-    (public, admin, doc)
+    (public, admin, doc, routes)
 }
 
 /// What the request presented to authenticate.
@@ -200,5 +217,8 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    // The peer address is the audit's "from where".
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -34,12 +34,19 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
         (name = "canary", description = "Progressive rollouts with gates"),
         (name = "access", description = "Who may call a deployment's prediction API"),
         (name = "scenarios", description = "Scheduled or manual runs: retrain, create a version, update a deployment"),
+        (name = "people", description = "Principals of the admin API: roles (optionally scoped to services) and tokens"),
+        (name = "approvals", description = "Protected services: deploys and canary starts approved by another principal"),
+        (name = "audit", description = "The hash-chained record of every state-changing admin call"),
     ),
     components(schemas(
         super::error::ErrorBody,
         super::error::ErrorObject,
         super::oip::OipErrorBody,
-        crate::events::Change
+        crate::events::Change,
+        // What the console's deploy and canary calls answer (the HTTP routes answer 200/201
+        // or 202 with the approval request instead).
+        crate::engine::DeployOutcome,
+        crate::engine::CanaryOutcome,
     )),
     modifiers(&CommonAnswers),
 )]
@@ -136,7 +143,10 @@ impl Modify for CommonAnswers {
         for (scheme, security) in [
             (
                 ADMIN_TOKEN,
-                bearer("The node's admin token (serve --admin-token-file); none on a loopback node without one"),
+                bearer(
+                    "The node's admin token (serve --admin-token-file: the bootstrap principal 'admin') or a \
+                     principal's token; none on a loopback node without an admin token",
+                ),
             ),
             (BEARER_KEY, bearer("An API key of the deployment (auth mode api_key)")),
             (
@@ -165,9 +175,10 @@ impl Modify for CommonAnswers {
     }
 }
 
-const ANSWERS: [(u16, &str); 5] = [
+const ANSWERS: [(u16, &str); 6] = [
     (400, "The request is not valid: the message says which part and why"),
     (401, "Missing or wrong credentials (WWW-Authenticate names the scheme)"),
+    (403, "The caller's principal lacks the permission this operation declares (x-permission); the message names it"),
     (404, "The service, version, deployment or scenario named does not exist"),
     (408, "The request was not received and answered within the node's request timeout"),
     (413, "The body is over this endpoint's size limit"),
@@ -242,6 +253,7 @@ fn add_common_answers(doc: &mut OpenApi) {
             let wanted = [
                 (400, true),
                 (401, admin || on_deployment),
+                (403, admin),
                 (404, names_something),
                 (408, !admin),
                 (413, op.request_body.is_some()),
@@ -252,7 +264,7 @@ fn add_common_answers(doc: &mut OpenApi) {
                 }
             }
             if admin {
-                // As `require_token` guards the whole admin router.
+                // As `principal::authorize_admin` guards the whole admin router.
                 op.security = Some(vec![SecurityRequirement::new(ADMIN_TOKEN, Vec::<String>::new())]);
             }
         }

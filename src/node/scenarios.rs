@@ -2,8 +2,8 @@
 //! validate, next fire times, start a run, runs, one run with its log, cancel.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::Value;
@@ -12,12 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::admin::author;
 use super::body::{JsonBody, PathOf, QueryOf};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::openapi::{RunPath, ScenarioPath};
+use super::principal::Caller;
 use crate::error::Error;
-use crate::scenario::{Run, RunTrigger, Scenario, ScenarioIssue, ScenarioView, TriggerFires};
+use crate::scenario::{Run, Scenario, ScenarioIssue, ScenarioView, TriggerFires};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,12 +37,18 @@ async fn list(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.list_scenarios().await?))
 }
 
-/// Creates or replaces the scenario named in the body.
+/// Creates or replaces the scenario named in the body. One with `run_command` steps needs
+/// `run_commands` (admin), and is refused on a node bound beyond loopback without
+/// `--allow-commands`.
 #[utoipa::path(post, path = "/scenarios", tag = "scenarios", operation_id = "save_scenario",
     request_body = Scenario,
     responses((status = 200, description = "Saved", body = ScenarioView)))]
-async fn save(State(s): State<AppState>, JsonBody(spec): JsonBody<Scenario>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.engine.save_scenario(spec).await?))
+async fn save(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(spec): JsonBody<Scenario>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.save_scenario_as(&caller.principal, spec).await?))
 }
 
 /// Every problem of a spec, for editors (an empty list when it is valid).
@@ -110,20 +116,20 @@ async fn runs(
     Ok(Json(s.engine.scenario_runs(&name, q.limit.unwrap_or(50)).await?))
 }
 
-/// Starts a manual run; answers at once with the run, status `running`.
+/// Starts a manual run; answers at once with the run, status `running`. A scenario with
+/// `run_command` steps needs `run_commands` (admin).
 #[utoipa::path(post, path = "/scenarios/{name}/runs", tag = "scenarios", operation_id = "start_run",
-    params(ScenarioPath, ("x-switchyard-author" = Option<String>, Header, description = "Who starts it")),
+    params(ScenarioPath),
     responses(
         (status = 202, description = "Started", body = Run),
         (status = 409, description = "A run of it is in progress", body = ErrorBody),
     ))]
 async fn start(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     PathOf(name): PathOf<String>,
-    headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
-    let who = author(None, &headers);
-    Ok((StatusCode::ACCEPTED, Json(s.engine.start_run(&name, RunTrigger::manual(&who)).await?)))
+    Ok((StatusCode::ACCEPTED, Json(s.engine.start_run_as(&caller.principal, &name).await?)))
 }
 
 fn run_id(id: &str) -> Result<i64, ApiError> {
@@ -144,16 +150,15 @@ async fn run(State(s): State<AppState>, PathOf((name, id)): PathOf<(String, Stri
 
 /// Cancels a run in progress.
 #[utoipa::path(post, path = "/scenarios/{name}/runs/{id}/cancel", tag = "scenarios", operation_id = "cancel_run",
-    params(RunPath, ("x-switchyard-author" = Option<String>, Header, description = "Who cancels it")),
+    params(RunPath),
     responses(
         (status = 200, description = "The run", body = Run),
         (status = 409, description = "The run is over", body = ErrorBody),
     ))]
 async fn cancel(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     PathOf((name, id)): PathOf<(String, String)>,
-    headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
-    let who = author(None, &headers);
-    Ok(Json(s.engine.cancel_run(&name, run_id(&id)?, &who).await?))
+    Ok(Json(s.engine.cancel_run(&name, run_id(&id)?, &caller.principal.name).await?))
 }

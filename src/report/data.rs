@@ -55,6 +55,10 @@ pub struct ReportData {
     pub generations: Vec<GenerationSeries>,
     /// A/B results from the feedback recorded in the range.
     pub ab: AbReport,
+    /// The audit rows of this service in the range (who changed what, refusals included),
+    /// oldest first.
+    #[serde(default)]
+    pub audit: Vec<crate::audit::AuditRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -239,6 +243,16 @@ pub async fn collect(
         versions,
         generations,
         ab,
+        audit: crate::audit::list(
+            pool,
+            &crate::audit::Filter {
+                since_ms: Some(since_ms),
+                until_ms: Some(until_ms),
+                service: Some(service.to_owned()),
+                limit: Some(5_000),
+            },
+        )
+        .await?,
     })
 }
 

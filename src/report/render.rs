@@ -117,6 +117,7 @@ pub fn render_html(data: &ReportData) -> String {
     versions(&mut h, data);
     traffic(&mut h, data);
     ab(&mut h, data);
+    audit(&mut h, data);
     data_section(&mut h, &csv_files(data));
     let _ = writeln!(
         h,
@@ -433,6 +434,35 @@ fn ab(h: &mut String, data: &ReportData) {
          (Wald for proportions, Student t for numeric outcomes).",
     );
     h.push_str("</section>\n");
+}
+
+/// The audit rows of the range: who did what to this deployment, refusals included.
+fn audit(h: &mut String, data: &ReportData) {
+    h.push_str("<section id=\"audit\"><h2>Audit</h2>\n");
+    if data.audit.is_empty() {
+        h.push_str("<p class=\"note\">No admin call changed this deployment in the range.</p>\n</section>\n");
+        return;
+    }
+    h.push_str(
+        "<table class=\"grid\"><thead><tr><th class=\"num\">Row</th><th>When</th><th>Who</th><th>From</th>\
+         <th>What</th><th>Outcome</th><th>Detail</th></tr></thead><tbody>\n",
+    );
+    for r in &data.audit {
+        let _ = writeln!(
+            h,
+            "<tr class=\"audit-{}\"><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td></tr>",
+            r.outcome.as_str(),
+            r.seq,
+            r.at.format("%Y-%m-%d %H:%M:%S"),
+            esc(&r.principal),
+            esc(&r.source),
+            esc(&r.action),
+            r.outcome.as_str(),
+            r.status,
+            esc(&r.detail),
+        );
+    }
+    h.push_str("</tbody></table>\n</section>\n");
 }
 
 fn capitalize(s: &str) -> String {

@@ -103,6 +103,7 @@ fn week() -> ReportData {
             series("v2", vec![point(since + Duration::days(5), 3, 3, None)]),
         ],
         ab: ab::analyse("iris", &[("v1".into(), vec![1.0])], None),
+        audit: Vec::new(),
     }
 }
 

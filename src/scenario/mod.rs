@@ -188,6 +188,9 @@ pub struct Scenarios {
     changes: Changes,
     /// Scenario → (run id, its cancel token); id 0 while the run is being created.
     runs: Mutex<HashMap<String, (i64, CancellationToken)>>,
+    /// Why this node refuses `run_command` steps (bound beyond loopback without
+    /// `--allow-commands`); None runs them.
+    commands_refused: Option<String>,
     /// Serialises scheduler passes (the loop, tests' direct ticks, the pass at open).
     scheduler_lock: tokio::sync::Mutex<()>,
 }
@@ -202,6 +205,8 @@ pub struct ScenariosConfig {
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
     pub changes: Changes,
+    /// Why `run_command` steps are refused on this node; None runs them.
+    pub commands_refused: Option<String>,
 }
 
 impl Scenarios {
@@ -215,6 +220,7 @@ impl Scenarios {
             shutdown: c.shutdown,
             tasks: c.tasks,
             changes: c.changes,
+            commands_refused: c.commands_refused,
             runs: Mutex::new(HashMap::new()),
             scheduler_lock: tokio::sync::Mutex::new(()),
         }
@@ -223,6 +229,11 @@ impl Scenarios {
     /// What `${switchyard}` names in scenarios.
     pub fn switchyard_exe(&self) -> &std::path::Path {
         &self.exe
+    }
+
+    /// Why this node refuses `run_command` steps, if it does.
+    pub fn commands_refused(&self) -> Option<&str> {
+        self.commands_refused.as_deref()
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {

@@ -307,6 +307,9 @@ async fn finish(scenarios: &super::Scenarios, rec: &Recorder, spec: &Scenario, h
 }
 
 async fn run_command<H: Host>(ctx: &Ctx<'_, H>, step: &RunCommand) -> StepResult {
+    if let Some(why) = ctx.host.scenarios().commands_refused() {
+        return Err(Halt::Failed(why.to_owned()));
+    }
     let argv: Vec<String> = match &step.command {
         CommandLine::Shell(c) => vec!["sh".into(), "-c".into(), ctx.render("command", c)?],
         CommandLine::Exec(args) => args

@@ -338,6 +338,12 @@ impl fmt::Display for ScenarioIssue {
 }
 
 impl Scenario {
+    /// Whether any step runs a command on the node (`run_command`): saving or running such
+    /// a scenario needs the `run_commands` permission.
+    pub fn runs_commands(&self) -> bool {
+        self.steps.iter().any(|s| matches!(s, Step::RunCommand(_)))
+    }
+
     /// The cron triggers with their index in `triggers`.
     pub fn cron_triggers(&self) -> impl Iterator<Item = (usize, &CronTrigger)> {
         self.triggers.iter().enumerate().filter_map(|(i, t)| match t {

@@ -2,6 +2,7 @@
 //! talks HTTP to it. One binary, so it links once.
 
 mod access;
+mod approvals;
 mod bad_input;
 mod canary;
 mod cli;
@@ -11,6 +12,7 @@ mod deploy;
 mod events;
 mod hostile;
 mod oip;
+mod people;
 mod predict;
 mod remote;
 mod report;

@@ -157,8 +157,12 @@ async fn a_remote_infrastructure_is_managed_like_the_local_node() {
     // Deploy, check a mapping, run and test, monitor and roll back: all on the remote node.
     let target = engine.target(Some("prod")).await.expect("target");
     assert!(matches!(target, Target::Remote(_)));
-    let rev = target.deploy_version("iris_classifier", "v2", "console", "remote deploy").await.expect("deploy");
-    assert_eq!(rev.number, 2);
+    // The console acts as its local user; the remote node knows it by its token: the bootstrap
+    // admin, whom the revision names.
+    let me = switchyard::auth::Principal::admin("console-user");
+    let outcome = target.deploy_version(&me, "iris_classifier", "v2", "remote deploy").await.expect("deploy");
+    let switchyard::engine::DeployOutcome::Deployed { revision: rev } = outcome else { panic!("{outcome:?}") };
+    assert_eq!((rev.number, rev.author.as_str()), (2, "admin"));
     assert_eq!(served_by(&remote).await, "v2");
     // The local node's own iris_classifier did not move.
     let local_revisions = engine.target(None).await.expect("local").revisions("iris_classifier").await.expect("local");
@@ -176,7 +180,7 @@ async fn a_remote_infrastructure_is_managed_like_the_local_node() {
     assert_eq!((report.errors, report.counts.get("v2")), (0, Some(&20)));
     let snapshot = target.monitor("iris_classifier", 5).await.expect("monitor");
     assert!(snapshot.generations.iter().any(|g| g.generation == "v2" && g.requests >= 21), "{snapshot:?}");
-    let rev = target.rollback("iris_classifier", None, "console", "remote rollback").await.expect("rollback");
+    let rev = target.rollback(&me, "iris_classifier", None, "remote rollback").await.expect("rollback");
     assert_eq!(rev.number, 3);
     assert_eq!(served_by(&remote).await, "v1");
     assert_eq!(target.revisions("iris_classifier").await.expect("revisions").len(), 3);

@@ -259,7 +259,11 @@ impl NodeProcess {
     pub fn start_with(data_dir: &std::path::Path, demo: bool, args: &[&str]) -> NodeProcess {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
-        cmd.args(["serve", "--bind", "127.0.0.1:0", "--router-seed", &SEED.to_string(), "--data-dir"])
+        cmd.arg("serve");
+        if !args.contains(&"--bind") {
+            cmd.args(["--bind", "127.0.0.1:0"]);
+        }
+        cmd.args(["--router-seed", &SEED.to_string(), "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")

@@ -1,12 +1,11 @@
 use serde_json::Value;
 use switchyard::deploy::Revision;
+use switchyard::engine::DeployOutcome;
 use switchyard::router::MappingIssue;
 use tauri::State;
 
 use crate::Desktop;
 use crate::error::IpcResult;
-
-const AUTHOR: &str = "desktop";
 
 #[tauri::command]
 pub async fn deploy(
@@ -15,8 +14,8 @@ pub async fn deploy(
     service: String,
     config: Value,
     reason: String,
-) -> IpcResult<Revision> {
-    Ok(desktop.target(infra).await?.deploy(&service, &config, AUTHOR, &reason).await?)
+) -> IpcResult<DeployOutcome> {
+    Ok(desktop.target(infra).await?.deploy(&desktop.principal, &service, &config, &reason).await?)
 }
 
 #[tauri::command]
@@ -26,8 +25,8 @@ pub async fn deploy_version(
     service: String,
     version: String,
     reason: String,
-) -> IpcResult<Revision> {
-    Ok(desktop.target(infra).await?.deploy_version(&service, &version, AUTHOR, &reason).await?)
+) -> IpcResult<DeployOutcome> {
+    Ok(desktop.target(infra).await?.deploy_version(&desktop.principal, &service, &version, &reason).await?)
 }
 
 #[tauri::command]
@@ -38,7 +37,7 @@ pub async fn rollback(
     to_revision: Option<i64>,
     reason: String,
 ) -> IpcResult<Revision> {
-    Ok(desktop.target(infra).await?.rollback(&service, to_revision, AUTHOR, &reason).await?)
+    Ok(desktop.target(infra).await?.rollback(&desktop.principal, &service, to_revision, &reason).await?)
 }
 
 #[tauri::command]

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod deployment;
 pub mod infra;
+pub mod people;
 pub mod report;
 pub mod rollout;
 pub mod run;

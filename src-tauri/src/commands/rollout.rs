@@ -1,11 +1,10 @@
 use switchyard::deploy::canary::{Canary, CanaryAction, CanaryPlan};
+use switchyard::engine::CanaryOutcome;
 use switchyard::monitor::ab::AbReport;
 use tauri::State;
 
 use crate::Desktop;
 use crate::error::IpcResult;
-
-const AUTHOR: &str = "desktop";
 
 #[tauri::command]
 pub async fn canary(desktop: State<'_, Desktop>, service: String) -> IpcResult<Canary> {
@@ -13,13 +12,13 @@ pub async fn canary(desktop: State<'_, Desktop>, service: String) -> IpcResult<C
 }
 
 #[tauri::command]
-pub async fn start_canary(desktop: State<'_, Desktop>, service: String, plan: CanaryPlan) -> IpcResult<Canary> {
-    Ok(desktop.engine.start_canary(&service, plan, AUTHOR).await?)
+pub async fn start_canary(desktop: State<'_, Desktop>, service: String, plan: CanaryPlan) -> IpcResult<CanaryOutcome> {
+    Ok(desktop.engine.start_canary_as(&desktop.principal, &service, plan, "").await?)
 }
 
 #[tauri::command]
 pub async fn canary_action(desktop: State<'_, Desktop>, service: String, action: CanaryAction) -> IpcResult<Canary> {
-    Ok(desktop.engine.canary_action(&service, action, AUTHOR).await?)
+    Ok(desktop.engine.canary_action(&service, action, &desktop.principal.name).await?)
 }
 
 #[tauri::command]

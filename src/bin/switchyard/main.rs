@@ -11,6 +11,7 @@ use switchyard::ErrorCode;
 use cli::NodeArgs;
 use cli::access::{AuthCommand, auth};
 use cli::deploy::{self, DeployArgs};
+use cli::people::{ApprovalsCommand, AuditCommand, UsersCommand, approvals, audit, users};
 use cli::predict::{self, PredictArgs};
 use cli::report::{ReportArgs, report};
 use cli::rollout::{CanaryCommand, ab, canary};
@@ -94,6 +95,28 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Principals of the node: roles (viewer, deployer, operator, admin; optionally scoped to
+    /// services by a glob) and tokens.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Approval requests of protected services: list, approve, reject; protect a service.
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// The audit of every state-changing admin call: verify its hash chain, export it as JSONL.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
     /// Train the demo model (used by the demo scenario; runs without Python or network).
     #[command(name = "train-demo", hide = true)]
     TrainDemo(TrainDemoArgs),
@@ -137,6 +160,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Canary { command, node } => canary(command, &node).await,
         Command::Scenario { command, node } => scenario(command, &node).await,
         Command::Auth { command, node } => auth(command, &node).await,
+        Command::Users { command, node } => users(command, &node).await,
+        Command::Approvals { command, node } => approvals(command, &node).await,
+        Command::Audit { command, node } => audit(command, &node).await,
         Command::Openapi => cli::print_json(&switchyard::node::openapi()),
         Command::TrainDemo(args) => train_demo(args),
         Command::Report(args) => report(args).await,
@@ -149,8 +175,9 @@ async fn run(cli: Cli) -> Result<()> {
         let hint = match e.code() {
             ErrorCode::NodeUnreachable => "\nhint: start a node with `switchyard serve`, or point --node at one",
             ErrorCode::Unauthorized => {
-                "\nhint: admin commands need --token-file with the node's admin token; predictions need the deployment's --api-key"
+                "\nhint: admin commands need --token-file with the node's admin token or a principal's token; predictions need the deployment's --api-key"
             }
+            ErrorCode::Forbidden => "\nhint: `switchyard users me` shows what your token may do; an admin grants roles with `switchyard users roles`",
             _ => "",
         };
         anyhow::anyhow!("{e} [{}]{hint}", e.code())

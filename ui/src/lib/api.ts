@@ -21,9 +21,17 @@ import type {
   AuthMode,
   ClientCredential,
   NewKey,
+  ApprovalRequest,
   Canary,
   CanaryAction,
+  CanaryOutcome,
   CanaryPlan,
+  Capabilities,
+  DeployOutcome,
+  Grant,
+  NewToken,
+  PrincipalView,
+  Protection,
   DeploymentConfig,
   MappingIssue,
   MonitorSnapshot,
@@ -156,8 +164,9 @@ export interface Backend {
   listVersions(service: string): Promise<VersionView[]>;
   addVersion(input: AddVersionInput): Promise<Version>;
   revisions(service: string): Promise<Revision[]>;
-  deploy(input: { service: string; config: DeploymentConfig; reason: string }): Promise<Revision>;
-  deployVersion(input: { service: string; version: string; reason: string }): Promise<Revision>;
+  /** Deployed, or (on a protected service) an approval request waiting for another principal. */
+  deploy(input: { service: string; config: DeploymentConfig; reason: string }): Promise<DeployOutcome>;
+  deployVersion(input: { service: string; version: string; reason: string }): Promise<DeployOutcome>;
   rollback(input: { service: string; toRevision: number | null; reason: string }): Promise<Revision>;
   /** The engine's verdict on a mapping's text: empty means valid. */
   validateMapping(input: { service: string; text: string }): Promise<MappingIssue[]>;
@@ -177,7 +186,23 @@ export interface Backend {
   exportReport(input: { service: string; since: string; path: string }): Promise<string>;
   /** The deployment's latest canary, running or finished; rejects with `canary_not_found` if it never had one. */
   canary(service: string): Promise<Canary>;
-  startCanary(input: { service: string; plan: CanaryPlan }): Promise<Canary>;
+  /** Started, or (on a protected service) an approval request. */
+  startCanary(input: { service: string; plan: CanaryPlan }): Promise<CanaryOutcome>;
+  /** What the console's principal may do on the current infrastructure, per service. */
+  capabilities(): Promise<Capabilities>;
+  /** Approval requests of a service (or every service), newest first. */
+  approvals(input: { service: string | null; pendingOnly: boolean }): Promise<ApprovalRequest[]>;
+  /** Approves (runs the change in the requester's name) or rejects a request. */
+  decideApproval(input: { service: string; id: number; approve: boolean; note: string }): Promise<ApprovalRequest>;
+  protection(service: string): Promise<Protection>;
+  setProtection(input: { service: string; protected: boolean }): Promise<Protection>;
+  listPrincipals(): Promise<PrincipalView[]>;
+  createPrincipal(input: { name: string; roles: Grant[] }): Promise<PrincipalView>;
+  setRoles(input: { name: string; roles: Grant[] }): Promise<PrincipalView>;
+  removePrincipal(name: string): Promise<PrincipalView>;
+  /** Resolves with the secret: shown once, stored nowhere. */
+  createToken(input: { principal: string; name: string; expiresInSeconds: number | null }): Promise<NewToken>;
+  revokeToken(input: { principal: string; id: number }): Promise<PrincipalView>;
   canaryAction(input: { service: string; action: CanaryAction }): Promise<Canary>;
   abResults(service: string): Promise<AbReport>;
   /** Records the outcome of a request this node answered (once per request). */
@@ -269,6 +294,17 @@ export const tauriBackend: Backend = {
   canary: (service) => call('canary', { service }),
   startCanary: ({ service, plan }) => call('start_canary', { service, plan }),
   canaryAction: ({ service, action }) => call('canary_action', { service, action }),
+  capabilities: () => call('capabilities', { infra }),
+  approvals: ({ service, pendingOnly }) => call('approvals', { infra, service, pendingOnly }),
+  decideApproval: ({ service, id, approve, note }) => call('decide_approval', { infra, service, id, approve, note }),
+  protection: (service) => call('protection', { service }),
+  setProtection: ({ service, protected: on }) => call('set_protection', { service, protected: on }),
+  listPrincipals: () => call('list_principals'),
+  createPrincipal: ({ name, roles }) => call('create_principal', { name, roles }),
+  setRoles: ({ name, roles }) => call('set_roles', { name, roles }),
+  removePrincipal: (name) => call('remove_principal', { name }),
+  createToken: ({ principal, name, expiresInSeconds }) => call('create_token', { principal, name, expiresInSeconds }),
+  revokeToken: ({ principal, id }) => call('revoke_token', { principal, id }),
   abResults: (service) => call('ab_results', { service }),
   feedback: ({ service, requestId, outcome }) => call('feedback', { service, requestId, outcome }),
   listInfrastructures: () => call('list_infrastructures'),

@@ -9,7 +9,8 @@ import type { Reload } from './changes';
 import { activeRevision } from './format';
 import { SERVICES_WINDOW_MINUTES, trafficSummary } from './traffic';
 import type { TrafficSummary } from './traffic';
-import type { InfraStatus, Infrastructure, NodeInfo, Revision, ServiceSummary, VersionView } from './types';
+import { denied } from './permissions';
+import type { Capabilities, InfraStatus, Infrastructure, NodeInfo, Permission, Revision, ServiceSummary, VersionView } from './types';
 
 export type Tab = 'versions' | 'deployment' | 'run' | 'monitoring';
 
@@ -165,10 +166,20 @@ class AppState {
     this.traffic = Object.fromEntries(entries.filter((e) => e !== null));
   }
 
+  /** What the console's principal may do on the current infrastructure (null: not known yet). */
+  capabilities = $state<Capabilities | null>(null);
+
+  /** Why the principal may not use `permission` (on `service`), for a control's hover; null when it may. */
+  denied(permission: Permission, service: string | null = null): string | null {
+    return denied(this.capabilities, permission, service);
+  }
+
   async refreshServices(): Promise<void> {
     this.servicesLoading = true;
     try {
-      this.services = await api.listServices();
+      const [services, capabilities] = await Promise.all([api.listServices(), api.capabilities().catch(() => null)]);
+      this.services = services;
+      this.capabilities = capabilities;
       this.servicesError = null;
       this.now = Date.now();
       void this.refreshTraffic();
@@ -208,14 +219,24 @@ class AppState {
 
   /** The Scenarios screen is shown (instead of the services list or a service). */
   scenarios = $state(false);
+  /** Settings → People is shown. */
+  people = $state(false);
 
   showScenarios(): void {
     this.scenarios = true;
+    this.people = false;
+    this.selected = null;
+  }
+
+  showPeople(): void {
+    this.people = true;
+    this.scenarios = false;
     this.selected = null;
   }
 
   select(service: string | null, tab: Tab = 'versions'): void {
     this.scenarios = false;
+    this.people = false;
     if (service !== this.selected) {
       this.selected = service;
       this.detailError = null;

@@ -107,6 +107,19 @@ export type ApiKey = Sent<Schemas['ApiKey']>;
 export type NewKey = Sent<Schemas['NewKey']>;
 export type AccessView = Sent<Schemas['AccessView']>;
 
+// People, roles, approvals
+export type Role = Schemas['Role'];
+export type Permission = Schemas['Permission'];
+export type Grant = Sent<Schemas['Grant']>;
+export type Capabilities = Sent<Schemas['Capabilities']>;
+export type PrincipalView = Sent<Schemas['PrincipalView']>;
+export type NewToken = Sent<Schemas['NewToken']>;
+export type ApprovalRequest = Sent<Schemas['ApprovalRequest']>;
+export type ApprovalStatus = Schemas['ApprovalStatus'];
+export type Protection = Sent<Schemas['Protection']>;
+export type DeployOutcome = Sent<Schemas['DeployOutcome']>;
+export type CanaryOutcome = Sent<Schemas['CanaryOutcome']>;
+
 // ---- hand-written: not in the OpenAPI document --------------------------------------------
 
 /** The most traffic a shadow may receive, in percent (the engine's MAX_SHADOW_PERCENT; the

@@ -4,6 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::Value;
 use switchyard::deploy::Revision;
+use switchyard::engine::DeployOutcome;
 
 use super::{NodeArgs, client, print_json};
 
@@ -45,8 +46,12 @@ impl DeployArgs {
     }
 }
 
+/// Deploys; on a protected service the node records an approval request instead.
 pub async fn deploy(args: &DeployArgs, config: &Value) -> switchyard::Result<()> {
-    print_revision(&client(&args.node)?.deploy(&args.service, config, &args.reason).await?, args.node.json)
+    match client(&args.node)?.deploy(&args.service, config, &args.reason).await? {
+        DeployOutcome::Deployed { revision } => print_revision(&revision, args.node.json),
+        DeployOutcome::ApprovalRequested { request } => super::people::print_request(&request, args.node.json),
+    }
 }
 
 pub async fn rollback(

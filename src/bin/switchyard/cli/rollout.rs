@@ -94,7 +94,12 @@ pub async fn canary(command: CanaryCommand, node: &NodeArgs) -> switchyard::Resu
                 "gates": {"max_error_rate": max_error_rate, "max_p99_ms": max_p99_ms, "min_requests": min_requests},
                 "inconclusive_timeout_seconds": inconclusive_timeout, "on_inconclusive": on_inconclusive,
             });
-            c.start_canary(&service, &plan).await?
+            match c.start_canary(&service, &plan).await? {
+                switchyard::engine::CanaryOutcome::Started { canary } => canary,
+                switchyard::engine::CanaryOutcome::ApprovalRequested { request } => {
+                    return super::people::print_request(&request, node.json);
+                }
+            }
         }
         CanaryCommand::Status { service } => c.canary(&service).await?,
         CanaryCommand::Pause { service } => c.canary_action(&service, "pause").await?,

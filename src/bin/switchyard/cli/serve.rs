@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// File holding the admin API token (required to bind beyond loopback).
     #[arg(long)]
     admin_token_file: Option<PathBuf>,
+    /// Run scenario `run_command` steps on a node bound beyond loopback (refused otherwise:
+    /// whoever holds an admin token could run programs on this machine).
+    #[arg(long)]
+    allow_commands: bool,
     /// Do not load the demo services into an empty registry.
     #[arg(long)]
     no_demo: bool,
@@ -56,8 +60,15 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         ..NodeConfig::default()
     };
     node::check_bind(&args.bind, &config)?;
+    let refuse_commands = (!args.bind.ip().is_loopback() && !args.allow_commands).then(|| {
+        format!(
+            "this node listens on {} (beyond loopback) and refuses run_command steps: restart it with --allow-commands to run them",
+            args.bind
+        )
+    });
     let engine = Engine::open(EngineConfig {
         router_seed: args.router_seed,
+        refuse_commands,
         database_url: args.database_url.clone(),
         instance: args.instance.clone().unwrap_or_else(switchyard::engine::default_instance),
         ..EngineConfig::new(data_dir.clone())

@@ -4,6 +4,67 @@
  */
 
 export interface paths {
+    "/admin/v1/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every service's approval requests, newest first.
+         * @description Needs the `read` permission.
+         */
+        get: operations["list_approvals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Audit rows, oldest first: who did what, when, from where, with the target's digests
+         *     before and after and the outcome.
+         * @description Needs the `manage` permission.
+         */
+        get: operations["audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Checks the audit's hash chain and names the first bad row.
+         * @description Needs the `manage` permission.
+         */
+        get: operations["verify_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/deployments/{service}": {
         parameters: {
             query?: never;
@@ -11,9 +72,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The deployment's current revision. */
+        /**
+         * The deployment's current revision.
+         * @description Needs the `read` permission on the service.
+         */
         get: operations["get_deployment"];
-        /** Deploys a config: a new revision, live at once. */
+        /**
+         * Deploys a config: a new revision, live at once, written in the caller's name. On a
+         *     protected service, records an approval request instead (202).
+         * @description Needs the `deploy` permission on the service.
+         */
         put: operations["deploy"];
         post?: never;
         delete?: never;
@@ -29,10 +97,79 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A/B comparison of the generations from prediction feedback. */
+        /**
+         * A/B comparison of the generations from prediction feedback.
+         * @description Needs the `read` permission on the service.
+         */
         get: operations["ab"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/deployments/{service}/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The service's approval requests, newest first.
+         * @description Needs the `read` permission on the service.
+         */
+        get: operations["service_approvals"];
+        put?: never;
+        /**
+         * Requests approval of a deploy or canary on a protected service. A deploy or canary start
+         *     on a protected service requests it too, with the default expiry.
+         * @description Needs the `deploy` permission on the service.
+         */
+        post: operations["request_approval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/deployments/{service}/approvals/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approves a request and runs its change in the requester's name. Needs `approve` on the
+         *     service; the requester cannot approve their own request.
+         * @description Needs the `approve` permission on the service.
+         */
+        post: operations["approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/deployments/{service}/approvals/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rejects a request. Needs `approve` on the service; not the requester's own.
+         * @description Needs the `approve` permission on the service.
+         */
+        post: operations["reject"];
         delete?: never;
         options?: never;
         head?: never;
@@ -49,9 +186,13 @@ export interface paths {
         /**
          * Who may call the deployment's prediction API: the auth mode and the keys (never their
          *     secrets).
+         * @description Needs the `read` permission on the service.
          */
         get: operations["get_access"];
-        /** Sets the auth mode; api_key and basic need a usable key first. */
+        /**
+         * Sets the auth mode; api_key and basic need a usable key first.
+         * @description Needs the `manage` permission on the service.
+         */
         put: operations["set_auth_mode"];
         post?: never;
         delete?: never;
@@ -67,10 +208,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The deployment's latest canary. */
+        /**
+         * The deployment's latest canary.
+         * @description Needs the `read` permission on the service.
+         */
         get: operations["get_canary"];
         put?: never;
-        /** Starts a canary of a version against what serves now. */
+        /**
+         * Starts a canary of a version against what serves now. On a protected service, records
+         *     an approval request instead (202).
+         * @description Needs the `deploy` permission on the service.
+         */
         post: operations["start_canary"];
         delete?: never;
         options?: never;
@@ -87,7 +235,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Pauses, resumes, promotes or aborts the running canary. */
+        /**
+         * Pauses, resumes, promotes or aborts the running canary.
+         * @description Needs the `deploy` permission on the service.
+         */
         post: operations["canary_action"];
         delete?: never;
         options?: never;
@@ -104,7 +255,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Creates a key; its secret is in this answer and nowhere else, ever. */
+        /**
+         * Creates a key; its secret is in this answer and nowhere else, ever.
+         * @description Needs the `manage` permission on the service.
+         */
         post: operations["create_key"];
         delete?: never;
         options?: never;
@@ -121,7 +275,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revokes a key at once. */
+        /**
+         * Revokes a key at once.
+         * @description Needs the `manage` permission on the service.
+         */
         post: operations["revoke_key"];
         delete?: never;
         options?: never;
@@ -138,7 +295,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Replaces a key with a new one; the old one keeps working for the overlap (at most 30 days). */
+        /**
+         * Replaces a key with a new one; the old one keeps working for the overlap (at most 30 days).
+         * @description Needs the `manage` permission on the service.
+         */
         post: operations["rotate_key"];
         delete?: never;
         options?: never;
@@ -153,9 +313,36 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Traffic, latency and errors per generation, minute by minute, on this node. */
+        /**
+         * Traffic, latency and errors per generation, minute by minute, on this node.
+         * @description Needs the `read` permission on the service.
+         */
         get: operations["monitor"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/deployments/{service}/protection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the service's deploys and canary starts need approval.
+         * @description Needs the `read` permission on the service.
+         */
+        get: operations["get_protection"];
+        /**
+         * Protects the service (deploys and canary starts need an approved request) or lifts it.
+         * @description Needs the `manage` permission on the service.
+         */
+        put: operations["set_protection"];
         post?: never;
         delete?: never;
         options?: never;
@@ -173,6 +360,7 @@ export interface paths {
         /**
          * The data of a deployment report over `since` to `until` (Unix milliseconds; default the
          *     last 24 hours); clients render it.
+         * @description Needs the `read` permission on the service.
          */
         get: operations["report"];
         put?: never;
@@ -190,7 +378,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every revision, newest first. */
+        /**
+         * Every revision, newest first.
+         * @description Needs the `read` permission on the service.
+         */
         get: operations["revisions"];
         put?: never;
         post?: never;
@@ -209,8 +400,31 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Rolls back: a new revision with an earlier revision's config. */
+        /**
+         * Rolls back: a new revision with an earlier revision's config.
+         * @description Needs the `deploy` permission on the service.
+         */
         post: operations["rollback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who the caller is and what it may do, on the node and per service.
+         * @description Needs the `read` permission.
+         */
+        get: operations["me"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -224,10 +438,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every scenario, with its last run. */
+        /**
+         * Every scenario, with its last run.
+         * @description Needs the `read` permission.
+         */
         get: operations["list_scenarios"];
         put?: never;
-        /** Creates or replaces the scenario named in the body. */
+        /**
+         * Creates or replaces the scenario named in the body. One with `run_command` steps needs
+         *     `run_commands` (admin), and is refused on a node bound beyond loopback without
+         *     `--allow-commands`.
+         * @description Needs the `manage` permission.
+         */
         post: operations["save_scenario"];
         delete?: never;
         options?: never;
@@ -244,7 +466,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Every problem of a spec, for editors (an empty list when it is valid). */
+        /**
+         * Every problem of a spec, for editors (an empty list when it is valid).
+         * @description Needs the `read` permission.
+         */
         post: operations["validate_scenario"];
         delete?: never;
         options?: never;
@@ -259,11 +484,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One scenario. */
+        /**
+         * One scenario.
+         * @description Needs the `read` permission.
+         */
         get: operations["get_scenario"];
         put?: never;
         post?: never;
-        /** Deletes a scenario and its runs' records. */
+        /**
+         * Deletes a scenario and its runs' records.
+         * @description Needs the `manage` permission.
+         */
         delete: operations["delete_scenario"];
         options?: never;
         head?: never;
@@ -277,7 +508,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** When the scenario's triggers fire next. */
+        /**
+         * When the scenario's triggers fire next.
+         * @description Needs the `read` permission.
+         */
         get: operations["next_fires"];
         put?: never;
         post?: never;
@@ -294,10 +528,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The scenario's runs, newest first. */
+        /**
+         * The scenario's runs, newest first.
+         * @description Needs the `read` permission.
+         */
         get: operations["scenario_runs"];
         put?: never;
-        /** Starts a manual run; answers at once with the run, status `running`. */
+        /**
+         * Starts a manual run; answers at once with the run, status `running`. A scenario with
+         *     `run_command` steps needs `run_commands` (admin).
+         * @description Needs the `deploy` permission.
+         */
         post: operations["start_run"];
         delete?: never;
         options?: never;
@@ -312,7 +553,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One run, with its steps and log. */
+        /**
+         * One run, with its steps and log.
+         * @description Needs the `read` permission.
+         */
         get: operations["scenario_run"];
         put?: never;
         post?: never;
@@ -331,7 +575,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancels a run in progress. */
+        /**
+         * Cancels a run in progress.
+         * @description Needs the `deploy` permission.
+         */
         post: operations["cancel_run"];
         delete?: never;
         options?: never;
@@ -346,10 +593,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every service, with what serves it. */
+        /**
+         * Every service, with what serves it.
+         * @description Needs the `read` permission.
+         */
         get: operations["list_services"];
         put?: never;
-        /** Creates a service (no versions yet). */
+        /**
+         * Creates a service (no versions yet).
+         * @description Needs the `manage` permission.
+         */
         post: operations["create_service"];
         delete?: never;
         options?: never;
@@ -364,7 +617,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One service. */
+        /**
+         * One service.
+         * @description Needs the `read` permission on the service.
+         */
         get: operations["get_service"];
         put?: never;
         post?: never;
@@ -381,12 +637,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A service's versions, oldest first, with whether and how much each serves. */
+        /**
+         * A service's versions, oldest first, with whether and how much each serves.
+         * @description Needs the `read` permission on the service.
+         */
         get: operations["list_versions"];
         put?: never;
         /**
          * Creates a version from an ONNX model: a multipart upload with a `model` part (the .onnx
          *     file) and an optional `meta` part (JSON). The model is checked and its schema read first.
+         * @description Needs the `manage` permission on the service.
          */
         post: operations["create_version"];
         delete?: never;
@@ -402,10 +662,121 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One version: its schema, metrics and provenance. */
+        /**
+         * One version: its schema, metrics and provenance.
+         * @description Needs the `read` permission on the service.
+         */
         get: operations["get_version"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every principal (removed ones included), with roles and tokens (never their secrets).
+         * @description Needs the `users` permission.
+         */
+        get: operations["list_principals"];
+        put?: never;
+        /**
+         * Creates a principal with its roles; give it a token next.
+         * @description Needs the `users` permission.
+         */
+        post: operations["create_principal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/users/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One principal.
+         * @description Needs the `users` permission.
+         */
+        get: operations["get_principal"];
+        put?: never;
+        post?: never;
+        /**
+         * Removes a principal: its roles go and its tokens are revoked at once.
+         * @description Needs the `users` permission.
+         */
+        delete: operations["remove_principal"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/users/{name}/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Replaces a principal's roles.
+         * @description Needs the `users` permission.
+         */
+        put: operations["set_roles"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/users/{name}/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Creates a token for a principal; its secret is in this answer and nowhere else, ever.
+         * @description Needs the `users` permission.
+         */
+        post: operations["create_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/users/{name}/tokens/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revokes a principal's token at once.
+         * @description Needs the `users` permission.
+         */
+        post: operations["revoke_token"];
         delete?: never;
         options?: never;
         head?: never;
@@ -698,11 +1069,65 @@ export interface components {
             revoked_at?: string | null;
             status: components["schemas"]["KeyStatus"];
         };
+        /** @enum {string} */
+        ApprovalKind: "deploy" | "canary";
+        /** @description A proposed deploy or canary on a protected service. */
+        ApprovalRequest: {
+            /** Format: int64 */
+            id: number;
+            service: string;
+            kind: components["schemas"]["ApprovalKind"];
+            /** @description The exact deployment config or canary plan that runs when approved. */
+            payload: Record<string, never>;
+            /** @description The config serving when it was requested (None: not deployed), for the diff. */
+            base?: Record<string, never> | null;
+            reason: string;
+            requested_by: string;
+            /** Format: date-time */
+            requested_at: string;
+            /** Format: date-time */
+            expires_at: string;
+            status: components["schemas"]["ApprovalStatus"];
+            decided_by?: string | null;
+            /** Format: date-time */
+            decided_at?: string | null;
+            /** @description The decider's note. */
+            note: string;
+            /** @description What the approved change produced (`revision 4`, `canary 2`). */
+            outcome: string;
+        };
+        /** @enum {string} */
+        ApprovalStatus: "pending" | "approved" | "rejected" | "expired";
+        /** @description A stored row. */
+        AuditRow: {
+            /** Format: int64 */
+            seq: number;
+            /** Format: date-time */
+            at: string;
+            principal: string;
+            source: string;
+            action: string;
+            target: string;
+            service?: string | null;
+            before: string;
+            after: string;
+            outcome: components["schemas"]["Outcome"];
+            /** Format: int32 */
+            status: number;
+            detail: string;
+            prev_digest: string;
+            digest: string;
+        };
         /**
          * @description How a deployment's prediction API authenticates callers.
          * @enum {string}
          */
         AuthMode: "none" | "api_key" | "basic";
+        BadRow: {
+            /** Format: int64 */
+            seq: number;
+            reason: string;
+        };
         BinaryData: {
             /** @description The tensor's length in the binary data after the JSON. */
             binary_data_size: number;
@@ -729,6 +1154,16 @@ export interface components {
             at: string;
             message: string;
         };
+        /** @description What a canary start asked by a principal did. */
+        CanaryOutcome: {
+            canary: components["schemas"]["Canary"];
+            /** @enum {string} */
+            outcome: "started";
+        } | {
+            request: components["schemas"]["ApprovalRequest"];
+            /** @enum {string} */
+            outcome: "approval_requested";
+        };
         CanaryPlan: {
             version: components["schemas"]["VersionId"];
             /** @description Traffic percentages of the canary, increasing, ending at 100. */
@@ -745,6 +1180,17 @@ export interface components {
         };
         /** @enum {string} */
         CanaryStatus: "running" | "paused" | "promoted" | "rolled_back" | "aborted";
+        /** @description What the signed-in principal may do (`GET /admin/v1/me`). */
+        Capabilities: {
+            principal: string;
+            roles: components["schemas"]["Grant"][];
+            /** @description Permissions on the node as a whole (and on services not listed). */
+            node: components["schemas"]["Permission"][];
+            /** @description Permissions per service. */
+            services: {
+                [key: string]: components["schemas"]["Permission"][];
+            };
+        };
         /** @description One change of engine state. Listeners reload what it names. */
         Change: {
             /** @enum {string} */
@@ -802,11 +1248,24 @@ export interface components {
             on_missed?: components["schemas"]["OnMissed"];
             enabled?: boolean;
         };
+        Decision: {
+            /** @description The decider's note. */
+            note?: string;
+        };
         DeployBody: {
             /** @description What serves: one generation, or a mapping of generations with probabilities. */
             config: components["schemas"]["DeploymentConfig"];
-            author?: string | null;
             reason?: string;
+        };
+        /** @description What a deploy asked by a principal did. */
+        DeployOutcome: {
+            revision: components["schemas"]["Revision"];
+            /** @enum {string} */
+            outcome: "deployed";
+        } | {
+            request: components["schemas"]["ApprovalRequest"];
+            /** @enum {string} */
+            outcome: "approval_requested";
         };
         DeploymentConfig: components["schemas"]["Serving"] & {
             /**
@@ -825,7 +1284,7 @@ export interface components {
          *     these, never on message text. The set is closed: adding one is an API change.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "payload_too_large" | "request_timeout" | "node_unreachable" | "not_found" | "method_not_allowed" | "internal";
+        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "forbidden" | "principal_not_found" | "approval_not_found" | "approval_conflict" | "payload_too_large" | "request_timeout" | "node_unreachable" | "not_found" | "method_not_allowed" | "internal";
         ErrorObject: {
             /** @description Stable and machine-readable: branch on it. */
             code: components["schemas"]["ErrorCode"];
@@ -948,6 +1407,12 @@ export interface components {
             /** Format: double */
             p99_ms: number;
             minutes: components["schemas"]["MinuteStats"][];
+        };
+        /** @description A role on the services matching `scope` (`*`: every service). */
+        Grant: {
+            role: components["schemas"]["Role"];
+            /** @description A glob on service names (`churn_*`), or `*` for every service. */
+            scope?: string;
         };
         /** @enum {string} */
         InconclusivePolicy: "pause" | "rollback";
@@ -1088,10 +1553,42 @@ export interface components {
             generations: components["schemas"]["GenerationStats"][];
             shadows: components["schemas"]["ShadowStats"][];
         };
+        NewApproval: {
+            kind: components["schemas"]["ApprovalKind"];
+            /** @description The deployment config (deploy) or canary plan (canary) to run when approved. */
+            payload: Record<string, never>;
+            /** @description Why: the approver reads it. */
+            reason: string;
+            /**
+             * Format: int64
+             * @description Seconds the request waits for a decision (default one day, at most 30 days).
+             */
+            expires_in_seconds?: number | null;
+        };
         /** @description A key just created: the only time its secret is visible. */
         NewKey: {
             key: components["schemas"]["ApiKey"];
             secret: string;
+        };
+        NewPrincipal: {
+            name: string;
+            /** @description At least one role, each on every service (`*`) or on services matching a glob. */
+            roles: components["schemas"]["Grant"][];
+        };
+        /** @description A token just created: the only time its secret is visible. */
+        NewToken: {
+            principal: string;
+            token: components["schemas"]["ApiKey"];
+            secret: string;
+        };
+        NewTokenBody: {
+            /** @description What the token is for (a laptop, a CI job). */
+            name: string;
+            /**
+             * Format: int64
+             * @description Seconds until it expires (default: never; revoke it instead).
+             */
+            expires_in_seconds?: number | null;
         };
         /** @description A readiness 404: the model is known and not ready, or not known at all. */
         NotReady: components["schemas"]["ModelReady"] | components["schemas"]["OipErrorBody"];
@@ -1101,6 +1598,11 @@ export interface components {
         };
         /** @enum {string} */
         OnMissed: "run_once" | "skip";
+        /**
+         * @description How a call ended.
+         * @enum {string}
+         */
+        Outcome: "ok" | "refused" | "failed";
         /** @enum {string} */
         OutcomeKind: "binary" | "numeric";
         OutputKind: {
@@ -1120,6 +1622,11 @@ export interface components {
             data?: number[] | null;
             parameters?: components["schemas"]["BinaryData"] | null;
         };
+        /**
+         * @description What a principal may be allowed to do. Each admin route needs exactly one.
+         * @enum {string}
+         */
+        Permission: "read" | "deploy" | "manage" | "approve" | "run_commands" | "users";
         /**
          * @description The answer of a prediction, serialized straight from the outcome (no `Value` tree): keys
          *     in alphabetical order and probabilities sorted by class name, as a `serde_json::Map`
@@ -1162,6 +1669,25 @@ export interface components {
             features: {
                 [key: string]: number;
             };
+        };
+        /** @description A principal as lists show it: its grants and tokens (never their secrets). */
+        PrincipalView: {
+            name: string;
+            grants: components["schemas"]["Grant"][];
+            tokens: components["schemas"]["ApiKey"][];
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            removed_at?: string | null;
+        };
+        /** @description Whether a service is protected. */
+        Protection: {
+            service: string;
+            protected: boolean;
+            changed_by?: string | null;
+            /** Format: date-time */
+            changed_at?: string | null;
         };
         /** @description Where a version came from. */
         Provenance: {
@@ -1216,6 +1742,11 @@ export interface components {
             generations: components["schemas"]["GenerationSeries"][];
             /** @description A/B results from the feedback recorded in the range. */
             ab: components["schemas"]["AbReport"];
+            /**
+             * @description The audit rows of this service in the range (who changed what, refusals included),
+             *     oldest first.
+             */
+            audit?: components["schemas"]["AuditRow"][];
         };
         RequestedOutput: {
             name: string;
@@ -1247,6 +1778,14 @@ export interface components {
         };
         /** @enum {string} */
         RevisionKind: "deploy" | "rollback";
+        /**
+         * @description A role: a fixed set of permissions, each including the one before.
+         * @enum {string}
+         */
+        Role: "viewer" | "deployer" | "operator" | "admin";
+        Roles: {
+            roles: components["schemas"]["Grant"][];
+        };
         RollbackBody: {
             /**
              * Format: int64
@@ -1255,7 +1794,6 @@ export interface components {
              *     revision's reason names the revision restored and why it was chosen.
              */
             to_revision?: number | null;
-            author?: string | null;
             reason?: string;
         };
         Rotate: {
@@ -1407,6 +1945,9 @@ export interface components {
         };
         SetMode: {
             mode: components["schemas"]["AuthMode"];
+        };
+        SetProtection: {
+            protected: boolean;
         };
         Shadow: {
             generation: components["schemas"]["VersionId"];
@@ -1658,6 +2199,15 @@ export interface components {
                 "application/json": components["schemas"]["ErrorBody"];
             };
         };
+        /** @description The caller's principal lacks the permission this operation declares (x-permission); the message names it */
+        Error403: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
         /** @description The service, version, deployment or scenario named does not exist */
         Error404: {
             headers: {
@@ -1703,6 +2253,15 @@ export interface components {
                 "application/json": components["schemas"]["OipErrorBody"];
             };
         };
+        /** @description The caller's principal lacks the permission this operation declares (x-permission); the message names it */
+        Oip403: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OipErrorBody"];
+            };
+        };
         /** @description The service, version, deployment or scenario named does not exist */
         Oip404: {
             headers: {
@@ -1738,6 +2297,87 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_approvals: {
+        parameters: {
+            query?: {
+                /** @description Only the requests still waiting for a decision (default false). */
+                pending?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The requests */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+        };
+    };
+    audit: {
+        parameters: {
+            query?: {
+                /** @description From this time, Unix milliseconds. */
+                since?: number;
+                /** @description Until this time, Unix milliseconds. */
+                until?: number;
+                /** @description Only the rows of this service. */
+                service?: string;
+                /** @description At most this many rows, oldest first (default 10000). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditRow"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+        };
+    };
+    verify_audit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verdict */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Verdict"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+        };
+    };
     get_deployment: {
         parameters: {
             query?: never;
@@ -1760,6 +2400,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
@@ -1767,7 +2408,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Who deploys (default: body.author) */
+                /** @description The client's name for the audit */
                 "x-switchyard-author"?: string | null;
             };
             path: {
@@ -1790,8 +2431,18 @@ export interface operations {
                     "application/json": components["schemas"]["Revision"];
                 };
             };
+            /** @description The service is protected: the approval request */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"];
+                };
+            };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             /** @description `unchanged`: the config is the active one (no revision is written); `canary_conflict`: a canary runs on this deployment; `already_exists`: another change committed first */
             409: {
@@ -1830,7 +2481,161 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+        };
+    };
+    service_approvals: {
+        parameters: {
+            query?: {
+                /** @description Only the requests still waiting for a decision (default false). */
+                pending?: boolean;
+            };
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The requests */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+        };
+    };
+    request_approval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewApproval"];
+            };
+        };
+        responses: {
+            /** @description The request, waiting for another principal */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            /** @description The service is not protected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["Error413"];
+        };
+    };
+    approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+                /** @description The request's number. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Decision"] | null;
+            };
+        };
+        responses: {
+            /** @description The approved request, with what it produced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            /** @description Decided already, or expired */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["Error413"];
+        };
+    };
+    reject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+                /** @description The request's number. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Decision"] | null;
+            };
+        };
+        responses: {
+            /** @description The rejected request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            /** @description Decided already, or expired */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["Error413"];
         };
     };
     get_access: {
@@ -1855,6 +2660,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
@@ -1884,6 +2690,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             413: components["responses"]["Error413"];
         };
@@ -1910,6 +2717,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
@@ -1937,8 +2745,18 @@ export interface operations {
                     "application/json": components["schemas"]["Canary"];
                 };
             };
+            /** @description The service is protected: the approval request */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"];
+                };
+            };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             /** @description A canary already runs */
             409: {
@@ -1976,6 +2794,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             /** @description The canary is not in a state that allows it */
             409: {
@@ -2014,6 +2833,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             413: components["responses"]["Error413"];
         };
@@ -2042,6 +2862,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
@@ -2073,6 +2894,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             413: components["responses"]["Error413"];
         };
@@ -2102,7 +2924,65 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+        };
+    };
+    get_protection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The protection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Protection"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+        };
+    };
+    set_protection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetProtection"];
+            };
+        };
+        responses: {
+            /** @description The protection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Protection"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
         };
     };
     report: {
@@ -2132,6 +3012,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
@@ -2157,6 +3038,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
@@ -2164,7 +3046,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Who rolls back (default: body.author) */
+                /** @description The client's name for the audit */
                 "x-switchyard-author"?: string | null;
             };
             path: {
@@ -2189,6 +3071,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             /** @description `unchanged`: that revision's config is the active one; `already_exists`: another change committed first */
             409: {
@@ -2200,6 +3083,29 @@ export interface operations {
                 };
             };
             413: components["responses"]["Error413"];
+        };
+    };
+    me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's capabilities */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Capabilities"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
         };
     };
     list_scenarios: {
@@ -2222,6 +3128,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
         };
     };
     save_scenario: {
@@ -2248,6 +3155,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             413: components["responses"]["Error413"];
         };
     };
@@ -2276,6 +3184,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             413: components["responses"]["Error413"];
         };
     };
@@ -2301,6 +3210,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
@@ -2324,6 +3234,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             /** @description A run of it is in progress */
             409: {
@@ -2361,6 +3272,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
@@ -2389,16 +3301,14 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
     start_run: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Who starts it */
-                "x-switchyard-author"?: string | null;
-            };
+            header?: never;
             path: {
                 name: components["schemas"]["ScenarioName"];
             };
@@ -2417,6 +3327,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             /** @description A run of it is in progress */
             409: {
@@ -2453,16 +3364,14 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
     cancel_run: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Who cancels it */
-                "x-switchyard-author"?: string | null;
-            };
+            header?: never;
             path: {
                 name: components["schemas"]["ScenarioName"];
                 /** @description The run's number. */
@@ -2483,6 +3392,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             /** @description The run is over */
             409: {
@@ -2515,6 +3425,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
         };
     };
     create_service: {
@@ -2541,6 +3452,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             /** @description A service of that name exists */
             409: {
                 headers: {
@@ -2575,6 +3487,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
@@ -2600,16 +3513,14 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
     create_version: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Who uploads (default: meta.author) */
-                "x-switchyard-author"?: string | null;
-            };
+            header?: never;
             path: {
                 service: components["schemas"]["ServiceName"];
             };
@@ -2632,6 +3543,7 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             /** @description The version id exists */
             409: {
@@ -2668,6 +3580,209 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+        };
+    };
+    list_principals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The principals */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrincipalView"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+        };
+    };
+    create_principal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPrincipal"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrincipalView"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            /** @description The name is taken (names are never reused) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["Error413"];
+        };
+    };
+    get_principal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The principal */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrincipalView"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+        };
+    };
+    remove_principal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The removed principal */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrincipalView"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+        };
+    };
+    set_roles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Roles"];
+            };
+        };
+        responses: {
+            /** @description The principal */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrincipalView"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+        };
+    };
+    create_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewTokenBody"];
+            };
+        };
+        responses: {
+            /** @description The token and its secret */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewToken"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+        };
+    };
+    revoke_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                /** @description The token's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The principal */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrincipalView"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
         };
     };
@@ -3092,7 +4207,15 @@ type ReadonlyArray<T> = [
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
 export const pathsAdminV1DeploymentsServiceCanaryActionPostParametersPathActionValues: ReadonlyArray<FlattenedDeepRequired<paths>["/admin/v1/deployments/{service}/canary/{action}"]["post"]["parameters"]["path"]["action"]> = ["pause", "resume", "promote", "abort"];
 export const abTestValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AbTest"]> = ["two_proportion_z", "welch_t"];
+export const approvalKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApprovalKind"]> = ["deploy", "canary"];
+export const approvalStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApprovalStatus"]> = ["pending", "approved", "rejected", "expired"];
 export const authModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuthMode"]> = ["none", "api_key", "basic"];
+export const canaryOutcomeOneOf0OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["CanaryOutcome"], {
+    outcome: unknown;
+}>["outcome"]> = ["started"];
+export const canaryOutcomeOneOf1OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["CanaryOutcome"], {
+    outcome: unknown;
+}>["outcome"]> = ["approval_requested"];
 export const canaryStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CanaryStatus"]> = ["running", "paused", "promoted", "rolled_back", "aborted"];
 export const changeOneOf0KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Change"], {
     kind: unknown;
@@ -3112,13 +4235,20 @@ export const changeOneOf4KindValues: ReadonlyArray<Extract<FlattenedDeepRequired
 export const changeOneOf5KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Change"], {
     kind: unknown;
 }>["kind"]> = ["resync"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "payload_too_large", "request_timeout", "node_unreachable", "not_found", "method_not_allowed", "internal"];
+export const deployOutcomeOneOf0OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["DeployOutcome"], {
+    outcome: unknown;
+}>["outcome"]> = ["deployed"];
+export const deployOutcomeOneOf1OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["DeployOutcome"], {
+    outcome: unknown;
+}>["outcome"]> = ["approval_requested"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "forbidden", "principal_not_found", "approval_not_found", "approval_conflict", "payload_too_large", "request_timeout", "node_unreachable", "not_found", "method_not_allowed", "internal"];
 export const inconclusivePolicyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InconclusivePolicy"]> = ["pause", "rollback"];
 export const inputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InputType"]> = ["float32", "float64", "int64"];
 export const issueKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["IssueKind"]> = ["syntax", "not_a_list", "empty", "not_an_object", "unknown_field", "missing", "wrong_type", "unknown_generation", "duplicate", "out_of_range", "sum"];
 export const keyStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["KeyStatus"]> = ["active", "expiring", "expired", "revoked"];
 export const metricValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Metric"]> = ["accuracy", "log_loss", "auc", "rmse"];
 export const onMissedValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OnMissed"]> = ["run_once", "skip"];
+export const outcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Outcome"]> = ["ok", "refused", "failed"];
 export const outcomeKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OutcomeKind"]> = ["binary", "numeric"];
 export const outputKindOneOf0KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["OutputKind"], {
     kind: unknown;
@@ -3126,7 +4256,9 @@ export const outputKindOneOf0KindValues: ReadonlyArray<Extract<FlattenedDeepRequ
 export const outputKindOneOf1KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["OutputKind"], {
     kind: unknown;
 }>["kind"]> = ["regressor"];
+export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["read", "deploy", "manage", "approve", "run_commands", "users"];
 export const revisionKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RevisionKind"]> = ["deploy", "rollback"];
+export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["viewer", "deployer", "operator", "admin"];
 export const runStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunStatus"]> = ["running", "succeeded", "failed", "stopped", "cancelled", "abandoned", "skipped"];
 export const servingOneOf0ModeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Serving"], {
     mode: unknown;
