@@ -47,7 +47,7 @@ pub struct AbGroup {
     pub generation: String,
     pub n: usize,
     pub mean: Option<f64>,
-    /// 95% interval of the mean (Wald for proportions, Student t for numeric means).
+    /// 95% interval of the mean (Wilson score for proportions, Student t for numeric means).
     pub ci_low: Option<f64>,
     pub ci_high: Option<f64>,
 }
@@ -85,25 +85,27 @@ fn variance(v: &[f64]) -> f64 {
 
 fn group(generation: &str, v: &[f64], kind: OutcomeKind) -> AbGroup {
     let n = v.len();
-    let (m, half) = match (n, kind) {
+    let (m, bounds) = match (n, kind) {
         (0, _) => (None, None),
         (1, _) => (Some(v[0]), None),
-        (_, OutcomeKind::Binary) => {
-            let p = mean(v);
-            (Some(p), Some(Z_975 * (p * (1.0 - p) / n as f64).sqrt()))
-        }
+        (_, OutcomeKind::Binary) => (Some(mean(v)), Some(wilson(mean(v), n as f64))),
         (_, OutcomeKind::Numeric) => {
-            let se = (variance(v) / n as f64).sqrt();
-            (Some(mean(v)), Some(t_critical(0.05, n as f64 - 1.0) * se))
+            let (m, se) = (mean(v), (variance(v) / n as f64).sqrt());
+            let half = t_critical(0.05, n as f64 - 1.0) * se;
+            (Some(m), Some((m - half, m + half)))
         }
     };
-    AbGroup {
-        generation: generation.to_owned(),
-        n,
-        mean: m,
-        ci_low: m.zip(half).map(|(m, h)| m - h),
-        ci_high: m.zip(half).map(|(m, h)| m + h),
-    }
+    AbGroup { generation: generation.to_owned(), n, mean: m, ci_low: bounds.map(|b| b.0), ci_high: bounds.map(|b| b.1) }
+}
+
+/// The 95 % Wilson score interval of a proportion `p` observed in `n` trials. Unlike the
+/// Wald interval it stays inside [0, 1] and does not collapse to a point when every outcome
+/// is the same.
+fn wilson(p: f64, n: f64) -> (f64, f64) {
+    let z2 = Z_975 * Z_975;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z_975 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 fn compare(generation: &str, a: &[f64], baseline: &str, b: &[f64], kind: OutcomeKind) -> AbComparison {

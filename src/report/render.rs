@@ -431,7 +431,7 @@ fn ab(h: &mut String, data: &ReportData) {
         data,
         ChartKind::AbOutcome,
         "Mean outcome per generation from the feedback recorded in this range, with its 95% interval \
-         (Wald for proportions, Student t for numeric outcomes).",
+         (Wilson score for proportions, Student t for numeric outcomes).",
     );
     h.push_str("</section>\n");
 }

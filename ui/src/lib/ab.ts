@@ -50,7 +50,7 @@ export function abInterval(g: AbGroup, kind: OutcomeKind | null): string {
  */
 export function plotDomain(report: Pick<AbReport, 'kind' | 'groups'>): [number, number] {
   const values = report.groups.flatMap((g) => [g.mean, g.ci_low, g.ci_high]).filter((v): v is number => v !== null && Number.isFinite(v));
-  // A Wald interval may reach past 0 or 1: widen rather than clip it.
+  // Intervals of proportions (Wilson) stay inside 0–1; widen rather than clip, whatever comes.
   if (report.kind === 'binary') return [Math.min(0, ...values), Math.max(1, ...values)];
   if (values.length === 0) return [0, 1];
   const lo = Math.min(...values);

@@ -215,6 +215,13 @@ describe('progress', () => {
       ['error_rate', '2.5% (1)', false],
       ['p99', '12.3 ms', true],
     ]);
+    // No request yet: no figure and no tick for the rates.
+    const empty = { ...reading, requests: 0, errors: 0, error_rate: 0, p99_ms: 0 };
+    expect(gateRows(empty, plan.gates).map((r) => [r.key, r.value, r.ok])).toEqual([
+      ['requests', '0', false],
+      ['error_rate', '—, not enough requests', null],
+      ['p99', '—, not enough requests', null],
+    ]);
   });
 
   it('explains the verdict for the status', () => {

@@ -300,16 +300,25 @@ function msText(v: number): string {
 /** The last reading against the plan's gates, one row per gate. */
 export function gateRows(reading: GateReading | null, gates: Gates): GateRow[] {
   const r = reading;
+  // Without a request measured, a rate or a percentile says nothing: no figure, no verdict.
+  const measured = r !== null && r.requests > 0 ? r : null;
+  const short = '—, not enough requests';
   return [
     { key: 'requests', label: 'Requests', value: r ? String(r.requests) : '—', limit: `≥ ${gates.min_requests}`, ok: r ? r.requests >= gates.min_requests : null },
     {
       key: 'error_rate',
       label: 'Error rate',
-      value: r ? `${pct(r.error_rate, 2)}${r.errors ? ` (${r.errors})` : ''}` : '—',
+      value: measured ? `${pct(measured.error_rate, 2)}${measured.errors ? ` (${measured.errors})` : ''}` : r ? short : '—',
       limit: `≤ ${pct(gates.max_error_rate, 2)}`,
-      ok: r ? r.error_rate <= gates.max_error_rate : null,
+      ok: measured ? measured.error_rate <= gates.max_error_rate : null,
     },
-    { key: 'p99', label: 'p99 latency', value: r ? `${msText(r.p99_ms)} ms` : '—', limit: `≤ ${num(gates.max_p99_ms)} ms`, ok: r ? r.p99_ms <= gates.max_p99_ms : null },
+    {
+      key: 'p99',
+      label: 'p99 latency',
+      value: measured ? `${msText(measured.p99_ms)} ms` : r ? short : '—',
+      limit: `≤ ${num(gates.max_p99_ms)} ms`,
+      ok: measured ? measured.p99_ms <= gates.max_p99_ms : null,
+    },
   ];
 }
 

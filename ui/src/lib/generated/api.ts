@@ -1021,7 +1021,7 @@ export interface components {
             mean?: number | null;
             /**
              * Format: double
-             * @description 95% interval of the mean (Wald for proportions, Student t for numeric means).
+             * @description 95% interval of the mean (Wilson score for proportions, Student t for numeric means).
              */
             ci_low?: number | null;
             /** Format: double */
