@@ -257,7 +257,7 @@ impl Scenarios {
     pub async fn validate_scenario(&self, spec: &Value) -> Result<Vec<ScenarioIssue>> {
         match serde_json::from_value::<Scenario>(spec.clone()) {
             Ok(spec) => self.scenario_issues(&spec).await,
-            Err(e) => Ok(vec![ScenarioIssue { path: String::new(), step: None, message: e.to_string() }]),
+            Err(_) => Ok(spec::shape_issues(spec)),
         }
     }
 

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::cron::Schedule;
 use super::template::{self, is_identifier};
@@ -311,6 +312,53 @@ impl CronTrigger {
     pub fn parsed(&self) -> Result<Schedule, String> {
         Schedule::parse(&self.schedule, &self.timezone)
     }
+
+    /// What is wrong with the time zone or the pattern (the field, and why), if anything.
+    fn problem(&self) -> Option<(&'static str, String)> {
+        if let Err(e) = super::cron::parse_timezone(&self.timezone) {
+            Some(("timezone", e))
+        } else {
+            self.parsed().err().map(|e| ("schedule", e))
+        }
+    }
+}
+
+/// Every problem that keeps a spec from parsing, each at its place: each step and each
+/// trigger is read on its own, then the fields around them, so one malformed step hides
+/// neither another nor a bad cron pattern. For a spec that parses, see [`Scenario::issues`].
+pub fn shape_issues(spec: &Value) -> Vec<ScenarioIssue> {
+    let issue = |path: String, step: Option<usize>, message: String| ScenarioIssue { path, step, message };
+    let Value::Object(obj) = spec else {
+        return vec![issue(String::new(), None, "a scenario is a JSON object with a name and steps".into())];
+    };
+    let mut out = Vec::new();
+    let mut rest = obj.clone();
+    if let Some(Value::Array(steps)) = obj.get("steps") {
+        for (i, step) in steps.iter().enumerate() {
+            if let Err(e) = serde_json::from_value::<Step>(step.clone()) {
+                out.push(issue(format!("steps[{i}]"), Some(i), e.to_string()));
+            }
+        }
+        rest.insert("steps".into(), Value::Array(Vec::new()));
+    }
+    if let Some(Value::Array(triggers)) = obj.get("triggers") {
+        for (i, trigger) in triggers.iter().enumerate() {
+            match serde_json::from_value::<Trigger>(trigger.clone()) {
+                Err(e) => out.push(issue(format!("triggers[{i}]"), None, e.to_string())),
+                Ok(Trigger::Cron(c)) => {
+                    if let Some((field, e)) = c.problem() {
+                        out.push(issue(format!("triggers[{i}].{field}"), None, e));
+                    }
+                }
+                Ok(Trigger::Manual) => {}
+            }
+        }
+        rest.insert("triggers".into(), Value::Array(Vec::new()));
+    }
+    if let Err(e) = serde_json::from_value::<Scenario>(Value::Object(rest)) {
+        out.push(issue(String::new(), None, e.to_string()));
+    }
+    out
 }
 
 /// How runs start. A scenario can always be run by hand; `manual` only says so explicitly.
@@ -444,12 +492,10 @@ impl Scenario {
         }
 
         for (i, trigger) in self.triggers.iter().enumerate() {
-            if let Trigger::Cron(c) = trigger {
-                if let Err(e) = super::cron::parse_timezone(&c.timezone) {
-                    push(format!("triggers[{i}].timezone"), None, e);
-                } else if let Err(e) = c.parsed() {
-                    push(format!("triggers[{i}].schedule"), None, e);
-                }
+            if let Trigger::Cron(c) = trigger
+                && let Some((field, e)) = c.problem()
+            {
+                push(format!("triggers[{i}].{field}"), None, e);
             }
         }
         issues
@@ -571,6 +617,23 @@ mod tests {
         // Serde round trip keeps the spec.
         let again: Scenario = serde_json::from_value(serde_json::to_value(&s).expect("json")).expect("spec");
         assert_eq!(again, s);
+    }
+
+    #[test]
+    fn a_spec_that_does_not_parse_reports_every_problem_at_its_place() {
+        let mut v = retrain();
+        v["steps"][0]["kind"] = json!("run_comand");
+        v["steps"][3].as_object_mut().expect("step").remove("service");
+        v["triggers"][1]["schedule"] = json!("0 0 32 * *");
+        v["description"] = json!(7);
+        assert!(serde_json::from_value::<Scenario>(v.clone()).is_err());
+        let issues = shape_issues(&v);
+        let places: Vec<(&str, Option<usize>)> = issues.iter().map(|i| (i.path.as_str(), i.step)).collect();
+        assert_eq!(places, [("steps[0]", Some(0)), ("steps[3]", Some(3)), ("triggers[1].schedule", None), ("", None)]);
+        assert!(issues[0].message.contains("run_comand"), "{issues:?}");
+        assert!(issues[1].message.contains("service"), "{issues:?}");
+        assert!(issues[3].message.contains("description") || issues[3].message.contains("string"), "{issues:?}");
+        assert_eq!(shape_issues(&json!([])).len(), 1);
     }
 
     #[test]
