@@ -52,6 +52,7 @@ pub(super) fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_key))
         .routes(routes!(revoke_key))
         .merge(super::scenarios::routes())
+        .merge(super::artifacts::routes())
 }
 
 pub(super) async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {

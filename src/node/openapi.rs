@@ -23,7 +23,7 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
     info(
         title = "Switchyard API node",
         description = "Predictions (native and Open Inference Protocol v2), health, metrics, and the admin API \
-                       (services, versions, deployments, rollback, canaries, access, scenarios) of one Switchyard node."
+                       (services, versions, deployments, rollback, canaries, access, scenarios, artifacts) of one Switchyard node."
     ),
     tags(
         (name = "predict", description = "The native prediction API: every answer names the generation that produced it"),
@@ -34,6 +34,7 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
         (name = "canary", description = "Progressive rollouts with gates"),
         (name = "access", description = "Who may call a deployment's prediction API"),
         (name = "scenarios", description = "Scheduled or manual runs: retrain, create a version, update a deployment"),
+        (name = "artifacts", description = "The artifact store: where version artifacts live, and unreferenced objects"),
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorObject, super::oip::OipErrorBody)),
     modifiers(&CommonAnswers),
