@@ -9,6 +9,7 @@ mod compat;
 mod crash;
 mod deploy;
 mod hostile;
+mod objstore;
 mod oip;
 mod predict;
 mod remote;
