@@ -95,6 +95,7 @@ pub fn run() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::services::node_info,
+            commands::services::artifact_store,
             commands::services::list_services,
             commands::services::create_service,
             commands::versions::list_versions,

@@ -247,7 +247,7 @@ async fn gc_lists_only_unreferenced_objects_and_deletes_only_expired_ones() {
     let run = gc::collect(&store, referenced, now, Duration::ZERO, false).await.expect("gc");
     assert_eq!(run.deleted(), 1);
     let left: Vec<String> = store.list().await.expect("list").into_iter().map(|a| a.sha256).collect();
-    assert_eq!(left, [kept.clone()]);
+    assert_eq!(left, std::slice::from_ref(&kept));
     assert!(fake.objects.head(&Key::from("prod/sha256/notes.txt")).await.is_ok());
 
     fake.down.store(true, Ordering::SeqCst);
@@ -312,6 +312,6 @@ async fn the_data_dir_store_keeps_today_s_layout_and_is_fsynced() {
         .expect("ls")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, [sha.clone()]);
+    assert_eq!(names, std::slice::from_ref(&sha));
     assert_eq!(store.list().await.expect("list").iter().map(|a| a.sha256.clone()).collect::<Vec<_>>(), [sha]);
 }

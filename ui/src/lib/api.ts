@@ -14,6 +14,7 @@ import type { components } from './generated/api';
 
 import type {
   AbReport,
+  ArtifactStoreInfo,
   InfraStatus,
   Infrastructure,
   AccessView,
@@ -150,6 +151,8 @@ export interface RunTestInput {
 /** Everything the UI asks of the engine. */
 export interface Backend {
   nodeInfo(): Promise<NodeInfo>;
+  /** Where the local node's artifacts live, and what its cache holds. */
+  artifactStore(): Promise<ArtifactStoreInfo>;
   listServices(): Promise<ServiceSummary[]>;
   createService(input: { name: string; description: string }): Promise<Service>;
   listVersions(service: string): Promise<VersionView[]>;
@@ -236,6 +239,7 @@ export function addVersionMeta(input: AddVersionInput): string {
 
 export const tauriBackend: Backend = {
   nodeInfo: () => call('node_info'),
+  artifactStore: () => call('artifact_store'),
   listServices: () => call('list_services', { infra }),
   createService: ({ name, description }) => call('create_service', { name, description }),
   listVersions: (service) => call('list_versions', { infra, service }),

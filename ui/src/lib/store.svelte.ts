@@ -7,7 +7,15 @@ import type { ApiError } from './api';
 import { activeRevision } from './format';
 import { SERVICES_WINDOW_MINUTES, trafficSummary } from './traffic';
 import type { TrafficSummary } from './traffic';
-import type { InfraStatus, Infrastructure, NodeInfo, Revision, ServiceSummary, VersionView } from './types';
+import type {
+  ArtifactStoreInfo,
+  InfraStatus,
+  Infrastructure,
+  NodeInfo,
+  Revision,
+  ServiceSummary,
+  VersionView,
+} from './types';
 
 export type Tab = 'versions' | 'deployment' | 'run' | 'monitoring';
 
@@ -21,6 +29,9 @@ export const TABS: { id: Tab; label: string }[] = [
 class AppState {
   node = $state<NodeInfo | null>(null);
   nodeError = $state<ApiError | null>(null);
+  /** Where the local node's artifacts live (the sidebar shows it). */
+  artifacts = $state<ArtifactStoreInfo | null>(null);
+  artifactsError = $state<ApiError | null>(null);
 
   /** The infrastructure the deployment screens act on; null is the local node. */
   infra = $state<string | null>(null);
@@ -105,6 +116,12 @@ class AppState {
       this.nodeError = null;
     } catch (e) {
       this.nodeError = toApiError(e, 'node_info');
+    }
+    try {
+      this.artifacts = await api.artifactStore();
+      this.artifactsError = null;
+    } catch (e) {
+      this.artifactsError = toApiError(e, 'artifact_store');
     }
   }
 

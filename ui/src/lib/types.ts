@@ -33,6 +33,7 @@ export type Sent<T> = T extends readonly (infer E)[]
     : T;
 
 export type Service = Sent<Schemas['Service']>;
+export type ArtifactStoreInfo = Sent<Schemas['ArtifactStoreInfo']>;
 export type ServiceSummary = Sent<Schemas['ServiceSummary']>;
 
 export type MappingEntry = Sent<Schemas['MappingEntry']>;
