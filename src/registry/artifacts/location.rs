@@ -65,7 +65,9 @@ fn retry() -> RetryConfig {
     }
 }
 
-/// Client settings given before the environment's, which may override them.
+/// Client settings given before the environment's, which may override them
+/// (`AWS_CONNECT_TIMEOUT`, `AWS_TIMEOUT`, …): a dead store is noticed within seconds, and a
+/// large model still has two minutes to download.
 const CLIENT_DEFAULTS: [(ClientConfigKey, &str); 2] =
     [(ClientConfigKey::ConnectTimeout, "5 seconds"), (ClientConfigKey::Timeout, "120 seconds")];
 

@@ -225,7 +225,7 @@ impl ArtifactStore {
             object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
                 ArtifactProblem::Unreachable { reason: "refused access (check its credentials)".into() }
             }
-            _ => ArtifactProblem::Unreachable { reason: "cannot be reached".into() },
+            _ => ArtifactProblem::Unreachable { reason: "cannot be reached or answered with an error".into() },
         };
         tracing::warn!(store = %self.location.shown, sha256, "artifact store: {doing} failed: {e}");
         self.problem(sha256, problem)

@@ -128,8 +128,8 @@ describe('plural', () => {
 describe('artifactStoreSummary', () => {
   it('says the data dir is this computer and not shared', () => {
     expect(artifactStoreSummary({ kind: 'data_dir', location: 'data dir', shared: false, cache: null })).toEqual({
-      place: 'this computer (data dir)',
-      detail: 'not shared with other nodes',
+      place: 'this computer',
+      detail: 'data dir · not shared with other nodes',
     });
   });
   it('names a shared store with what this node has cached', () => {

@@ -134,7 +134,7 @@ export function plural(n: number, noun: string): string {
  * `data dir` is the node's own artifacts/ folder (not shared with other nodes).
  */
 export function artifactStoreSummary(info: ArtifactStoreInfo): { place: string; detail: string } {
-  if (info.kind === 'data_dir') return { place: 'this computer (data dir)', detail: 'not shared with other nodes' };
+  if (info.kind === 'data_dir') return { place: 'this computer', detail: 'data dir · not shared with other nodes' };
   const cache = info.cache
     ? `cache: ${plural(info.cache.artifacts, 'model')}, ${bytes(info.cache.bytes)}`
     : 'no local cache';
