@@ -961,7 +961,7 @@ export interface components {
             /**
              * Format: int64
              * @description Keep unreferenced objects written less than this many seconds ago (an upload may be
-             *     committing its version). Default: 3600.
+             *     committing its version). Default: 3600; at most ten years.
              */
             grace_seconds?: number | null;
         };
@@ -1858,7 +1858,15 @@ export interface operations {
                     "application/json": components["schemas"]["GcReport"];
                 };
             };
-            400: components["responses"]["Error400"];
+            /** @description A grace period out of range */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: components["responses"]["Error401"];
             413: components["responses"]["Error413"];
             /** @description The artifact store cannot be reached */
