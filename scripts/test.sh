@@ -25,6 +25,13 @@ echo "==> PostgreSQL on loopback (shared-registry tests)"
 scripts/postgres.sh
 export SWITCHYARD_TEST_POSTGRES="${SWITCHYARD_TEST_POSTGRES:-postgres://switchyard:switchyard@127.0.0.1:5432/postgres}"
 
+echo "==> SeaweedFS S3 server on loopback (artifact-store tests); stopped at exit if started here"
+if [ "$(scripts/seaweedfs.sh)" = started ]; then
+  trap 'scripts/seaweedfs.sh stop' EXIT
+fi
+export SWITCHYARD_TEST_S3="${SWITCHYARD_TEST_S3:-http://switchyard:switchyard-secret@127.0.0.1:8333/switchyard-test}"
+export SWITCHYARD_TEST_WEED="${SWITCHYARD_TEST_WEED:-${SWITCHYARD_PYENV:-$HOME/.cache/switchyard/pyenv}/bin/weed}"
+
 echo "==> Rust: engine and shell tests (registry on SQLite)"
 cargo test --workspace --locked
 

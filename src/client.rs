@@ -21,6 +21,8 @@ use crate::engine::{CanaryOutcome, DeployOutcome, ServiceSummary, VersionView};
 use crate::error::{Error, ErrorCode, Result};
 use crate::monitor::MonitorSnapshot;
 use crate::monitor::ab::AbReport;
+use crate::registry::artifacts::ArtifactStoreInfo;
+use crate::registry::artifacts::gc::GcReport;
 use crate::registry::{Service, Version};
 use crate::report::ReportData;
 use crate::scenario::{Run, ScenarioIssue, ScenarioView, TriggerFires};
@@ -375,6 +377,17 @@ impl NodeClient {
 
     pub async fn revoke_key(&self, service: &str, id: i64) -> Result<AccessView> {
         self.send(self.request(Method::POST, &format!("/admin/v1/deployments/{service}/keys/{id}/revoke"))).await
+    }
+
+    /// Where the node's artifacts live.
+    pub async fn artifact_store(&self) -> Result<ArtifactStoreInfo> {
+        self.send(self.request(Method::GET, "/admin/v1/artifacts")).await
+    }
+
+    /// The node's artifact garbage collection (`dry_run`: list only).
+    pub async fn collect_garbage(&self, dry_run: bool, grace: Duration) -> Result<GcReport> {
+        let body = json!({"dry_run": dry_run, "grace_seconds": grace.as_secs()});
+        self.send(self.request(Method::POST, "/admin/v1/artifacts/gc").json(&body)).await
     }
 
     pub async fn cancel_run(&self, name: &str, id: i64) -> Result<Run> {

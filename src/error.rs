@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::registry::artifacts::ArtifactProblem;
 use crate::router::MappingIssue;
 
 /// Machine-readable error codes. Clients (the CLI, the desktop UI, HTTP callers) match on
@@ -45,6 +46,13 @@ pub enum ErrorCode {
     /// The client did not send its request within the node's deadline.
     RequestTimeout,
     NodeUnreachable,
+    /// The artifact store cannot be reached (or refuses access) and this node has not cached
+    /// the artifact: nothing was changed.
+    ArtifactStoreUnavailable,
+    /// The artifact store has no object for a version's artifact.
+    ArtifactMissing,
+    /// The artifact's bytes do not hash to its SHA-256 (hash mismatch): refused.
+    ArtifactCorrupt,
     /// No such endpoint.
     NotFound,
     /// The endpoint exists, but not with this HTTP method.
@@ -55,7 +63,14 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Whether the caller's request was at fault (as opposed to the node or a model).
     pub fn is_client_error(self) -> bool {
-        !matches!(self, ErrorCode::Internal | ErrorCode::NodeUnreachable)
+        !matches!(
+            self,
+            ErrorCode::Internal
+                | ErrorCode::NodeUnreachable
+                | ErrorCode::ArtifactStoreUnavailable
+                | ErrorCode::ArtifactMissing
+                | ErrorCode::ArtifactCorrupt
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +102,9 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::NodeUnreachable => "node_unreachable",
+            ErrorCode::ArtifactStoreUnavailable => "artifact_store_unavailable",
+            ErrorCode::ArtifactMissing => "artifact_missing",
+            ErrorCode::ArtifactCorrupt => "artifact_corrupt",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Internal => "internal",
@@ -163,6 +181,9 @@ pub enum Error {
     RequestTimeout(String),
     #[error("{0}")]
     NodeUnreachable(String),
+    /// An artifact the store could not give or take (unreachable, missing, corrupt).
+    #[error("{0}")]
+    Artifact(crate::registry::artifacts::ArtifactError),
     #[error("{0}")]
     NoEndpoint(String),
     #[error("{0}")]
@@ -214,6 +235,11 @@ impl Error {
             Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Error::RequestTimeout(_) => ErrorCode::RequestTimeout,
             Error::NodeUnreachable(_) => ErrorCode::NodeUnreachable,
+            Error::Artifact(e) => match e.problem {
+                ArtifactProblem::Unreachable { .. } => ErrorCode::ArtifactStoreUnavailable,
+                ArtifactProblem::Missing => ErrorCode::ArtifactMissing,
+                ArtifactProblem::Corrupt { .. } => ErrorCode::ArtifactCorrupt,
+            },
             Error::NoEndpoint(_) => ErrorCode::NotFound,
             Error::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             Error::Remote { code, .. } => *code,

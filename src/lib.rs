@@ -1,6 +1,7 @@
 //! Switchyard's engine: everything the product does, with no UI.
 //!
-//! - [`registry`]: services and immutable versions, content-addressed artifacts.
+//! - [`registry`]: services and immutable versions; the artifact store (data dir or object
+//!   store, with a verified cache per node).
 //! - [`model`]: ONNX inspection, loading (tract-onnx) and single-row prediction.
 //! - [`router`]: mappings, their validation, weighted and sticky picks.
 //! - [`deploy`]: deployment configs and append-only revisions.

@@ -23,3 +23,13 @@ appTest('the services list shows the three demo services', session, async (s) =>
   // The sidebar lists them too.
   for (const name of DEMO) await s.find(`nav-service-${name}`);
 });
+
+appTest('the sidebar says where artifacts live: this computer, by default', session, async (s) => {
+  await s.waitText('artifact-store', 'Artifacts: this computer');
+  // The line below it is the window's last; WebKitWebDriver reports it as not displayed (an
+  // empty text) although it is painted (its box ends at y = 790 of 800), so it is read from
+  // the page.
+  const detail = () =>
+    s.driver.executeScript("return document.querySelector('[data-testid=artifact-store-detail]')?.innerText ?? ''");
+  await s.driver.wait(async () => (await detail()) === 'data dir · not shared with other nodes', 60_000, 'artifact store detail');
+});

@@ -100,6 +100,7 @@ pub fn run() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::services::node_info,
+            commands::services::artifact_store,
             commands::services::list_services,
             commands::services::create_service,
             commands::services::watch_changes,

@@ -3,7 +3,7 @@
 //! (shared by artifact hash across deployments) and the lock that keeps the order of
 //! revisions in the registry and in memory the same.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwap;
@@ -32,6 +32,10 @@ pub struct Deployments {
     lock: tokio::sync::Mutex<()>,
     /// Where each activation is announced.
     changes: Changes,
+    /// Services whose latest revision could not be activated here (at start, or when another
+    /// node committed it), e.g. because the artifact store was down: [`Deployments::catch_up`]
+    /// tries them again.
+    behind: Mutex<BTreeSet<String>>,
 }
 
 impl Deployments {
@@ -51,6 +55,7 @@ impl Deployments {
             models: Mutex::new(HashMap::new()),
             lock: tokio::sync::Mutex::new(()),
             changes,
+            behind: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -70,7 +75,10 @@ impl Deployments {
             let Some(rev) = super::latest(&self.pool, &service).await? else { continue };
             match self.load_models(&service, &rev.config).await {
                 Ok(models) => self.swap_in(&rev, models),
-                Err(e) => tracing::error!(%service, revision = rev.number, "cannot activate: {e}"),
+                Err(e) => {
+                    tracing::error!(%service, revision = rev.number, "cannot activate: {e}");
+                    self.mark_behind(&service, true);
+                }
             }
         }
         Ok(())
@@ -90,6 +98,7 @@ impl Deployments {
         let now = self.clock.now();
         let rev = super::append_revision(&self.pool, &service_name, &config, meta, now).await?;
         self.swap_in(&rev, models);
+        self.mark_behind(service, false);
         tracing::info!(service, revision = rev.number, kind = ?rev.kind, reason = %rev.reason, "config activated");
         if let Err(e) = store::notify(&self.pool, service).await {
             tracing::warn!(service, "cannot announce the change to other nodes: {e}");
@@ -98,8 +107,44 @@ impl Deployments {
     }
 
     /// Activates the latest committed revision of `service` if it is newer than the live one
-    /// (another node of a shared registry committed it).
+    /// (another node of a shared registry committed it). A failure leaves the live config as
+    /// it was, and the service is tried again by [`Deployments::catch_up`].
     pub async fn refresh(&self, service: &str) -> Result<bool> {
+        let outcome = self.refresh_once(service).await;
+        self.mark_behind(service, outcome.is_err());
+        outcome
+    }
+
+    /// Tries again every service whose latest revision could not be activated (the artifact
+    /// store is back, the model is cached now…). Returns how many caught up.
+    pub async fn catch_up(&self) -> usize {
+        let behind: Vec<String> = self.behind.lock().map(|b| b.iter().cloned().collect()).unwrap_or_default();
+        let mut caught_up = 0;
+        for service in behind {
+            match self.refresh(&service).await {
+                Ok(activated) => {
+                    if activated {
+                        tracing::info!(service, "latest revision activated after an earlier failure");
+                    }
+                    caught_up += 1;
+                }
+                Err(e) => tracing::debug!(service, "still cannot activate the latest revision: {e}"),
+            }
+        }
+        caught_up
+    }
+
+    fn mark_behind(&self, service: &str, behind: bool) {
+        if let Ok(mut set) = self.behind.lock() {
+            if behind {
+                set.insert(service.to_owned());
+            } else {
+                set.remove(service);
+            }
+        }
+    }
+
+    async fn refresh_once(&self, service: &str) -> Result<bool> {
         let Some(rev) = super::latest(&self.pool, service).await? else { return Ok(false) };
         let current = || self.active(service).is_some_and(|a| a.revision >= rev.number);
         if current() {
@@ -147,7 +192,11 @@ impl Deployments {
         let mut models = HashMap::new();
         for generation in config.loaded_generations() {
             let version = registry::get_version(&self.pool, service, generation.as_str()).await?;
-            models.insert(generation.clone(), self.load_model(&version.sha256).await?);
+            let model = self.load_model(&version.sha256).await.map_err(|e| match e {
+                Error::Artifact(a) => Error::Artifact(a.about(format!("version {generation} of '{service}'"))),
+                e => e,
+            })?;
+            models.insert(generation.clone(), model);
         }
         Ok(models)
     }
@@ -157,14 +206,10 @@ impl Deployments {
         if let Some(model) = self.cached_model(sha256) {
             return Ok(model);
         }
-        let artifacts = self.artifacts.clone();
-        let sha = sha256.to_owned();
-        let model = tokio::task::spawn_blocking(move || -> Result<LoadedModel> {
-            let bytes = artifacts.get(&sha)?;
-            LoadedModel::load(&bytes)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("model loading stopped: {e}")))??;
+        let bytes = self.artifacts.fetch(sha256).await?;
+        let model = tokio::task::spawn_blocking(move || -> Result<LoadedModel> { LoadedModel::load(&bytes) })
+            .await
+            .map_err(|e| Error::Internal(format!("model loading stopped: {e}")))??;
         let model = Arc::new(model);
         tracing::debug!(
             sha256,

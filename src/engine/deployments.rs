@@ -62,20 +62,22 @@ impl Engine {
     }
 
     /// Creates a version from ONNX bytes: the model is inspected (tract must run it), the
-    /// artifact stored, then the row inserted. A refused model leaves nothing behind.
+    /// artifact stored in the artifact store, then the row inserted. A refused model leaves
+    /// nothing behind.
     pub async fn create_version(&self, service: &str, bytes: Vec<u8>, new: NewVersion) -> Result<Version> {
         let service = registry::get_service(self.pool(), service).await?.name;
         if bytes.is_empty() {
             return Err(Error::InvalidModel("the model file is empty".into()));
         }
-        let artifacts = self.inner.deployments.artifacts().clone();
-        let (schema, sha, size) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let schema = crate::model::inspect(&bytes)?;
-            let sha = artifacts.put(&bytes)?;
-            Ok((schema, sha, bytes.len()))
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("model inspection stopped: {e}")))??;
+        let bytes = bytes::Bytes::from(bytes);
+        let inspected = bytes.clone();
+        let schema = tokio::task::spawn_blocking(move || crate::model::inspect(&inspected))
+            .await
+            .map_err(|e| Error::Internal(format!("model inspection stopped: {e}")))??;
+        let size = bytes.len();
+        // The object is in the store (HEAD-checked) before the row commits: a crash between
+        // the two leaves an unreferenced object for `gc`, never a version without its model.
+        let sha = self.inner.deployments.artifacts().put(bytes).await?;
         let version = registry::insert_version(self.pool(), &service, &new, &sha, size, &schema, self.now()).await?;
         tracing::info!(%service, version = %version.id, sha256 = %sha, "version created");
         self.announce(Change::Service { service: service.to_string() });

@@ -33,6 +33,7 @@ use crate::store::{self, Pool};
 
 mod access;
 mod approvals;
+mod artifacts;
 mod audit;
 mod deployments;
 mod instance;
@@ -44,6 +45,7 @@ mod scenarios;
 mod shared;
 
 pub use approvals::{CanaryOutcome, DeployOutcome};
+pub use artifacts::migrate_artifacts;
 pub use audit::AuditTarget;
 pub use deployments::{ServiceSummary, VersionView, parse_metrics};
 pub use instance::{LEASE_TTL, default_instance};
@@ -77,8 +79,11 @@ pub struct EngineConfig {
     /// The program `${switchyard}` names in scenarios (default: the current executable).
     pub switchyard_exe: Option<PathBuf>,
     /// A shared registry (`postgres://…`); None keeps it in `data_dir/registry.db` (SQLite).
-    /// Artifacts stay in `data_dir/artifacts`, which nodes sharing a registry must share too.
     pub database_url: Option<String>,
+    /// The artifact store: an object store URL (`s3://bucket/prefix`, `gs://…`, `az://…`,
+    /// `file:///path`), read by every node of a shared registry, each with a verified cache in
+    /// `data_dir/cache`; None keeps artifacts in `data_dir/artifacts` (this node only).
+    pub artifacts: Option<String>,
     /// This process's name among the nodes sharing the registry (default: the host name);
     /// nodes on one host sharing a registry need one each.
     pub instance: String,
@@ -100,6 +105,7 @@ impl EngineConfig {
             scheduler_tick: Some(Duration::from_secs(1)),
             switchyard_exe: None,
             database_url: None,
+            artifacts: None,
             instance: default_instance(),
             refuse_commands: None,
         }
@@ -151,7 +157,7 @@ impl Engine {
             None => store::open_sqlite(&config.data_dir.join("registry.db")).await?,
         };
         let clock = Arc::clone(&config.clock);
-        let artifacts = ArtifactStore::open(config.data_dir.join("artifacts"))?;
+        let artifacts = ArtifactStore::open(config.artifacts.as_deref(), &config.data_dir)?;
         let request_ids = RequestIds::new(&store::shared_secret(&pool, "request_ids").await?);
         let (tasks, shutdown) = (TaskTracker::new(), CancellationToken::new());
         let changes = Changes::default();
@@ -227,6 +233,12 @@ impl Engine {
             engine.flush_monitor().await.map(|_| ())
         });
         self.every(instance::HEARTBEAT, "liveness lease", |engine| async move { engine.heartbeat().await });
+        // A deployment this node could not activate (its artifact store was down, say) is
+        // tried again until it is live.
+        self.every(artifacts::CATCH_UP, "catch-up", |engine| async move {
+            engine.inner.deployments.catch_up().await;
+            Ok(())
+        });
         // One node of a shared registry at a time drives canaries and fires scenarios.
         if let Some(every) = config.canary_tick {
             self.every(every, "canary controller", |engine| async move {

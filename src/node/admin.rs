@@ -55,6 +55,7 @@ pub(super) fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_key))
         .merge(super::scenarios::routes())
         .merge(super::people::routes())
+        .merge(super::artifacts::routes())
 }
 
 /// Every service, with what serves it.

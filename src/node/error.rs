@@ -64,7 +64,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-        ErrorCode::NodeUnreachable => StatusCode::BAD_GATEWAY,
+        ErrorCode::NodeUnreachable | ErrorCode::ArtifactMissing | ErrorCode::ArtifactCorrupt => StatusCode::BAD_GATEWAY,
+        ErrorCode::ArtifactStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -4,6 +4,7 @@
 //! caller bound, until the shutdown future resolves, then drains in-flight requests.
 
 mod admin;
+mod artifacts;
 mod body;
 mod error;
 #[doc(hidden)]

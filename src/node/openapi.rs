@@ -23,7 +23,7 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
     info(
         title = "Switchyard API node",
         description = "Predictions (native and Open Inference Protocol v2), health, metrics, and the admin API \
-                       (services, versions, deployments, rollback, canaries, access, scenarios) of one Switchyard node."
+                       (services, versions, deployments, rollback, canaries, access, scenarios, artifacts) of one Switchyard node."
     ),
     tags(
         (name = "predict", description = "The native prediction API: every answer names the generation that produced it"),
@@ -37,6 +37,7 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
         (name = "people", description = "Principals of the admin API: roles (optionally scoped to services) and tokens"),
         (name = "approvals", description = "Protected services: deploys and canary starts approved by another principal"),
         (name = "audit", description = "The hash-chained record of every state-changing admin call"),
+        (name = "artifacts", description = "The artifact store: where version artifacts live, and unreferenced objects"),
     ),
     components(schemas(
         super::error::ErrorBody,

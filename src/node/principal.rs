@@ -77,6 +77,8 @@ pub(super) const PERMISSIONS: &[(&str, Permission)] = {
         ("revoke_token", Users),
         ("audit", Manage),
         ("verify_audit", Manage),
+        ("artifact_store", Read),
+        ("collect_garbage", Manage),
     ]
 };
 

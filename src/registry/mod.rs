@@ -1,8 +1,9 @@
 //! The registry: services and their immutable versions.
 //!
 //! Creating a version inspects the model first (tract must be able to run it), then stores
-//! the artifact, then inserts the row: a refused model leaves nothing behind, and a crash
-//! between the last two steps leaves at most an unreferenced artifact file.
+//! the artifact in the [`artifacts`] store, then inserts the row: a refused model leaves
+//! nothing behind, and a crash between the last two steps leaves at most an unreferenced
+//! artifact object, which `switchyard gc` finds.
 
 pub mod artifacts;
 
@@ -166,6 +167,16 @@ pub async fn get_version(pool: &Pool, service: &str, id: &str) -> Result<Version
             Err(Error::VersionNotFound { service: service.to_owned(), version: id.to_owned() })
         }
     }
+}
+
+/// Every version's artifact, as `(sha256, "service version")` in upload order, across all
+/// services of the registry (what the garbage collector keeps and a migration copies).
+pub async fn artifact_uses(pool: &Pool) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT artifact_sha256, service, id FROM versions ORDER BY created_at, service, seq")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|(sha, service, id)| (sha, format!("{service} {id}"))).collect())
 }
 
 /// The id a new version gets: the given one, or `v{n}` with n one past the highest automatic

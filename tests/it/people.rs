@@ -157,6 +157,8 @@ async fn prepare(node: &TestNode, id: &str, role: &str) -> (&'static str, String
         }
         "audit" => ("GET", p("/admin/v1/audit?limit=5"), None),
         "verify_audit" => ("GET", p("/admin/v1/audit/verify"), None),
+        "artifact_store" => ("GET", p("/admin/v1/artifacts"), None),
+        "collect_garbage" => ("POST", p("/admin/v1/artifacts/gc"), Some(json!({"dry_run": true}))),
         other => panic!("the matrix has no request for admin operation '{other}': add one to tests/it/people.rs"),
     }
 }

@@ -257,6 +257,12 @@ impl NodeProcess {
     /// no `--database-url` among them, its registry is a fresh PostgreSQL database (the same
     /// one for the same `data_dir` across restarts).
     pub fn start_with(data_dir: &std::path::Path, demo: bool, args: &[&str]) -> NodeProcess {
+        Self::start_env(data_dir, demo, args, &[])
+    }
+
+    /// [`NodeProcess::start_with`] with extra environment variables (an artifact store's
+    /// endpoint and credentials).
+    pub fn start_env(data_dir: &std::path::Path, demo: bool, args: &[&str], env: &[(&str, String)]) -> NodeProcess {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
         cmd.arg("serve");
@@ -273,6 +279,7 @@ impl NodeProcess {
             cmd.arg("--no-demo");
         }
         cmd.args(args);
+        cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         if on_postgres() && !args.contains(&"--database-url") {
             std::fs::create_dir_all(data_dir).expect("data dir");
             cmd.arg("--database-url").arg(test_database_blocking(data_dir));

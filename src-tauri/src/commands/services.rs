@@ -2,6 +2,7 @@ use serde::Serialize;
 use switchyard::engine::ServiceSummary;
 use switchyard::events::Change;
 use switchyard::registry::Service;
+use switchyard::registry::artifacts::ArtifactStoreInfo;
 use tauri::State;
 use tauri::ipc::Channel;
 
@@ -24,6 +25,12 @@ pub async fn node_info(desktop: State<'_, Desktop>) -> IpcResult<NodeInfo> {
         data_dir: desktop.engine.data_dir().display().to_string(),
         version: env!("CARGO_PKG_VERSION"),
     })
+}
+
+/// Where the desktop's artifacts live (the sidebar shows it).
+#[tauri::command]
+pub async fn artifact_store(desktop: State<'_, Desktop>) -> IpcResult<ArtifactStoreInfo> {
+    Ok(desktop.engine.artifact_store().await?)
 }
 
 #[tauri::command]

@@ -10,6 +10,7 @@ use switchyard::ErrorCode;
 
 use cli::NodeArgs;
 use cli::access::{AuthCommand, auth};
+use cli::artifacts::{ArtifactsCommand, GcArgs, artifacts, gc};
 use cli::deploy::{self, DeployArgs};
 use cli::people::{ApprovalsCommand, AuditCommand, UsersCommand, approvals, audit, users};
 use cli::predict::{self, PredictArgs};
@@ -117,6 +118,15 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// The artifact store's objects that no version refers to (uploads that never committed):
+    /// list them (--dry-run), or delete those older than the grace period.
+    Gc(GcArgs),
+    /// Where artifacts live: show a node's store, or migrate a registry's artifacts to an
+    /// object store.
+    Artifacts {
+        #[command(subcommand)]
+        command: ArtifactsCommand,
+    },
     /// Train the demo model (used by the demo scenario; runs without Python or network).
     #[command(name = "train-demo", hide = true)]
     TrainDemo(TrainDemoArgs),
@@ -163,6 +173,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Users { command, node } => users(command, &node).await,
         Command::Approvals { command, node } => approvals(command, &node).await,
         Command::Audit { command, node } => audit(command, &node).await,
+        Command::Gc(args) => gc(args).await,
+        Command::Artifacts { command } => artifacts(command).await,
         Command::Openapi => cli::print_json(&switchyard::node::openapi()),
         Command::TrainDemo(args) => train_demo(args),
         Command::Report(args) => report(args).await,
@@ -174,6 +186,9 @@ async fn run(cli: Cli) -> Result<()> {
     outcome.map_err(|e| {
         let hint = match e.code() {
             ErrorCode::NodeUnreachable => "\nhint: start a node with `switchyard serve`, or point --node at one",
+            ErrorCode::ArtifactStoreUnavailable => {
+                "\nhint: the store's endpoint and credentials come from the environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, …)"
+            }
             ErrorCode::Unauthorized => {
                 "\nhint: admin commands need --token-file with the node's admin token or a principal's token; predictions need the deployment's --api-key"
             }

@@ -15,6 +15,7 @@ import type { components } from './generated/api';
 import type {
   AbReport,
   Change,
+  ArtifactStoreInfo,
   InfraStatus,
   Infrastructure,
   AccessView,
@@ -159,6 +160,8 @@ export interface RunTestInput {
 /** Everything the UI asks of the engine. */
 export interface Backend {
   nodeInfo(): Promise<NodeInfo>;
+  /** Where the local node's artifacts live, and what its cache holds. */
+  artifactStore(): Promise<ArtifactStoreInfo>;
   listServices(): Promise<ServiceSummary[]>;
   createService(input: { name: string; description: string }): Promise<Service>;
   listVersions(service: string): Promise<VersionView[]>;
@@ -264,6 +267,7 @@ export function addVersionMeta(input: AddVersionInput): string {
 
 export const tauriBackend: Backend = {
   nodeInfo: () => call('node_info'),
+  artifactStore: () => call('artifact_store'),
   listServices: () => call('list_services', { infra }),
   createService: ({ name, description }) => call('create_service', { name, description }),
   listVersions: (service) => call('list_versions', { infra, service }),

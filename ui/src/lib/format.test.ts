@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   activeRevision,
+  artifactStoreSummary,
   bytes,
   configSummary,
   describeChange,
@@ -158,5 +159,19 @@ describe('plural', () => {
     expect(plural(1, 'revision')).toBe('1 revision');
     expect(plural(0, 'revision')).toBe('0 revisions');
     expect(plural(3, 'revision')).toBe('3 revisions');
+  });
+});
+
+describe('artifactStoreSummary', () => {
+  it('says the data dir is this computer and not shared', () => {
+    expect(artifactStoreSummary({ kind: 'data_dir', location: 'data dir', shared: false, cache: null })).toEqual({
+      place: 'this computer',
+      detail: 'data dir · not shared with other nodes',
+    });
+  });
+  it('names a shared store with what this node has cached', () => {
+    const info = { kind: 's3', location: 's3://models/prod', shared: true, cache: { artifacts: 3, bytes: 2048 } } as const;
+    expect(artifactStoreSummary(info)).toEqual({ place: 's3://models/prod', detail: 'shared · cache: 3 models, 2.0 KiB' });
+    expect(artifactStoreSummary({ ...info, cache: { artifacts: 1, bytes: 10 } }).detail).toBe('shared · cache: 1 model, 10 B');
   });
 });

@@ -1,6 +1,6 @@
 // How the UI writes the engine's data: config summaries, shares, times, sizes.
 
-import type { DeploymentConfig, MappingEntry, Revision, Shadow } from './types';
+import type { ArtifactStoreInfo, DeploymentConfig, MappingEntry, Revision, Shadow } from './types';
 
 /** A share (0..1) as a percentage with at most one decimal: 0.7 → "70%", 0.3333 → "33.3%". */
 export function pct(share: number, decimals = 1): string {
@@ -181,4 +181,16 @@ export function prediction(v: unknown): string {
 /** "1 revision", "3 revisions". */
 export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * Where artifacts live, for the sidebar: the store and, for a shared store, this node's cache.
+ * `data dir` is the node's own artifacts/ folder (not shared with other nodes).
+ */
+export function artifactStoreSummary(info: ArtifactStoreInfo): { place: string; detail: string } {
+  if (info.kind === 'data_dir') return { place: 'this computer', detail: 'data dir · not shared with other nodes' };
+  const cache = info.cache
+    ? `cache: ${plural(info.cache.artifacts, 'model')}, ${bytes(info.cache.bytes)}`
+    : 'no local cache';
+  return { place: info.location, detail: `shared · ${cache}` };
 }

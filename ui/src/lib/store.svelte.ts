@@ -10,7 +10,17 @@ import { activeRevision } from './format';
 import { SERVICES_WINDOW_MINUTES, trafficSummary } from './traffic';
 import type { TrafficSummary } from './traffic';
 import { denied } from './permissions';
-import type { Capabilities, InfraStatus, Infrastructure, NodeInfo, Permission, Revision, ServiceSummary, VersionView } from './types';
+import type {
+  ArtifactStoreInfo,
+  Capabilities,
+  InfraStatus,
+  Infrastructure,
+  NodeInfo,
+  Permission,
+  Revision,
+  ServiceSummary,
+  VersionView,
+} from './types';
 
 export type Tab = 'versions' | 'deployment' | 'run' | 'monitoring';
 
@@ -27,6 +37,9 @@ export const TABS: { id: Tab; label: string }[] = [
 class AppState {
   node = $state<NodeInfo | null>(null);
   nodeError = $state<ApiError | null>(null);
+  /** Where the local node's artifacts live (the sidebar shows it). */
+  artifacts = $state<ArtifactStoreInfo | null>(null);
+  artifactsError = $state<ApiError | null>(null);
 
   /** The infrastructure the deployment screens act on; null is the local node. */
   infra = $state<string | null>(null);
@@ -145,6 +158,12 @@ class AppState {
       this.nodeError = null;
     } catch (e) {
       this.nodeError = toApiError(e, 'node_info');
+    }
+    try {
+      this.artifacts = await api.artifactStore();
+      this.artifactsError = null;
+    } catch (e) {
+      this.artifactsError = toApiError(e, 'artifact_store');
     }
   }
 

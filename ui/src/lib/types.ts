@@ -35,6 +35,7 @@ export type Sent<T> = T extends readonly (infer E)[]
 export type Service = Sent<Schemas['Service']>;
 /** A change of engine state, announced to the window (it reloads what the change names). */
 export type Change = Sent<Schemas['Change']>;
+export type ArtifactStoreInfo = Sent<Schemas['ArtifactStoreInfo']>;
 export type ServiceSummary = Sent<Schemas['ServiceSummary']>;
 
 export type MappingEntry = Sent<Schemas['MappingEntry']>;

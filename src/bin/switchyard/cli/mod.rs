@@ -2,6 +2,7 @@
 //! ([`NodeArgs`], [`client`]) and JSON output.
 
 pub mod access;
+pub mod artifacts;
 pub mod deploy;
 pub mod people;
 pub mod predict;

@@ -33,9 +33,16 @@ pub struct ServeArgs {
     #[arg(long)]
     router_seed: Option<u64>,
     /// A registry shared by several nodes: postgres://USER:PASSWORD@HOST/DB (default: SQLite
-    /// in the data dir). Nodes sharing it must share the data dir's artifacts/ too.
+    /// in the data dir). Nodes sharing it also share an artifact store (--artifacts).
     #[arg(long, env = "SWITCHYARD_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// Where version artifacts live: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX,
+    /// az://CONTAINER/PREFIX or file:///PATH, with a verified cache in the data dir's cache/
+    /// (default: the data dir's artifacts/, this node only). Credentials and endpoint come
+    /// from the standard variables: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+    /// AWS_ENDPOINT_URL (AWS_ALLOW_HTTP=true for an http:// endpoint), GOOGLE_*, AZURE_*.
+    #[arg(long, env = "SWITCHYARD_ARTIFACTS")]
+    artifacts: Option<String>,
     /// This node's name among the nodes sharing the registry (default: the host name). Its
     /// traffic minutes and scenario runs are recorded under it; two nodes on one host sharing
     /// a registry need one each.
@@ -70,6 +77,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         router_seed: args.router_seed,
         refuse_commands,
         database_url: args.database_url.clone(),
+        artifacts: args.artifacts.clone(),
         instance: args.instance.clone().unwrap_or_else(switchyard::engine::default_instance),
         ..EngineConfig::new(data_dir.clone())
     })
@@ -85,7 +93,8 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         let serving = s.deployment.as_ref().map_or("not deployed".to_owned(), |r| r.config.describe());
         tracing::info!(service = %s.service.name, "{serving}");
     }
-    tracing::info!(registry = %data_dir.display(), "switchyard node listening on http://{addr}");
+    let artifacts = engine.artifact_store().await?;
+    tracing::info!(registry = %data_dir.display(), artifacts = %artifacts.location, "switchyard node listening on http://{addr}");
     node::serve(listener, node::router(engine.clone(), config), shutdown_signal()).await?;
     engine.close().await?;
     tracing::info!("node stopped");

@@ -24,6 +24,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/artifacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where this node's artifacts live (the data dir, or an object store) and what its cache
+         *     holds.
+         * @description Needs the `read` permission.
+         */
+        get: operations["artifact_store"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/artifacts/gc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lists the artifact store's objects no version refers to (uploads that never committed)
+         *     and, unless `dry_run`, deletes those older than the grace period.
+         * @description Needs the `manage` permission.
+         */
+        post: operations["collect_garbage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/audit": {
         parameters: {
             query?: never;
@@ -1098,6 +1140,15 @@ export interface components {
         };
         /** @enum {string} */
         ApprovalStatus: "pending" | "approved" | "rejected" | "expired";
+        /** @description Where this node's artifacts live, for the console and `GET /admin/v1/artifacts`. */
+        ArtifactStoreInfo: {
+            kind: components["schemas"]["StoreKind"];
+            /** @description The store's URL (without credentials), or `data dir` for the node's own `artifacts/`. */
+            location: string;
+            /** @description Whether nodes sharing the registry read the same store (false for the data dir). */
+            shared: boolean;
+            cache?: components["schemas"]["CacheStats"] | null;
+        };
         /** @description A stored row. */
         AuditRow: {
             /** Format: int64 */
@@ -1131,6 +1182,19 @@ export interface components {
         BinaryData: {
             /** @description The tensor's length in the binary data after the JSON. */
             binary_data_size: number;
+        };
+        /** @description What the cache holds. */
+        CacheStats: {
+            /**
+             * Format: int64
+             * @description Artifacts held.
+             */
+            artifacts: number;
+            /**
+             * Format: int64
+             * @description Their size in bytes.
+             */
+            bytes: number;
         };
         Canary: {
             /** Format: int64 */
@@ -1284,7 +1348,7 @@ export interface components {
          *     these, never on message text. The set is closed: adding one is an API change.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "forbidden" | "principal_not_found" | "approval_not_found" | "approval_conflict" | "payload_too_large" | "request_timeout" | "node_unreachable" | "not_found" | "method_not_allowed" | "internal";
+        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "forbidden" | "principal_not_found" | "approval_not_found" | "approval_conflict" | "payload_too_large" | "request_timeout" | "node_unreachable" | "artifact_store_unavailable" | "artifact_missing" | "artifact_corrupt" | "not_found" | "method_not_allowed" | "internal";
         ErrorObject: {
             /** @description Stable and machine-readable: branch on it. */
             code: components["schemas"]["ErrorCode"];
@@ -1362,6 +1426,29 @@ export interface components {
              * @description Below this many requests the step is inconclusive: no gate decides.
              */
             min_requests: number;
+        };
+        /** @description What a garbage collection found and did. */
+        GcReport: {
+            /** @description The store examined. */
+            store: string;
+            dry_run: boolean;
+            /** Format: int64 */
+            grace_seconds: number;
+            /** @description Objects some version refers to (kept). */
+            referenced: number;
+            /** @description Objects no version refers to, oldest first. */
+            unreferenced: components["schemas"]["Unreferenced"][];
+        };
+        /** @description What to collect. */
+        GcRequest: {
+            /** @description List the unreferenced objects without deleting any. */
+            dry_run?: boolean;
+            /**
+             * Format: int64
+             * @description Keep unreferenced objects written less than this many seconds ago (an upload may be
+             *     committing its version). Default: 3600; at most ten years.
+             */
+            grace_seconds?: number | null;
         };
         /** @description One generation's live traffic over the range. */
         GenerationSeries: {
@@ -2051,6 +2138,11 @@ export interface components {
         };
         /** @enum {string} */
         StepStatus: "pending" | "running" | "succeeded" | "failed" | "stopped" | "skipped" | "cancelled" | "abandoned";
+        /**
+         * @description What kind of store holds the artifacts.
+         * @enum {string}
+         */
+        StoreKind: "data_dir" | "s3" | "gcs" | "azure" | "file";
         TensorMetadata: {
             name: string;
             datatype: string;
@@ -2084,6 +2176,18 @@ export interface components {
         };
         /** @enum {string} */
         TriggerKind: "manual" | "cron" | "missed";
+        /** @description An object no version refers to. */
+        Unreferenced: {
+            sha256: string;
+            /** Format: int64 */
+            size_bytes: number;
+            /** Format: date-time */
+            last_modified: string;
+            /** @description Older than the grace period: deleted by `gc` (in a dry run: would be). */
+            expired: boolean;
+            /** @description Deleted by this run. */
+            deleted: boolean;
+        };
         UpdateDeployment: {
             name: string;
             service: string;
@@ -2321,6 +2425,74 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+        };
+    };
+    artifact_store: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The artifact store */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactStoreInfo"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+        };
+    };
+    collect_garbage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GcRequest"];
+            };
+        };
+        responses: {
+            /** @description What was found and deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GcReport"];
+                };
+            };
+            /** @description A grace period out of range */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            413: components["responses"]["Error413"];
+            /** @description The artifact store cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     audit: {
@@ -4241,7 +4413,7 @@ export const deployOutcomeOneOf0OutcomeValues: ReadonlyArray<Extract<FlattenedDe
 export const deployOutcomeOneOf1OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["DeployOutcome"], {
     outcome: unknown;
 }>["outcome"]> = ["approval_requested"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "forbidden", "principal_not_found", "approval_not_found", "approval_conflict", "payload_too_large", "request_timeout", "node_unreachable", "not_found", "method_not_allowed", "internal"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "forbidden", "principal_not_found", "approval_not_found", "approval_conflict", "payload_too_large", "request_timeout", "node_unreachable", "artifact_store_unavailable", "artifact_missing", "artifact_corrupt", "not_found", "method_not_allowed", "internal"];
 export const inconclusivePolicyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InconclusivePolicy"]> = ["pause", "rollback"];
 export const inputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InputType"]> = ["float32", "float64", "int64"];
 export const issueKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["IssueKind"]> = ["syntax", "not_a_list", "empty", "not_an_object", "unknown_field", "missing", "wrong_type", "unknown_generation", "duplicate", "out_of_range", "sum"];
@@ -4279,6 +4451,7 @@ export const stepOneOf3KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<c
     kind: unknown;
 }>["kind"]> = ["update_deployment"];
 export const stepStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepStatus"]> = ["pending", "running", "succeeded", "failed", "stopped", "skipped", "cancelled", "abandoned"];
+export const storeKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StoreKind"]> = ["data_dir", "s3", "gcs", "azure", "file"];
 export const triggerOneOf0KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Trigger"], {
     kind: unknown;
 }>["kind"]> = ["manual"];
