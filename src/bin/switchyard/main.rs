@@ -5,12 +5,13 @@
 mod cli;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use switchyard::ErrorCode;
 
 use cli::NodeArgs;
 use cli::access::{AuthCommand, auth};
 use cli::deploy::{self, DeployArgs};
+use cli::generate::{GenerateCommand, generate};
 use cli::predict::{self, PredictArgs};
 use cli::report::{ReportArgs, report};
 use cli::rollout::{CanaryCommand, ab, canary};
@@ -20,7 +21,7 @@ use cli::services::{ServiceCommand, VersionCommand, service, version};
 use cli::train_demo::{TrainDemoArgs, train_demo};
 
 #[derive(Parser)]
-#[command(name = "switchyard", version, about = "Deploy ML models: registry, router and API node")]
+#[command(name = "switchyard", version = switchyard::build_info::LONG_VERSION, about = "Deploy ML models: registry, router and API node")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -102,6 +103,12 @@ enum Command {
     /// Print the node's OpenAPI document (what a node serves at /openapi.json), for client
     /// generators.
     Openapi,
+    /// Write the man pages or the shell completions (used by scripts/package.sh).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        command: GenerateCommand,
+    },
 }
 
 fn main() -> Result<()> {
@@ -139,6 +146,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Auth { command, node } => auth(command, &node).await,
         Command::Openapi => cli::print_json(&switchyard::node::openapi()),
         Command::TrainDemo(args) => train_demo(args),
+        Command::Generate { command } => return generate(command, Cli::command()),
         Command::Report(args) => report(args).await,
         Command::Predict(args) => {
             let features = args.features()?;

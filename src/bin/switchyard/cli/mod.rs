@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod deploy;
+pub mod generate;
 pub mod predict;
 pub mod report;
 pub mod rollout;

@@ -20,10 +20,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// File holding the admin API token (required to bind beyond loopback).
-    #[arg(long)]
+    #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
     /// Do not load the demo services into an empty registry.
-    #[arg(long)]
+    #[arg(long, env = "SWITCHYARD_NO_DEMO")]
     no_demo: bool,
     /// Seed the router's random picks (reproducible traffic splits).
     #[arg(long)]
@@ -39,7 +39,7 @@ pub struct ServeArgs {
     instance: Option<String>,
     /// Seconds a prediction request may take from its first byte to its answer (slow or
     /// stalled bodies get 408).
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, env = "SWITCHYARD_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout: u64,
 }
 
