@@ -41,6 +41,9 @@ for tool in cargo-deb lintian rpm dpkg-deb; do
   command -v "$tool" >/dev/null || { echo "$tool is missing: run scripts/install-deps.sh" >&2; exit 1; }
 done
 mkdir -p "$DIST"
+if [ "$HEADLESS_ONLY" -eq 0 ]; then
+  rm -f "$DIST"/*.deb "$DIST"/*.rpm "$DIST"/*.txt
+fi
 
 if [ "$HEADLESS_ONLY" -eq 0 ]; then
   echo "==> package: UI (ui/dist; rebuilt only when a source is newer)"
@@ -59,6 +62,7 @@ if [ "$HEADLESS_ONLY" -eq 0 ]; then
   echo "==> package: man pages and completions, generated from the CLI [$(elapsed)]"
   rm -rf "$REL/package"
   "$REL/switchyard" generate man "$REL/package/man"
+  gzip -9n "$REL/package/man/"*.1
   "$REL/switchyard" generate completions "$REL/package/completions"
 else
   test -x "$REL/switchyard" && test -d "$REL/package/man" || { echo "build the packages once first" >&2; exit 1; }
@@ -91,7 +95,7 @@ for deb in "$HEADLESS" "$DIST"/switchyard-desktop_*.deb; do
   dpkg-deb --info "$deb" >"$DIST/$name.info.txt"
   dpkg-deb --contents "$deb" >"$DIST/$name.contents.txt"
   # Tags explained in README.md (release notes) are overridden there, not here; an error fails.
-  if ! lintian --allow-root --no-tag-display-limit --display-info "$deb" >"$DIST/$name.lintian.txt" 2>&1; then
+  if ! lintian --allow-root --tag-display-limit 0 --display-info "$deb" >"$DIST/$name.lintian.txt" 2>&1; then
     status=1
   fi
   if grep -q '^E: ' "$DIST/$name.lintian.txt"; then

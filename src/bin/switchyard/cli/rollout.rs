@@ -59,9 +59,11 @@ pub enum CanaryCommand {
     Status {
         service: String,
     },
+    /// Hold the canary at its current step (no judging, no next step) until resumed.
     Pause {
         service: String,
     },
+    /// Go on from where the canary was paused.
     Resume {
         service: String,
     },
