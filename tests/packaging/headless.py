@@ -296,10 +296,15 @@ def check_install(version, commit):
             sh(shell, "-n", path)
 
 
-def registry_snapshot(node, cli):
-    services = json.loads(sh(*cli, "service", "list", "--json"))
-    versions = json.loads(sh(*cli, "version", "list", SERVICE, "--json"))
-    history = json.loads(sh(*cli, "history", SERVICE, "--json"))
+def admin(node, *args):
+    """The installed CLI against the node, with the package's admin token."""
+    return sh("/usr/bin/switchyard", *args, "--node", node.url, "--token-file", TOKEN_FILE)
+
+
+def registry_snapshot(node):
+    services = json.loads(admin(node, "service", "list", "--json"))
+    versions = json.loads(admin(node, "version", "list", SERVICE, "--json"))
+    history = json.loads(admin(node, "history", SERVICE, "--json"))
     return {"services": services, "versions": versions, "history": history}
 
 
@@ -332,14 +337,13 @@ def run(args, work):
         check(uid == pwd.getpwnam("switchyard").pw_uid, f"the node runs as uid {uid}")
         status, _ = http("GET", f"{node.url}/admin/v1/services")
         check(status == 401, f"the admin API answered {status} without the token")
-        cli = ["/usr/bin/switchyard", "--node", node.url, "--token-file", str(TOKEN_FILE)]
-        sh(*cli, "service", "create", SERVICE, "--description", "package test")
-        sh(*cli, "version", "add", SERVICE, MODEL, "--metric", "accuracy=0.95")
-        sh(*cli, "deploy", SERVICE, "v1", "--reason", "package test")
+        admin(node, "service", "create", SERVICE, "--description", "package test")
+        admin(node, "version", "add", SERVICE, MODEL, "--metric", "accuracy=0.95")
+        admin(node, "deploy", SERVICE, "v1", "--reason", "package test")
         answer = predict(node)
         check(answer["generation"] == "v1" and answer["prediction"] == "setosa", f"prediction: {answer}")
-        snapshot = registry_snapshot(node, cli)
-        check([s["service"]["name"] for s in snapshot["services"]] == [SERVICE], f"services: {snapshot['services']}")
+        snapshot = registry_snapshot(node)
+        check([s["name"] for s in snapshot["services"]] == [SERVICE], f"services: {snapshot['services']}")
         db = DATA_DIR / "registry.db"
         check(db.exists() and db.stat().st_uid == pwd.getpwnam("switchyard").pw_uid, f"{db} missing or not the user's")
     except BaseException:
@@ -358,7 +362,7 @@ def run(args, work):
     check(TOKEN_FILE.read_text() == token, "the upgrade changed the admin token")
     node = Node(unit_path(), work / "node.log")
     try:
-        after = registry_snapshot(node, cli)
+        after = registry_snapshot(node)
         check(after == snapshot, f"the registry changed across the upgrade:\nbefore {snapshot}\nafter  {after}")
         check(predict(node) == answer, "the upgraded node answers differently")
     except BaseException:
@@ -394,7 +398,7 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     try:
         run(args, work)
-    except Failure as e:
+    except Exception as e:
         log = work / "node.log"
         if log.exists():
             print("--- node log ---\n" + log.read_text()[-4000:], file=sys.stderr)
