@@ -28,14 +28,18 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 /// The short commit, and the files to watch so that a new commit or checkout reruns this
-/// script (only paths that exist: a missing one would rerun it on every build).
+/// script: this checkout's HEAD and the branch it points to (not every branch: commits on
+/// other branches or worktrees must not rebuild this one), and packed-refs. Only paths that
+/// exist: a missing one would rerun the script on every build.
 fn from_git() -> Option<String> {
     let commit = git(&["rev-parse", "--short=10", "HEAD"])?;
     let git_dir = PathBuf::from(git(&["rev-parse", "--absolute-git-dir"])?);
     let common =
         git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]).map_or(git_dir.clone(), PathBuf::from);
-    for path in [git_dir.join("HEAD"), common.join("packed-refs"), common.join("refs/heads")] {
-        watch(&path);
+    watch(&git_dir.join("HEAD"));
+    watch(&common.join("packed-refs"));
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        watch(&common.join(branch));
     }
     Some(commit)
 }
