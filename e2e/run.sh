@@ -5,6 +5,9 @@
 #
 #   e2e/run.sh                               # every test file
 #   e2e/run.sh tests/services.test.js        # some files (paths relative to e2e/)
+#   SWITCHYARD_E2E_APP=/usr/bin/switchyard-desktop e2e/run.sh packaged/installed.test.js
+#                                            # an app built elsewhere (the installed package):
+#                                            # nothing is built
 #
 # Needs: Xvfb and WebKitWebDriver (scripts/install-deps.sh installs both), Node 20, cargo.
 # Environment: CARGO_TARGET_DIR (default ~/.cache/switchyard/target), TAURI_DRIVER_PORT (4444).
@@ -45,22 +48,27 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-echo "==> e2e: build"
-if [ ! -f "$ROOT/ui/dist/index.html" ]; then
-  if [ ! -d "$ROOT/ui/node_modules" ]; then
-    npm --prefix "$ROOT/ui" ci --no-audit --no-fund
+APP="${SWITCHYARD_E2E_APP:-}"
+NODE_BIN="${SWITCHYARD_E2E_NODE:-}"
+if [ -z "$APP" ]; then
+  echo "==> e2e: build"
+  if [ ! -f "$ROOT/ui/dist/index.html" ]; then
+    if [ ! -d "$ROOT/ui/node_modules" ]; then
+      npm --prefix "$ROOT/ui" ci --no-audit --no-fund
+    fi
+    npm --prefix "$ROOT/ui" run build
   fi
-  npm --prefix "$ROOT/ui" run build
+  cargo build --manifest-path "$ROOT/Cargo.toml" -p switchyard-desktop --locked
+  APP="$CARGO_TARGET_DIR/debug/switchyard-desktop"
+  # The headless node (remote-infrastructure tests start one): built by the Rust tests with
+  # the same features, so this is a no-op after `cargo test --workspace`.
+  NODE_BIN="$CARGO_TARGET_DIR/debug/switchyard"
+  if [ ! -x "$NODE_BIN" ]; then
+    cargo test --manifest-path "$ROOT/Cargo.toml" --workspace --locked --no-run
+  fi
 fi
-cargo build --manifest-path "$ROOT/Cargo.toml" -p switchyard-desktop --locked
-APP="$CARGO_TARGET_DIR/debug/switchyard-desktop"
 test -x "$APP"
-# The headless node (remote-infrastructure tests start one): built by the Rust tests with the
-# same features, so this is a no-op after `cargo test --workspace`.
-NODE_BIN="$CARGO_TARGET_DIR/debug/switchyard"
-if [ ! -x "$NODE_BIN" ]; then
-  cargo test --manifest-path "$ROOT/Cargo.toml" --workspace --locked --no-run
-fi
+echo "==> e2e: app $APP"
 
 if [ ! -d "$E2E/node_modules/selenium-webdriver" ]; then
   npm --prefix "$E2E" ci --no-audit --no-fund

@@ -2,8 +2,10 @@
 # Installs what building, running and testing Switchyard needs on Debian 12, skipping what is
 # already there: system packages (WebKitGTK for the desktop shell, Xvfb and WebKitWebDriver
 # for end-to-end tests, Chromium and DejaVu fonts for the report tests and chart text),
-# PostgreSQL for the shared-registry tests, SeaweedFS for the artifact-store tests, tauri-driver, cargo-fuzz, and the front-end's npm
-# packages.
+# PostgreSQL for the shared-registry tests, SeaweedFS for the artifact-store tests,
+# packaging tools (cargo-deb, lintian, rpm; desktop-file-utils, zsh and fish to check what the
+# packages install), tauri-driver, cargo-fuzz, and the front-end's npm packages (with the Tauri
+# CLI that bundles the desktop app).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,7 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev pkg-config xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool
   prometheus python3-venv chromium fonts-dejavu-core postgresql
+  lintian rpm desktop-file-utils zsh fish
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -27,6 +30,10 @@ fi
 if ! command -v tauri-driver >/dev/null 2>&1; then
   echo "==> cargo: installing tauri-driver 2.x"
   cargo install tauri-driver --version '^2' --locked
+fi
+if ! command -v cargo-deb >/dev/null 2>&1; then
+  echo "==> cargo: installing cargo-deb 3.x (scripts/package.sh)"
+  cargo install cargo-deb --version '^3' --locked
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "==> cargo: installing cargo-fuzz 0.13 (scripts/fuzz.sh)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: lints, UI unit tests, engine unit and integration tests, bounded
-# fuzzing (scripts/fuzz.sh), and the end-to-end tests that drive the real desktop window.
+# fuzzing (scripts/fuzz.sh), the end-to-end tests that drive the real desktop window, and the
+# release packages built, installed, run and removed (scripts/package-test.sh).
 # Run scripts/install-deps.sh first (.ci/run does both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,3 +49,8 @@ if [ -x e2e/run.sh ]; then
   echo "==> End to end: the desktop window under Xvfb through tauri-driver"
   e2e/run.sh
 fi
+
+echo "==> Packages: build dist/ (release, own cached target dir), install, run, upgrade and remove them"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo --preserve-env=PATH,HOME,SWITCHYARD_RELEASE_TARGET_DIR"
+$SUDO scripts/package-test.sh

@@ -15,6 +15,7 @@
 //! - [`report`]: deployment reports: HTML with plotters charts, CSV, PNG.
 //! - [`scenario`]: scenarios (train, create version, evaluate, deploy) on cron triggers.
 //! - [`clock`]: the injectable wall clock of the scheduler.
+//! - [`build_info`]: the version and git commit of this build.
 //! - [`store`]: the sqlx pool and migrations.
 //!
 //! Start with [`Engine::open`], then `node::router` to serve it.
@@ -22,6 +23,7 @@
 pub mod approval;
 pub mod audit;
 pub mod auth;
+pub mod build_info;
 pub mod client;
 pub mod clock;
 pub mod demo;

@@ -15,6 +15,8 @@ pub struct NodeInfo {
     port: u16,
     data_dir: String,
     version: &'static str,
+    /// The git commit the engine was built from.
+    commit: &'static str,
 }
 
 #[tauri::command]
@@ -23,7 +25,8 @@ pub async fn node_info(desktop: State<'_, Desktop>) -> IpcResult<NodeInfo> {
         url: desktop.node.base_url().to_owned(),
         port: desktop.node_addr.port(),
         data_dir: desktop.engine.data_dir().display().to_string(),
-        version: env!("CARGO_PKG_VERSION"),
+        version: switchyard::build_info::VERSION,
+        commit: switchyard::build_info::COMMIT,
     })
 }
 

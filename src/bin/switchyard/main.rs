@@ -5,7 +5,7 @@
 mod cli;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use switchyard::ErrorCode;
 
 use cli::NodeArgs;
@@ -13,6 +13,7 @@ use cli::access::{AuthCommand, auth};
 use cli::artifacts::{ArtifactsCommand, GcArgs, artifacts, gc};
 use cli::deploy::{self, DeployArgs};
 use cli::people::{ApprovalsCommand, AuditCommand, UsersCommand, approvals, audit, users};
+use cli::generate::{GenerateCommand, generate};
 use cli::predict::{self, PredictArgs};
 use cli::report::{ReportArgs, report};
 use cli::rollout::{CanaryCommand, ab, canary};
@@ -22,7 +23,7 @@ use cli::services::{ServiceCommand, VersionCommand, service, version};
 use cli::train_demo::{TrainDemoArgs, train_demo};
 
 #[derive(Parser)]
-#[command(name = "switchyard", version, about = "Deploy ML models: registry, router and API node")]
+#[command(name = "switchyard", version = switchyard::build_info::LONG_VERSION, about = "Deploy ML models: registry, router and API node")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -135,6 +136,12 @@ enum Command {
     /// Print the node's OpenAPI document (what a node serves at /openapi.json), for client
     /// generators.
     Openapi,
+    /// Write the man pages or the shell completions (used by scripts/package.sh).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        command: GenerateCommand,
+    },
 }
 
 fn main() -> Result<()> {
@@ -177,6 +184,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Artifacts { command } => artifacts(command).await,
         Command::Openapi => cli::print_json(&switchyard::node::openapi()),
         Command::TrainDemo(args) => train_demo(args),
+        Command::Generate { command } => return generate(command, Cli::command()),
         Command::Report(args) => report(args).await,
         Command::Predict(args) => {
             let features = args.features()?;

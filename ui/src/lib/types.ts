@@ -170,6 +170,8 @@ export interface NodeInfo {
   port: number;
   data_dir: string;
   version: string;
+  /** The git commit the app was built from (`unknown` outside a git checkout). */
+  commit: string;
 }
 
 // Infrastructures (src/infra.rs): the console's remote nodes, desktop IPC only. Hand-written.

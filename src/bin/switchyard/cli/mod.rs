@@ -5,6 +5,7 @@ pub mod access;
 pub mod artifacts;
 pub mod deploy;
 pub mod people;
+pub mod generate;
 pub mod predict;
 pub mod report;
 pub mod rollout;

@@ -56,23 +56,15 @@ pub enum CanaryCommand {
         on_inconclusive: String,
     },
     /// Where the latest canary stands, with its events.
-    Status {
-        service: String,
-    },
-    Pause {
-        service: String,
-    },
-    Resume {
-        service: String,
-    },
+    Status { service: String },
+    /// Hold the canary at its current step (no judging, no next step) until resumed.
+    Pause { service: String },
+    /// Go on from where the canary was paused.
+    Resume { service: String },
     /// Serve the canary at 100 % now.
-    Promote {
-        service: String,
-    },
+    Promote { service: String },
     /// Roll back to the config the canary started from.
-    Abort {
-        service: String,
-    },
+    Abort { service: String },
 }
 
 pub async fn canary(command: CanaryCommand, node: &NodeArgs) -> switchyard::Result<()> {

@@ -20,14 +20,14 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// File holding the admin API token (required to bind beyond loopback).
-    #[arg(long)]
+    #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
     /// Run scenario `run_command` steps on a node bound beyond loopback (refused otherwise:
     /// whoever holds an admin token could run programs on this machine).
     #[arg(long)]
     allow_commands: bool,
     /// Do not load the demo services into an empty registry.
-    #[arg(long)]
+    #[arg(long, env = "SWITCHYARD_NO_DEMO")]
     no_demo: bool,
     /// Seed the router's random picks (reproducible traffic splits).
     #[arg(long)]
@@ -50,7 +50,7 @@ pub struct ServeArgs {
     instance: Option<String>,
     /// Seconds a prediction request may take from its first byte to its answer (slow or
     /// stalled bodies get 408).
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, env = "SWITCHYARD_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout: u64,
 }
 

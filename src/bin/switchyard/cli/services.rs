@@ -10,9 +10,12 @@ use super::{NodeArgs, client, print_json};
 
 #[derive(Subcommand)]
 pub enum ServiceCommand {
+    /// Every service with its deployment, traffic and number of versions.
     List,
+    /// Create a service (a name for a prediction API; versions are added to it).
     Create {
         name: String,
+        /// What the service predicts.
         #[arg(long, default_value = "")]
         description: String,
     },
