@@ -4,8 +4,8 @@
 pub mod access;
 pub mod artifacts;
 pub mod deploy;
-pub mod people;
 pub mod generate;
+pub mod people;
 pub mod predict;
 pub mod report;
 pub mod rollout;
