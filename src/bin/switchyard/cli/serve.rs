@@ -24,7 +24,7 @@ pub struct ServeArgs {
     admin_token_file: Option<PathBuf>,
     /// Run scenario `run_command` steps on a node bound beyond loopback (refused otherwise:
     /// whoever holds an admin token could run programs on this machine).
-    #[arg(long)]
+    #[arg(long, env = "SWITCHYARD_ALLOW_COMMANDS")]
     allow_commands: bool,
     /// Do not load the demo services into an empty registry.
     #[arg(long, env = "SWITCHYARD_NO_DEMO")]
