@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchyard/target}"
-./scripts/install-deps.sh
+./scripts/install-deps.sh --console
 (cd ui && npm run build)
 cargo build -p switchyard-desktop --locked
 exec "$CARGO_TARGET_DIR/debug/switchyard-desktop" "$@"
