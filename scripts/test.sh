@@ -22,13 +22,21 @@ cargo fmt --all --check
 scripts/check-layers.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "==> PostgreSQL on loopback (shared-registry tests)"
-scripts/postgres.sh
+# The servers this run starts are stopped when it ends, however it ends; servers that were
+# already running are reused and left running.
+STOP=()
+stop_servers() { for s in "${STOP[@]}"; do $s stop || true; done; }
+trap stop_servers EXIT
+
+echo "==> PostgreSQL on loopback (shared-registry tests); stopped at exit if started here"
+if [ "$(scripts/postgres.sh)" = started ]; then
+  STOP+=(scripts/postgres.sh)
+fi
 export SWITCHYARD_TEST_POSTGRES="${SWITCHYARD_TEST_POSTGRES:-postgres://switchyard:switchyard@127.0.0.1:5432/postgres}"
 
 echo "==> SeaweedFS S3 server on loopback (artifact-store tests); stopped at exit if started here"
 if [ "$(scripts/seaweedfs.sh)" = started ]; then
-  trap 'scripts/seaweedfs.sh stop' EXIT
+  STOP+=(scripts/seaweedfs.sh)
 fi
 export SWITCHYARD_TEST_S3="${SWITCHYARD_TEST_S3:-http://switchyard:switchyard-secret@127.0.0.1:8333/switchyard-test}"
 export SWITCHYARD_TEST_WEED="${SWITCHYARD_TEST_WEED:-${SWITCHYARD_PYENV:-$HOME/.cache/switchyard/pyenv}/bin/weed}"
