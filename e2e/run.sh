@@ -59,15 +59,19 @@ if [ -z "$APP" ]; then
     npm --prefix "$ROOT/ui" run build
   fi
   cargo build --manifest-path "$ROOT/Cargo.toml" -p switchyard-desktop --locked
-  APP="$CARGO_TARGET_DIR/debug/switchyard-desktop"
-  # The headless node (remote-infrastructure tests start one): built by the Rust tests with
-  # the same features, so this is a no-op after `cargo test --workspace`.
-  NODE_BIN="$CARGO_TARGET_DIR/debug/switchyard"
-  if [ ! -x "$NODE_BIN" ]; then
-    cargo test --manifest-path "$ROOT/Cargo.toml" --workspace --locked --no-run
-  fi
+  # The headless node (remote-infrastructure tests start one), with the features the Rust tests
+  # build it with: a no-op after `cargo test --workspace`, and never a node of another checkout
+  # sharing the target dir.
+  cargo build --manifest-path "$ROOT/Cargo.toml" -p switchyard --bin switchyard --features testing --locked
+  # The run uses copies: a build in another checkout sharing CARGO_TARGET_DIR cannot swap the
+  # binaries under the tests.
+  mkdir -p "$WORK/bin"
+  cp "$CARGO_TARGET_DIR/debug/switchyard-desktop" "$CARGO_TARGET_DIR/debug/switchyard" "$WORK/bin/"
+  APP="$WORK/bin/switchyard-desktop"
+  NODE_BIN="$WORK/bin/switchyard"
 fi
 test -x "$APP"
+[ -z "$NODE_BIN" ] || test -x "$NODE_BIN"
 echo "==> e2e: app $APP"
 
 if [ ! -d "$E2E/node_modules/selenium-webdriver" ]; then

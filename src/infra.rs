@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::approval::ApprovalRequest;
-use crate::auth::people::{Capabilities, Principal};
+use crate::auth::people::{Capabilities, Grant, NewToken, Principal, PrincipalView};
 use crate::client::NodeClient;
 use crate::deploy::{DeploymentConfig, Revision};
 use crate::engine::{DeployOutcome, Engine, ServiceSummary, VersionView};
@@ -258,6 +258,58 @@ impl Target {
             (Target::Local(e), true) => e.approve(who, service, id, note).await,
             (Target::Local(e), false) => e.reject(who, service, id, note).await,
             (Target::Remote(c), _) => c.decide(service, id, if approve { "approve" } else { "reject" }, note).await,
+        }
+    }
+
+    /// The target's principals (Settings → People): `who` needs `users` locally; a remote
+    /// node checks its token's principal.
+    pub async fn list_principals(&self, who: &Principal) -> Result<Vec<PrincipalView>> {
+        match self {
+            Target::Local(e) => e.list_principals(who).await,
+            Target::Remote(c) => c.list_principals().await,
+        }
+    }
+
+    pub async fn create_principal(&self, who: &Principal, name: &str, roles: &[Grant]) -> Result<PrincipalView> {
+        match self {
+            Target::Local(e) => e.create_principal(who, name, roles).await,
+            Target::Remote(c) => c.create_principal(name, roles).await,
+        }
+    }
+
+    /// Replaces a principal's roles.
+    pub async fn set_roles(&self, who: &Principal, name: &str, roles: &[Grant]) -> Result<PrincipalView> {
+        match self {
+            Target::Local(e) => e.set_grants(who, name, roles).await,
+            Target::Remote(c) => c.set_roles(name, roles).await,
+        }
+    }
+
+    pub async fn remove_principal(&self, who: &Principal, name: &str) -> Result<PrincipalView> {
+        match self {
+            Target::Local(e) => e.remove_principal(who, name).await,
+            Target::Remote(c) => c.remove_principal(name).await,
+        }
+    }
+
+    /// A new token of `principal` on the target; its secret is in the answer only.
+    pub async fn create_token(
+        &self,
+        who: &Principal,
+        principal: &str,
+        name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<NewToken> {
+        match self {
+            Target::Local(e) => e.create_token(who, principal, name, ttl).await,
+            Target::Remote(c) => c.create_token(principal, name, ttl).await,
+        }
+    }
+
+    pub async fn revoke_token(&self, who: &Principal, principal: &str, id: i64) -> Result<PrincipalView> {
+        match self {
+            Target::Local(e) => e.revoke_token(who, principal, id).await,
+            Target::Remote(c) => c.revoke_token(principal, id).await,
         }
     }
 

@@ -209,6 +209,40 @@ export class Session {
     await this.waitText('node-status', /Local node: http:\/\/127\.0\.0\.1:\d+/);
   }
 
+  /**
+   * Adds a remote node as an infrastructure (the console switches to it) and waits until it
+   * answers with the token.
+   */
+  async addInfrastructure(name, url, token) {
+    await this.click('infra-add');
+    await this.type('infra-name', name);
+    await this.type('infra-url', url);
+    await this.type('infra-token', token);
+    await this.click('infra-save');
+    await this.driver.wait(
+      async () => (await (await this.find('infra-select')).getAttribute('value')) === name,
+      LONG,
+      `the console did not switch to ${name}`,
+    );
+    await this.waitText('infra-status', /^online: \d+ service\(s\)$/);
+  }
+
+  /** Switches the console to an infrastructure already added (null: the local node). */
+  async useInfrastructure(name) {
+    const select = await this.find('infra-select');
+    await select.findElement(By.css(`option[value="${name ?? ''}"]`)).click();
+    await this.driver.wait(
+      async () => (await (await this.find('infra-select')).getAttribute('value')) === (name ?? ''),
+      SHORT,
+      `the console did not switch to ${name ?? 'the local node'}`,
+    );
+  }
+
+  /** The element's `title` (what shows on hover). */
+  async title(id) {
+    return (await this.find(id)).getAttribute('title');
+  }
+
   /** Opens a service from the sidebar on one of its tabs. */
   async openService(name, tab = 'versions') {
     await this.click(`nav-service-${name}`);

@@ -3,65 +3,33 @@
 // like the local node, which stays untouched.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before } from 'node:test';
 
 import { appTest, sessionPerFile } from '../lib/app.js';
+import { adminCall, startNode } from '../lib/node.js';
 
 const TOKEN = 'e2e-remote-admin-token';
 const SERVICE = 'iris_classifier';
 
-let remote = null;
-let remoteDir = null;
-
-/** Starts `switchyard serve` on a free loopback port; resolves with its URL. */
-async function startRemote() {
-  const bin = process.env.SWITCHYARD_E2E_NODE;
-  if (!bin) throw new Error('SWITCHYARD_E2E_NODE is not set: run the tests with e2e/run.sh');
-  remoteDir = await mkdtemp(join(tmpdir(), 'switchyard-e2e-remote-'));
-  await writeFile(join(remoteDir, 'token'), TOKEN);
-  const args = ['serve', '--bind', '127.0.0.1:0', '--data-dir', join(remoteDir, 'registry'), '--admin-token-file', join(remoteDir, 'token')];
-  remote = spawn(bin, args, { env: { ...process.env, NO_COLOR: '1', RUST_LOG: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`the remote node did not start:\n${log}`)), 60_000);
-    remote.stderr.on('data', (chunk) => {
-      log += chunk;
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    remote.on('exit', (code) => reject(new Error(`the remote node exited (${code}):\n${log}`)));
-  });
-}
-
 async function remoteRevision(url) {
-  const r = await fetch(`${url}/admin/v1/deployments/${SERVICE}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const r = await adminCall(url, TOKEN, 'GET', `/deployments/${SERVICE}`);
   assert.equal(r.status, 200);
-  return r.json();
+  return r.body;
 }
 
+let remote = null;
 let url = null;
 before(async () => {
-  url = await startRemote();
+  remote = await startNode(TOKEN);
+  url = remote.url;
 });
 after(async () => {
-  remote?.kill('SIGKILL');
-  if (remoteDir) await rm(remoteDir, { recursive: true, force: true });
+  await remote?.stop();
 });
 const session = sessionPerFile();
 
 appTest('a remote node is added, deployed to, tested and rolled back from the console', session, async (s) => {
-  await s.click('infra-add');
-  await s.type('infra-name', 'remote-e2e');
-  await s.type('infra-url', url);
-  await s.type('infra-token', TOKEN);
-  await s.click('infra-save');
+  await s.addInfrastructure('remote-e2e', url, TOKEN);
   await s.waitText('infra-status', /^online: 3 service\(s\)$/);
   assert.equal(await s.exists('nav-scenarios'), false, 'scenarios are local-only');
 
@@ -90,8 +58,7 @@ appTest('a remote node is added, deployed to, tested and rolled back from the co
   assert.equal(back.config.generation, 'v1');
 
   // The local node was never touched.
-  const select = await s.find('infra-select');
-  await select.findElement({ css: 'option[value=""]' }).click();
+  await s.useInfrastructure(null);
   await s.openService(SERVICE, 'versions');
   await s.waitText('active-generation', 'single v1');
   await s.find('revision-1');

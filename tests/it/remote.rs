@@ -185,6 +185,29 @@ async fn a_remote_infrastructure_is_managed_like_the_local_node() {
     assert_eq!(served_by(&remote).await, "v1");
     assert_eq!(target.revisions("iris_classifier").await.expect("revisions").len(), 3);
 
+    // Settings → People on the remote node: its principals, managed with its admin token; the
+    // local registry has none of them.
+    use switchyard::auth::people::{Grant, Role};
+    let viewer = [Grant { role: Role::Viewer, scope: "*".into() }];
+    target.create_principal(&me, "vera", &viewer).await.expect("create");
+    let token = target.create_token(&me, "vera", "console", None).await.expect("token");
+    let names =
+        |list: Vec<switchyard::auth::people::PrincipalView>| list.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    assert_eq!(names(target.list_principals(&me).await.expect("list")), ["vera"]);
+    assert!(names(engine.target(None).await.expect("local").list_principals(&me).await.expect("local")).is_empty());
+    // The token works on the remote node as vera, who may not manage people there.
+    engine.add_infrastructure("prod-vera", &remote.url, Some(&token.secret)).await.expect("add");
+    let as_vera = engine.target(Some("prod-vera")).await.expect("target");
+    assert_eq!(as_vera.capabilities(&me).await.expect("me").principal, "vera");
+    let refused = as_vera.list_principals(&me).await.expect_err("viewer");
+    assert_eq!(refused.code(), ErrorCode::Forbidden, "{refused}");
+    let revoked = target.revoke_token(&me, "vera", token.token.id).await.expect("revoke");
+    assert!(revoked.tokens[0].revoked_at.is_some());
+    assert_eq!(engine.infrastructure_status("prod-vera").await.expect("status").state, InfraState::Unauthorized);
+    let operator = [Grant { role: Role::Operator, scope: "iris_*".into() }];
+    assert_eq!(target.set_roles(&me, "vera", &operator).await.expect("roles").grants, operator);
+    assert!(target.remove_principal(&me, "vera").await.expect("remove").removed_at.is_some());
+
     engine.remove_infrastructure("gone").await.expect("remove");
     engine.remove_infrastructure("hung").await.expect("remove");
     assert_eq!(engine.target(Some("gone")).await.err().map(|e| e.code()), Some(ErrorCode::InvalidInput));

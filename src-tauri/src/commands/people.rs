@@ -1,6 +1,7 @@
-//! Settings → People, what the console's principal may do, protected services and approval
-//! requests. The desktop acts as its OS user, the local admin; on a remote node it acts as
-//! the principal of that infrastructure's token.
+//! Settings → People (principals and their tokens), what the console's principal may do and
+//! approval requests, on the selected infrastructure; a service's protection, on the local
+//! engine. The desktop acts as its OS user, the local admin; on a remote node it acts as the
+//! principal of that infrastructure's token.
 
 use switchyard::approval::{ApprovalRequest, Protection};
 use switchyard::auth::people::{Capabilities, Grant, NewToken, PrincipalView};
@@ -47,41 +48,57 @@ pub async fn set_protection(desktop: State<'_, Desktop>, service: String, protec
 }
 
 #[tauri::command]
-pub async fn list_principals(desktop: State<'_, Desktop>) -> IpcResult<Vec<PrincipalView>> {
-    Ok(desktop.engine.list_principals(&desktop.principal).await?)
+pub async fn list_principals(desktop: State<'_, Desktop>, infra: Option<String>) -> IpcResult<Vec<PrincipalView>> {
+    Ok(desktop.target(infra).await?.list_principals(&desktop.principal).await?)
 }
 
 #[tauri::command]
 pub async fn create_principal(
     desktop: State<'_, Desktop>,
+    infra: Option<String>,
     name: String,
     roles: Vec<Grant>,
 ) -> IpcResult<PrincipalView> {
-    Ok(desktop.engine.create_principal(&desktop.principal, &name, &roles).await?)
+    Ok(desktop.target(infra).await?.create_principal(&desktop.principal, &name, &roles).await?)
 }
 
 #[tauri::command]
-pub async fn set_roles(desktop: State<'_, Desktop>, name: String, roles: Vec<Grant>) -> IpcResult<PrincipalView> {
-    Ok(desktop.engine.set_grants(&desktop.principal, &name, &roles).await?)
+pub async fn set_roles(
+    desktop: State<'_, Desktop>,
+    infra: Option<String>,
+    name: String,
+    roles: Vec<Grant>,
+) -> IpcResult<PrincipalView> {
+    Ok(desktop.target(infra).await?.set_roles(&desktop.principal, &name, &roles).await?)
 }
 
 #[tauri::command]
-pub async fn remove_principal(desktop: State<'_, Desktop>, name: String) -> IpcResult<PrincipalView> {
-    Ok(desktop.engine.remove_principal(&desktop.principal, &name).await?)
+pub async fn remove_principal(
+    desktop: State<'_, Desktop>,
+    infra: Option<String>,
+    name: String,
+) -> IpcResult<PrincipalView> {
+    Ok(desktop.target(infra).await?.remove_principal(&desktop.principal, &name).await?)
 }
 
 #[tauri::command]
 pub async fn create_token(
     desktop: State<'_, Desktop>,
+    infra: Option<String>,
     principal: String,
     name: String,
     expires_in_seconds: Option<u64>,
 ) -> IpcResult<NewToken> {
     let ttl = expires_in_seconds.map(std::time::Duration::from_secs);
-    Ok(desktop.engine.create_token(&desktop.principal, &principal, &name, ttl).await?)
+    Ok(desktop.target(infra).await?.create_token(&desktop.principal, &principal, &name, ttl).await?)
 }
 
 #[tauri::command]
-pub async fn revoke_token(desktop: State<'_, Desktop>, principal: String, id: i64) -> IpcResult<PrincipalView> {
-    Ok(desktop.engine.revoke_token(&desktop.principal, &principal, id).await?)
+pub async fn revoke_token(
+    desktop: State<'_, Desktop>,
+    infra: Option<String>,
+    principal: String,
+    id: i64,
+) -> IpcResult<PrincipalView> {
+    Ok(desktop.target(infra).await?.revoke_token(&desktop.principal, &principal, id).await?)
 }

@@ -164,6 +164,16 @@ describe('the IPC contract', () => {
       await api.runTest({ service: 'iris', features: { a: 1 }, count: 1, generation: null });
       await api.access('iris');
       await api.listScenarios();
+      // Settings → People manages the chosen node's principals and approvals.
+      await api.capabilities();
+      await api.listPrincipals();
+      await api.createPrincipal({ name: 'dana', roles: [{ role: 'deployer', scope: '*' }] });
+      await api.setRoles({ name: 'dana', roles: [] });
+      await api.createToken({ principal: 'dana', name: 'console', expiresInSeconds: null });
+      await api.revokeToken({ principal: 'dana', id: 1 });
+      await api.removePrincipal('dana');
+      await api.approvals({ service: null, pendingOnly: true });
+      await api.decideApproval({ service: 'iris', id: 1, approve: true, note: '' });
     } finally {
       useInfrastructure(null);
     }
@@ -174,6 +184,15 @@ describe('the IPC contract', () => {
       ['run_test', 'prod'],
       ['access', undefined],
       ['list_scenarios', undefined],
+      ['capabilities', 'prod'],
+      ['list_principals', 'prod'],
+      ['create_principal', 'prod'],
+      ['set_roles', 'prod'],
+      ['create_token', 'prod'],
+      ['revoke_token', 'prod'],
+      ['remove_principal', 'prod'],
+      ['approvals', 'prod'],
+      ['decide_approval', 'prod'],
     ]);
   });
 

@@ -238,8 +238,9 @@ export interface Backend {
 
 /**
  * The infrastructure the deployment screens act on: null is the local node. Services,
- * versions, revisions, deploy, rollback, mapping checks, run-and-test and monitoring go to it;
- * everything else is local-only.
+ * versions, revisions, deploy, rollback, mapping checks, run-and-test, monitoring, and
+ * Settings → People (capabilities, principals, tokens, approvals) go to it; everything else
+ * is local-only.
  */
 let infra: string | null = null;
 
@@ -303,12 +304,12 @@ export const tauriBackend: Backend = {
   decideApproval: ({ service, id, approve, note }) => call('decide_approval', { infra, service, id, approve, note }),
   protection: (service) => call('protection', { service }),
   setProtection: ({ service, protected: on }) => call('set_protection', { service, protected: on }),
-  listPrincipals: () => call('list_principals'),
-  createPrincipal: ({ name, roles }) => call('create_principal', { name, roles }),
-  setRoles: ({ name, roles }) => call('set_roles', { name, roles }),
-  removePrincipal: (name) => call('remove_principal', { name }),
-  createToken: ({ principal, name, expiresInSeconds }) => call('create_token', { principal, name, expiresInSeconds }),
-  revokeToken: ({ principal, id }) => call('revoke_token', { principal, id }),
+  listPrincipals: () => call('list_principals', { infra }),
+  createPrincipal: ({ name, roles }) => call('create_principal', { infra, name, roles }),
+  setRoles: ({ name, roles }) => call('set_roles', { infra, name, roles }),
+  removePrincipal: (name) => call('remove_principal', { infra, name }),
+  createToken: ({ principal, name, expiresInSeconds }) => call('create_token', { infra, principal, name, expiresInSeconds }),
+  revokeToken: ({ principal, id }) => call('revoke_token', { infra, principal, id }),
   abResults: (service) => call('ab_results', { service }),
   feedback: ({ service, requestId, outcome }) => call('feedback', { service, requestId, outcome }),
   listInfrastructures: () => call('list_infrastructures'),

@@ -136,6 +136,7 @@ class AppState {
     this.infra = name;
     useInfrastructure(name);
     this.infraStatus = null;
+    this.capabilities = null; // another node, another principal: known again after the next load
     this.services = [];
     this.traffic = {};
     this.servicesLoaded = false;
