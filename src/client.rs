@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::approval::{ApprovalRequest, Protection};
-use crate::audit::{AuditRow, Verdict};
+use crate::audit::{AuditRow, ChainVerdict};
 use crate::auth::people::{Capabilities, Grant, NewToken, PrincipalView};
 use crate::auth::{AccessView, AuthMode, ClientCredential, NewKey};
 use crate::deploy::Revision;
@@ -271,7 +271,7 @@ impl NodeClient {
         self.send(self.request(Method::GET, "/admin/v1/audit").query(&query)).await
     }
 
-    pub async fn verify_audit(&self) -> Result<Verdict> {
+    pub async fn verify_audit(&self) -> Result<ChainVerdict> {
         self.send(self.request(Method::GET, "/admin/v1/audit/verify")).await
     }
 

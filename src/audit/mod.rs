@@ -97,7 +97,7 @@ pub struct AuditRow {
 
 /// What [`verify`] found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Verdict {
+pub struct ChainVerdict {
     /// Rows checked.
     pub rows: u64,
     /// The newest row's digest (the chain's head), to keep elsewhere.
@@ -263,7 +263,7 @@ pub async fn list(pool: &Pool, filter: &Filter) -> Result<Vec<AuditRow>> {
 }
 
 /// Walks the whole chain, oldest first, and names the first row that breaks it.
-pub async fn verify(pool: &Pool) -> Result<Verdict> {
+pub async fn verify(pool: &Pool) -> Result<ChainVerdict> {
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM audit ORDER BY seq")).fetch_all(pool).await?;
     let mut rows_read = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -273,10 +273,10 @@ pub async fn verify(pool: &Pool) -> Result<Verdict> {
 }
 
 /// The chain check over rows in sequence order (with their stored millisecond times).
-fn check_chain(rows: &[(AuditRow, i64)]) -> Verdict {
+fn check_chain(rows: &[(AuditRow, i64)]) -> ChainVerdict {
     let mut prev = GENESIS.to_owned();
     for (expected_seq, (row, at_ms)) in (1..).zip(rows) {
-        let bad = |reason: String| Verdict {
+        let bad = |reason: String| ChainVerdict {
             rows: rows.len() as u64,
             head: rows.last().map(|(r, _)| r.digest.clone()).unwrap_or_default(),
             first_bad: Some(BadRow { seq: row.seq, reason }),
@@ -313,7 +313,7 @@ fn check_chain(rows: &[(AuditRow, i64)]) -> Verdict {
         }
         prev = row.digest.clone();
     }
-    Verdict { rows: rows.len() as u64, head: prev, first_bad: None }
+    ChainVerdict { rows: rows.len() as u64, head: prev, first_bad: None }
 }
 
 /// A digest of a state, for the before and after columns: SHA-256 of its JSON, hex.

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::Engine;
-use crate::audit::{self, AuditRow, Entry, Filter, Verdict};
+use crate::audit::{self, AuditRow, ChainVerdict, Entry, Filter};
 use crate::error::Result;
 
 /// What an audited call acts on, for its before and after digests.
@@ -30,7 +30,7 @@ impl Engine {
     }
 
     /// Walks the audit chain and names the first bad row.
-    pub async fn verify_audit(&self) -> Result<Verdict> {
+    pub async fn verify_audit(&self) -> Result<ChainVerdict> {
         audit::verify(self.pool()).await
     }
 

@@ -441,7 +441,7 @@ async fn report(
         })?;
         *slot = Some(time);
     }
-    let until = until.unwrap_or_else(chrono::Utc::now);
+    let until = until.unwrap_or_else(|| s.engine.now());
     let since = since.unwrap_or(until - chrono::Duration::hours(24));
     Ok(Json(s.engine.report_data(&service, since, until).await?))
 }

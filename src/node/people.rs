@@ -18,7 +18,7 @@ use super::error::{ApiResult, ErrorBody};
 use super::openapi::ServicePath;
 use super::principal::Caller;
 use crate::approval::{ApprovalKind, ApprovalRequest, Protection};
-use crate::audit::{AuditRow, Filter, Verdict};
+use crate::audit::{AuditRow, ChainVerdict, Filter};
 use crate::auth::people::{Capabilities, Grant, NewToken, PrincipalView};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -355,7 +355,7 @@ async fn audit(State(s): State<AppState>, QueryOf(q): QueryOf<AuditQuery>) -> Ap
 
 /// Checks the audit's hash chain and names the first bad row.
 #[utoipa::path(get, path = "/audit/verify", tag = "audit", operation_id = "verify_audit",
-    responses((status = 200, description = "The verdict", body = Verdict)))]
+    responses((status = 200, description = "The verdict", body = ChainVerdict)))]
 async fn verify_audit(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.verify_audit().await?))
 }

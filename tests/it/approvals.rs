@@ -24,6 +24,8 @@ async fn served(node: &TestNode) -> Value {
 /// naming the first bad row after each kind of tampering.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protected_deploys_wait_for_another_principal_and_the_audit_shows_every_step() {
+    // Starts at the wall clock's time: the CLI's `audit export --since 1d` below measures its
+    // window on the wall clock, as a user's CLI does. The engine then reads only this clock.
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let node = spawn_node_on(tempfile::tempdir().expect("tempdir"), &clock).await;
     node.with_iris().await;

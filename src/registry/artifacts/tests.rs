@@ -236,6 +236,9 @@ async fn gc_lists_only_unreferenced_objects_and_deletes_only_expired_ones() {
     // Something under the prefix that is not an artifact is left alone.
     fake.objects.put(&Key::from("prod/sha256/notes.txt"), PutPayload::from_static(b"x")).await.expect("put");
     let referenced = || async { Ok([kept.clone()].into_iter().collect::<HashSet<_>>()) };
+    // object_store's in-memory store stamps each object with the wall clock, so gc's idea of
+    // now must be that clock here (the engine passes its own clock; the real stores stamp
+    // objects with theirs).
     let now = Utc::now;
 
     let dry = gc::collect(&store, referenced, now, Duration::ZERO, true).await.expect("dry run");

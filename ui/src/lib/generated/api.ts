@@ -1255,6 +1255,17 @@ export interface components {
                 [key: string]: components["schemas"]["Permission"][];
             };
         };
+        /** @description What [`verify`] found. */
+        ChainVerdict: {
+            /**
+             * Format: int64
+             * @description Rows checked.
+             */
+            rows: number;
+            /** @description The newest row's digest (the chain's head), to keep elsewhere. */
+            head: string;
+            first_bad?: components["schemas"]["BadRow"] | null;
+        };
         /** @description One change of engine state. Listeners reload what it names. */
         Change: {
             /** @enum {string} */
@@ -2542,7 +2553,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Verdict"];
+                    "application/json": components["schemas"]["ChainVerdict"];
                 };
             };
             400: components["responses"]["Error400"];
