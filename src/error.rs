@@ -53,6 +53,13 @@ pub enum ErrorCode {
     ArtifactMissing,
     /// The artifact's bytes do not hash to its SHA-256 (hash mismatch): refused.
     ArtifactCorrupt,
+    /// The MLflow tracking server cannot be reached, answers in a way Switchyard cannot read,
+    /// or none is configured: nothing was imported.
+    MlflowUnavailable,
+    /// The MLflow tracking server refused the node's credentials.
+    MlflowUnauthorized,
+    /// MLflow has no such registered model, version or alias.
+    MlflowNotFound,
     /// No such endpoint.
     NotFound,
     /// The endpoint exists, but not with this HTTP method.
@@ -70,6 +77,8 @@ impl ErrorCode {
                 | ErrorCode::ArtifactStoreUnavailable
                 | ErrorCode::ArtifactMissing
                 | ErrorCode::ArtifactCorrupt
+                | ErrorCode::MlflowUnavailable
+                | ErrorCode::MlflowUnauthorized
         )
     }
 
@@ -105,6 +114,9 @@ impl ErrorCode {
             ErrorCode::ArtifactStoreUnavailable => "artifact_store_unavailable",
             ErrorCode::ArtifactMissing => "artifact_missing",
             ErrorCode::ArtifactCorrupt => "artifact_corrupt",
+            ErrorCode::MlflowUnavailable => "mlflow_unavailable",
+            ErrorCode::MlflowUnauthorized => "mlflow_unauthorized",
+            ErrorCode::MlflowNotFound => "mlflow_not_found",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Internal => "internal",
@@ -185,6 +197,8 @@ pub enum Error {
     #[error("{0}")]
     Artifact(crate::registry::artifacts::ArtifactError),
     #[error("{0}")]
+    Mlflow(#[from] crate::mlflow::MlflowError),
+    #[error("{0}")]
     NoEndpoint(String),
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -240,6 +254,17 @@ impl Error {
                 ArtifactProblem::Missing => ErrorCode::ArtifactMissing,
                 ArtifactProblem::Corrupt { .. } => ErrorCode::ArtifactCorrupt,
             },
+            Error::Mlflow(e) => {
+                use crate::mlflow::MlflowError as M;
+                match e {
+                    M::NotConfigured | M::Unreachable { .. } | M::Protocol { .. } => ErrorCode::MlflowUnavailable,
+                    M::Unauthorized { .. } => ErrorCode::MlflowUnauthorized,
+                    M::NotFound(_) => ErrorCode::MlflowNotFound,
+                    M::BadUri(_) => ErrorCode::InvalidInput,
+                    M::NotOnnx(_) => ErrorCode::InvalidModel,
+                    M::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+                }
+            }
             Error::NoEndpoint(_) => ErrorCode::NotFound,
             Error::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             Error::Remote { code, .. } => *code,

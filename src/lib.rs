@@ -32,6 +32,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod infra;
+pub mod mlflow;
 pub mod model;
 pub mod monitor;
 pub mod names;

@@ -67,9 +67,11 @@ async fn bind_local_node(wanted: u16) -> std::io::Result<tokio::net::TcpListener
 
 async fn start() -> Result<Desktop, Box<dyn std::error::Error>> {
     let Options { data_dir: dir, port } = options();
-    let engine = Engine::open(EngineConfig::new(dir.clone()))
-        .await
-        .map_err(|e| format!("cannot open the registry in {}: {e}", dir.display()))?;
+    // The desktop imports from the MLflow server MLflow's own variables name, if any.
+    let config =
+        EngineConfig { mlflow: switchyard::mlflow::Connection::from_env(None), ..EngineConfig::new(dir.clone()) };
+    let engine =
+        Engine::open(config).await.map_err(|e| format!("cannot open the registry in {}: {e}", dir.display()))?;
     switchyard::demo::seed_if_empty(&engine).await.map_err(|e| format!("cannot seed the demo services: {e}"))?;
     let listener = bind_local_node(port).await?;
     let node_addr = listener.local_addr()?;

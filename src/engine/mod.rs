@@ -37,6 +37,7 @@ mod artifacts;
 mod audit;
 mod deployments;
 mod instance;
+mod mlflow;
 mod people;
 mod predict;
 mod report;
@@ -90,6 +91,9 @@ pub struct EngineConfig {
     /// Why this node refuses scenario `run_command` steps (a node bound beyond loopback
     /// without `--allow-commands`); None runs them.
     pub refuse_commands: Option<String>,
+    /// The MLflow tracking server versions are imported from; None refuses imports with
+    /// `mlflow_unavailable`, naming the flag to set.
+    pub mlflow: Option<crate::mlflow::Connection>,
 }
 
 impl EngineConfig {
@@ -108,6 +112,7 @@ impl EngineConfig {
             artifacts: None,
             instance: default_instance(),
             refuse_commands: None,
+            mlflow: None,
         }
     }
 
@@ -139,6 +144,7 @@ pub(crate) struct Inner {
     identity: instance::Identity,
     /// Where state changes are announced (the desktop's window listens).
     changes: Changes,
+    mlflow: Option<crate::mlflow::Connection>,
 }
 
 impl Drop for Inner {
@@ -194,6 +200,7 @@ impl Engine {
                 scenarios,
                 identity: instance::Identity::new(config.instance.clone()),
                 changes,
+                mlflow: config.mlflow.clone(),
                 data_dir: config.data_dir.clone(),
                 pool,
                 clock,

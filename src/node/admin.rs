@@ -27,6 +27,7 @@ use crate::deploy::Revision;
 use crate::deploy::canary::{Canary, CanaryAction, CanaryPlan};
 use crate::engine::{CanaryOutcome, DeployOutcome, ServiceSummary, VersionView};
 use crate::error::Error;
+use crate::mlflow::MlflowImport;
 use crate::monitor::MonitorSnapshot;
 use crate::monitor::ab::AbReport;
 use crate::registry::{NewVersion, Provenance, Service, Version};
@@ -41,6 +42,7 @@ pub(super) fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(get_service))
         .merge(uploads)
         .routes(routes!(get_version))
+        .routes(routes!(import_mlflow_version))
         .routes(routes!(get_deployment, deploy))
         .routes(routes!(rollback))
         .routes(routes!(revisions))
@@ -86,6 +88,39 @@ async fn create_service(
     JsonBody(b): JsonBody<CreateService>,
 ) -> ApiResult<impl IntoResponse> {
     Ok((StatusCode::CREATED, Json(s.engine.create_service(&b.name, &b.description).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MlflowImportRequest {
+    /// `models:/NAME/VERSION` or `models:/NAME@ALIAS` on the node's MLflow tracking server.
+    #[schema(example = "models:/churn@champion")]
+    model_uri: String,
+}
+
+/// Imports a model from the node's MLflow tracking server (`serve --mlflow-uri`) as a version:
+/// the ONNX file of a model logged with `mlflow.onnx.log_model`, the run's metrics, and its
+/// provenance (model, version, run, source, alias). The same model imported again is
+/// recognised by its hash: 200 with the existing version, nothing written.
+#[utoipa::path(post, path = "/services/{service}/versions/mlflow", tag = "services", operation_id = "import_mlflow_version",
+    params(ServicePath),
+    request_body = MlflowImportRequest,
+    responses(
+        (status = 201, description = "Imported as a new version", body = MlflowImport),
+        (status = 200, description = "Imported before: the existing version", body = MlflowImport),
+        (status = 400, description = "Not an MLflow model URI, or the model is not ONNX (the flavour and the fix are named)", body = ErrorBody),
+        (status = 404, description = "No such service, or MLflow has no such model, version or alias", body = ErrorBody),
+        (status = 502, description = "MLflow cannot be reached, refused the node's credentials, or none is configured", body = ErrorBody),
+    ))]
+async fn import_mlflow_version(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    PathOf(service): PathOf<String>,
+    JsonBody(b): JsonBody<MlflowImportRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let imported = s.engine.import_mlflow(&service, &b.model_uri, &caller.principal.name).await?;
+    let status = if imported.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(imported)))
 }
 
 /// One service.

@@ -53,6 +53,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::RunNotFound
         | ErrorCode::PrincipalNotFound
         | ErrorCode::ApprovalNotFound
+        | ErrorCode::MlflowNotFound
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::AlreadyExists
         | ErrorCode::CanaryConflict
@@ -64,7 +65,11 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-        ErrorCode::NodeUnreachable | ErrorCode::ArtifactMissing | ErrorCode::ArtifactCorrupt => StatusCode::BAD_GATEWAY,
+        ErrorCode::NodeUnreachable
+        | ErrorCode::ArtifactMissing
+        | ErrorCode::ArtifactCorrupt
+        | ErrorCode::MlflowUnavailable
+        | ErrorCode::MlflowUnauthorized => StatusCode::BAD_GATEWAY,
         ErrorCode::ArtifactStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

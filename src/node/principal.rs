@@ -35,6 +35,7 @@ pub(super) const PERMISSIONS: &[(&str, Permission)] = {
         ("get_service", Read),
         ("list_versions", Read),
         ("create_version", Manage),
+        ("import_mlflow_version", Manage),
         ("get_version", Read),
         ("get_deployment", Read),
         ("deploy", Deploy),

@@ -11,6 +11,7 @@ mod crash;
 mod deploy;
 mod events;
 mod hostile;
+mod mlflow;
 mod objstore;
 mod oip;
 mod people;

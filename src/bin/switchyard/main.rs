@@ -19,7 +19,7 @@ use cli::report::{ReportArgs, report};
 use cli::rollout::{CanaryCommand, ab, canary};
 use cli::scenario::{ScenarioCommand, scenario};
 use cli::serve::{ServeArgs, serve};
-use cli::services::{ServiceCommand, VersionCommand, service, version};
+use cli::services::{MlflowCommand, ServiceCommand, VersionCommand, mlflow, service, version};
 use cli::train_demo::{TrainDemoArgs, train_demo};
 
 #[derive(Parser)]
@@ -44,6 +44,13 @@ enum Command {
     Version {
         #[command(subcommand)]
         command: VersionCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// MLflow Model Registry: import a registered model's version (by number or alias).
+    Mlflow {
+        #[command(subcommand)]
+        command: MlflowCommand,
         #[command(flatten)]
         node: NodeArgs,
     },
@@ -165,6 +172,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => return serve(args).await,
         Command::Service { command, node } => service(command, &node).await,
         Command::Version { command, node } => version(command, &node).await,
+        Command::Mlflow { command, node } => mlflow(command, &node).await,
         Command::Deploy(args) => {
             let config = args.config()?;
             deploy::deploy(&args, &config).await
@@ -199,6 +207,9 @@ async fn run(cli: Cli) -> Result<()> {
             }
             ErrorCode::Unauthorized => {
                 "\nhint: admin commands need --token-file with the node's admin token or a principal's token; predictions need the deployment's --api-key"
+            }
+            ErrorCode::MlflowUnavailable | ErrorCode::MlflowUnauthorized => {
+                "\nhint: the node reaches MLflow with its own --mlflow-uri (MLFLOW_TRACKING_URI) and MLFLOW_TRACKING_TOKEN or _USERNAME/_PASSWORD"
             }
             ErrorCode::Forbidden => "\nhint: `switchyard users me` shows what your token may do; an admin grants roles with `switchyard users roles`",
             _ => "",

@@ -48,6 +48,11 @@ pub struct ServeArgs {
     /// a registry need one each.
     #[arg(long, env = "SWITCHYARD_INSTANCE", value_parser = instance_name)]
     instance: Option<String>,
+    /// The MLflow tracking server versions are imported from (`switchyard mlflow import`).
+    /// Credentials come from MLflow's own variables: MLFLOW_TRACKING_TOKEN, or
+    /// MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD.
+    #[arg(long, env = "MLFLOW_TRACKING_URI")]
+    mlflow_uri: Option<String>,
     /// Seconds a prediction request may take from its first byte to its answer (slow or
     /// stalled bodies get 408).
     #[arg(long, env = "SWITCHYARD_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -78,6 +83,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         refuse_commands,
         database_url: args.database_url.clone(),
         artifacts: args.artifacts.clone(),
+        mlflow: switchyard::mlflow::Connection::from_env(args.mlflow_uri.clone()),
         instance: args.instance.clone().unwrap_or_else(switchyard::engine::default_instance),
         ..EngineConfig::new(data_dir.clone())
     })

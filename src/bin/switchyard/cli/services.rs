@@ -22,6 +22,50 @@ pub enum ServiceCommand {
 }
 
 #[derive(Subcommand)]
+pub enum MlflowCommand {
+    /// Import a model logged with mlflow.onnx.log_model as a version, through the node's
+    /// MLflow tracking server (`serve --mlflow-uri`): its ONNX file, its run's metrics, and
+    /// where it came from. A model imported before is named, not added again.
+    Import {
+        service: String,
+        /// models:/NAME/VERSION or models:/NAME@ALIAS
+        model_uri: String,
+    },
+}
+
+pub async fn mlflow(command: MlflowCommand, node: &NodeArgs) -> switchyard::Result<()> {
+    let c = client(node)?;
+    match command {
+        MlflowCommand::Import { service, model_uri } => {
+            let imported = c.import_mlflow(&service, &model_uri).await?;
+            if node.json {
+                return print_json(&imported);
+            }
+            let v = &imported.version;
+            let run = v.provenance.details.get("mlflow.run_id").map(|r| format!(", run {r}")).unwrap_or_default();
+            if imported.created {
+                let metrics: Vec<String> = v.metrics.iter().map(|(k, m)| format!("{k}={m}")).collect();
+                println!(
+                    "imported {model_uri} as {service} {} (sha256 {}{run})",
+                    v.id,
+                    &v.sha256[..12.min(v.sha256.len())]
+                );
+                if !metrics.is_empty() {
+                    println!("metrics: {}", metrics.join(" "));
+                }
+            } else {
+                println!(
+                    "{model_uri} is already {service} {} (same model, sha256 {}): nothing imported",
+                    v.id,
+                    &v.sha256[..12.min(v.sha256.len())]
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+#[derive(Subcommand)]
 pub enum VersionCommand {
     /// Version history with metrics, which are live and since when.
     List { service: String },

@@ -697,6 +697,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/services/{service}/versions/mlflow": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Imports a model from the node's MLflow tracking server (`serve --mlflow-uri`) as a version:
+         *     the ONNX file of a model logged with `mlflow.onnx.log_model`, the run's metrics, and its
+         *     provenance (model, version, run, source, alias). The same model imported again is
+         *     recognised by its hash: 200 with the existing version, nothing written.
+         * @description Needs the `manage` permission on the service.
+         */
+        post: operations["import_mlflow_version"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/services/{service}/versions/{version}": {
         parameters: {
             query?: never;
@@ -1359,7 +1382,7 @@ export interface components {
          *     these, never on message text. The set is closed: adding one is an API change.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "forbidden" | "principal_not_found" | "approval_not_found" | "approval_conflict" | "payload_too_large" | "request_timeout" | "node_unreachable" | "artifact_store_unavailable" | "artifact_missing" | "artifact_corrupt" | "not_found" | "method_not_allowed" | "internal";
+        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "forbidden" | "principal_not_found" | "approval_not_found" | "approval_conflict" | "payload_too_large" | "request_timeout" | "node_unreachable" | "artifact_store_unavailable" | "artifact_missing" | "artifact_corrupt" | "mlflow_unavailable" | "mlflow_unauthorized" | "mlflow_not_found" | "not_found" | "method_not_allowed" | "internal";
         ErrorObject: {
             /** @description Stable and machine-readable: branch on it. */
             code: components["schemas"]["ErrorCode"];
@@ -1621,6 +1644,21 @@ export interface components {
             p95_ms: number;
             /** Format: double */
             p99_ms: number;
+        };
+        /**
+         * @description An import's outcome: the version, and whether this import created it (false: the same
+         *     model bytes were imported before, as this version).
+         */
+        MlflowImport: {
+            version: components["schemas"]["Version"];
+            created: boolean;
+        };
+        MlflowImportRequest: {
+            /**
+             * @description `models:/NAME/VERSION` or `models:/NAME@ALIAS` on the node's MLflow tracking server.
+             * @example models:/churn@champion
+             */
+            model_uri: string;
         };
         /** @description A model's metadata. */
         ModelMetadata: {
@@ -3740,6 +3778,71 @@ export interface operations {
             413: components["responses"]["Error413"];
         };
     };
+    import_mlflow_version: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MlflowImportRequest"];
+            };
+        };
+        responses: {
+            /** @description Imported before: the existing version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MlflowImport"];
+                };
+            };
+            /** @description Imported as a new version */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MlflowImport"];
+                };
+            };
+            /** @description Not an MLflow model URI, or the model is not ONNX (the flavour and the fix are named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            /** @description No such service, or MLflow has no such model, version or alias */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["Error413"];
+            /** @description MLflow cannot be reached, refused the node's credentials, or none is configured */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_version: {
         parameters: {
             query?: never;
@@ -4424,7 +4527,7 @@ export const deployOutcomeOneOf0OutcomeValues: ReadonlyArray<Extract<FlattenedDe
 export const deployOutcomeOneOf1OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["DeployOutcome"], {
     outcome: unknown;
 }>["outcome"]> = ["approval_requested"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "forbidden", "principal_not_found", "approval_not_found", "approval_conflict", "payload_too_large", "request_timeout", "node_unreachable", "artifact_store_unavailable", "artifact_missing", "artifact_corrupt", "not_found", "method_not_allowed", "internal"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "forbidden", "principal_not_found", "approval_not_found", "approval_conflict", "payload_too_large", "request_timeout", "node_unreachable", "artifact_store_unavailable", "artifact_missing", "artifact_corrupt", "mlflow_unavailable", "mlflow_unauthorized", "mlflow_not_found", "not_found", "method_not_allowed", "internal"];
 export const inconclusivePolicyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InconclusivePolicy"]> = ["pause", "rollback"];
 export const inputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InputType"]> = ["float32", "float64", "int64"];
 export const issueKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["IssueKind"]> = ["syntax", "not_a_list", "empty", "not_an_object", "unknown_field", "missing", "wrong_type", "unknown_generation", "duplicate", "out_of_range", "sum"];

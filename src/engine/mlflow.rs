@@ -1,0 +1,49 @@
+//! Importing versions from an MLflow Model Registry: the I/O around `crate::mlflow`.
+
+use super::Engine;
+use crate::error::Result;
+use crate::mlflow::{MlflowClient, MlflowError, MlflowImport, ModelUri};
+use crate::registry::{self, NewVersion, Provenance};
+
+/// The largest model an import downloads (the node's default upload limit).
+const IMPORT_LIMIT: u64 = 256 * 1024 * 1024;
+
+impl Engine {
+    /// The MLflow tracking server this engine imports from, if one is configured.
+    pub fn mlflow_uri(&self) -> Option<&str> {
+        self.inner.mlflow.as_ref().map(|c| c.uri.as_str())
+    }
+
+    /// Imports the ONNX model an MLflow model URI names (`models:/churn/7`,
+    /// `models:/churn@champion`) as a version of `service`: its metrics are the run's, its
+    /// provenance names the MLflow model, version, run, source and alias. The same model bytes
+    /// imported again (or uploaded before) are recognised by their hash: the existing version
+    /// is returned with `created: false`, and nothing is written.
+    pub async fn import_mlflow(&self, service: &str, model_uri: &str, author: &str) -> Result<MlflowImport> {
+        let service = registry::get_service(self.pool(), service).await?.name;
+        let uri = ModelUri::parse(model_uri)?;
+        let connection = self.inner.mlflow.clone().ok_or(MlflowError::NotConfigured)?;
+        let tracking_uri = connection.uri.clone();
+        let fetched = MlflowClient::new(connection)?.fetch(&uri, IMPORT_LIMIT).await?;
+        let sha = crate::registry::artifacts::sha256_hex(&fetched.bytes);
+        if let Some(existing) =
+            registry::list_versions(self.pool(), service.as_str()).await?.into_iter().find(|v| v.sha256 == sha)
+        {
+            tracing::info!(%service, version = %existing.id, %uri, "MLflow model imported before");
+            return Ok(MlflowImport { version: existing, created: false });
+        }
+        let new = NewVersion {
+            metrics: fetched.metrics.clone(),
+            notes: format!("Imported from MLflow: {} (version {})", uri, fetched.version.version),
+            provenance: Provenance {
+                created_by: author.to_owned(),
+                source_file: Some(format!("{}/{}", fetched.version.name, fetched.version.version)),
+                details: fetched.provenance(&tracking_uri),
+            },
+            ..NewVersion::default()
+        };
+        let version = self.create_version(service.as_str(), fetched.bytes, new).await?;
+        tracing::info!(%service, version = %version.id, %uri, "imported from MLflow");
+        Ok(MlflowImport { version, created: true })
+    }
+}

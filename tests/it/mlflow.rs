@@ -1,0 +1,235 @@
+//! Importing versions from a real MLflow tracking server (scripts/mlflow.sh,
+//! `SWITCHYARD_TEST_MLFLOW`), into which each test logs real models with
+//! tests/mlflow/models.py (scikit-learn → skl2onnx → `mlflow.onnx.log_model`, run by
+//! `SWITCHYARD_TEST_MLFLOW_PYTHON`). Without the server these tests skip, except in CI
+//! (`CI=true`), where they fail. Model names carry a random suffix: the server is shared.
+
+use std::process::Command;
+
+use rand::Rng;
+use serde_json::{Value, json};
+use switchyard::EngineConfig;
+use switchyard::mlflow::{Connection, Credentials};
+use switchyard::node::NodeConfig;
+
+use crate::support::{NodeProcess, SEED, TestNode, spawn_with};
+
+struct Mlflow {
+    uri: String,
+    python: String,
+}
+
+impl Mlflow {
+    fn shared() -> Option<Mlflow> {
+        match (std::env::var("SWITCHYARD_TEST_MLFLOW"), std::env::var("SWITCHYARD_TEST_MLFLOW_PYTHON")) {
+            (Ok(uri), Ok(python)) => Some(Mlflow { uri, python }),
+            _ if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!(
+                    "SWITCHYARD_TEST_MLFLOW(_PYTHON) is not set: CI must run the MLflow tests (scripts/test.sh starts the server)"
+                )
+            }
+            _ => {
+                eprintln!(
+                    "skipped: set SWITCHYARD_TEST_MLFLOW=http://127.0.0.1:5056 and SWITCHYARD_TEST_MLFLOW_PYTHON (scripts/mlflow.sh starts one)"
+                );
+                None
+            }
+        }
+    }
+
+    /// Runs tests/mlflow/models.py with `args`; its last line of output is JSON.
+    fn models(&self, args: &[&str]) -> Value {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mlflow/models.py");
+        let out = Command::new(&self.python).arg(script).arg(&self.uri).args(args).output().expect("run models.py");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "models.py {args:?}: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str(stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("models.py said {stdout}: {e}"))
+    }
+
+    fn connection(&self) -> Connection {
+        Connection { uri: self.uri.clone(), credentials: Credentials::None }
+    }
+}
+
+/// A registered-model name no other test (or earlier run) uses.
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{:08x}", rand::rng().random::<u32>())
+}
+
+async fn node_with(mlflow: Option<Connection>) -> TestNode {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = EngineConfig { router_seed: Some(SEED), mlflow, ..EngineConfig::new(dir.path()) };
+    spawn_with(dir, config, NodeConfig::default()).await
+}
+
+async fn import(node: &TestNode, service: &str, uri: &str) -> (u16, Value) {
+    let r = node
+        .http
+        .post(node.url(&format!("/admin/v1/services/{service}/versions/mlflow")))
+        .json(&json!({"model_uri": uri}))
+        .send()
+        .await
+        .expect("send");
+    (r.status().as_u16(), r.json().await.expect("json"))
+}
+
+async fn versions(node: &TestNode, service: &str) -> Vec<Value> {
+    node.get_json(&format!("/admin/v1/services/{service}/versions")).await
+}
+
+/// The node answers each row as onnxruntime did in the helper.
+async fn answers_like_onnxruntime(node: &TestNode, service: &str, logged: &Value) {
+    let names = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
+    for (i, row) in logged["rows"].as_array().expect("rows").iter().enumerate() {
+        let features: serde_json::Map<String, Value> =
+            names.iter().zip(row.as_array().expect("row")).map(|(n, v)| (n.to_string(), v.clone())).collect();
+        let r = node.predict(service, &Value::Object(features)).await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["prediction"], logged["labels"][i].to_string().as_str(), "row {i}: {body}");
+        for (class, want) in logged["probabilities"][i].as_array().expect("probabilities").iter().enumerate() {
+            let got = body["probabilities"][class.to_string()].as_f64().expect("probability");
+            let want = want.as_f64().expect("f64");
+            assert!((got - want).abs() <= 1e-5, "row {i} class {class}: {got} vs {want}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn versions_import_by_number_and_by_alias_and_answer_as_onnxruntime_does() {
+    let Some(mlflow) = Mlflow::shared() else { return };
+    let model = unique("churn");
+    let features = "sepal_length,sepal_width,petal_length,petal_width";
+    let first = mlflow.models(&["onnx", &model, "--seed", "1", "--features", features]);
+    let second =
+        mlflow.models(&["onnx", &model, "--seed", "2", "--c", "0.05", "--alias", "champion", "--features", features]);
+    let node = node_with(Some(mlflow.connection())).await;
+    node.create_service("churn").await;
+
+    // By number: the run's metrics and the provenance come with it.
+    let (status, v1) = import(&node, "churn", &format!("models:/{model}/1")).await;
+    assert_eq!(status, 201, "{v1}");
+    assert_eq!(v1["created"], true);
+    let v1 = &v1["version"];
+    assert_eq!(v1["id"], "v1");
+    assert_eq!(v1["metrics"]["accuracy"], first["metrics"]["accuracy"]);
+    let details = &v1["provenance"]["details"];
+    assert_eq!(details["mlflow.model"], model.as_str());
+    assert_eq!(details["mlflow.version"], "1");
+    assert_eq!(details["mlflow.run_id"], first["run_id"]);
+    assert_eq!(details["mlflow.tracking_uri"], mlflow.uri.as_str());
+    assert!(details["mlflow.source"].as_str().is_some_and(|s| s.starts_with("models:/")), "{details}");
+    assert!(details.get("mlflow.alias").is_none(), "{details}");
+
+    // By alias: the version the alias points at, with the alias recorded.
+    let (status, v2) = import(&node, "churn", &format!("models:/{model}@champion")).await;
+    assert_eq!(status, 201, "{v2}");
+    assert_eq!(v2["version"]["id"], "v2");
+    assert_eq!(v2["version"]["provenance"]["details"]["mlflow.version"], second["version"]);
+    assert_eq!(v2["version"]["provenance"]["details"]["mlflow.alias"], "champion");
+    assert_eq!(v2["version"]["metrics"]["accuracy"], second["metrics"]["accuracy"]);
+
+    // Each serves what onnxruntime computed in the helper.
+    node.deploy_ok("churn", json!({"mode": "single", "generation": "v1"})).await;
+    answers_like_onnxruntime(&node, "churn", &first).await;
+    node.deploy_ok("churn", json!({"mode": "single", "generation": "v2"})).await;
+    answers_like_onnxruntime(&node, "churn", &second).await;
+
+    // The same model again (the alias now names version 2): recognised, nothing added.
+    let (status, again) = import(&node, "churn", &format!("models:/{model}/2")).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!((again["created"].as_bool(), again["version"]["id"].as_str()), (Some(false), Some("v2")));
+    assert_eq!(versions(&node, "churn").await.len(), 2);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_model_not_logged_as_onnx_is_refused_with_the_fix_and_nothing_is_registered() {
+    let Some(mlflow) = Mlflow::shared() else { return };
+    let model = unique("pickled");
+    mlflow.models(&["sklearn", &model]);
+    let node = node_with(Some(mlflow.connection())).await;
+    node.create_service("churn").await;
+    let (status, body) = import(&node, "churn", &format!("models:/{model}/1")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_model")), "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("sklearn flavour") && message.contains("mlflow.onnx.log_model"), "{message}");
+    assert!(versions(&node, "churn").await.is_empty());
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn missing_models_unknown_aliases_and_an_unreachable_server_are_named_and_import_nothing() {
+    let Some(mlflow) = Mlflow::shared() else { return };
+    let model = unique("churn");
+    mlflow.models(&["onnx", &model, "--seed", "3"]);
+    let node = node_with(Some(mlflow.connection())).await;
+    node.create_service("churn").await;
+    for (uri, what) in [
+        (format!("models:/{model}/9"), "version 9"),
+        (format!("models:/{model}@nope"), "alias 'nope'"),
+        (format!("models:/{}/1", unique("absent")), "version 1"),
+    ] {
+        let (status, body) = import(&node, "churn", &uri).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("mlflow_not_found")), "{uri}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap_or_default().contains(what), "{uri}: {body}");
+    }
+    let (status, body) = import(&node, "churn", "churn/7").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_input")), "{body}");
+    let (status, body) = import(&node, "nope", &format!("models:/{model}/1")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("service_not_found")), "{body}");
+    node.stop().await;
+
+    // A server that is down: named, and nothing imported.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let down = Connection { uri: format!("http://127.0.0.1:{port}"), credentials: Credentials::None };
+    let node = node_with(Some(down)).await;
+    node.create_service("churn").await;
+    let (status, body) = import(&node, "churn", &format!("models:/{model}/1")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (502, Some("mlflow_unavailable")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains(&format!("127.0.0.1:{port}")), "{body}");
+    assert!(versions(&node, "churn").await.is_empty());
+    node.stop().await;
+
+    // No server configured: the message names the flag.
+    let node = node_with(None).await;
+    node.create_service("churn").await;
+    let (status, body) = import(&node, "churn", &format!("models:/{model}/1")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (502, Some("mlflow_unavailable")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("--mlflow-uri"), "{body}");
+    node.stop().await;
+}
+
+#[test]
+fn the_cli_imports_through_a_node_started_with_mlflow_uri() {
+    let Some(mlflow) = Mlflow::shared() else { return };
+    let model = unique("churn");
+    let logged = mlflow.models(&["onnx", &model, "--seed", "4", "--alias", "champion"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start_with(dir.path(), true, &["--mlflow-uri", &mlflow.uri]);
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(args)
+            .args(["--node", &node.url])
+            .output()
+            .expect("cli");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let uri = format!("models:/{model}@champion");
+    let (ok, stdout, stderr) = cli(&["mlflow", "import", "iris_classifier", &uri]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains(&format!("imported {uri} as iris_classifier v")), "{stdout}");
+    assert!(stdout.contains(logged["run_id"].as_str().expect("run id")), "{stdout}");
+    let (ok, stdout, stderr) = cli(&["mlflow", "import", "iris_classifier", &uri]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("nothing imported"), "{stdout}");
+    let (ok, _, stderr) = cli(&["mlflow", "import", "iris_classifier", &format!("models:/{model}/7")]);
+    assert!(!ok);
+    assert!(stderr.contains("[mlflow_not_found]"), "{stderr}");
+    node.stop();
+}
