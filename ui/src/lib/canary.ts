@@ -314,7 +314,7 @@ export function gateRows(reading: GateReading | null, gates: Gates): GateRow[] {
     },
     {
       key: 'p99',
-      label: 'p99 latency',
+      label: 'p99 server latency',
       value: measured ? `${msText(measured.p99_ms)} ms` : r ? short : '—',
       limit: `≤ ${num(gates.max_p99_ms)} ms`,
       ok: measured ? measured.p99_ms <= gates.max_p99_ms : null,
