@@ -23,8 +23,10 @@ export class Bench {
   report = $state<RunReport | null>(null);
   error = $state<ApiError | null>(null);
 
-  /** Takes what the editor holds; a request that parses is kept for next time. */
+  /** Takes what the editor holds; a request that parses is kept for next time. The last
+   * error is stale once the input changed. */
   edit(request: FeatureValues | null): void {
+    if (JSON.stringify(request) !== JSON.stringify(this.request)) this.error = null;
     this.request = request;
     if (request) this.saved = request;
   }
@@ -34,6 +36,7 @@ export class Bench {
     this.saved = values;
     this.request = values;
     this.sample = source;
+    this.error = null;
     this.edits++;
   }
 }

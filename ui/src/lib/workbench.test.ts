@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { RESULTS_CSV_HEADER, csvField, curlCommand, resultsCsv, sampleRow, shellQuote } from './workbench';
+import { ApiError } from './api';
 import type { ModelSchema, RunResult } from './types';
 
 const schema: ModelSchema = {
@@ -97,8 +98,14 @@ describe('the workbench keeps each service\'s state', () => {
     a.fill({ x: 1 }, 'schema');
     a.edit(null); // the JSON tab holds something that does not parse
     a.forced = 'v2';
+    a.error = new ApiError('unauthorized', 'refused');
+    a.edit(null);
+    expect(a.error).not.toBeNull(); // nothing changed
+    a.edit({ x: 2 });
+    expect(a.error).toBeNull(); // the input changed: the error is stale
+    a.edit(null);
     expect(workbench.of(null, 'iris')).toBe(a);
-    expect(workbench.of(null, 'iris').saved).toEqual({ x: 1 });
+    expect(workbench.of(null, 'iris').saved).toEqual({ x: 2 });
     expect(workbench.of(null, 'iris').request).toBeNull();
     expect(workbench.of(null, 'iris').edits).toBe(1);
     expect(workbench.of('prod', 'iris')).not.toBe(a);
