@@ -25,6 +25,12 @@ appTest('an API key guards the deployment; Run & test sends it; revoking stops i
 
   await s.waitEnabled('auth-mode-api_key', true);
   await s.click('auth-mode-api_key');
+  // The change is confirmed first, with what it does to clients.
+  await s.find('confirm-dialog');
+  assert.equal(await s.text('confirm-change'), 'None → API key');
+  await s.waitText('confirm-auth-clients', /Authorization: Bearer/);
+  await s.click('confirm-ok');
+  await s.waitGone('confirm-dialog');
   await s.waitText('auth-mode', 'API key');
   // README (UPDATE_SCREENSHOTS=1 e2e/run.sh): the Access panel with a new key.
   if (process.env.UPDATE_SCREENSHOTS) {

@@ -16,7 +16,7 @@ vi.mock('@tauri-apps/api/core', () => ({
   },
 }));
 
-const { ApiError, ERROR_CODES, addVersionMeta, api, currentInfrastructure, toApiError, useInfrastructure } = await import('./api');
+const { ApiError, ERROR_CODES, addVersionMeta, api, errorHeadline, currentInfrastructure, toApiError, useInfrastructure } = await import('./api');
 
 beforeEach(() => {
   invoke.mockReset();
@@ -325,5 +325,20 @@ describe('the IPC contract', () => {
       { done: 50, total: 100 },
       { done: 100, total: 100 },
     ]);
+  });
+});
+
+describe('error headlines', () => {
+  it('heads with the message and keeps the code apart', () => {
+    expect(errorHeadline(new ApiError('unauthorized', 'this deployment requires an API key'))).toEqual({
+      headline: 'this deployment requires an API key',
+      code: 'unauthorized',
+    });
+  });
+  it('never heads with a bare code', () => {
+    expect(errorHeadline(new ApiError('canary_not_found', 'canary_not_found'))).toEqual({ headline: 'Canary not found.', code: 'canary_not_found' });
+    const internal = { headline: 'Something went wrong inside Switchyard: the node log has the details.', code: 'internal' };
+    expect(errorHeadline(new ApiError('internal', '  '))).toEqual(internal);
+    expect(errorHeadline(new ApiError('internal', 'unauthorized'))).toEqual(internal);
   });
 });

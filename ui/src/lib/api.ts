@@ -347,3 +347,16 @@ export const tauriBackend: Backend = {
 };
 
 export const api: Backend = tauriBackend;
+
+/**
+ * What an error banner says: the human message as the headline, the code apart (shown small
+ * under it). A message that is empty or only a code (an internal drift) is replaced by the
+ * code in words, so a bare code is never the headline.
+ */
+export function errorHeadline(error: Pick<ApiError, 'code' | 'message'>): { headline: string; code: string } {
+  const message = error.message.trim();
+  if (message && message !== error.code && !isErrorCode(message)) return { headline: message, code: error.code };
+  if (error.code === 'internal') return { headline: 'Something went wrong inside Switchyard: the node log has the details.', code: error.code };
+  const words = error.code.replaceAll('_', ' ');
+  return { headline: `${words.charAt(0).toUpperCase()}${words.slice(1)}.`, code: error.code };
+}

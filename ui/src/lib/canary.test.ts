@@ -8,6 +8,8 @@ import {
   defaultCanaryForm,
   duration,
   eventsNewestFirst,
+  firstStepConfig,
+  gatesSummary,
   gateRows,
   offeredVersion,
   parseSteps,
@@ -264,5 +266,31 @@ describe('progress', () => {
     expect(configKey(canary('running', 1))).not.toBe(configKey(canary('rolled_back', 1)));
     expect(configKey(null)).toBe('');
     expect(planSummary(plan)).toBe('v3: 5% → 25% → 50% → 100%, 5 min per step');
+  });
+});
+
+describe('start confirmation', () => {
+  it('deploys the first step, keeping sticky and the shadow', () => {
+    const base: DeploymentConfig = { mode: 'single', generation: 'v2', sticky: true, shadow: { generation: 'v1', percent: 10 } };
+    expect(firstStepConfig(base, plan)).toEqual({
+      mode: 'multiple',
+      mapping: [
+        { generation: 'v3', proba: 0.05 },
+        { generation: 'v2', proba: 0.95 },
+      ],
+      sticky: true,
+      shadow: { generation: 'v1', percent: 10 },
+    });
+  });
+  it('serves the version alone when its first step is 100% or nothing else serves', () => {
+    const base: DeploymentConfig = { mode: 'single', generation: 'v2', sticky: false };
+    expect(firstStepConfig(base, { ...plan, steps: [100] })).toMatchObject({ mode: 'single', generation: 'v3' });
+    expect(firstStepConfig({ mode: 'single', generation: 'v3', sticky: false }, plan)).toMatchObject({ mode: 'single', generation: 'v3' });
+  });
+  it('says what the gates and the inconclusive policy do', () => {
+    expect(gatesSummary(plan)).toBe(
+      'Each step needs 100 requests to v3, an error rate ≤ 1% and p99 latency ≤ 250 ms (server time); a failed gate rolls back, and a step still inconclusive 60 min after its bake time pauses.',
+    );
+    expect(gatesSummary({ ...plan, on_inconclusive: 'rollback', gates: { ...plan.gates, min_requests: 1 } })).toContain('needs 1 request to v3');
   });
 });

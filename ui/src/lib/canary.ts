@@ -314,7 +314,7 @@ export function gateRows(reading: GateReading | null, gates: Gates): GateRow[] {
     },
     {
       key: 'p99',
-      label: 'p99 latency',
+      label: 'p99 server latency',
       value: measured ? `${msText(measured.p99_ms)} ms` : r ? short : '—',
       limit: `≤ ${num(gates.max_p99_ms)} ms`,
       ok: measured ? measured.p99_ms <= gates.max_p99_ms : null,
@@ -363,4 +363,24 @@ export function configKey(canary: Pick<Canary, 'id' | 'status' | 'step'> | null)
 /** "v3: 5% → 25% → 50% → 100%, 5 min per step". */
 export function planSummary(plan: CanaryPlan): string {
   return `${plan.version}: ${plan.steps.map((s) => `${num(s)}%`).join(' → ')}, ${duration(plan.bake_seconds)} per step`;
+}
+
+/** The config the canary's first step serves (what starting it deploys): the base's sticky
+ * and shadow kept, the version alone when there is nothing to share with. */
+export function firstStepConfig(base: DeploymentConfig, plan: CanaryPlan): DeploymentConfig {
+  const mapping = stepMapping(base, plan.version, plan.steps[0] ?? 100);
+  const keep = { sticky: base.sticky, shadow: base.shadow };
+  if (!mapping || mapping.length === 1) return { mode: 'single', generation: plan.version, ...keep };
+  return { mode: 'multiple', mapping, ...keep };
+}
+
+/** The gates and the inconclusive policy in one sentence, for the start confirmation. */
+export function gatesSummary(plan: CanaryPlan): string {
+  const g = plan.gates;
+  const then = plan.on_inconclusive === 'pause' ? 'pauses' : 'rolls back';
+  return (
+    `Each step needs ${g.min_requests} request${g.min_requests === 1 ? '' : 's'} to ${plan.version}, an error rate ≤ ${pct(g.max_error_rate, 2)} ` +
+    `and p99 latency ≤ ${num(g.max_p99_ms)} ms (server time); a failed gate rolls back, and a step still inconclusive ` +
+    `${duration(plan.inconclusive_timeout_seconds)} after its bake time ${then}.`
+  );
 }

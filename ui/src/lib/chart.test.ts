@@ -1,16 +1,26 @@
 import { describe, expect, it } from 'vitest';
 
-import { linePath, minuteFrame, minuteSlots, niceMax, scale, tickLabel, ticks } from './chart';
+import { linePath, minuteFrame, minuteSlots, niceAxis, niceStep, scale, tickLabel } from './chart';
 
 describe('chart geometry', () => {
-  it('rounds axis maxima up to 1, 2 or 5 × 10^k', () => {
-    expect(niceMax(0)).toBe(1);
-    expect(niceMax(7)).toBe(10);
-    expect(niceMax(13)).toBe(20);
-    expect(niceMax(45)).toBe(50);
-    expect(niceMax(100)).toBe(100);
-    expect(niceMax(0.03, 0.1)).toBe(0.1);
-    expect(niceMax(0.3, 0.1)).toBeCloseTo(0.5, 12);
+  it('steps ticks by 1, 2 or 5 × 10^k', () => {
+    expect([0.3, 1, 1.1, 2.5, 4, 7, 13, 0.024, 0].map(niceStep)).toEqual([0.5, 1, 2, 5, 5, 10, 20, 0.05, 1]);
+  });
+
+  it('builds a 0-based axis of nice ticks ending at or above the data', () => {
+    expect(niceAxis(13)).toEqual({ max: 15, step: 5, ticks: [0, 5, 10, 15] });
+    expect(niceAxis(100)).toEqual({ max: 100, step: 50, ticks: [0, 50, 100] });
+    expect(niceAxis(7)).toEqual({ max: 8, step: 2, ticks: [0, 2, 4, 6, 8] });
+    expect(niceAxis(0)).toEqual({ max: 1, step: 0.5, ticks: [0, 0.5, 1] });
+    expect(niceAxis(0.03, 4, 0.1)).toEqual({ max: 0.1, step: 0.05, ticks: [0, 0.05, 0.1] });
+    expect(niceAxis(0.7, 4, 0.1)).toEqual({ max: 0.8, step: 0.2, ticks: [0, 0.2, 0.4, 0.6, 0.8] });
+    expect(niceAxis(Number.NaN)).toEqual(niceAxis(0));
+    for (const v of [0.37, 3.3, 47, 960, 12345]) {
+      const a = niceAxis(v);
+      expect(a.max).toBeGreaterThanOrEqual(v);
+      expect(a.ticks.length - 1).toBeLessThanOrEqual(4);
+      expect(a.ticks.every((t, i) => Math.abs(t - i * a.step) < 1e-9)).toBe(true);
+    }
   });
 
   it('scales and ticks', () => {
@@ -18,8 +28,8 @@ describe('chart geometry', () => {
     expect(y(0)).toBe(100);
     expect(y(5)).toBe(50);
     expect(scale(3, 3, 0, 10)(3)).toBe(0);
-    expect(ticks(20, 4)).toEqual([0, 5, 10, 15, 20]);
-    expect(ticks(10, 4).map(tickLabel)).toEqual(['0', '2.5', '5', '7.5', '10']);
+    expect([0, 2.5, 5, 0.05].map((t) => tickLabel(t))).toEqual(['0', '2.5', '5', '0.05']);
+    expect(tickLabel(250, 'ms')).toBe('250 ms');
     expect(tickLabel(0.125)).toBe('0.13');
   });
 

@@ -1,15 +1,7 @@
-// Geometry for the hand-drawn SVG charts: scales, nice axis maxima, paths, and the minute
+// Geometry for the hand-drawn SVG charts: scales, nice axes (1-2-5 ticks), paths, and the minute
 // slots of a monitoring window.
 
 import type { MinuteStats } from './types';
-
-/** The smallest 1, 2 or 5 × 10^k at or above `v` (at least `floor`). */
-export function niceMax(v: number, floor = 1): number {
-  if (!Number.isFinite(v) || v <= floor) return floor;
-  const exp = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 5, 10]) if (m * exp >= v) return m * exp;
-  return 10 * exp;
-}
 
 /** Maps [d0, d1] onto [r0, r1] linearly. */
 export function scale(d0: number, d1: number, r0: number, r1: number): (v: number) => number {
@@ -17,9 +9,28 @@ export function scale(d0: number, d1: number, r0: number, r1: number): (v: numbe
   return (v) => r0 + (v - d0) * k;
 }
 
-/** Evenly spaced ticks from 0 to max inclusive. */
-export function ticks(max: number, count = 4): number[] {
-  return Array.from({ length: count + 1 }, (_, i) => (max * i) / count);
+/** The smallest 1, 2 or 5 × 10^k at or above `raw` (a tick step). */
+export function niceStep(raw: number): number {
+  if (!Number.isFinite(raw) || raw <= 0) return 1;
+  const exp = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 5]) if (m * exp >= raw * (1 - 1e-12)) return m * exp;
+  return 10 * exp;
+}
+
+/** A y axis from 0: ticks `step` apart (1, 2 or 5 × 10^k), at most `count` intervals, up to
+ * the first tick at or above `dataMax` (at least `floor`). */
+export interface Axis {
+  max: number;
+  step: number;
+  ticks: number[];
+}
+
+export function niceAxis(dataMax: number, count = 4, floor = 1): Axis {
+  const top = Number.isFinite(dataMax) ? Math.max(dataMax, floor) : floor;
+  const step = niceStep(top / count);
+  const n = Math.max(1, Math.ceil(top / step - 1e-9));
+  const ticks = Array.from({ length: n + 1 }, (_, i) => Number((i * step).toPrecision(12)));
+  return { max: ticks[n], step, ticks };
 }
 
 /** An SVG path through the points, broken where a value is missing. */
@@ -96,14 +107,8 @@ export function minuteSlots(minutes: MinuteStats[], window: number, now: number 
   });
 }
 
-/** An axis label: whole numbers as is, others with one or two decimals. */
-export function tickLabel(v: number): string {
-  if (Number.isInteger(v)) return String(v);
-  return Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2);
-}
-
-/** "14:05" for an axis label. */
-export function clock(ms: number): string {
-  const d = new Date(ms);
-  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+/** An axis label: whole numbers as is, others with one or two decimals; `unit` after it. */
+export function tickLabel(v: number, unit = ''): string {
+  const n = Number.isInteger(v) ? String(v) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2);
+  return unit ? `${n} ${unit}` : n;
 }

@@ -4,7 +4,9 @@ import {
   activeRevision,
   artifactStoreSummary,
   bytes,
+  clock,
   configSummary,
+  fullTime,
   describeChange,
   isSoleLive,
   liveSummary,
@@ -173,5 +175,23 @@ describe('artifactStoreSummary', () => {
     const info = { kind: 's3', location: 's3://models/prod', shared: true, cache: { artifacts: 3, bytes: 2048 } } as const;
     expect(artifactStoreSummary(info)).toEqual({ place: 's3://models/prod', detail: 'shared · cache: 3 models, 2.0 KiB' });
     expect(artifactStoreSummary({ ...info, cache: { artifacts: 1, bytes: 10 } }).detail).toBe('shared · cache: 1 model, 10 B');
+  });
+});
+
+describe('one clock across the console', () => {
+  const t = Date.parse('2026-11-22T14:05:09Z');
+  const gb = { locale: 'en-GB', timeZone: 'UTC' };
+  it('writes times of day in the locale\'s clock', () => {
+    expect(clock(t, gb)).toBe('14:05');
+    expect(clock(t, { ...gb, seconds: true })).toBe('14:05:09');
+    expect(clock(t, { locale: 'en-US', timeZone: 'UTC' })).toBe('02:05 PM');
+    expect(clock(t, { locale: 'en-GB', timeZone: 'Europe/Paris' })).toBe('15:05');
+    expect(clock(Number.NaN)).toBe('—');
+  });
+  it('writes full times with their date in the same clock', () => {
+    expect(fullTime('2026-11-22T14:05:09Z', gb)).toBe('22 Nov 2026, 14:05:09');
+    expect(fullTime('2026-11-22T14:05:09Z', gb)).toContain(clock(t, { ...gb, seconds: true }));
+    expect(fullTime('not a time', gb)).toBe('not a time');
+    expect(fullTime(null)).toBe('');
   });
 });

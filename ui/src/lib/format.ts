@@ -137,11 +137,41 @@ export function relativeTime(iso: string | null | undefined, now: number = Date.
   return diff >= 0 ? `${text} ago` : `in ${text}`;
 }
 
-/** An RFC 3339 time for a tooltip, in the user's locale. */
-export function fullTime(iso: string | null | undefined): string {
+/**
+ * Where a formatted time is read: the OS locale and time zone unless given (tests give
+ * both). Every time the console shows goes through `clock` or `fullTime`, so one format
+ * holds across screens.
+ */
+export interface ClockPlace {
+  locale?: string;
+  timeZone?: string;
+}
+
+/** A time of day in the locale's clock: "14:05" (or "02:05 PM"); with seconds, "14:05:09". */
+export function clock(ms: number, { seconds = false, locale, timeZone }: ClockPlace & { seconds?: boolean } = {}): string {
+  if (!Number.isFinite(ms)) return '—';
+  return new Intl.DateTimeFormat(locale, {
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(seconds ? { second: '2-digit' } : {}),
+    timeZone,
+  }).format(ms);
+}
+
+/** An RFC 3339 time with its date, in the locale's clock: "22 Nov 2026, 14:05:09". */
+export function fullTime(iso: string | null | undefined, { locale, timeZone }: ClockPlace = {}): string {
   if (!iso) return '';
   const t = Date.parse(iso);
-  return Number.isNaN(t) ? iso : new Date(t).toLocaleString();
+  if (Number.isNaN(t)) return iso;
+  return new Intl.DateTimeFormat(locale, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZone,
+  }).format(t);
 }
 
 export function shortSha(sha: string): string {
