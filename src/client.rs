@@ -186,6 +186,15 @@ impl NodeClient {
         .await
     }
 
+    pub async fn mlflow_models(&self) -> Result<crate::mlflow::MlflowModels> {
+        self.send(self.request(Method::GET, "/admin/v1/mlflow/models")).await
+    }
+
+    pub async fn mlflow_versions(&self, model: &str) -> Result<Vec<crate::mlflow::VersionSummary>> {
+        let model: String = url::form_urlencoded::byte_serialize(model.as_bytes()).collect();
+        self.send(self.request(Method::GET, &format!("/admin/v1/mlflow/models/{model}/versions"))).await
+    }
+
     pub async fn deployment(&self, service: &str) -> Result<Revision> {
         self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}"))).await
     }

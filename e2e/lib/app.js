@@ -25,10 +25,10 @@ export const tid = (id) => By.css(`[data-testid="${id}"]`);
 
 /**
  * Starts the app on a fresh, empty data dir (seeded with the demo services on first start)
- * with its local node on a free loopback port. Returns the session; `close()` ends it and
+ * with its local node on a free loopback port, and any further command-line `args`. Returns the session; `close()` ends it and
  * removes the data dir.
  */
-export async function startApp() {
+export async function startApp({ args = [] } = {}) {
   const application = process.env.SWITCHYARD_E2E_APP;
   const server = process.env.SWITCHYARD_E2E_WEBDRIVER ?? 'http://127.0.0.1:4444';
   if (!application) throw new Error('SWITCHYARD_E2E_APP is not set: run the tests with e2e/run.sh');
@@ -39,7 +39,7 @@ export async function startApp() {
       .usingServer(server)
       .withCapabilities({
         browserName: 'wry',
-        'tauri:options': { application, args: ['--data-dir', dataDir, '--port', '0'] },
+        'tauri:options': { application, args: ['--data-dir', dataDir, '--port', '0', ...args] },
       })
       .build();
   } catch (e) {
@@ -51,13 +51,13 @@ export async function startApp() {
 }
 
 /**
- * One app session for the whole test file: started (and ready) before its first test,
- * closed after its last. Returns the getter `appTest` takes.
+ * One app session for the whole test file (started with `options`, as `startApp` takes
+ * them): started (and ready) before its first test, closed after its last. Returns the getter `appTest` takes.
  */
-export function sessionPerFile() {
+export function sessionPerFile(options = {}) {
   let session = null;
   before(async () => {
-    session = await startApp();
+    session = await startApp(options);
     await session.ready();
   });
   after(async () => {
@@ -68,7 +68,7 @@ export function sessionPerFile() {
   get.restart = async () => {
     // The crashed session may refuse to quit; its data dir is removed all the same.
     await session?.close().catch((e) => console.error(`# closing the old session: ${e.message}`));
-    session = await startApp();
+    session = await startApp(options);
     await session.ready();
     return session;
   };

@@ -31,26 +31,34 @@ impl Desktop {
     }
 }
 
-/// Where the registry lives and which port the local node takes.
+/// Where the registry lives, which port the local node takes, and the MLflow server.
 struct Options {
     data_dir: std::path::PathBuf,
     port: u16,
+    mlflow_uri: Option<String>,
 }
 
 /// `--data-dir DIR` / `SWITCHYARD_DATA_DIR` (default: the user data dir shared with
-/// `switchyard serve`), and `--port N` / `SWITCHYARD_PORT` (default 8080; 0 for any free port).
+/// `switchyard serve`), `--port N` / `SWITCHYARD_PORT` (default 8080; 0 for any free port),
+/// and `--mlflow-uri URL` / `MLFLOW_TRACKING_URI` (credentials from MLflow's variables).
 fn options() -> Options {
     let mut data_dir = std::env::var_os("SWITCHYARD_DATA_DIR").map(Into::into);
     let mut port = std::env::var("SWITCHYARD_PORT").ok().and_then(|p| p.parse().ok());
+    let mut mlflow_uri = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--data-dir" => data_dir = args.next().map(Into::into),
             "--port" => port = args.next().and_then(|p| p.parse().ok()),
+            "--mlflow-uri" => mlflow_uri = args.next(),
             _ => {}
         }
     }
-    Options { data_dir: data_dir.unwrap_or_else(EngineConfig::default_data_dir), port: port.unwrap_or(8080) }
+    Options {
+        data_dir: data_dir.unwrap_or_else(EngineConfig::default_data_dir),
+        port: port.unwrap_or(8080),
+        mlflow_uri,
+    }
 }
 
 /// Binds the local node on loopback; if the wanted port is taken (another node runs), any
@@ -66,10 +74,9 @@ async fn bind_local_node(wanted: u16) -> std::io::Result<tokio::net::TcpListener
 }
 
 async fn start() -> Result<Desktop, Box<dyn std::error::Error>> {
-    let Options { data_dir: dir, port } = options();
-    // The desktop imports from the MLflow server MLflow's own variables name, if any.
+    let Options { data_dir: dir, port, mlflow_uri } = options();
     let config =
-        EngineConfig { mlflow: switchyard::mlflow::Connection::from_env(None), ..EngineConfig::new(dir.clone()) };
+        EngineConfig { mlflow: switchyard::mlflow::Connection::from_env(mlflow_uri), ..EngineConfig::new(dir.clone()) };
     let engine =
         Engine::open(config).await.map_err(|e| format!("cannot open the registry in {}: {e}", dir.display()))?;
     switchyard::demo::seed_if_empty(&engine).await.map_err(|e| format!("cannot seed the demo services: {e}"))?;
@@ -109,6 +116,9 @@ pub fn run() {
             commands::versions::list_versions,
             commands::versions::add_version,
             commands::versions::revisions,
+            commands::versions::mlflow_models,
+            commands::versions::mlflow_versions,
+            commands::versions::import_mlflow,
             commands::deployment::deploy,
             commands::deployment::deploy_version,
             commands::deployment::rollback,

@@ -2,7 +2,7 @@
 
 use super::Engine;
 use crate::error::Result;
-use crate::mlflow::{MlflowClient, MlflowError, MlflowImport, ModelUri};
+use crate::mlflow::{MlflowClient, MlflowError, MlflowImport, MlflowModels, ModelUri, VersionSummary};
 use crate::registry::{self, NewVersion, Provenance};
 
 /// The largest model an import downloads (the node's default upload limit).
@@ -14,6 +14,21 @@ impl Engine {
         self.inner.mlflow.as_ref().map(|c| c.uri.as_str())
     }
 
+    fn mlflow_client(&self) -> Result<MlflowClient> {
+        Ok(MlflowClient::new(self.inner.mlflow.clone().ok_or(MlflowError::NotConfigured)?)?)
+    }
+
+    /// The tracking server's registered models (the first 200), with their aliases.
+    pub async fn mlflow_models(&self) -> Result<MlflowModels> {
+        let client = self.mlflow_client()?;
+        Ok(MlflowModels { tracking_uri: client.uri().to_owned(), models: client.models(200).await? })
+    }
+
+    /// A registered model's 20 newest versions with their aliases and run metrics.
+    pub async fn mlflow_versions(&self, model: &str) -> Result<Vec<VersionSummary>> {
+        Ok(self.mlflow_client()?.versions(model, 20).await?)
+    }
+
     /// Imports the ONNX model an MLflow model URI names (`models:/churn/7`,
     /// `models:/churn@champion`) as a version of `service`: its metrics are the run's, its
     /// provenance names the MLflow model, version, run, source and alias. The same model bytes
@@ -22,9 +37,8 @@ impl Engine {
     pub async fn import_mlflow(&self, service: &str, model_uri: &str, author: &str) -> Result<MlflowImport> {
         let service = registry::get_service(self.pool(), service).await?.name;
         let uri = ModelUri::parse(model_uri)?;
-        let connection = self.inner.mlflow.clone().ok_or(MlflowError::NotConfigured)?;
-        let tracking_uri = connection.uri.clone();
-        let fetched = MlflowClient::new(connection)?.fetch(&uri, IMPORT_LIMIT).await?;
+        let client = self.mlflow_client()?;
+        let fetched = client.fetch(&uri, IMPORT_LIMIT).await?;
         let sha = crate::registry::artifacts::sha256_hex(&fetched.bytes);
         if let Some(existing) =
             registry::list_versions(self.pool(), service.as_str()).await?.into_iter().find(|v| v.sha256 == sha)
@@ -38,7 +52,7 @@ impl Engine {
             provenance: Provenance {
                 created_by: author.to_owned(),
                 source_file: Some(format!("{}/{}", fetched.version.name, fetched.version.version)),
-                details: fetched.provenance(&tracking_uri),
+                details: fetched.provenance(client.uri()),
             },
             ..NewVersion::default()
         };

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::{Fetched, MlflowError, ModelUri, ModelVersion, onnx_file};
+use super::{AliasRef, Fetched, MlflowError, ModelUri, ModelVersion, RegisteredModel, VersionSummary, onnx_file};
 
 /// How to reach a tracking server: its URL and credentials (MLflow's own environment
 /// variables: `MLFLOW_TRACKING_URI`, `MLFLOW_TRACKING_TOKEN`, `MLFLOW_TRACKING_USERNAME` and
@@ -73,6 +73,45 @@ pub struct MlflowClient {
 #[derive(Deserialize)]
 struct VersionAnswer {
     model_version: ModelVersion,
+}
+
+#[derive(Deserialize)]
+struct ModelsAnswer {
+    #[serde(default)]
+    registered_models: Vec<ModelEntry>,
+}
+
+#[derive(Deserialize)]
+struct ModelAnswer {
+    registered_model: ModelEntry,
+}
+
+#[derive(Deserialize)]
+struct ModelEntry {
+    name: String,
+    #[serde(default)]
+    aliases: Vec<AliasRef>,
+    #[serde(default)]
+    latest_versions: Vec<VersionEntry>,
+}
+
+#[derive(Deserialize)]
+struct VersionsAnswer {
+    #[serde(default)]
+    model_versions: Vec<VersionEntry>,
+}
+
+#[derive(Deserialize)]
+struct VersionEntry {
+    version: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    run_id: Option<String>,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    creation_timestamp: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -212,6 +251,67 @@ impl MlflowClient {
             }
         };
         Ok(answer.model_version)
+    }
+
+    /// The registered models (at most `limit`), with their aliases and latest version.
+    pub async fn models(&self, limit: usize) -> Result<Vec<RegisteredModel>, MlflowError> {
+        let limit = limit.to_string();
+        let answer: ModelsAnswer = self
+            .json("/api/2.0/mlflow/registered-models/search", &[("max_results", &limit)], "its registered models")
+            .await?;
+        Ok(answer
+            .registered_models
+            .into_iter()
+            .map(|m| RegisteredModel {
+                latest_version: m
+                    .latest_versions
+                    .iter()
+                    .map(|v| v.version.clone())
+                    .max_by_key(|v| v.parse::<u64>().unwrap_or(0)),
+                name: m.name,
+                aliases: m.aliases,
+            })
+            .collect())
+    }
+
+    /// A registered model's newest versions (at most `limit`), newest first, each with the
+    /// aliases that point at it and its run's metrics.
+    pub async fn versions(&self, model: &str, limit: usize) -> Result<Vec<VersionSummary>, MlflowError> {
+        let what = format!("model '{model}'");
+        let found: ModelAnswer = self.json("/api/2.0/mlflow/registered-models/get", &[("name", model)], &what).await?;
+        let filter = format!("name='{}'", model.replace('\'', "\\'"));
+        let limit = limit.to_string();
+        let answer: VersionsAnswer = self
+            .json(
+                "/api/2.0/mlflow/model-versions/search",
+                &[("filter", &filter), ("order_by", "version_number DESC"), ("max_results", &limit)],
+                &format!("the versions of {what}"),
+            )
+            .await?;
+        let mut versions = Vec::with_capacity(answer.model_versions.len());
+        for v in answer.model_versions {
+            let metrics = match v.run_id.as_deref().filter(|r| !r.is_empty()) {
+                Some(run) => self.run_metrics(run).await?,
+                None => BTreeMap::new(),
+            };
+            let aliases = found
+                .registered_model
+                .aliases
+                .iter()
+                .filter(|a| a.version == v.version)
+                .map(|a| a.alias.clone())
+                .collect();
+            versions.push(VersionSummary {
+                status: v.status.unwrap_or_else(|| "READY".to_owned()),
+                created_ms: v.creation_timestamp,
+                version: v.version,
+                run_id: v.run_id,
+                source: v.source,
+                aliases,
+                metrics,
+            });
+        }
+        Ok(versions)
     }
 
     /// The latest value of each metric of a run.

@@ -112,6 +112,45 @@ fn ready() -> String {
     "READY".to_owned()
 }
 
+/// An alias of a registered model and the version it names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AliasRef {
+    pub alias: String,
+    pub version: String,
+}
+
+/// A registered model as the console's browser lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RegisteredModel {
+    pub name: String,
+    pub aliases: Vec<AliasRef>,
+    /// The highest version number, if the model has any version.
+    pub latest_version: Option<String>,
+}
+
+/// One version of a registered model, as the console's browser lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VersionSummary {
+    pub version: String,
+    /// READY, PENDING_REGISTRATION or FAILED_REGISTRATION.
+    pub status: String,
+    pub run_id: Option<String>,
+    pub source: String,
+    /// The aliases pointing at this version now.
+    pub aliases: Vec<String>,
+    /// The run's metrics (latest value of each): what the version's metrics will be.
+    pub metrics: BTreeMap<String, f64>,
+    /// When MLflow registered it (milliseconds since the epoch).
+    pub created_ms: Option<i64>,
+}
+
+/// The tracking server and its registered models.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MlflowModels {
+    pub tracking_uri: String,
+    pub models: Vec<RegisteredModel>,
+}
+
 /// What an import brought in, before it becomes a version: the ONNX bytes and the facts
 /// recorded with them.
 #[derive(Debug, Clone)]

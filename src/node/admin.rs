@@ -27,7 +27,7 @@ use crate::deploy::Revision;
 use crate::deploy::canary::{Canary, CanaryAction, CanaryPlan};
 use crate::engine::{CanaryOutcome, DeployOutcome, ServiceSummary, VersionView};
 use crate::error::Error;
-use crate::mlflow::MlflowImport;
+use crate::mlflow::{MlflowImport, MlflowModels, VersionSummary};
 use crate::monitor::MonitorSnapshot;
 use crate::monitor::ab::AbReport;
 use crate::registry::{NewVersion, Provenance, Service, Version};
@@ -43,6 +43,8 @@ pub(super) fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(uploads)
         .routes(routes!(get_version))
         .routes(routes!(import_mlflow_version))
+        .routes(routes!(mlflow_models))
+        .routes(routes!(mlflow_versions))
         .routes(routes!(get_deployment, deploy))
         .routes(routes!(rollback))
         .routes(routes!(revisions))
@@ -121,6 +123,37 @@ async fn import_mlflow_version(
     let imported = s.engine.import_mlflow(&service, &b.model_uri, &caller.principal.name).await?;
     let status = if imported.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(imported)))
+}
+
+/// The node's MLflow tracking server and its registered models (the first 200), with their
+/// aliases: what `import_mlflow_version` can import.
+#[utoipa::path(get, path = "/mlflow/models", tag = "services", operation_id = "mlflow_models",
+    responses(
+        (status = 200, description = "The registered models", body = MlflowModels),
+        (status = 502, description = "MLflow cannot be reached, refused the node's credentials, or none is configured", body = ErrorBody),
+    ))]
+async fn mlflow_models(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.mlflow_models().await?))
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // a document type: the handler reads the path with `PathOf`
+struct MlflowModelPath {
+    /// A registered model's name in MLflow.
+    model: String,
+}
+
+/// A registered model's 20 newest versions, newest first, with their aliases and run metrics.
+#[utoipa::path(get, path = "/mlflow/models/{model}/versions", tag = "services", operation_id = "mlflow_versions",
+    params(MlflowModelPath),
+    responses(
+        (status = 200, description = "The versions", body = Vec<VersionSummary>),
+        (status = 404, description = "MLflow has no such model", body = ErrorBody),
+        (status = 502, description = "MLflow cannot be reached, refused the node's credentials, or none is configured", body = ErrorBody),
+    ))]
+async fn mlflow_versions(State(s): State<AppState>, PathOf(model): PathOf<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.mlflow_versions(&model).await?))
 }
 
 /// One service.

@@ -36,6 +36,8 @@ pub(super) const PERMISSIONS: &[(&str, Permission)] = {
         ("list_versions", Read),
         ("create_version", Manage),
         ("import_mlflow_version", Manage),
+        ("mlflow_models", Read),
+        ("mlflow_versions", Read),
         ("get_version", Read),
         ("get_deployment", Read),
         ("deploy", Deploy),

@@ -39,6 +39,28 @@ pub struct Provenance {
     pub details: BTreeMap<String, String>,
 }
 
+impl Provenance {
+    /// Where the version came from, in a line: the MLflow model version (and alias and run)
+    /// it was imported from, else the file it was uploaded from.
+    pub fn origin(&self) -> Option<String> {
+        let d = |k: &str| self.details.get(k).filter(|v| !v.is_empty());
+        if let Some(model) = d("mlflow.model") {
+            let mut line = format!("MLflow {model}");
+            if let Some(version) = d("mlflow.version") {
+                line += &format!(" {version}");
+            }
+            if let Some(alias) = d("mlflow.alias") {
+                line += &format!(" @{alias}");
+            }
+            if let Some(run) = d("mlflow.run_id") {
+                line += &format!(", run {run}");
+            }
+            return Some(line);
+        }
+        self.source_file.clone()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Version {
     pub service: ServiceName,
@@ -291,5 +313,29 @@ mod tests {
         assert_eq!(suffix.len(), 4);
         assert!(suffix.chars().all(|c| c.is_ascii_hexdigit()));
         assert!(choose_id(&[], None, true, now).expect("id").as_str().starts_with("version-20261121-"));
+    }
+}
+
+#[cfg(test)]
+mod provenance_tests {
+    use super::*;
+
+    #[test]
+    fn origin_names_the_mlflow_version_else_the_file() {
+        let mut p =
+            Provenance { created_by: "ana".into(), source_file: Some("churn/7".into()), details: BTreeMap::new() };
+        for (k, v) in [
+            ("mlflow.model", "churn"),
+            ("mlflow.version", "7"),
+            ("mlflow.alias", "champion"),
+            ("mlflow.run_id", "9c45"),
+        ] {
+            p.details.insert(k.into(), v.into());
+        }
+        assert_eq!(p.origin().as_deref(), Some("MLflow churn 7 @champion, run 9c45"));
+        p.details.clear();
+        assert_eq!(p.origin().as_deref(), Some("churn/7"));
+        p.source_file = None;
+        assert_eq!(p.origin(), None);
     }
 }

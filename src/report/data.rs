@@ -68,6 +68,9 @@ pub struct VersionRow {
     pub sha256: String,
     pub metrics: BTreeMap<String, f64>,
     pub notes: String,
+    /// Where it came from (an MLflow model version, a file), when known.
+    #[serde(default)]
+    pub origin: Option<String>,
     /// Live requests routed to it in the range (rejected ones included).
     pub requests: u64,
     /// Its share of the deployment's live requests in the range; None when there were none.
@@ -206,6 +209,7 @@ pub async fn collect(
                 created_at: v.created_at,
                 sha256: v.sha256,
                 metrics: v.metrics,
+                origin: v.provenance.origin(),
                 notes: v.notes,
             }
         })

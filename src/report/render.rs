@@ -292,11 +292,12 @@ fn versions(h: &mut String, data: &ReportData) {
         };
         let _ = writeln!(
             h,
-            "<tr id=\"version-{}\"><td>{}{}</td><td>{}</td><td><code title=\"{}\">{}…</code></td><td>{}</td>\
+            "<tr id=\"version-{}\"><td>{}{}{}</td><td>{}</td><td><code title=\"{}\">{}…</code></td><td>{}</td>\
              <td class=\"num\">{}</td><td class=\"num share\">{}</td></tr>",
             esc(&v.id),
             chip(data, &v.id),
             if v.live { " <span class=\"badge badge-current\">live</span>" } else { "" },
+            v.origin.as_deref().map(|o| format!("<div class=\"muted origin\">{}</div>", esc(o))).unwrap_or_default(),
             v.created_at.format("%Y-%m-%d %H:%M"),
             esc(&v.sha256),
             esc(&v.sha256[..16.min(v.sha256.len())]),

@@ -54,6 +54,7 @@ fn version(id: &str) -> VersionRow {
         sha256: "ab".repeat(32),
         metrics: BTreeMap::from([("auc".to_owned(), 0.91)]),
         notes: String::new(),
+        origin: (id == "v2").then(|| "MLflow churn 7 @champion, run 9c45".to_owned()),
         requests: 0,
         share: None,
         live: id == "v1",
@@ -158,4 +159,14 @@ fn user_text_is_escaped_and_nothing_is_fetched() {
     }
     // The embedded CSV can be downloaded without a network.
     assert!(html.contains("href=\"data:text/csv;charset=utf-8,revision,created_at"));
+}
+
+#[test]
+fn a_version_names_where_it_came_from() {
+    let html = render_html(&week());
+    let row = html.split("<tr id=\"version-v2\">").nth(1).expect("v2 row");
+    let row = &row[..row.find("</tr>").expect("row end")];
+    assert!(row.contains("<div class=\"muted origin\">MLflow churn 7 @champion, run 9c45</div>"), "{row}");
+    let v1 = html.split("<tr id=\"version-v1\">").nth(1).expect("v1 row");
+    assert!(!v1[..v1.find("</tr>").expect("row end")].contains("origin"));
 }

@@ -107,6 +107,22 @@ async fn versions_import_by_number_and_by_alias_and_answer_as_onnxruntime_does()
     let node = node_with(Some(mlflow.connection())).await;
     node.create_service("churn").await;
 
+    // What the console's browser shows: the model with its alias, its versions newest first
+    // with their aliases and run metrics.
+    let found: Value = node.get_json("/admin/v1/mlflow/models").await;
+    assert_eq!(found["tracking_uri"], mlflow.uri.as_str());
+    let entry = found["models"].as_array().expect("models").iter().find(|m| m["name"] == model.as_str()).cloned();
+    let entry = entry.unwrap_or_else(|| panic!("{model} not listed: {found}"));
+    assert_eq!(entry["latest_version"], "2");
+    assert_eq!(entry["aliases"], json!([{"alias": "champion", "version": "2"}]));
+    let listed: Vec<Value> = node.get_json(&format!("/admin/v1/mlflow/models/{model}/versions")).await;
+    let numbers: Vec<&str> = listed.iter().map(|v| v["version"].as_str().unwrap_or_default()).collect();
+    assert_eq!(numbers, ["2", "1"]);
+    assert_eq!(listed[0]["aliases"], json!(["champion"]));
+    assert_eq!(listed[1]["aliases"], json!([]));
+    assert_eq!(listed[1]["metrics"]["accuracy"], first["metrics"]["accuracy"]);
+    assert_eq!(listed[0]["run_id"], second["run_id"]);
+
     // By number: the run's metrics and the provenance come with it.
     let (status, v1) = import(&node, "churn", &format!("models:/{model}/1")).await;
     assert_eq!(status, 201, "{v1}");
@@ -221,6 +237,12 @@ fn the_cli_imports_through_a_node_started_with_mlflow_uri() {
         )
     };
     let uri = format!("models:/{model}@champion");
+    let (ok, stdout, stderr) = cli(&["mlflow", "versions", &model]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.lines().any(|l| l.contains("@champion") && l.contains(logged["run_id"].as_str().unwrap_or("?"))),
+        "{stdout}"
+    );
     let (ok, stdout, stderr) = cli(&["mlflow", "import", "iris_classifier", &uri]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains(&format!("imported {uri} as iris_classifier v")), "{stdout}");

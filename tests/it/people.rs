@@ -83,6 +83,8 @@ async fn prepare(node: &TestNode, id: &str, role: &str) -> (&'static str, String
         "import_mlflow_version" => {
             ("POST", p("/admin/v1/services/iris/versions/mlflow"), Some(json!({"model_uri": "models:/iris/1"})))
         }
+        "mlflow_models" => ("GET", p("/admin/v1/mlflow/models"), None),
+        "mlflow_versions" => ("GET", p("/admin/v1/mlflow/models/iris/versions"), None),
         "get_version" => ("GET", p("/admin/v1/services/iris/versions/v1"), None),
         "get_deployment" => ("GET", p("/admin/v1/deployments/iris"), None),
         "deploy" => (
@@ -234,7 +236,7 @@ async fn every_admin_route_answers_each_role_as_declared() {
             } else {
                 call(&node, Some(token), m, &path, body.as_ref()).await
             };
-            if role.permits(*permission) && id == "import_mlflow_version" {
+            if role.permits(*permission) && id.contains("mlflow") {
                 assert_eq!(
                     (status, answer["error"]["code"].as_str()),
                     (502, Some("mlflow_unavailable")),

@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use switchyard::deploy::Revision;
 use switchyard::engine::VersionView;
+use switchyard::mlflow::{MlflowImport, MlflowModels, VersionSummary};
 use switchyard::registry::{NewVersion, Provenance, Version};
 use tauri::State;
 use tauri::ipc::{InvokeBody, Request};
@@ -69,4 +70,22 @@ pub async fn add_version(desktop: State<'_, Desktop>, request: Request<'_>) -> I
         },
     };
     Ok(desktop.engine.create_version(&meta.service, bytes.clone(), new).await?)
+}
+
+/// The MLflow tracking server's registered models (the local engine's server).
+#[tauri::command]
+pub async fn mlflow_models(desktop: State<'_, Desktop>) -> IpcResult<MlflowModels> {
+    Ok(desktop.engine.mlflow_models().await?)
+}
+
+/// A registered model's newest versions, with their aliases and run metrics.
+#[tauri::command]
+pub async fn mlflow_versions(desktop: State<'_, Desktop>, model: String) -> IpcResult<Vec<VersionSummary>> {
+    Ok(desktop.engine.mlflow_versions(&model).await?)
+}
+
+/// Imports `models:/NAME/VERSION` or `models:/NAME@ALIAS` as a version of `service`.
+#[tauri::command]
+pub async fn import_mlflow(desktop: State<'_, Desktop>, service: String, model_uri: String) -> IpcResult<MlflowImport> {
+    Ok(desktop.engine.import_mlflow(&service, &model_uri, &desktop.principal.name).await?)
 }

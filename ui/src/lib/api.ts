@@ -14,6 +14,9 @@ import type { components } from './generated/api';
 
 import type {
   AbReport,
+  MlflowImport,
+  MlflowModels,
+  MlflowVersion,
   Change,
   ArtifactStoreInfo,
   InfraStatus,
@@ -166,6 +169,11 @@ export interface Backend {
   createService(input: { name: string; description: string }): Promise<Service>;
   listVersions(service: string): Promise<VersionView[]>;
   addVersion(input: AddVersionInput): Promise<Version>;
+  /** The MLflow tracking server the console was started with (MLFLOW_TRACKING_URI) and its models. */
+  mlflowModels(): Promise<MlflowModels>;
+  mlflowVersions(model: string): Promise<MlflowVersion[]>;
+  /** Imports `models:/NAME/VERSION` or `models:/NAME@ALIAS`; `created: false` names the version imported before. */
+  importMlflow(input: { service: string; modelUri: string }): Promise<MlflowImport>;
   revisions(service: string): Promise<Revision[]>;
   /** Deployed, or (on a protected service) an approval request waiting for another principal. */
   deploy(input: { service: string; config: DeploymentConfig; reason: string }): Promise<DeployOutcome>;
@@ -274,6 +282,9 @@ export const tauriBackend: Backend = {
   listVersions: (service) => call('list_versions', { infra, service }),
   addVersion: (input) =>
     call('add_version', input.bytes, { headers: { 'x-switchyard-meta': addVersionMeta(input) } }),
+  mlflowModels: () => call('mlflow_models'),
+  mlflowVersions: (model) => call('mlflow_versions', { model }),
+  importMlflow: ({ service, modelUri }) => call('import_mlflow', { service, modelUri }),
   revisions: (service) => call('revisions', { infra, service }),
   deploy: ({ service, config, reason }) => call('deploy', { infra, service, config, reason }),
   deployVersion: ({ service, version, reason }) => call('deploy_version', { infra, service, version, reason }),

@@ -51,6 +51,9 @@ export type ModelSchema = Sent<Schemas['ModelSchema']>;
 export type Provenance = Sent<Schemas['Provenance']>;
 export type Version = Sent<Schemas['Version']>;
 export type VersionView = Sent<Schemas['VersionView']>;
+export type MlflowModels = Sent<Schemas['MlflowModels']>;
+export type MlflowVersion = Sent<Schemas['VersionSummary']>;
+export type MlflowImport = Sent<Schemas['MlflowImport']>;
 
 export type MappingIssueKind = Schemas['IssueKind'];
 export type MappingIssue = Sent<Schemas['MappingIssue']>;

@@ -23,6 +23,10 @@ pub enum ServiceCommand {
 
 #[derive(Subcommand)]
 pub enum MlflowCommand {
+    /// The node's tracking server and its registered models with their aliases.
+    Models,
+    /// A registered model's newest versions with their aliases and run metrics.
+    Versions { model: String },
     /// Import a model logged with mlflow.onnx.log_model as a version, through the node's
     /// MLflow tracking server (`serve --mlflow-uri`): its ONNX file, its run's metrics, and
     /// where it came from. A model imported before is named, not added again.
@@ -36,6 +40,39 @@ pub enum MlflowCommand {
 pub async fn mlflow(command: MlflowCommand, node: &NodeArgs) -> switchyard::Result<()> {
     let c = client(node)?;
     match command {
+        MlflowCommand::Models => {
+            let found = c.mlflow_models().await?;
+            if node.json {
+                return print_json(&found);
+            }
+            println!("MLflow at {}", found.tracking_uri);
+            println!("{:<32}  {:>6}  ALIASES", "MODEL", "LATEST");
+            for m in found.models {
+                let aliases: Vec<String> = m.aliases.iter().map(|a| format!("@{}→{}", a.alias, a.version)).collect();
+                println!("{:<32}  {:>6}  {}", m.name, m.latest_version.as_deref().unwrap_or("-"), aliases.join(" "));
+            }
+            Ok(())
+        }
+        MlflowCommand::Versions { model } => {
+            let versions = c.mlflow_versions(&model).await?;
+            if node.json {
+                return print_json(&versions);
+            }
+            println!("{:>7}  {:<20}  {:<16}  {:<32}  METRICS", "VERSION", "STATUS", "ALIASES", "RUN");
+            for v in versions {
+                let metrics: Vec<String> = v.metrics.iter().map(|(k, m)| format!("{k}={m}")).collect();
+                let aliases: Vec<String> = v.aliases.iter().map(|a| format!("@{a}")).collect();
+                println!(
+                    "{:>7}  {:<20}  {:<16}  {:<32}  {}",
+                    v.version,
+                    v.status,
+                    aliases.join(" "),
+                    v.run_id.as_deref().unwrap_or("-"),
+                    metrics.join(" ")
+                );
+            }
+            Ok(())
+        }
         MlflowCommand::Import { service, model_uri } => {
             let imported = c.import_mlflow(&service, &model_uri).await?;
             if node.json {

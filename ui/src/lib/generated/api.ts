@@ -473,6 +473,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/mlflow/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The node's MLflow tracking server and its registered models (the first 200), with their
+         *     aliases: what `import_mlflow_version` can import.
+         * @description Needs the `read` permission.
+         */
+        get: operations["mlflow_models"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/mlflow/models/{model}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A registered model's 20 newest versions, newest first, with their aliases and run metrics.
+         * @description Needs the `read` permission.
+         */
+        get: operations["mlflow_versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/scenarios": {
         parameters: {
             query?: never;
@@ -1116,6 +1157,11 @@ export interface components {
              */
             failures: number;
         };
+        /** @description An alias of a registered model and the version it names. */
+        AliasRef: {
+            alias: string;
+            version: string;
+        };
         /** @description A classifier's class label, or a regressor's value. */
         AnswerValue: string | number;
         /** @description A key as lists show it: never its secret. */
@@ -1660,6 +1706,11 @@ export interface components {
              */
             model_uri: string;
         };
+        /** @description The tracking server and its registered models. */
+        MlflowModels: {
+            tracking_uri: string;
+            models: components["schemas"]["RegisteredModel"][];
+        };
         /** @description A model's metadata. */
         ModelMetadata: {
             name: string;
@@ -1838,6 +1889,13 @@ export interface components {
         };
         Ready: {
             ready: boolean;
+        };
+        /** @description A registered model as the console's browser lists it. */
+        RegisteredModel: {
+            name: string;
+            aliases: components["schemas"]["AliasRef"][];
+            /** @description The highest version number, if the model has any version. */
+            latest_version?: string | null;
         };
         /**
          * @description Everything a report shows. Serialisable: the node sends it as JSON
@@ -2293,6 +2351,8 @@ export interface components {
                 [key: string]: number;
             };
             notes: string;
+            /** @description Where it came from (an MLflow model version, a file), when known. */
+            origin?: string | null;
             /**
              * Format: int64
              * @description Live requests routed to it in the range (rejected ones included).
@@ -2305,6 +2365,25 @@ export interface components {
             share?: number | null;
             /** @description Serves in the active config. */
             live: boolean;
+        };
+        /** @description One version of a registered model, as the console's browser lists it. */
+        VersionSummary: {
+            version: string;
+            /** @description READY, PENDING_REGISTRATION or FAILED_REGISTRATION. */
+            status: string;
+            run_id?: string | null;
+            source: string;
+            /** @description The aliases pointing at this version now. */
+            aliases: string[];
+            /** @description The run's metrics (latest value of each): what the version's metrics will be. */
+            metrics: {
+                [key: string]: number;
+            };
+            /**
+             * Format: int64
+             * @description When MLflow registered it (milliseconds since the epoch).
+             */
+            created_ms?: number | null;
         };
         /** @description The form of a version upload. */
         VersionUpload: {
@@ -3327,6 +3406,82 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
+        };
+    };
+    mlflow_models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The registered models */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MlflowModels"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            /** @description MLflow cannot be reached, refused the node's credentials, or none is configured */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mlflow_versions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A registered model's name in MLflow. */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The versions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionSummary"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            /** @description MLflow has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description MLflow cannot be reached, refused the node's credentials, or none is configured */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_scenarios: {
