@@ -29,6 +29,30 @@ impl Engine {
         Ok(self.mlflow_client()?.versions(model, 20).await?)
     }
 
+    /// The version an alias of a registered model names now.
+    pub async fn mlflow_alias_version(&self, model: &str, alias: &str) -> Result<String> {
+        let uri = ModelUri::Alias { model: model.to_owned(), alias: alias.to_owned() };
+        Ok(self.mlflow_client()?.resolve(&uri).await?.version)
+    }
+
+    /// Points `alias` (if any) at a model version and sets `tags` on it, in MLflow.
+    pub async fn mlflow_set(
+        &self,
+        model: &str,
+        version: &str,
+        alias: Option<&str>,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()> {
+        let client = self.mlflow_client()?;
+        if let Some(alias) = alias {
+            client.set_alias(model, alias, version).await?;
+        }
+        for (key, value) in tags {
+            client.set_tag(model, version, key, value).await?;
+        }
+        Ok(())
+    }
+
     /// Imports the ONNX model an MLflow model URI names (`models:/churn/7`,
     /// `models:/churn@champion`) as a version of `service`: its metrics are the run's, its
     /// provenance names the MLflow model, version, run, source and alias. The same model bytes

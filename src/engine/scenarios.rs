@@ -1,6 +1,7 @@
 //! Scenarios: the facade over [`Scenarios`](crate::scenario::Scenarios), the engine as the
 //! [`Host`] a run needs (versions, models, deploys), and the scheduler's lease.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -9,8 +10,10 @@ use serde_json::Value;
 use super::{Engine, instance};
 use crate::auth::people::{Permission, Principal};
 use crate::deploy::Revision;
+use crate::deploy::canary::{Canary, CanaryPlan};
 use crate::error::{Error, Result};
 use crate::events::Change;
+use crate::mlflow::MlflowImport;
 use crate::model::LoadedModel;
 use crate::registry::{NewVersion, Version};
 use crate::scenario::scheduler::Fired;
@@ -40,6 +43,28 @@ impl Host for Engine {
 
     async fn deploy_version(&self, service: &str, version: &str, author: &str, reason: &str) -> Result<Revision> {
         Engine::deploy_version(self, service, version, author, reason).await
+    }
+
+    async fn start_canary(&self, service: &str, plan: CanaryPlan, author: &str) -> Result<Canary> {
+        Engine::start_canary(self, service, plan, author).await
+    }
+
+    async fn import_mlflow(&self, service: &str, model_uri: &str, author: &str) -> Result<MlflowImport> {
+        Engine::import_mlflow(self, service, model_uri, author).await
+    }
+
+    async fn mlflow_alias_version(&self, model: &str, alias: &str) -> Result<String> {
+        Engine::mlflow_alias_version(self, model, alias).await
+    }
+
+    async fn mlflow_set(
+        &self,
+        model: &str,
+        version: &str,
+        alias: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        Engine::mlflow_set(self, model, version, alias, tags).await
     }
 }
 

@@ -175,8 +175,7 @@ impl MlflowClient {
         &self.connection.uri
     }
 
-    fn request(&self, path: &str, query: &[(&str, &str)], timeout: Duration) -> reqwest::RequestBuilder {
-        let builder = self.http.get(format!("{}{path}", self.connection.uri)).query(query).timeout(timeout);
+    fn authorized(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.connection.credentials {
             Credentials::None => builder,
             Credentials::Token(token) => builder.bearer_auth(token),
@@ -184,16 +183,11 @@ impl MlflowClient {
         }
     }
 
-    /// Sends a GET and checks its status; `what` names the object for errors.
-    async fn send(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-        timeout: Duration,
-        what: &str,
-    ) -> Result<reqwest::Response, MlflowError> {
+    /// Sends a request and checks its status; `what` names the object (or the change) for
+    /// errors.
+    async fn checked(&self, builder: reqwest::RequestBuilder, what: &str) -> Result<reqwest::Response, MlflowError> {
         let uri = self.uri().to_owned();
-        let response = self.request(path, query, timeout).send().await.map_err(|e| MlflowError::Unreachable {
+        let response = self.authorized(builder).send().await.map_err(|e| MlflowError::Unreachable {
             uri: uri.clone(),
             reason: if e.is_timeout() { "no answer in time".to_owned() } else { root_cause(&e) },
         })?;
@@ -208,12 +202,23 @@ impl MlflowClient {
             }
             // MLflow answers a missing alias with 400 INVALID_PARAMETER_VALUE, a missing
             // model or version with 404 RESOURCE_DOES_NOT_EXIST.
-            StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => MlflowError::NotFound(format!(
-                "MLflow at {uri} has no {what}{}",
-                if message.is_empty() { String::new() } else { format!(" ({message})") }
-            )),
+            StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => {
+                let detail = if message.is_empty() { String::new() } else { format!(" ({message})") };
+                MlflowError::NotFound(format!("MLflow at {uri} has no {what}{detail}"))
+            }
             _ => MlflowError::Unreachable { uri, reason: format!("HTTP {status} for {what}") },
         })
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        timeout: Duration,
+        what: &str,
+    ) -> Result<reqwest::Response, MlflowError> {
+        let builder = self.http.get(format!("{}{path}", self.connection.uri)).query(query).timeout(timeout);
+        self.checked(builder, what).await
     }
 
     async fn json<T: DeserializeOwned>(
@@ -312,6 +317,33 @@ impl MlflowClient {
             });
         }
         Ok(versions)
+    }
+
+    async fn post(&self, path: &str, body: &serde_json::Value, what: &str) -> Result<(), MlflowError> {
+        let builder = self.http.post(format!("{}{path}", self.connection.uri)).json(body).timeout(CALL_TIMEOUT);
+        self.checked(builder, what).await.map(drop)
+    }
+
+    /// Points `alias` of a registered model at `version`.
+    pub async fn set_alias(&self, model: &str, alias: &str, version: &str) -> Result<(), MlflowError> {
+        let body = serde_json::json!({"name": model, "alias": alias, "version": version});
+        self.post(
+            "/api/2.0/mlflow/registered-models/alias",
+            &body,
+            &format!("version {version} of model '{model}' to point {alias} at"),
+        )
+        .await
+    }
+
+    /// Sets a tag on a model version.
+    pub async fn set_tag(&self, model: &str, version: &str, key: &str, value: &str) -> Result<(), MlflowError> {
+        let body = serde_json::json!({"name": model, "version": version, "key": key, "value": value});
+        self.post(
+            "/api/2.0/mlflow/model-versions/set-tag",
+            &body,
+            &format!("version {version} of model '{model}' to tag"),
+        )
+        .await
     }
 
     /// The latest value of each metric of a run.

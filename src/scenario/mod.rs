@@ -103,6 +103,16 @@ pub enum RunTrigger {
         first: DateTime<Utc>,
         last: DateTime<Utc>,
     },
+    /// An MLflow alias that points at `version` (moved from `previous`, or found there by a
+    /// run started by hand).
+    MlflowAlias {
+        model: String,
+        alias: String,
+        version: String,
+        previous: Option<String>,
+        /// Who started the run by hand; None when the alias's move did.
+        by: Option<String>,
+    },
 }
 
 impl RunTrigger {
@@ -115,6 +125,24 @@ impl RunTrigger {
             RunTrigger::Manual { .. } => TriggerKind::Manual,
             RunTrigger::Cron { .. } => TriggerKind::Cron,
             RunTrigger::Missed { .. } => TriggerKind::Missed,
+            RunTrigger::MlflowAlias { by: Some(_), .. } => TriggerKind::Manual,
+            RunTrigger::MlflowAlias { by: None, .. } => TriggerKind::MlflowAlias,
+        }
+    }
+
+    /// The variables this trigger gives the run (an MLflow alias's model and version).
+    fn variables(&self) -> Vec<(String, String)> {
+        match self {
+            RunTrigger::MlflowAlias { model, alias, version, .. } => {
+                let uri = crate::mlflow::ModelUri::Version { model: model.clone(), version: version.clone() };
+                vec![
+                    ("mlflow_model".to_owned(), model.clone()),
+                    ("mlflow_alias".to_owned(), alias.clone()),
+                    ("mlflow_version".to_owned(), version.clone()),
+                    ("mlflow_model_uri".to_owned(), uri.to_string()),
+                ]
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -137,6 +165,11 @@ impl RunTrigger {
                     "{count}{plus} missed fire(s) of cron '{schedule}' ({timezone}) while the node was down: {when}"
                 )
             }
+            RunTrigger::MlflowAlias { model, alias, version, previous, by } => match (by, previous) {
+                (Some(by), _) => format!("manual by {by}: MLflow {model}@{alias} names version {version}"),
+                (None, Some(p)) => format!("MLflow {model}@{alias} moved from version {p} to {version}"),
+                (None, None) => format!("MLflow {model}@{alias} names version {version}"),
+            },
         }
     }
 }
@@ -169,6 +202,30 @@ pub trait Host: Clone + Send + Sync + 'static {
         author: &str,
         reason: &str,
     ) -> impl Future<Output = Result<Revision>> + Send;
+    /// Starts a canary (refused on a protected service: an approval needs a person).
+    fn start_canary(
+        &self,
+        service: &str,
+        plan: crate::deploy::canary::CanaryPlan,
+        author: &str,
+    ) -> impl Future<Output = Result<crate::deploy::canary::Canary>> + Send;
+    /// Imports an MLflow model (`models:/…`) as a version of `service`.
+    fn import_mlflow(
+        &self,
+        service: &str,
+        model_uri: &str,
+        author: &str,
+    ) -> impl Future<Output = Result<crate::mlflow::MlflowImport>> + Send;
+    /// The version an MLflow alias names now.
+    fn mlflow_alias_version(&self, model: &str, alias: &str) -> impl Future<Output = Result<String>> + Send;
+    /// Points `alias` (if any) at a version in MLflow and sets `tags` on it.
+    fn mlflow_set(
+        &self,
+        model: &str,
+        version: &str,
+        alias: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// The scenarios subsystem: saved scenarios, the runs in progress in this process (at most
@@ -289,7 +346,13 @@ impl Scenarios {
         store::save(&self.pool, &spec, now).await?;
         // A disabled trigger keeps no bookkeeping: enabling it later starts from that moment
         // instead of firing for the time it was off.
-        let keys: Vec<String> = spec.cron_triggers().filter(|(_, c)| c.enabled).map(|(i, c)| c.key(i)).collect();
+        // An alias trigger keeps the version it last saw across saves that leave it unchanged.
+        let keys: Vec<String> = spec
+            .cron_triggers()
+            .filter(|(_, c)| c.enabled)
+            .map(|(i, c)| c.key(i))
+            .chain(spec.alias_triggers().filter(|(_, a)| a.enabled).map(|(i, a)| a.key(i)))
+            .collect();
         store::sync_triggers(&self.pool, spec.name.as_str(), &keys, now).await?;
         tracing::info!(scenario = %spec.name, steps = spec.steps.len(), "scenario saved");
         self.get_scenario(spec.name.as_str()).await
@@ -367,6 +430,17 @@ impl Scenarios {
     pub async fn start_run(&self, host: &impl Host, name: &str, trigger: RunTrigger) -> Result<Run> {
         let stored = store::get(&self.pool, name).await?.ok_or_else(|| Error::ScenarioNotFound(short(name)))?;
         let spec = stored.spec;
+        // A scenario that follows an MLflow alias runs by hand on the version it names now.
+        let trigger = match (trigger, spec.alias_triggers().next()) {
+            (RunTrigger::Manual { by }, Some((_, a))) => RunTrigger::MlflowAlias {
+                version: host.mlflow_alias_version(&a.model, &a.alias).await?,
+                model: a.model.clone(),
+                alias: a.alias.clone(),
+                previous: None,
+                by: Some(by),
+            },
+            (trigger, _) => trigger,
+        };
         let token = self.shutdown.child_token();
         self.claim_scenario(name, &token)?;
         match self.launch(host, spec, trigger, token).await {
@@ -392,6 +466,7 @@ impl Scenarios {
         self.set_running_id(&name, run.id);
         let run_dir = self.data_dir.join("scenarios").join(&name).join("runs").join(run.id.to_string());
         run.variables = self.run_variables(&spec, run.id, &run_dir, now);
+        run.variables.extend(trigger.variables());
         let rec = run::Recorder::new(self.pool.clone(), Arc::clone(&self.clock), run.clone(), String::new());
         rec.line(&format!("run {} of scenario '{name}' started: {}", run.id, run.trigger_detail));
         if let Err(e) = std::fs::create_dir_all(&run_dir) {

@@ -15,7 +15,10 @@ use tokio_util::sync::CancellationToken;
 use super::Host;
 use super::command::{Finished, run_process};
 use super::evaluate::{Csv, parse_csv, score};
-use super::spec::{CommandLine, CreateVersion, Evaluate, RunCommand, Scenario, Step, UpdateDeployment, UpdateMode};
+use super::spec::{
+    CommandLine, CreateVersion, Evaluate, ImportMlflow, MlflowSet, RunCommand, Scenario, StartCanary, Step,
+    UpdateDeployment, UpdateMode,
+};
 use super::store::{self, Run, RunStatus, StepStatus};
 use super::template;
 use crate::clock::Clock;
@@ -220,6 +223,9 @@ pub(crate) async fn execute<H: Host>(
             Step::CreateVersion(s) => create_version(&ctx, s).await,
             Step::Evaluate(s) => evaluate(&mut ctx, s).await,
             Step::UpdateDeployment(s) => update_deployment(&ctx, s).await,
+            Step::ImportMlflow(s) => import_mlflow(&ctx, s).await,
+            Step::StartCanary(s) => start_canary(&ctx, s).await,
+            Step::MlflowSet(s) => mlflow_set(&ctx, s).await,
         };
         let now = host.scenarios().now();
         match result {
@@ -579,4 +585,55 @@ async fn update_deployment<H: Host>(ctx: &Ctx<'_, H>, step: &UpdateDeployment) -
         Err(e) => return Err(e.into()),
     };
     Ok((message, BTreeMap::from([("revision".to_owned(), rev.number.to_string())])))
+}
+
+async fn import_mlflow<H: Host>(ctx: &Ctx<'_, H>, step: &ImportMlflow) -> StepResult {
+    let service = ctx.render("service", &step.service)?;
+    let uri = ctx.render("model_uri", &step.model_uri)?;
+    if ctx.token.is_cancelled() {
+        return Err(Halt::Cancelled);
+    }
+    let author = format!("scenario {}", ctx.spec.name);
+    let imported = ctx.host.import_mlflow(&service, &uri, &author).await?;
+    let id = imported.version.id.to_string();
+    let message = if imported.created {
+        format!("imported {uri} as {service} {id}")
+    } else {
+        format!("{uri} is already {service} {id} (the same model): nothing imported")
+    };
+    Ok((message, BTreeMap::from([(step.target_variable.clone(), id)])))
+}
+
+async fn start_canary<H: Host>(ctx: &Ctx<'_, H>, step: &StartCanary) -> StepResult {
+    let service = ctx.render("service", &step.service)?;
+    let version = ctx.render("version", &step.version)?;
+    let plan = step.plan_for(&version).map_err(|e| Halt::Failed(format!("plan: {e}")))?;
+    if ctx.token.is_cancelled() {
+        return Err(Halt::Cancelled);
+    }
+    let steps: Vec<String> = plan.steps.iter().map(|p| format!("{p}%")).collect();
+    let canary = ctx.host.start_canary(&service, plan, &format!("scenario {}", ctx.spec.name)).await?;
+    let why = ctx.evaluation.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+    let message = format!("canary {} of {service} {version} started: {}{why}", canary.id, steps.join(" → "));
+    Ok((message, BTreeMap::from([("canary_id".to_owned(), canary.id.to_string())])))
+}
+
+async fn mlflow_set<H: Host>(ctx: &Ctx<'_, H>, step: &MlflowSet) -> StepResult {
+    let model = ctx.render("model", &step.model)?;
+    let version = ctx.render("version", &step.version)?;
+    let alias = step.alias.as_deref().map(|a| ctx.render("alias", a)).transpose()?;
+    let mut tags = BTreeMap::new();
+    for (k, v) in &step.tags {
+        tags.insert(k.clone(), ctx.render(&format!("tags.{k}"), v)?);
+    }
+    if ctx.token.is_cancelled() {
+        return Err(Halt::Cancelled);
+    }
+    ctx.host.mlflow_set(&model, &version, alias.as_deref(), &tags).await?;
+    let mut done = Vec::new();
+    if let Some(a) = &alias {
+        done.push(format!("@{a} → version {version}"));
+    }
+    done.extend(tags.iter().map(|(k, v)| format!("{k}={v}")));
+    Ok((format!("MLflow {model} version {version}: {}", done.join(", ")), BTreeMap::new()))
 }

@@ -17,7 +17,7 @@
 use chrono::{DateTime, Utc};
 
 use super::RunTrigger;
-use super::spec::OnMissed;
+use super::spec::{AliasTrigger, OnMissed};
 use super::store::{self, Run, RunStatus, StepStatus};
 use super::{Host, Scenarios};
 use crate::error::{Error, Result};
@@ -102,6 +102,12 @@ impl Scenarios {
                     }
                 }
             }
+            if !at_start
+                && let Some((i, a)) = spec.alias_triggers().find(|(_, a)| a.enabled)
+                && let Some(run) = self.poll_alias(host, &name, i, a, now).await?
+            {
+                fired.push(Fired { scenario: name.clone(), run });
+            }
             let Some((_, c, d)) = due.first().cloned() else { continue };
             for (key, _, _) in &due {
                 store::set_checked(&self.pool, &name, key, now).await?;
@@ -133,6 +139,66 @@ impl Scenarios {
             fired.push(Fired { scenario: name, run: outcome });
         }
         Ok(fired)
+    }
+
+    /// Polls an MLflow alias trigger when due (never polled, or `poll_seconds` since the last
+    /// poll): a move to a version not seen before starts a run; a move back starts nothing
+    /// (a skipped run says so) unless `on_move_back`; a move while the scenario runs is left
+    /// for the poll after the run ends, so no move is lost and runs never overlap. MLflow
+    /// being down or refusing is logged and retried at the next poll.
+    async fn poll_alias(
+        &self,
+        host: &impl Host,
+        name: &str,
+        index: usize,
+        trigger: &AliasTrigger,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Run>> {
+        let key = trigger.key(index);
+        let (last_poll, seen) = store::trigger_value(&self.pool, name, &key).await?.unwrap_or((now, None));
+        let due = seen.is_none() || (now - last_poll).as_seconds_f64() >= trigger.poll_seconds;
+        if !due || self.running_run(name).is_some() {
+            return Ok(None);
+        }
+        store::set_trigger_value(&self.pool, name, &key, now, None).await?;
+        let version = match host.mlflow_alias_version(&trigger.model, &trigger.alias).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(
+                    scenario = name,
+                    "MLflow alias {}@{} not read (next poll in {} s): {e}",
+                    trigger.model,
+                    trigger.alias,
+                    trigger.poll_seconds
+                );
+                return Ok(None);
+            }
+        };
+        let Some(previous) = seen else {
+            // The first poll finds where the alias points: that is no move.
+            store::set_trigger_value(&self.pool, name, &key, now, Some(&version)).await?;
+            return Ok(None);
+        };
+        if previous == version {
+            return Ok(None);
+        }
+        store::set_trigger_value(&self.pool, name, &key, now, Some(&version)).await?;
+        let trigger_run = RunTrigger::MlflowAlias {
+            model: trigger.model.clone(),
+            alias: trigger.alias.clone(),
+            version: version.clone(),
+            previous: Some(previous.clone()),
+            by: None,
+        };
+        if is_move_back(&previous, &version) && !trigger.on_move_back {
+            let spec = store::get(&self.pool, name)
+                .await?
+                .map(|s| s.spec)
+                .ok_or_else(|| Error::ScenarioNotFound(name.to_owned()))?;
+            let why = format!("{}: a move back; not run (on_move_back: false)", trigger_text(&trigger_run));
+            return Ok(Some(self.record_unstarted(name, &spec, &trigger_run, RunStatus::Skipped, why).await?));
+        }
+        Ok(Some(self.fire(host, name, trigger_run).await?))
     }
 
     /// Starts a run, or records why it could not start.
@@ -185,4 +251,21 @@ impl Scenarios {
 
 fn trigger_text(t: &RunTrigger) -> String {
     t.detail()
+}
+
+/// Whether an alias moving from `previous` to `version` goes back to an older version
+/// (MLflow numbers versions 1, 2, 3, …).
+fn is_move_back(previous: &str, version: &str) -> bool {
+    matches!((previous.parse::<u64>(), version.parse::<u64>()), (Ok(p), Ok(v)) if v < p)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_move_back_is_to_a_lower_version_number() {
+        assert!(super::is_move_back("4", "3"));
+        assert!(!super::is_move_back("3", "4"));
+        assert!(!super::is_move_back("9", "10"));
+        assert!(!super::is_move_back("x", "1"));
+    }
 }

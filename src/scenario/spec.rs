@@ -13,6 +13,10 @@ use super::cron::Schedule;
 use super::template::{self, is_identifier};
 use crate::names::{ScenarioName, ServiceName, VersionId};
 
+/// Variables a run of a scenario with an `mlflow_alias` trigger defines: the alias's model,
+/// its name, the version it names and that version's model URI (`models:/churn/7`).
+pub const MLFLOW_TRIGGER_VARIABLES: [&str; 4] = ["mlflow_model", "mlflow_alias", "mlflow_version", "mlflow_model_uri"];
+
 /// Variables every run defines.
 pub const BUILT_INS: [&str; 6] = ["scenario", "run_id", "run_dir", "date", "data_dir", "switchyard"];
 
@@ -43,6 +47,9 @@ pub enum Step {
     CreateVersion(CreateVersion),
     Evaluate(Evaluate),
     UpdateDeployment(UpdateDeployment),
+    ImportMlflow(ImportMlflow),
+    StartCanary(StartCanary),
+    MlflowSet(MlflowSet),
 }
 
 /// A shell command line (`sh -c`) or a program and its arguments (run directly).
@@ -190,6 +197,69 @@ pub struct UpdateDeployment {
     pub mode: UpdateMode,
 }
 
+/// Imports a model from the node's MLflow tracking server as a version (`Engine::import_mlflow`);
+/// the same model imported before gives the existing version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportMlflow {
+    pub name: String,
+    pub service: String,
+    /// `models:/NAME/VERSION` or `models:/NAME@ALIAS`; with an `mlflow_alias` trigger,
+    /// `${mlflow_model_uri}` is the version the alias moved to.
+    pub model_uri: String,
+    /// The variable that receives the version id.
+    #[serde(default = "default_target_variable")]
+    pub target_variable: String,
+}
+
+/// Starts a canary of a version: a canary plan (`steps`, `bake_seconds`, `gates`, …, as the
+/// canary API takes it) without its `version`, which is this step's. The run does not wait for
+/// the canary: the canary controller promotes or rolls it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartCanary {
+    pub name: String,
+    pub service: String,
+    pub version: String,
+    /// The canary plan's fields other than `version`; empty: the defaults.
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, Value>)]
+    pub plan: serde_json::Map<String, Value>,
+}
+
+impl StartCanary {
+    /// The canary plan for `version`, checked as the canary API checks it.
+    pub fn plan_for(&self, version: &str) -> Result<crate::deploy::canary::CanaryPlan, String> {
+        let mut plan = self.plan.clone();
+        if plan.contains_key("version") {
+            return Err("the plan has no 'version': the step's 'version' is the canary's".into());
+        }
+        plan.insert("version".into(), Value::String(version.to_owned()));
+        let plan: crate::deploy::canary::CanaryPlan =
+            serde_json::from_value(Value::Object(plan)).map_err(|e| format!("not a canary plan: {e}"))?;
+        plan.check().map_err(|e| e.to_string())?;
+        Ok(plan)
+    }
+}
+
+/// Sets an alias or tags of a version in MLflow, e.g. after a rollout, so MLflow shows what
+/// is live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MlflowSet {
+    pub name: String,
+    /// The registered model (`${mlflow_model}` with an `mlflow_alias` trigger).
+    pub model: String,
+    /// Its version number (`${mlflow_version}`).
+    pub version: String,
+    /// Point this alias at the version.
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// Set these tags on the version.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
 impl Step {
     pub fn name(&self) -> &str {
         match self {
@@ -197,6 +267,9 @@ impl Step {
             Step::CreateVersion(s) => &s.name,
             Step::Evaluate(s) => &s.name,
             Step::UpdateDeployment(s) => &s.name,
+            Step::ImportMlflow(s) => &s.name,
+            Step::StartCanary(s) => &s.name,
+            Step::MlflowSet(s) => &s.name,
         }
     }
 
@@ -206,6 +279,9 @@ impl Step {
             Step::CreateVersion(_) => "create_version",
             Step::Evaluate(_) => "evaluate",
             Step::UpdateDeployment(_) => "update_deployment",
+            Step::ImportMlflow(_) => "import_mlflow",
+            Step::StartCanary(_) => "start_canary",
+            Step::MlflowSet(_) => "mlflow_set",
         }
     }
 
@@ -253,6 +329,22 @@ impl Step {
                     out.push(("mode.replace.generation".into(), generation));
                 }
             }
+            Step::ImportMlflow(s) => {
+                out.push(("service".into(), &s.service));
+                out.push(("model_uri".into(), &s.model_uri));
+            }
+            Step::StartCanary(s) => {
+                out.push(("service".into(), &s.service));
+                out.push(("version".into(), &s.version));
+            }
+            Step::MlflowSet(s) => {
+                out.push(("model".into(), &s.model));
+                out.push(("version".into(), &s.version));
+                if let Some(a) = &s.alias {
+                    out.push(("alias".into(), a));
+                }
+                out.extend(s.tags.iter().map(|(k, v)| (format!("tags.{k}"), v.as_str())));
+            }
         }
         out
     }
@@ -264,16 +356,21 @@ impl Step {
             Step::CreateVersion(s) => vec![s.target_variable.clone()],
             Step::Evaluate(s) => s.outputs().to_vec(),
             Step::UpdateDeployment(_) => vec!["revision".to_owned()],
+            Step::ImportMlflow(s) => vec![s.target_variable.clone()],
+            Step::StartCanary(_) => vec!["canary_id".to_owned()],
+            Step::MlflowSet(_) => Vec::new(),
         }
     }
 
     /// The service the step names, when it is written out (not a variable).
     fn literal_service(&self) -> Option<&str> {
         let s = match self {
-            Step::RunCommand(_) => return None,
+            Step::RunCommand(_) | Step::MlflowSet(_) => return None,
             Step::CreateVersion(s) => &s.service,
             Step::Evaluate(s) => &s.service,
             Step::UpdateDeployment(s) => &s.service,
+            Step::ImportMlflow(s) => &s.service,
+            Step::StartCanary(s) => &s.service,
         };
         (!template::has_variables(s)).then_some(s.as_str())
     }
@@ -350,6 +447,11 @@ pub fn shape_issues(spec: &Value) -> Vec<ScenarioIssue> {
                         out.push(issue(format!("triggers[{i}].{field}"), None, e));
                     }
                 }
+                Ok(Trigger::MlflowAlias(a)) => {
+                    if let Some((field, e)) = a.problem() {
+                        out.push(issue(format!("triggers[{i}].{field}"), None, e));
+                    }
+                }
                 Ok(Trigger::Manual) => {}
             }
         }
@@ -367,6 +469,51 @@ pub fn shape_issues(spec: &Value) -> Vec<ScenarioIssue> {
 pub enum Trigger {
     Manual,
     Cron(CronTrigger),
+    MlflowAlias(AliasTrigger),
+}
+
+fn default_poll_seconds() -> f64 {
+    60.0
+}
+
+/// Fires when an MLflow registered model's alias points at a new version: the scheduler asks
+/// the tracking server every `poll_seconds` (on one node of a shared registry). A move back
+/// to an older version starts nothing unless `on_move_back`. A move while the scenario runs
+/// waits for the run to end; the next poll then starts a run for where the alias is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliasTrigger {
+    pub model: String,
+    pub alias: String,
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: f64,
+    #[serde(default)]
+    pub on_move_back: bool,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// The fastest an alias is polled, and the slowest.
+pub const POLL_SECONDS: std::ops::RangeInclusive<f64> = 5.0..=86_400.0;
+
+impl AliasTrigger {
+    /// Identifies the trigger's bookkeeping (when it was polled, the version last seen).
+    pub fn key(&self, index: usize) -> String {
+        format!("{index}|mlflow|{}@{}", self.model.trim(), self.alias.trim())
+    }
+
+    fn problem(&self) -> Option<(&'static str, String)> {
+        let bad = |s: &str| s.trim().is_empty() || s.contains('/') || s.contains('@');
+        if bad(&self.model) {
+            Some(("model", "name the registered model (no '/' or '@')".into()))
+        } else if bad(&self.alias) {
+            Some(("alias", "name the alias (no '/' or '@')".into()))
+        } else if !self.poll_seconds.is_finite() || !POLL_SECONDS.contains(&self.poll_seconds) {
+            Some(("poll_seconds", format!("poll every {} to {} seconds", POLL_SECONDS.start(), POLL_SECONDS.end())))
+        } else {
+            None
+        }
+    }
 }
 
 /// One problem of a spec, at its place: `steps[2].version`, `triggers[0].schedule`, …
@@ -392,11 +539,19 @@ impl Scenario {
         self.steps.iter().any(|s| matches!(s, Step::RunCommand(_)))
     }
 
+    /// The MLflow alias triggers with their index in `triggers`.
+    pub fn alias_triggers(&self) -> impl Iterator<Item = (usize, &AliasTrigger)> {
+        self.triggers.iter().enumerate().filter_map(|(i, t)| match t {
+            Trigger::MlflowAlias(a) => Some((i, a)),
+            _ => None,
+        })
+    }
+
     /// The cron triggers with their index in `triggers`.
     pub fn cron_triggers(&self) -> impl Iterator<Item = (usize, &CronTrigger)> {
         self.triggers.iter().enumerate().filter_map(|(i, t)| match t {
             Trigger::Cron(c) => Some((i, c)),
-            Trigger::Manual => None,
+            _ => None,
         })
     }
 
@@ -413,6 +568,9 @@ impl Scenario {
         };
         let builtins: BTreeSet<&str> = BUILT_INS.into_iter().collect();
         let mut defined: BTreeSet<String> = BUILT_INS.iter().map(|s| (*s).to_owned()).collect();
+        if self.alias_triggers().next().is_some() {
+            defined.extend(MLFLOW_TRIGGER_VARIABLES.iter().map(|s| (*s).to_owned()));
+        }
         if self.name.as_str() == RESERVED_NAME {
             push("name".into(), None, format!("'{RESERVED_NAME}' is reserved (the admin API's /scenarios/validate)"));
         }
@@ -492,11 +650,17 @@ impl Scenario {
         }
 
         for (i, trigger) in self.triggers.iter().enumerate() {
-            if let Trigger::Cron(c) = trigger
-                && let Some((field, e)) = c.problem()
-            {
+            let problem = match trigger {
+                Trigger::Cron(c) => c.problem(),
+                Trigger::MlflowAlias(a) => a.problem(),
+                Trigger::Manual => None,
+            };
+            if let Some((field, e)) = problem {
                 push(format!("triggers[{i}].{field}"), None, e);
             }
+        }
+        if self.alias_triggers().count() > 1 {
+            push("triggers".into(), None, "a scenario follows at most one MLflow alias".into());
         }
         issues
     }
@@ -575,6 +739,36 @@ fn step_field_problems(step: &Step) -> Vec<(String, String)> {
                 && let Err(e) = VersionId::parse(generation)
             {
                 out.push(("mode.replace.generation".into(), e.to_string()));
+            }
+        }
+        Step::ImportMlflow(s) => {
+            service_ok("service", &s.service, &mut out);
+            if literal(&s.model_uri)
+                && let Err(e) = crate::mlflow::ModelUri::parse(&s.model_uri)
+            {
+                out.push(("model_uri".into(), e.to_string()));
+            }
+        }
+        Step::StartCanary(s) => {
+            service_ok("service", &s.service, &mut out);
+            // The plan is checked with a stand-in version when the step's is a variable.
+            let version = if literal(&s.version) { s.version.as_str() } else { "v1" };
+            if literal(&s.version)
+                && let Err(e) = VersionId::parse(&s.version)
+            {
+                out.push(("version".into(), e.to_string()));
+            } else if let Err(e) = s.plan_for(version) {
+                out.push(("plan".into(), e));
+            }
+        }
+        Step::MlflowSet(s) => {
+            for (field, v) in [("model", &s.model), ("version", &s.version)] {
+                if v.trim().is_empty() {
+                    out.push((field.to_owned(), format!("{field} is empty")));
+                }
+            }
+            if s.alias.is_none() && s.tags.is_empty() {
+                out.push(("alias".into(), "set an alias, tags, or both".into()));
             }
         }
     }

@@ -82,6 +82,8 @@ pub enum TriggerKind {
     Cron,
     /// Fires missed while the node was down, run once at start.
     Missed,
+    /// An MLflow alias moved to another version.
+    MlflowAlias,
 }
 
 impl TriggerKind {
@@ -90,6 +92,7 @@ impl TriggerKind {
             TriggerKind::Manual => "manual",
             TriggerKind::Cron => "cron",
             TriggerKind::Missed => "missed",
+            TriggerKind::MlflowAlias => "mlflow_alias",
         }
     }
 
@@ -97,6 +100,7 @@ impl TriggerKind {
         match s {
             "cron" => TriggerKind::Cron,
             "missed" => TriggerKind::Missed,
+            "mlflow_alias" => TriggerKind::MlflowAlias,
             _ => TriggerKind::Manual,
         }
     }
@@ -314,6 +318,42 @@ pub async fn set_checked(pool: &Pool, scenario: &str, key: &str, at: DateTime<Ut
     .bind(LOCAL_NODE)
     .bind(key)
     .bind(at.timestamp_millis())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// An alias trigger's bookkeeping: when it was last polled, and the version the alias named.
+pub async fn trigger_value(pool: &Pool, scenario: &str, key: &str) -> Result<Option<(DateTime<Utc>, Option<String>)>> {
+    let row: Option<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT last_checked_at, last_value FROM scenario_triggers WHERE scenario = $1 AND node = $2 AND trigger_key = $3",
+    )
+    .bind(scenario)
+    .bind(LOCAL_NODE)
+    .bind(key)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(ms, value)| (to_datetime(ms), value)))
+}
+
+/// Records a poll of an alias trigger at `at`, and the version seen (None keeps the last one).
+pub async fn set_trigger_value(
+    pool: &Pool,
+    scenario: &str,
+    key: &str,
+    at: DateTime<Utc>,
+    value: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO scenario_triggers (scenario, node, trigger_key, last_checked_at, last_value) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (scenario, node, trigger_key) DO UPDATE SET last_checked_at = excluded.last_checked_at, \
+         last_value = COALESCE(excluded.last_value, scenario_triggers.last_value)",
+    )
+    .bind(scenario)
+    .bind(LOCAL_NODE)
+    .bind(key)
+    .bind(at.timestamp_millis())
+    .bind(value)
     .execute(pool)
     .await?;
     Ok(())

@@ -5,14 +5,18 @@
 //! (`CI=true`), where they fail. Model names carry a random suffix: the server is shared.
 
 use std::process::Command;
+use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde_json::{Value, json};
-use switchyard::EngineConfig;
+use switchyard::clock::{Clock, ManualClock};
 use switchyard::mlflow::{Connection, Credentials};
 use switchyard::node::NodeConfig;
+use switchyard::scenario::{RunStatus, TriggerKind};
+use switchyard::{Engine, EngineConfig};
 
-use crate::support::{NodeProcess, SEED, TestNode, spawn_with};
+use crate::support::{NodeProcess, SEED, TestNode, fixtures_dir, run_ended, spawn_with};
 
 struct Mlflow {
     uri: String,
@@ -61,6 +65,36 @@ async fn node_with(mlflow: Option<Connection>) -> TestNode {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = EngineConfig { router_seed: Some(SEED), mlflow, ..EngineConfig::new(dir.path()) };
     spawn_with(dir, config, NodeConfig::default()).await
+}
+
+/// A node on a manual clock whose scheduler passes the test drives (`scheduler_tick`).
+async fn node_on(clock: &Arc<ManualClock>, mlflow: Connection) -> TestNode {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = EngineConfig {
+        router_seed: Some(SEED),
+        mlflow: Some(mlflow),
+        clock: Arc::clone(clock) as _,
+        scheduler_tick: None,
+        ..EngineConfig::new(dir.path())
+    };
+    spawn_with(dir, config, NodeConfig::default()).await
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
+}
+
+async fn save(node: &TestNode, spec: &Value) {
+    let r = node.http.post(node.url("/admin/v1/scenarios")).json(spec).send().await.expect("send");
+    let status = r.status();
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// One scheduler pass at the clock's time, `seconds` after it was.
+async fn tick(engine: &Engine, clock: &ManualClock, seconds: i64) -> Vec<switchyard::scenario::Run> {
+    clock.set(clock.now() + chrono::Duration::seconds(seconds));
+    engine.scheduler_tick(clock.now()).await.expect("tick").into_iter().map(|f| f.run).collect()
 }
 
 async fn import(node: &TestNode, service: &str, uri: &str) -> (u16, Value) {
@@ -254,4 +288,158 @@ fn the_cli_imports_through_a_node_started_with_mlflow_uri() {
     assert!(!ok);
     assert!(stderr.contains("[mlflow_not_found]"), "{stderr}");
     node.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_the_alias_imports_evaluates_and_starts_a_canary_and_a_worse_model_stops_at_the_gate() {
+    let Some(mlflow) = Mlflow::shared() else { return };
+    let model = unique("follow");
+    let features = "sepal_length,sepal_width,petal_length,petal_width";
+    // On fixtures/data/iris_holdout.csv: v1 0.71, v2 0.98, v3 0.42 accuracy.
+    mlflow.models(&["onnx", &model, "--seed", "1", "--c", "0.01", "--alias", "champion", "--features", features]);
+    let clock = Arc::new(ManualClock::new(utc("2026-03-01T09:00:00Z")));
+    let node = node_on(&clock, mlflow.connection()).await;
+    let engine = &node.engine;
+    node.create_service("churn").await;
+    assert_eq!(import(&node, "churn", &format!("models:/{model}/1")).await.0, 201);
+    node.deploy_ok("churn", json!({"mode": "single", "generation": "v1"})).await;
+    let holdout = fixtures_dir().join("data/iris_holdout.csv").display().to_string();
+    save(&node, &json!({
+        "name": "follow",
+        "steps": [
+            {"kind": "import_mlflow", "name": "import", "service": "churn", "model_uri": "${mlflow_model_uri}"},
+            {"kind": "evaluate", "name": "gate", "service": "churn", "version": "${version_id}", "metric": "accuracy",
+             "holdout_csv": holdout, "stop_unless_better": true},
+            {"kind": "start_canary", "name": "canary", "service": "churn", "version": "${version_id}",
+             "plan": {"steps": [10, 100], "bake_seconds": 600}},
+            {"kind": "mlflow_set", "name": "tell", "model": "${mlflow_model}", "version": "${mlflow_version}",
+             "tags": {"switchyard": "canary ${canary_id} on churn"}}
+        ],
+        "triggers": [{"kind": "mlflow_alias", "model": model, "alias": "champion", "poll_seconds": 60}]
+    })).await;
+
+    // The first poll finds the alias where it was: no move, no run.
+    assert!(tick(engine, &clock, 0).await.is_empty());
+    mlflow.models(&["onnx", &model, "--seed", "2", "--c", "1", "--alias", "champion", "--features", features]);
+    assert!(tick(engine, &clock, 30).await.is_empty(), "polled before poll_seconds");
+    let fired = tick(engine, &clock, 31).await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].trigger, TriggerKind::MlflowAlias);
+    assert_eq!(fired[0].trigger_detail, format!("MLflow {model}@champion moved from version 1 to 2"));
+    let run = run_ended(engine, "follow", fired[0].id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(run.variables["version_id"], "v2");
+    assert_eq!(run.variables["mlflow_model_uri"], format!("models:/{model}/2"));
+    // A canary of v2 runs on churn, and MLflow says so on version 2.
+    let canary: Value = node.get_json("/admin/v1/deployments/churn/canary").await;
+    assert_eq!(
+        (canary["status"].as_str(), canary["plan"]["version"].as_str()),
+        (Some("running"), Some("v2")),
+        "{canary}"
+    );
+    let v2: Value = node
+        .http
+        .get(format!("{}/api/2.0/mlflow/model-versions/get?name={model}&version=2", mlflow.uri))
+        .send()
+        .await
+        .expect("mlflow")
+        .json()
+        .await
+        .expect("json");
+    let tags = v2["model_version"]["tags"].as_array().cloned().unwrap_or_default();
+    let expected = json!({"key": "switchyard", "value": format!("canary {} on churn", canary["id"])});
+    assert!(tags.contains(&expected), "{v2}");
+
+    // A worse model: imported, evaluated, and stopped at the gate; the canary stays v2's.
+    mlflow.models(&["onnx", &model, "--seed", "3", "--c", "0.0001", "--alias", "champion", "--features", features]);
+    let fired = tick(engine, &clock, 60).await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    let run = run_ended(engine, "follow", fired[0].id).await;
+    assert_eq!(run.status, RunStatus::Stopped, "{run:?}");
+    assert_eq!(run.variables["version_id"], "v3");
+    let canary: Value = node.get_json("/admin/v1/deployments/churn/canary").await;
+    assert_eq!(canary["plan"]["version"], "v2", "{canary}");
+    // Nothing moved: no more runs.
+    assert!(tick(engine, &clock, 60).await.is_empty());
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_moves_run_one_at_a_time_and_lose_none_and_a_move_back_starts_nothing() {
+    let Some(mlflow) = Mlflow::shared() else { return };
+    let model = unique("quick");
+    mlflow.models(&["onnx", &model, "--seed", "1", "--alias", "champion"]);
+    let clock = Arc::new(ManualClock::new(utc("2026-03-01T09:00:00Z")));
+    let node = node_on(&clock, mlflow.connection()).await;
+    let engine = &node.engine;
+    let gate = node.dir.path().to_path_buf();
+    // Each run waits until the test lets the version it is for through.
+    save(&node, &json!({
+        "name": "hold",
+        "steps": [{"kind": "run_command", "name": "wait", "timeout_seconds": 300,
+                   "command": "until [ -e \"${data_dir}/go-${mlflow_version}\" ]; do sleep 0.05; done; echo version ${mlflow_version}"}],
+        "triggers": [{"kind": "mlflow_alias", "model": model, "alias": "champion", "poll_seconds": 10}]
+    })).await;
+    assert!(tick(engine, &clock, 0).await.is_empty());
+
+    mlflow.models(&["onnx", &model, "--seed", "2", "--alias", "champion"]);
+    let first = tick(engine, &clock, 10).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].variables["mlflow_version"], "2");
+    // Two more moves while it runs: no second run, nothing recorded as skipped.
+    mlflow.models(&["onnx", &model, "--seed", "3", "--alias", "champion"]);
+    assert!(tick(engine, &clock, 10).await.is_empty());
+    mlflow.models(&["onnx", &model, "--seed", "4", "--alias", "champion"]);
+    assert!(tick(engine, &clock, 10).await.is_empty());
+    std::fs::write(gate.join("go-2"), "").expect("gate");
+    assert_eq!(run_ended(engine, "hold", first[0].id).await.status, RunStatus::Succeeded);
+
+    // The next poll runs for where the alias is now.
+    let second = tick(engine, &clock, 10).await;
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_eq!(second[0].trigger_detail, format!("MLflow {model}@champion moved from version 2 to 4"));
+    std::fs::write(gate.join("go-4"), "").expect("gate");
+    assert_eq!(run_ended(engine, "hold", second[0].id).await.status, RunStatus::Succeeded);
+
+    // Back to 3: recorded, not run.
+    mlflow.models(&["alias", &model, "champion", "3"]);
+    let back = tick(engine, &clock, 10).await;
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(back[0].status, RunStatus::Skipped);
+    assert!(back[0].message.contains("a move back; not run (on_move_back: false)"), "{}", back[0].message);
+    let runs: Vec<Value> = node.get_json("/admin/v1/scenarios/hold/runs").await;
+    let statuses: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap_or_default()).collect();
+    assert_eq!(statuses, ["skipped", "succeeded", "succeeded"]);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alias_that_cannot_be_read_is_retried_at_the_next_poll() {
+    let Some(mlflow) = Mlflow::shared() else { return };
+    let model = unique("later");
+    let clock = Arc::new(ManualClock::new(utc("2026-03-01T09:00:00Z")));
+    let node = node_on(&clock, mlflow.connection()).await;
+    let engine = &node.engine;
+    node.create_service("churn").await;
+    save(&node, &json!({
+        "name": "later",
+        "steps": [{"kind": "import_mlflow", "name": "import", "service": "churn", "model_uri": "${mlflow_model_uri}"}],
+        "triggers": [{"kind": "mlflow_alias", "model": model, "alias": "champion", "poll_seconds": 30}]
+    })).await;
+    // The model does not exist yet: the poll fails, nothing runs, the scheduler goes on.
+    assert!(tick(engine, &clock, 0).await.is_empty());
+    mlflow.models(&["onnx", &model, "--seed", "1", "--alias", "champion"]);
+    assert!(tick(engine, &clock, 10).await.is_empty(), "not polled again before poll_seconds");
+    assert!(tick(engine, &clock, 30).await.is_empty(), "the first reading is no move");
+    mlflow.models(&["onnx", &model, "--seed", "2", "--alias", "champion"]);
+    let fired = tick(engine, &clock, 30).await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    let run = run_ended(engine, "later", fired[0].id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(versions(&node, "churn").await.len(), 1);
+    // By hand, the run takes the version the alias names now.
+    let r = node.http.post(node.url("/admin/v1/scenarios/later/runs")).send().await.expect("send");
+    let manual: Value = r.json().await.expect("json");
+    assert_eq!(manual["variables"]["mlflow_version"], "2", "{manual}");
+    node.stop().await;
 }

@@ -14,7 +14,9 @@ use switchyard::scenario::{RunStatus, TriggerKind};
 use switchyard::{Engine, EngineConfig};
 
 use crate::cli::cli;
-use crate::support::{SEED, TestNode, bounded, error_code, fixtures_dir, iris_row, spawn_node, spawn_with, wait_until};
+use crate::support::{
+    SEED, TestNode, bounded, error_code, fixtures_dir, iris_row, run_ended, spawn_node, spawn_with, wait_until,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 
@@ -325,16 +327,6 @@ async fn an_unknown_variable_is_refused_at_save() {
 }
 
 /// Waits for a run started by the scheduler, through the engine.
-async fn engine_wait(engine: &Engine, name: &str, id: i64) -> switchyard::scenario::Run {
-    for _ in 0..1200 {
-        let run = engine.scenario_run(name, id).await.expect("run");
-        if run.status != RunStatus::Running {
-            return run;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("run {id} of {name} still running");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scheduler_fires_once_per_due_time_on_a_manual_clock() {
@@ -362,7 +354,7 @@ async fn the_scheduler_fires_once_per_due_time_on_a_manual_clock() {
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0].run.trigger, TriggerKind::Cron);
     assert_eq!(fired[0].run.trigger_detail, "cron '0 0 * * *' (UTC), due 2026-01-16 00:00:00 UTC");
-    let run = engine_wait(engine, "daily", fired[0].run.id).await;
+    let run = run_ended(engine, "daily", fired[0].run.id).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
     assert!(run.log.as_deref().unwrap_or_default().contains("tick 2026-01-16\n"), "{run:?}");
     // The same due time never fires twice, however often the scheduler looks.
@@ -374,7 +366,7 @@ async fn the_scheduler_fires_once_per_due_time_on_a_manual_clock() {
     let fired = engine.scheduler_tick(clock.now()).await.expect("tick");
     assert_eq!(fired.len(), 1);
     assert!(fired[0].run.trigger_detail.contains("2 fire times since the last check, run once"), "{:?}", fired[0].run);
-    engine_wait(engine, "daily", fired[0].run.id).await;
+    run_ended(engine, "daily", fired[0].run.id).await;
     assert_eq!(engine.scenario_runs("daily", 10).await.expect("runs").len(), 2);
 }
 
@@ -419,7 +411,7 @@ async fn missed_fires_after_a_restart_follow_the_policy() {
     let cfg = config(&dir, Some(Arc::clone(&clock)));
     let node = spawn_with(dir, cfg, NodeConfig::default()).await;
     let engine = &node.engine;
-    let run = engine_wait(engine, "catch_up", 1).await;
+    let run = run_ended(engine, "catch_up", 1).await;
     assert_eq!((run.status, run.trigger), (RunStatus::Succeeded, TriggerKind::Missed), "{run:?}");
     assert_eq!(
         run.trigger_detail,
@@ -465,7 +457,7 @@ async fn nodes_sharing_a_registry_fire_each_due_time_once() {
     clock.set(utc("2026-01-15T11:00:00Z"));
     let fired = a.engine.scheduler_round(clock.now()).await.expect("round");
     assert_eq!(fired.len(), 1);
-    engine_wait(&a.engine, "hourly", fired[0].run.id).await;
+    run_ended(&a.engine, "hourly", fired[0].run.id).await;
     assert!(b.scheduler_round(clock.now()).await.expect("round").is_empty(), "a leads the scheduler");
     assert!(a.engine.scheduler_round(clock.now()).await.expect("round").is_empty(), "once per due time");
 
@@ -475,7 +467,7 @@ async fn nodes_sharing_a_registry_fire_each_due_time_once() {
     clock.set(utc("2026-01-15T12:00:00Z"));
     let fired = b.scheduler_round(clock.now()).await.expect("round");
     assert_eq!(fired.len(), 1, "b took over");
-    engine_wait(&b, "hourly", fired[0].run.id).await;
+    run_ended(&b, "hourly", fired[0].run.id).await;
     let runs = b.scenario_runs("hourly", 10).await.expect("runs");
     assert_eq!(runs.iter().map(|r| r.status).collect::<Vec<_>>(), [RunStatus::Succeeded, RunStatus::Succeeded]);
     b.close().await.expect("close");

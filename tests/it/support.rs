@@ -572,3 +572,15 @@ pub async fn spawn_node_on(dir: tempfile::TempDir, clock: &std::sync::Arc<switch
     };
     spawn_with(dir, engine_config, NodeConfig::default()).await
 }
+
+/// Waits for a scenario run to end and returns it (bounded at 60 s: a hang, not a slow machine).
+pub async fn run_ended(engine: &switchyard::Engine, scenario: &str, id: i64) -> switchyard::scenario::Run {
+    for _ in 0..1200 {
+        let run = engine.scenario_run(scenario, id).await.expect("run");
+        if run.status != switchyard::scenario::RunStatus::Running {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("run {id} of {scenario} still running");
+}

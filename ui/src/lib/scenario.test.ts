@@ -15,12 +15,25 @@ describe('step summaries', () => {
       'deploy v3 on iris replacing v1',
     );
     expect(kindLabel('update_deployment')).toBe('update deployment');
+    expect(stepSummary({ kind: 'import_mlflow', name: 'i', service: 'churn', model_uri: '${mlflow_model_uri}' })).toBe(
+      'import ${mlflow_model_uri} into churn',
+    );
+    expect(stepSummary({ kind: 'start_canary', name: 'c', service: 'churn', version: '${version_id}', plan: { steps: [10, 100] } })).toBe(
+      'canary of ${version_id} on churn 10% → 100%',
+    );
+    expect(stepSummary({ kind: 'mlflow_set', name: 'm', model: 'churn', version: '7', alias: 'live', tags: { by: 'switchyard' } })).toBe(
+      'MLflow churn 7: @live, by=switchyard',
+    );
   });
 
   it('summarises triggers', () => {
     expect(triggerSummary({ kind: 'manual' })).toBe('manual');
     expect(triggerSummary({ kind: 'cron', schedule: '0 0 1 * *', timezone: 'Europe/Paris' })).toBe('cron 0 0 1 * * (Europe/Paris)');
     expect(triggerSummary({ kind: 'cron', schedule: '0 0 * * *', enabled: false })).toBe('cron 0 0 * * * (UTC) (disabled)');
+    expect(triggerSummary({ kind: 'mlflow_alias', model: 'churn', alias: 'champion' })).toBe('MLflow churn@champion, every 60 s');
+    expect(triggerSummary({ kind: 'mlflow_alias', model: 'churn', alias: 'prod', poll_seconds: 30, enabled: false })).toBe(
+      'MLflow churn@prod, every 30 s (disabled)',
+    );
   });
 });
 

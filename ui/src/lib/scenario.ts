@@ -17,6 +17,17 @@ export function stepSummary(step: ScenarioStep): string {
       const mode = step.mode && typeof step.mode === 'object' ? ` replacing ${step.mode.replace.generation}` : '';
       return `deploy ${step.version} on ${step.service}${mode}`;
     }
+    case 'import_mlflow':
+      return `import ${step.model_uri} into ${step.service}`;
+    case 'start_canary': {
+      const steps = Array.isArray(step.plan?.steps) ? ` ${(step.plan.steps as number[]).map((p) => `${p}%`).join(' → ')}` : '';
+      return `canary of ${step.version} on ${step.service}${steps}`;
+    }
+    case 'mlflow_set': {
+      const alias = step.alias ? [`@${step.alias}`] : [];
+      const tags = Object.entries(step.tags ?? {}).map(([k, v]) => `${k}=${v}`);
+      return `MLflow ${step.model} ${step.version}: ${[...alias, ...tags].join(', ')}`;
+    }
     default:
       return '';
   }
@@ -30,6 +41,7 @@ export function kindLabel(kind: string): string {
 export function triggerSummary(trigger: ScenarioTrigger): string {
   if (trigger.kind === 'manual') return 'manual';
   const off = trigger.enabled === false ? ' (disabled)' : '';
+  if (trigger.kind === 'mlflow_alias') return `MLflow ${trigger.model}@${trigger.alias}, every ${trigger.poll_seconds ?? 60} s${off}`;
   return `cron ${trigger.schedule} (${trigger.timezone ?? 'UTC'})${off}`;
 }
 

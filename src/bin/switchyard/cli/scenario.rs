@@ -148,6 +148,9 @@ pub async fn scenario(command: ScenarioCommand, node: &NodeArgs) -> switchyard::
                         Trigger::Cron(c) => {
                             format!("cron {} {}{}", c.schedule, c.timezone, if c.enabled { "" } else { " (off)" })
                         }
+                        Trigger::MlflowAlias(a) => {
+                            format!("mlflow {}@{}{}", a.model, a.alias, if a.enabled { "" } else { " (off)" })
+                        }
                     })
                     .collect();
                 let last = match (&v.running, &v.last_run) {

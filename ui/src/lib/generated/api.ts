@@ -1162,6 +1162,20 @@ export interface components {
             alias: string;
             version: string;
         };
+        /**
+         * @description Fires when an MLflow registered model's alias points at a new version: the scheduler asks
+         *     the tracking server every `poll_seconds` (on one node of a shared registry). A move back
+         *     to an older version starts nothing unless `on_move_back`. A move while the scenario runs
+         *     waits for the run to end; the next poll then starts a run for where the alias is.
+         */
+        AliasTrigger: {
+            model: string;
+            alias: string;
+            /** Format: double */
+            poll_seconds?: number;
+            on_move_back?: boolean;
+            enabled?: boolean;
+        };
         /** @description A classifier's class label, or a regressor's value. */
         AnswerValue: string | number;
         /** @description A key as lists show it: never its secret. */
@@ -1581,6 +1595,21 @@ export interface components {
             /** @description A glob on service names (`churn_*`), or `*` for every service. */
             scope?: string;
         };
+        /**
+         * @description Imports a model from the node's MLflow tracking server as a version (`Engine::import_mlflow`);
+         *     the same model imported before gives the existing version.
+         */
+        ImportMlflow: {
+            name: string;
+            service: string;
+            /**
+             * @description `models:/NAME/VERSION` or `models:/NAME@ALIAS`; with an `mlflow_alias` trigger,
+             *     `${mlflow_model_uri}` is the version the alias moved to.
+             */
+            model_uri: string;
+            /** @description The variable that receives the version id. */
+            target_variable?: string;
+        };
         /** @enum {string} */
         InconclusivePolicy: "pause" | "rollback";
         /**
@@ -1710,6 +1739,23 @@ export interface components {
         MlflowModels: {
             tracking_uri: string;
             models: components["schemas"]["RegisteredModel"][];
+        };
+        /**
+         * @description Sets an alias or tags of a version in MLflow, e.g. after a rollout, so MLflow shows what
+         *     is live.
+         */
+        MlflowSet: {
+            name: string;
+            /** @description The registered model (`${mlflow_model}` with an `mlflow_alias` trigger). */
+            model: string;
+            /** @description Its version number (`${mlflow_version}`). */
+            version: string;
+            /** @description Point this alias at the version. */
+            alias?: string | null;
+            /** @description Set these tags on the version. */
+            tags?: {
+                [key: string]: string;
+            };
         };
         /** @description A model's metadata. */
         ModelMetadata: {
@@ -2172,6 +2218,20 @@ export interface components {
             /** Format: double */
             mean_abs_diff?: number | null;
         };
+        /**
+         * @description Starts a canary of a version: a canary plan (`steps`, `bake_seconds`, `gates`, …, as the
+         *     canary API takes it) without its `version`, which is this step's. The run does not wait for
+         *     the canary: the canary controller promotes or rolls it back.
+         */
+        StartCanary: {
+            name: string;
+            service: string;
+            version: string;
+            /** @description The canary plan's fields other than `version`; empty: the defaults. */
+            plan?: {
+                [key: string]: unknown;
+            };
+        };
         Step: {
             name: string;
             command: components["schemas"]["CommandLine"];
@@ -2226,6 +2286,42 @@ export interface components {
             mode?: components["schemas"]["UpdateMode"];
             /** @enum {string} */
             kind: "update_deployment";
+        } | {
+            name: string;
+            service: string;
+            /**
+             * @description `models:/NAME/VERSION` or `models:/NAME@ALIAS`; with an `mlflow_alias` trigger,
+             *     `${mlflow_model_uri}` is the version the alias moved to.
+             */
+            model_uri: string;
+            /** @description The variable that receives the version id. */
+            target_variable?: string;
+            /** @enum {string} */
+            kind: "import_mlflow";
+        } | {
+            name: string;
+            service: string;
+            version: string;
+            /** @description The canary plan's fields other than `version`; empty: the defaults. */
+            plan?: {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            kind: "start_canary";
+        } | {
+            name: string;
+            /** @description The registered model (`${mlflow_model}` with an `mlflow_alias` trigger). */
+            model: string;
+            /** @description Its version number (`${mlflow_version}`). */
+            version: string;
+            /** @description Point this alias at the version. */
+            alias?: string | null;
+            /** @description Set these tags on the version. */
+            tags?: {
+                [key: string]: string;
+            };
+            /** @enum {string} */
+            kind: "mlflow_set";
         };
         /** @description One step of a run. */
         StepRun: {
@@ -2269,6 +2365,15 @@ export interface components {
             enabled?: boolean;
             /** @enum {string} */
             kind: "cron";
+        } | {
+            model: string;
+            alias: string;
+            /** Format: double */
+            poll_seconds?: number;
+            on_move_back?: boolean;
+            enabled?: boolean;
+            /** @enum {string} */
+            kind: "mlflow_alias";
         };
         /** @description A cron trigger's next fire times. */
         TriggerFires: {
@@ -2282,7 +2387,7 @@ export interface components {
             next: components["schemas"]["FireTime"][];
         };
         /** @enum {string} */
-        TriggerKind: "manual" | "cron" | "missed";
+        TriggerKind: "manual" | "cron" | "missed" | "mlflow_alias";
         /** @description An object no version refers to. */
         Unreferenced: {
             sha256: string;
@@ -4719,6 +4824,15 @@ export const stepOneOf2KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<c
 export const stepOneOf3KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Step"], {
     kind: unknown;
 }>["kind"]> = ["update_deployment"];
+export const stepOneOf4KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Step"], {
+    kind: unknown;
+}>["kind"]> = ["import_mlflow"];
+export const stepOneOf5KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Step"], {
+    kind: unknown;
+}>["kind"]> = ["start_canary"];
+export const stepOneOf6KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Step"], {
+    kind: unknown;
+}>["kind"]> = ["mlflow_set"];
 export const stepStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepStatus"]> = ["pending", "running", "succeeded", "failed", "stopped", "skipped", "cancelled", "abandoned"];
 export const storeKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StoreKind"]> = ["data_dir", "s3", "gcs", "azure", "file"];
 export const triggerOneOf0KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Trigger"], {
@@ -4727,6 +4841,9 @@ export const triggerOneOf0KindValues: ReadonlyArray<Extract<FlattenedDeepRequire
 export const triggerOneOf1KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Trigger"], {
     kind: unknown;
 }>["kind"]> = ["cron"];
-export const triggerKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TriggerKind"]> = ["manual", "cron", "missed"];
+export const triggerOneOf2KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Trigger"], {
+    kind: unknown;
+}>["kind"]> = ["mlflow_alias"];
+export const triggerKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TriggerKind"]> = ["manual", "cron", "missed", "mlflow_alias"];
 export const updateModeOneOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UpdateMode"]> = ["single"];
 export const verdictValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Verdict"]> = ["baking", "inconclusive", "passed", "failed"];
