@@ -41,6 +41,10 @@ impl Host for Engine {
     async fn deploy_version(&self, service: &str, version: &str, author: &str, reason: &str) -> Result<Revision> {
         Engine::deploy_version(self, service, version, author, reason).await
     }
+
+    async fn run_ended(&self, run: &Run) {
+        self.notify_run(run).await;
+    }
 }
 
 impl Engine {

@@ -169,6 +169,8 @@ pub trait Host: Clone + Send + Sync + 'static {
         author: &str,
         reason: &str,
     ) -> impl Future<Output = Result<Revision>> + Send;
+    /// A run ended and its final state is recorded (the engine notifies failures).
+    fn run_ended(&self, run: &Run) -> impl Future<Output = ()> + Send;
 }
 
 /// The scenarios subsystem: saved scenarios, the runs in progress in this process (at most
