@@ -266,7 +266,15 @@ impl Engine {
         }
         // Every node delivers: a delivery is claimed by one of them at a time.
         if let Some(every) = config.webhook_tick {
-            self.every(every, "webhook deliverer", |engine| async move { engine.webhook_pass().await.map(|_| ()) });
+            // An attempt in flight at shutdown is dropped unrecorded; its claim expires and
+            // a node tries it again.
+            self.every(every, "webhook deliverer", |engine| async move {
+                let stop = engine.inner.shutdown.clone();
+                tokio::select! {
+                    _ = stop.cancelled() => Ok(()),
+                    done = engine.webhook_pass() => done.map(|_| ()),
+                }
+            });
         }
         if let Some(every) = config.scheduler_tick {
             self.every(every, "scenario scheduler", |engine| async move {
