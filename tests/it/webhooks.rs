@@ -320,3 +320,38 @@ async fn canary_events_and_a_test_send() {
     assert_eq!((status, err["error"]["code"].as_str()), (404, Some("service_not_found")));
     node.stop().await;
 }
+
+/// `switchyard webhooks add|list|test|deliveries|remove` against a node: the secret comes
+/// from a file and is never printed; a test send reports its state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_manages_webhooks() {
+    let clock = clock();
+    let node = node_on(tempfile::tempdir().expect("dir"), &clock).await;
+    let (rx, url) = receiver(&[]).await;
+    let secret_file = node.dir.path().join("hook-secret");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).expect("write");
+    let cli = |args: Vec<String>| {
+        let url = node.url.clone();
+        async move { crate::cli::cli(&url, &args.iter().map(String::as_str).collect::<Vec<_>>()).await }
+    };
+    let s = |v: &[&str]| v.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+    let secret_path = secret_file.to_str().expect("utf8");
+    let (ok, out, err) = cli(s(&["webhooks", "add", &url, "--secret-file", secret_path])).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("webhook 1 added") && out.contains("signed"), "{out}");
+    let (ok, out, err) = cli(s(&["webhooks", "list"])).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("every service") && !out.contains(SECRET) && !out.contains("t0ken"), "{out}");
+    let (ok, out, err) = cli(s(&["webhooks", "test", "1"])).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("test") && out.contains("delivered after 1/1 attempts"), "{out}");
+    assert!(rx.got()[0].signature_valid());
+    let (ok, out, err) = cli(s(&["webhooks", "deliveries", "--webhook", "1"])).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let (ok, out, err) = cli(s(&["webhooks", "remove", "1"])).await;
+    assert!(ok && out.contains("webhook 1 removed"), "{out}{err}");
+    let (ok, _, err) = cli(s(&["webhooks", "test", "1"])).await;
+    assert!(!ok && err.contains("webhook_not_found"), "{err}");
+    node.stop().await;
+}
