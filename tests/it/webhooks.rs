@@ -200,7 +200,8 @@ async fn failures_are_retried_with_backoff_until_delivered() {
     let got = rx.got();
     assert_eq!(got.len(), 3);
     assert!(got.iter().all(|g| g.signature_valid() && g.body == got[0].body));
-    assert!(got.iter().all(|g| g.header("x-switchyard-delivery") == d["id"].to_string()));
+    let id = d["id"].to_string();
+    assert!(got.iter().all(|g| g.header("x-switchyard-delivery") == id));
     node.stop().await;
 }
 
@@ -353,5 +354,43 @@ async fn the_cli_manages_webhooks() {
     assert!(ok && out.contains("webhook 1 removed"), "{out}{err}");
     let (ok, _, err) = cli(s(&["webhooks", "test", "1"])).await;
     assert!(!ok && err.contains("webhook_not_found"), "{err}");
+    node.stop().await;
+}
+
+/// A scenario run that fails is notified, with the scenario, the run and why.
+#[tokio::test]
+async fn a_failed_scenario_run_is_notified() {
+    let clock = clock();
+    let node = node_on(tempfile::tempdir().expect("dir"), &clock).await;
+    node.with_iris().await;
+    let (rx, url) = receiver(&[]).await;
+    add_webhook(&node, json!({"url": url})).await;
+    let spec = json!({"name": "broken", "steps": [
+        {"kind": "update_deployment", "name": "deploy", "service": "iris", "version": "missing"}]});
+    let (status, body) = post(&node, "/admin/v1/scenarios", spec).await;
+    assert!(status == 200 || status == 201, "{body}");
+    let (status, run) = post(&node, "/admin/v1/scenarios/broken/runs", json!({})).await;
+    assert!((200..300).contains(&status), "{run}");
+    let path = format!("/admin/v1/scenarios/broken/runs/{}", run["id"]);
+    crate::support::wait_until("the run ends", Duration::from_secs(60), Duration::from_millis(20), async || {
+        let run: Value = node.get_json(&path).await;
+        run["status"] != "running"
+    })
+    .await;
+    let run: Value = node.get_json(&path).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    crate::support::wait_until(
+        "the failure is enqueued",
+        Duration::from_secs(60),
+        Duration::from_millis(20),
+        async || !deliveries(&node).await.is_empty(),
+    )
+    .await;
+    node.engine.webhook_pass().await.expect("pass");
+    let got: Vec<Value> = rx.got().iter().map(Got::json).collect();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0]["event"].as_str(), got[0]["scenario"].as_str()), (Some("scenario_failed"), Some("broken")));
+    assert_eq!(got[0]["run"], run["id"]);
+    assert_eq!(got[0]["why"], run["message"]);
     node.stop().await;
 }
