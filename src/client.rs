@@ -403,6 +403,30 @@ impl NodeClient {
         self.send(self.request(Method::GET, "/admin/v1/artifacts")).await
     }
 
+    pub async fn list_webhooks(&self) -> Result<Vec<crate::notify::Webhook>> {
+        self.send(self.request(Method::GET, "/admin/v1/webhooks")).await
+    }
+
+    pub async fn create_webhook(&self, new: &Value) -> Result<crate::notify::Webhook> {
+        self.send(self.request(Method::POST, "/admin/v1/webhooks").json(new)).await
+    }
+
+    pub async fn remove_webhook(&self, id: i64) -> Result<()> {
+        self.fetch(self.request(Method::DELETE, &format!("/admin/v1/webhooks/{id}"))).await.map(|_| ())
+    }
+
+    pub async fn test_webhook(&self, id: i64) -> Result<crate::notify::Delivery> {
+        self.send(self.request(Method::POST, &format!("/admin/v1/webhooks/{id}/test")).json(&json!({}))).await
+    }
+
+    pub async fn webhook_deliveries(&self, webhook: Option<i64>, limit: i64) -> Result<Vec<crate::notify::Delivery>> {
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(w) = webhook {
+            query.push(("webhook", w.to_string()));
+        }
+        self.send(self.request(Method::GET, "/admin/v1/webhooks/deliveries").query(&query)).await
+    }
+
     /// The node's artifact garbage collection (`dry_run`: list only).
     pub async fn collect_garbage(&self, dry_run: bool, grace: Duration) -> Result<GcReport> {
         let body = json!({"dry_run": dry_run, "grace_seconds": grace.as_secs()});

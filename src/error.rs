@@ -42,6 +42,8 @@ pub enum ErrorCode {
     ApprovalNotFound,
     /// The approval request is decided, expired, or the service is not protected.
     ApprovalConflict,
+    /// No webhook with that id (or it was removed).
+    WebhookNotFound,
     PayloadTooLarge,
     /// The client did not send its request within the node's deadline.
     RequestTimeout,
@@ -108,6 +110,7 @@ impl ErrorCode {
             ErrorCode::PrincipalNotFound => "principal_not_found",
             ErrorCode::ApprovalNotFound => "approval_not_found",
             ErrorCode::ApprovalConflict => "approval_conflict",
+            ErrorCode::WebhookNotFound => "webhook_not_found",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::NodeUnreachable => "node_unreachable",
@@ -188,6 +191,8 @@ pub enum Error {
     #[error("{0}")]
     ApprovalConflict(String),
     #[error("{0}")]
+    WebhookNotFound(String),
+    #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     RequestTimeout(String),
@@ -246,6 +251,7 @@ impl Error {
             Error::PrincipalNotFound(_) => ErrorCode::PrincipalNotFound,
             Error::ApprovalNotFound(_) => ErrorCode::ApprovalNotFound,
             Error::ApprovalConflict(_) => ErrorCode::ApprovalConflict,
+            Error::WebhookNotFound(_) => ErrorCode::WebhookNotFound,
             Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Error::RequestTimeout(_) => ErrorCode::RequestTimeout,
             Error::NodeUnreachable(_) => ErrorCode::NodeUnreachable,

@@ -37,6 +37,7 @@ pub mod model;
 pub mod monitor;
 pub mod names;
 pub mod node;
+pub mod notify;
 pub mod registry;
 pub mod report;
 pub mod router;

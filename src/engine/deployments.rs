@@ -13,6 +13,7 @@ use crate::deploy::{self, ActiveDeployment, DeploymentConfig, Revision, Revision
 use crate::error::{Error, Result};
 use crate::events::Change;
 use crate::model::LoadedModel;
+use crate::notify::EventKind;
 use crate::registry::{self, NewVersion, Service, Version};
 
 /// A service with its deployment on this node, as lists show it.
@@ -148,7 +149,9 @@ impl Engine {
         let reason = if reason.trim().is_empty() { config.describe() } else { reason.trim().to_owned() };
         let meta =
             RevisionMeta { kind: RevisionKind::Deploy, rollback_of: None, author, reason: &reason, canary_id: None };
-        self.inner.deployments.commit_and_activate(service, config, meta).await
+        let revision = self.inner.deployments.commit_and_activate(service, config, meta).await?;
+        self.notify_service(EventKind::Deploy, service, Some(revision.number), author, &reason).await;
+        Ok(revision)
     }
 
     /// The engine's verdict on a mapping as typed in an editor: every problem, at its entry
@@ -210,7 +213,9 @@ impl Engine {
             reason: &reason,
             canary_id: None,
         };
-        self.inner.deployments.commit_and_activate(service, old.config, meta).await
+        let revision = self.inner.deployments.commit_and_activate(service, old.config, meta).await?;
+        self.notify_service(EventKind::Rollback, service, Some(revision.number), author, &reason).await;
+        Ok(revision)
     }
 
     async fn version_map(&self, service: &str) -> Result<HashMap<String, Version>> {

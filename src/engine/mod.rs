@@ -7,7 +7,8 @@
 //! - [`Rollout`]: the canary controller's windows and lock (`rollout.rs`);
 //! - [`Scenarios`]: runs in progress and the scheduler (`scenarios.rs`);
 //! - [`Monitor`]: traffic counters per generation and minute;
-//! - [`Access`]: the access policies of the prediction API (`access.rs`).
+//! - [`Access`]: the access policies of the prediction API (`access.rs`);
+//! - [`Notifier`]: webhooks and their outbox (`notify.rs`).
 //!
 //! Cheap to clone; no global state, so tests open as many engines as they like.
 
@@ -27,6 +28,7 @@ use crate::error::Result;
 use crate::events::{Change, Changes, Listener};
 use crate::monitor::Monitor;
 use crate::monitor::feedback::RequestIds;
+use crate::notify::{Notifier, RetryPolicy};
 use crate::registry::artifacts::ArtifactStore;
 use crate::scenario::{Scenarios, ScenariosConfig};
 use crate::store::{self, Pool};
@@ -38,6 +40,7 @@ mod audit;
 mod deployments;
 mod instance;
 mod mlflow;
+mod notify;
 mod people;
 mod predict;
 mod report;
@@ -94,6 +97,11 @@ pub struct EngineConfig {
     /// The MLflow tracking server versions are imported from; None refuses imports with
     /// `mlflow_unavailable`, naming the flag to set.
     pub mlflow: Option<crate::mlflow::Connection>,
+    /// How often the webhook deliverer sends due notifications; None runs no deliverer loop
+    /// (tests call [`Engine::webhook_pass`] themselves, on a manual clock).
+    pub webhook_tick: Option<Duration>,
+    /// Webhook retries: attempts, backoff, per-attempt timeout.
+    pub webhook_retry: RetryPolicy,
 }
 
 impl EngineConfig {
@@ -113,6 +121,8 @@ impl EngineConfig {
             instance: default_instance(),
             refuse_commands: None,
             mlflow: None,
+            webhook_tick: Some(Duration::from_secs(1)),
+            webhook_retry: RetryPolicy::default(),
         }
     }
 
@@ -145,6 +155,7 @@ pub(crate) struct Inner {
     /// Where state changes are announced (the desktop's window listens).
     changes: Changes,
     mlflow: Option<crate::mlflow::Connection>,
+    notifier: Notifier,
 }
 
 impl Drop for Inner {
@@ -201,6 +212,7 @@ impl Engine {
                 identity: instance::Identity::new(config.instance.clone()),
                 changes,
                 mlflow: config.mlflow.clone(),
+                notifier: Notifier::new(pool.clone(), Arc::clone(&clock), &config.instance, config.webhook_retry)?,
                 data_dir: config.data_dir.clone(),
                 pool,
                 clock,
@@ -250,6 +262,18 @@ impl Engine {
         if let Some(every) = config.canary_tick {
             self.every(every, "canary controller", |engine| async move {
                 if engine.lead(instance::CONTROLLER).await? { engine.canary_pass().await } else { Ok(()) }
+            });
+        }
+        // Every node delivers: a delivery is claimed by one of them at a time.
+        if let Some(every) = config.webhook_tick {
+            // An attempt in flight at shutdown is dropped unrecorded; its claim expires and
+            // a node tries it again.
+            self.every(every, "webhook deliverer", |engine| async move {
+                let stop = engine.inner.shutdown.clone();
+                tokio::select! {
+                    _ = stop.cancelled() => Ok(()),
+                    done = engine.webhook_pass() => done.map(|_| ()),
+                }
             });
         }
         if let Some(every) = config.scheduler_tick {

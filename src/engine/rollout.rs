@@ -10,6 +10,7 @@ use crate::deploy::canary::{
 use crate::deploy::{Revision, RevisionKind, RevisionMeta, Serving};
 use crate::error::{Error, Result};
 use crate::events::Change;
+use crate::notify::EventKind;
 
 impl Engine {
     /// The latest canary of a deployment (running or finished).
@@ -80,8 +81,16 @@ impl Engine {
         self.open_canary_window(&canary);
         let message =
             format!("started by {author}: {} at {}% (revision {})", canary.plan.version, canary.percent(), rev.number);
-        canary.event(self.now(), message);
+        canary.event(self.now(), message.clone());
         self.save_canary(&canary).await?;
+        self.notify_service(
+            EventKind::CanaryStep,
+            service,
+            Some(rev.number),
+            author,
+            &format!("canary {id} {message}"),
+        )
+        .await;
         Ok(canary)
     }
 
@@ -92,6 +101,7 @@ impl Engine {
             .active_canary(service)
             .await?
             .ok_or_else(|| Error::CanaryNotFound(format!("'{service}' has no running or paused canary")))?;
+        let mut notice = None;
         match (action, c.status) {
             (CanaryAction::Pause, CanaryStatus::Running) => {
                 c.status = CanaryStatus::Paused;
@@ -111,11 +121,13 @@ impl Engine {
                 let rev = self.apply_canary_config(&c, serving, RevisionKind::Deploy, None, &why).await?;
                 c.status = CanaryStatus::Promoted;
                 c.event(self.now(), format!("promoted by {author} (revision {})", rev.number));
+                notice = Some((EventKind::CanaryPromoted, rev.number, why));
             }
             (CanaryAction::Abort, _) => {
                 let why = format!("aborted by {author} at {}", c.step_label());
-                self.roll_back_canary(&mut c, &why).await?;
+                let rev = self.roll_back_canary(&mut c, &why).await?;
                 c.status = CanaryStatus::Aborted;
+                notice = Some((EventKind::CanaryAborted, rev, format!("canary {} of {} {why}", c.id, c.plan.version)));
             }
             (action, status) => {
                 return Err(Error::CanaryConflict(
@@ -124,6 +136,9 @@ impl Engine {
             }
         }
         self.save_canary(&c).await?;
+        if let Some((kind, revision, why)) = notice {
+            self.notify_service(kind, service, Some(revision), author, &why).await;
+        }
         Ok(c)
     }
 
@@ -167,7 +182,8 @@ impl Engine {
 
     /// Restores the base config as a new revision, then reads the live config back and
     /// records that the rollback took effect.
-    async fn roll_back_canary(&self, c: &mut Canary, why: &str) -> Result<()> {
+    /// Returns the number of the revision that restored the base config.
+    async fn roll_back_canary(&self, c: &mut Canary, why: &str) -> Result<i64> {
         let reason = format!("canary {} of {} rolled back: {why}", c.id, c.plan.version);
         let rev = self
             .apply_canary_config(c, c.base.serving.clone(), RevisionKind::Rollback, Some(c.base_revision), &reason)
@@ -184,7 +200,7 @@ impl Engine {
             ),
         };
         c.event(self.now(), confirmation);
-        Ok(())
+        Ok(rev.number)
     }
 
     /// What the gates measured of a running canary's current step: this process's counters
@@ -249,6 +265,7 @@ impl Engine {
         let changed = c.last_reading.as_ref().map(|r| (r.verdict, r.requests)) != Some((verdict, measured.requests));
         let status_before = c.status;
         c.last_reading = Some(reading);
+        let mut notice = None;
         match decision {
             Decision::Bake | Decision::Wait => {}
             Decision::GiveUp { policy: InconclusivePolicy::Pause, why } => {
@@ -256,15 +273,19 @@ impl Engine {
                 c.event(self.now(), format!("paused: {why}"));
             }
             Decision::GiveUp { policy: InconclusivePolicy::Rollback, why } | Decision::RollBack { why } => {
-                self.roll_back_canary(&mut c, &why).await?;
+                let rev = self.roll_back_canary(&mut c, &why).await?;
                 c.status = CanaryStatus::RolledBack;
+                notice =
+                    Some((EventKind::CanaryRollback, rev, format!("canary {} of {}: {why}", c.id, c.plan.version)));
             }
             Decision::Promote { summary } => {
                 // The last step serves the canary alone: passing it is the promotion.
-                c.event(self.now(), summary);
+                c.event(self.now(), summary.clone());
                 let live = self.active(&c.service).map_or(0, |a| a.revision);
-                c.event(self.now(), format!("promoted: {} serves 100% (revision {live})", c.plan.version));
+                let message = format!("promoted: {} serves 100% (revision {live})", c.plan.version);
+                c.event(self.now(), message.clone());
                 c.status = CanaryStatus::Promoted;
+                notice = Some((EventKind::CanaryPromoted, live, format!("canary {}: {summary}; {message}", c.id)));
             }
             Decision::Advance { summary } => {
                 c.step += 1;
@@ -274,7 +295,8 @@ impl Engine {
                 c.step_started_at = rev.created_at;
                 self.open_canary_window(&c);
                 let message = format!("{summary}; now {} (revision {})", c.step_label(), rev.number);
-                c.event(self.now(), message);
+                c.event(self.now(), message.clone());
+                notice = Some((EventKind::CanaryStep, rev.number, format!("canary {}: {message}", c.id)));
             }
         }
         if changed || c.status != status_before || verdict == canary::Verdict::Passed {
@@ -282,6 +304,9 @@ impl Engine {
         }
         if !c.status.is_active() {
             self.inner.rollout.set_window(&key, None);
+        }
+        if let Some((kind, revision, why)) = notice {
+            self.notify_service(kind, &c.service, Some(revision), "canary-controller", &why).await;
         }
         Ok(())
     }

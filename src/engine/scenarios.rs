@@ -66,6 +66,10 @@ impl Host for Engine {
     ) -> Result<()> {
         Engine::mlflow_set(self, model, version, alias, tags).await
     }
+
+    async fn run_ended(&self, run: &Run) {
+        self.notify_run(run).await;
+    }
 }
 
 impl Engine {

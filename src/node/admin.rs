@@ -60,6 +60,7 @@ pub(super) fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(super::scenarios::routes())
         .merge(super::people::routes())
         .merge(super::artifacts::routes())
+        .merge(super::webhooks::routes())
 }
 
 /// Every service, with what serves it.

@@ -53,6 +53,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::RunNotFound
         | ErrorCode::PrincipalNotFound
         | ErrorCode::ApprovalNotFound
+        | ErrorCode::WebhookNotFound
         | ErrorCode::MlflowNotFound
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::AlreadyExists

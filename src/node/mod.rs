@@ -15,6 +15,7 @@ mod people;
 mod predict;
 mod principal;
 mod scenarios;
+mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -38,6 +38,7 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
         (name = "approvals", description = "Protected services: deploys and canary starts approved by another principal"),
         (name = "audit", description = "The hash-chained record of every state-changing admin call"),
         (name = "artifacts", description = "The artifact store: where version artifacts live, and unreferenced objects"),
+        (name = "notifications", description = "Webhooks told about deploys, rollbacks, canaries and failed scenario runs; their deliveries"),
     ),
     components(schemas(
         super::error::ErrorBody,

@@ -82,6 +82,11 @@ pub(super) const PERMISSIONS: &[(&str, Permission)] = {
         ("verify_audit", Manage),
         ("artifact_store", Read),
         ("collect_garbage", Manage),
+        ("list_webhooks", Read),
+        ("create_webhook", Manage),
+        ("remove_webhook", Manage),
+        ("test_webhook", Manage),
+        ("webhook_deliveries", Read),
     ]
 };
 

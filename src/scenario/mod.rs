@@ -226,6 +226,8 @@ pub trait Host: Clone + Send + Sync + 'static {
         alias: Option<&str>,
         tags: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// A run ended and its final state is recorded (the engine notifies failures).
+    fn run_ended(&self, run: &Run) -> impl Future<Output = ()> + Send;
 }
 
 /// The scenarios subsystem: saved scenarios, the runs in progress in this process (at most

@@ -252,6 +252,9 @@ pub(crate) async fn execute<H: Host>(
     if let Err(e) = rec.flush().await {
         tracing::error!(scenario = %spec.name, run = run_id, "cannot record the end of a scenario run: {e}");
     }
+    if let Some(run) = rec.update(|r| r.clone()) {
+        host.run_ended(&run).await;
+    }
     host.scenarios().run_finished(spec.name.as_str(), run_id);
 }
 

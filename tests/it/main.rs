@@ -25,3 +25,4 @@ mod scenario;
 mod shared;
 mod support;
 mod switching;
+mod webhooks;

@@ -161,6 +161,20 @@ async fn prepare(node: &TestNode, id: &str, role: &str) -> (&'static str, String
             let token = admin(node, "POST", "/admin/v1/users/victim/tokens", json!({"name": "t"})).await;
             ("POST", format!("/admin/v1/users/victim/tokens/{}/revoke", token["token"]["id"]), None)
         }
+        "list_webhooks" => ("GET", p("/admin/v1/webhooks"), None),
+        "webhook_deliveries" => ("GET", p("/admin/v1/webhooks/deliveries?limit=5"), None),
+        // Port 9 (discard) has no listener here: a permitted test send fails fast, recorded.
+        "create_webhook" => {
+            ("POST", p("/admin/v1/webhooks"), Some(json!({"url": format!("http://127.0.0.1:9/{role}")})))
+        }
+        "remove_webhook" | "test_webhook" => {
+            let hook = admin(node, "POST", "/admin/v1/webhooks", json!({"url": "http://127.0.0.1:9/matrix"})).await;
+            if id == "remove_webhook" {
+                ("DELETE", format!("/admin/v1/webhooks/{}", hook["id"]), None)
+            } else {
+                ("POST", format!("/admin/v1/webhooks/{}/test", hook["id"]), None)
+            }
+        }
         "audit" => ("GET", p("/admin/v1/audit?limit=5"), None),
         "verify_audit" => ("GET", p("/admin/v1/audit/verify"), None),
         "artifact_store" => ("GET", p("/admin/v1/artifacts"), None),

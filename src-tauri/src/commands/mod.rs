@@ -3,6 +3,7 @@
 pub mod access;
 pub mod deployment;
 pub mod infra;
+pub mod notifications;
 pub mod people;
 pub mod report;
 pub mod rollout;

@@ -21,6 +21,7 @@ use cli::scenario::{ScenarioCommand, scenario};
 use cli::serve::{ServeArgs, serve};
 use cli::services::{MlflowCommand, ServiceCommand, VersionCommand, mlflow, service, version};
 use cli::train_demo::{TrainDemoArgs, train_demo};
+use cli::webhooks::{WebhooksCommand, webhooks};
 
 #[derive(Parser)]
 #[command(name = "switchyard", version = switchyard::build_info::LONG_VERSION, about = "Deploy ML models: registry, router and API node")]
@@ -126,6 +127,14 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Notifications: webhooks told about deploys, rollbacks, canaries and failed scenario
+    /// runs, and their deliveries.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
     /// The artifact store's objects that no version refers to (uploads that never committed):
     /// list them (--dry-run), or delete those older than the grace period.
     Gc(GcArgs),
@@ -188,6 +197,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Users { command, node } => users(command, &node).await,
         Command::Approvals { command, node } => approvals(command, &node).await,
         Command::Audit { command, node } => audit(command, &node).await,
+        Command::Webhooks { command, node } => webhooks(command, &node).await,
         Command::Gc(args) => gc(args).await,
         Command::Artifacts { command } => artifacts(command).await,
         Command::Openapi => cli::print_json(&switchyard::node::openapi()),

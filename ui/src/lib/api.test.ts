@@ -210,6 +210,22 @@ describe('the IPC contract', () => {
     ]);
   });
 
+  it('calls the notification commands', async () => {
+    invoke.mockResolvedValue(null);
+    await api.listWebhooks();
+    await api.createWebhook({ url: 'https://h/x', service: null, secret: 's' });
+    await api.testWebhook(3);
+    await api.webhookDeliveries({ webhook: 3, limit: 20 });
+    await api.removeWebhook(3);
+    expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
+      ['list_webhooks', undefined],
+      ['create_webhook', { url: 'https://h/x', service: null, secret: 's' }],
+      ['test_webhook', { id: 3 }],
+      ['webhook_deliveries', { webhook: 3, limit: 20 }],
+      ['remove_webhook', { id: 3 }],
+    ]);
+  });
+
   it('calls the access commands with camelCase args', async () => {
     invoke.mockResolvedValue(null);
     await api.access('iris');

@@ -19,6 +19,8 @@ import type {
   MlflowVersion,
   Change,
   ArtifactStoreInfo,
+  Delivery,
+  Webhook,
   InfraStatus,
   Infrastructure,
   AccessView,
@@ -242,6 +244,15 @@ export interface Backend {
   removeInfrastructure(name: string): Promise<null>;
   /** Online, unauthorized (token refused) or unreachable; answers within a few seconds. */
   infrastructureStatus(name: string): Promise<InfraStatus>;
+  /** The local node's webhooks (Settings → Notifications). */
+  listWebhooks(): Promise<Webhook[]>;
+  /** Rejects with `invalid_input` for a URL that is not http(s) or a secret not 16–256 characters. */
+  createWebhook(input: { url: string; service: string | null; secret: string | null }): Promise<Webhook>;
+  removeWebhook(id: number): Promise<null>;
+  /** Sends a test event now (one attempt) and resolves to how it went. */
+  testWebhook(id: number): Promise<Delivery>;
+  /** Recent deliveries, newest first. */
+  webhookDeliveries(input: { webhook: number | null; limit: number | null }): Promise<Delivery[]>;
 }
 
 /**
@@ -327,6 +338,11 @@ export const tauriBackend: Backend = {
   addInfrastructure: ({ name, url, token }) => call('add_infrastructure', { name, url, token }),
   removeInfrastructure: (name) => call('remove_infrastructure', { name }),
   infrastructureStatus: (name) => call('infrastructure_status', { name }),
+  listWebhooks: () => call('list_webhooks'),
+  createWebhook: ({ url, service, secret }) => call('create_webhook', { url, service, secret }),
+  removeWebhook: (id) => call('remove_webhook', { id }),
+  testWebhook: (id) => call('test_webhook', { id }),
+  webhookDeliveries: ({ webhook, limit }) => call('webhook_deliveries', { webhook, limit }),
   listScenarios: () => call('list_scenarios'),
   getScenario: (name) => call('get_scenario', { name }),
   saveScenario: (spec) => call('save_scenario', { spec }),

@@ -241,15 +241,26 @@ class AppState {
   scenarios = $state(false);
   /** Settings → People is shown. */
   people = $state(false);
+  /** Settings → Notifications is shown. */
+  notifications = $state(false);
 
   showScenarios(): void {
     this.scenarios = true;
     this.people = false;
+    this.notifications = false;
     this.selected = null;
   }
 
   showPeople(): void {
     this.people = true;
+    this.scenarios = false;
+    this.notifications = false;
+    this.selected = null;
+  }
+
+  showNotifications(): void {
+    this.notifications = true;
+    this.people = false;
     this.scenarios = false;
     this.selected = null;
   }
@@ -257,6 +268,7 @@ class AppState {
   select(service: string | null, tab: Tab = 'versions'): void {
     this.scenarios = false;
     this.people = false;
+    this.notifications = false;
     if (service !== this.selected) {
       this.selected = service;
       this.detailError = null;

@@ -36,6 +36,11 @@ export type Service = Sent<Schemas['Service']>;
 /** A change of engine state, announced to the window (it reloads what the change names). */
 export type Change = Sent<Schemas['Change']>;
 export type ArtifactStoreInfo = Sent<Schemas['ArtifactStoreInfo']>;
+/** A webhook (never its secret; its URL masked past the first path segment). */
+export type Webhook = Sent<Schemas['Webhook']>;
+/** One event sent (or to be sent) to one webhook, with every attempt. */
+export type Delivery = Sent<Schemas['Delivery']>;
+export type DeliveryState = Sent<Schemas['DeliveryState']>;
 export type ServiceSummary = Sent<Schemas['ServiceSummary']>;
 
 export type MappingEntry = Sent<Schemas['MappingEntry']>;

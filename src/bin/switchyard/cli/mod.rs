@@ -13,6 +13,7 @@ pub mod scenario;
 pub mod serve;
 pub mod services;
 pub mod train_demo;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 

@@ -889,6 +889,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every webhook (secrets are never shown; URLs are masked past their first path segment).
+         * @description Needs the `read` permission.
+         */
+        get: operations["list_webhooks"];
+        put?: never;
+        /**
+         * Creates a webhook for one service's events, or every service's. Events are POSTed as
+         *     JSON with a Slack-compatible `text`; with a secret, each request is signed
+         *     (`X-Switchyard-Signature: sha256=<hex HMAC-SHA256(secret, "<X-Switchyard-Timestamp>.<body>")>`).
+         * @description Needs the `manage` permission.
+         */
+        post: operations["create_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/webhooks/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recent deliveries, newest first: the event, the state (pending, delivered, failed), every
+         *     attempt with the endpoint's status or why it failed.
+         * @description Needs the `read` permission.
+         */
+        get: operations["webhook_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Removes a webhook; its pending deliveries end as failed. Its deliveries stay listed.
+         * @description Needs the `manage` permission.
+         */
+        delete: operations["remove_webhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a test event to the webhook now, once, and answers how it went (delivered, or
+         *     failed and why).
+         * @description Needs the `manage` permission.
+         */
+        post: operations["test_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -1232,6 +1320,22 @@ export interface components {
             shared: boolean;
             cache?: components["schemas"]["CacheStats"] | null;
         };
+        /** @description One attempt of a delivery. */
+        Attempt: {
+            /** Format: int64 */
+            attempt: number;
+            /** Format: date-time */
+            at: string;
+            /** @description The node instance that made it. */
+            instance: string;
+            /**
+             * Format: int64
+             * @description The HTTP status the endpoint answered, if it answered.
+             */
+            status?: number | null;
+            /** @description Why it failed; None when delivered. */
+            error?: string | null;
+        };
         /** @description A stored row. */
         AuditRow: {
             /** Format: int64 */
@@ -1410,6 +1514,46 @@ export interface components {
             /** @description The decider's note. */
             note?: string;
         };
+        /** @description One event sent (or to be sent) to one webhook. */
+        Delivery: {
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            webhook_id: number;
+            /** @description The event kind (`deploy`, `canary_rollback`…). */
+            event: string;
+            service?: string | null;
+            state: components["schemas"]["DeliveryState"];
+            /** Format: int64 */
+            attempts: number;
+            /** Format: int64 */
+            max_attempts: number;
+            /**
+             * Format: date-time
+             * @description When it is tried next, while pending.
+             */
+            next_attempt_at?: string | null;
+            /**
+             * Format: int64
+             * @description The last attempt's HTTP status, if the endpoint answered.
+             */
+            last_status?: number | null;
+            /** @description Why the last attempt failed. */
+            last_error?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            finished_at?: string | null;
+            /** @description The exact JSON body sent. */
+            body: string;
+            /** @description Every attempt, first first. */
+            attempt_log: components["schemas"]["Attempt"][];
+        };
+        /**
+         * @description Where a delivery stands.
+         * @enum {string}
+         */
+        DeliveryState: "pending" | "delivered" | "failed";
         DeployBody: {
             /** @description What serves: one generation, or a mapping of generations with probabilities. */
             config: components["schemas"]["DeploymentConfig"];
@@ -1442,7 +1586,7 @@ export interface components {
          *     these, never on message text. The set is closed: adding one is an API change.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "forbidden" | "principal_not_found" | "approval_not_found" | "approval_conflict" | "payload_too_large" | "request_timeout" | "node_unreachable" | "artifact_store_unavailable" | "artifact_missing" | "artifact_corrupt" | "mlflow_unavailable" | "mlflow_unauthorized" | "mlflow_not_found" | "not_found" | "method_not_allowed" | "internal";
+        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "forbidden" | "principal_not_found" | "approval_not_found" | "approval_conflict" | "webhook_not_found" | "payload_too_large" | "request_timeout" | "node_unreachable" | "artifact_store_unavailable" | "artifact_missing" | "artifact_corrupt" | "mlflow_unavailable" | "mlflow_unauthorized" | "mlflow_not_found" | "not_found" | "method_not_allowed" | "internal";
         ErrorObject: {
             /** @description Stable and machine-readable: branch on it. */
             code: components["schemas"]["ErrorCode"];
@@ -1822,6 +1966,18 @@ export interface components {
              * @description Seconds until it expires (default: never; revoke it instead).
              */
             expires_in_seconds?: number | null;
+        };
+        /** @description A webhook as a user creates it. */
+        NewWebhook: {
+            /** @description `http://` or `https://` URL the events are POSTed to. */
+            url: string;
+            /** @description Only this service's events; absent: every service's (and scenario failures). */
+            service?: string | null;
+            /**
+             * @description The HMAC-SHA256 key of the signature header (16 to 256 characters); absent: unsigned.
+             *     Never returned after creation.
+             */
+            secret?: string | null;
         };
         /** @description A readiness 404: the model is known and not ready, or not known at all. */
         NotReady: components["schemas"]["ModelReady"] | components["schemas"]["OipErrorBody"];
@@ -2515,6 +2671,22 @@ export interface components {
             share?: number | null;
             /** @description Revision numbers whose config included it. */
             served_in: number[];
+        };
+        /**
+         * @description A webhook as the API shows it: never its secret, and its URL masked past the first path
+         *     segment ([`super::masked_url`]).
+         */
+        Webhook: {
+            /** Format: int64 */
+            id: number;
+            url: string;
+            /** @description Only this service's events; None: every service's. */
+            service?: string | null;
+            /** @description Whether deliveries carry the HMAC signature header. */
+            signed: boolean;
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
         };
     };
     responses: {
@@ -4332,6 +4504,179 @@ export interface operations {
             404: components["responses"]["Error404"];
         };
     };
+    list_webhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhooks, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+        };
+    };
+    create_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewWebhook"];
+            };
+        };
+        responses: {
+            /** @description The webhook (without its secret) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description A URL that is not http(s), or a secret of the wrong length */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            /** @description No such service */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["Error413"];
+        };
+    };
+    webhook_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Only this webhook's deliveries. */
+                webhook?: number;
+                /** @description At most this many, newest first (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The test delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     metrics: {
         parameters: {
             query?: never;
@@ -4781,13 +5126,14 @@ export const changeOneOf4KindValues: ReadonlyArray<Extract<FlattenedDeepRequired
 export const changeOneOf5KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Change"], {
     kind: unknown;
 }>["kind"]> = ["resync"];
+export const deliveryStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DeliveryState"]> = ["pending", "delivered", "failed"];
 export const deployOutcomeOneOf0OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["DeployOutcome"], {
     outcome: unknown;
 }>["outcome"]> = ["deployed"];
 export const deployOutcomeOneOf1OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["DeployOutcome"], {
     outcome: unknown;
 }>["outcome"]> = ["approval_requested"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "forbidden", "principal_not_found", "approval_not_found", "approval_conflict", "payload_too_large", "request_timeout", "node_unreachable", "artifact_store_unavailable", "artifact_missing", "artifact_corrupt", "mlflow_unavailable", "mlflow_unauthorized", "mlflow_not_found", "not_found", "method_not_allowed", "internal"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "forbidden", "principal_not_found", "approval_not_found", "approval_conflict", "webhook_not_found", "payload_too_large", "request_timeout", "node_unreachable", "artifact_store_unavailable", "artifact_missing", "artifact_corrupt", "mlflow_unavailable", "mlflow_unauthorized", "mlflow_not_found", "not_found", "method_not_allowed", "internal"];
 export const inconclusivePolicyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InconclusivePolicy"]> = ["pause", "rollback"];
 export const inputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InputType"]> = ["float32", "float64", "int64"];
 export const issueKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["IssueKind"]> = ["syntax", "not_a_list", "empty", "not_an_object", "unknown_field", "missing", "wrong_type", "unknown_generation", "duplicate", "out_of_range", "sum"];
