@@ -28,26 +28,44 @@ pub struct RunRequest {
     pub credential: Option<ClientCredential>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RunError {
     pub code: ErrorCode,
     pub message: String,
 }
 
+/// A prediction as the node answers it: a class name, or a regressor's value. (The document's
+/// name for what `RunResult::prediction` holds; the result keeps the JSON it got.)
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // a document type
+pub enum PredictionValue {
+    Class(String),
+    Value(f64),
+}
+
 /// One request of a run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RunResult {
     pub index: usize,
     pub ok: bool,
     /// The node's id for the request (feedback names it).
     pub request_id: Option<String>,
     pub generation: Option<String>,
+    #[schema(value_type = Option<PredictionValue>)]
     pub prediction: Option<Value>,
+    /// Per-class probabilities of a classifier's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<BTreeMap<String, f64>>,
+    /// Round trip measured by the console: request sent to answer read.
     pub latency_ms: f64,
+    /// The node's own time for the request (its answer's `latency_ms`).
+    pub server_latency_ms: Option<f64>,
     pub error: Option<RunError>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// A test run: each answer, the split of generations observed and the one expected.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RunReport {
     pub service: String,
     pub count: usize,
@@ -61,7 +79,8 @@ pub struct RunReport {
     pub elapsed_ms: f64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+/// Run-and-test progress, streamed to the window while a run goes on.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RunProgress {
     pub done: usize,
     pub total: usize,
@@ -109,7 +128,9 @@ pub async fn run(node: &NodeClient, request: RunRequest, mut progress: impl FnMu
                 request_id: Some(r.request_id),
                 generation: Some(r.generation),
                 prediction: Some(r.prediction),
+                probabilities: r.probabilities,
                 latency_ms,
+                server_latency_ms: Some(r.latency_ms),
                 error: None,
             },
             Err(e) => RunResult {
@@ -118,7 +139,9 @@ pub async fn run(node: &NodeClient, request: RunRequest, mut progress: impl FnMu
                 request_id: None,
                 generation: None,
                 prediction: None,
+                probabilities: None,
                 latency_ms,
+                server_latency_ms: None,
                 error: Some(RunError { code: e.code(), message: e.to_string() }),
             },
         });

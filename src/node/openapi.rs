@@ -49,6 +49,9 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
         // or 202 with the approval request instead).
         crate::engine::DeployOutcome,
         crate::engine::CanaryOutcome,
+        // Run & test's answers (the console runs it; no route does).
+        crate::runtest::RunReport,
+        crate::runtest::RunProgress,
     )),
     modifiers(&CommonAnswers),
 )]

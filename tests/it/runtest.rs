@@ -36,6 +36,13 @@ async fn run_reports_the_split_and_progress() {
     let v2 = report.counts["v2"] as f64;
     assert!((v2 - 140.0).abs() <= 21.3, "{:?}", report.counts);
     assert!(report.results.iter().enumerate().all(|(i, r)| r.index == i && r.prediction == Some(json!("setosa"))));
+    // Each answer carries the class probabilities and the node's own time next to the round trip.
+    for r in &report.results {
+        let p = r.probabilities.as_ref().expect("probabilities");
+        assert_eq!(p.keys().collect::<Vec<_>>(), ["setosa", "versicolor", "virginica"]);
+        assert!((p.values().sum::<f64>() - 1.0).abs() < 1e-5, "{p:?}");
+        assert!(r.server_latency_ms.is_some_and(|s| s >= 0.0));
+    }
 
     let forced = RunRequest {
         service: "iris".into(),

@@ -285,8 +285,8 @@ mockIPC(async (cmd, payload) => {
         counts[g] = (counts[g] ?? 0) + 1;
         results.push(
           ok
-            ? { index: i, ok, status: 200, request_id: serve(a.service, g), generation: g, prediction: ['setosa', 'versicolor', 'virginica'][i % 3], latency_ms: 0.2 + Math.random() * 0.8 }
-            : { index: i, ok, status: 422, request_id: null, generation: g, latency_ms: 0.1, error: { code: 'invalid_input', message: 'missing features: petal_width' } },
+            ? { index: i, ok, request_id: serve(a.service, g), generation: g, prediction: ['setosa', 'versicolor', 'virginica'][i % 3], probabilities: { setosa: 0.8, versicolor: 0.15, virginica: 0.05 }, latency_ms: 0.2 + Math.random() * 0.8, server_latency_ms: 0.05, error: null }
+            : { index: i, ok, request_id: null, generation: g, prediction: null, latency_ms: 0.1, server_latency_ms: null, error: { code: 'invalid_input', message: 'missing features: petal_width' } },
         );
         if (i % 20 === 19) {
           channel.onmessage({ done: i + 1, total: a.count });

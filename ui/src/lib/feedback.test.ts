@@ -10,6 +10,7 @@ const row = (index: number, generation: string, ok = true, request_id: string | 
   generation,
   prediction: 'setosa',
   latency_ms: 1,
+  server_latency_ms: ok ? 0.05 : null,
   error: ok ? null : { code: 'invalid_input', message: 'x' },
 });
 

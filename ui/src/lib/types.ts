@@ -128,6 +128,10 @@ export type ApprovalStatus = Schemas['ApprovalStatus'];
 export type Protection = Sent<Schemas['Protection']>;
 export type DeployOutcome = Sent<Schemas['DeployOutcome']>;
 export type CanaryOutcome = Sent<Schemas['CanaryOutcome']>;
+/** Run & test (src/runtest.rs): each answer, with the console's round trip and the node's time. */
+export type RunReport = Sent<Schemas['RunReport']>;
+export type RunResult = Sent<Schemas['RunResult']>;
+export type RunProgress = Sent<Schemas['RunProgress']>;
 
 // ---- hand-written: not in the OpenAPI document --------------------------------------------
 
@@ -138,39 +142,6 @@ export const MAX_SHADOW_PERCENT = 50;
 /** What run-and-test sends to a deployment that requires credentials (src/auth
  * `ClientCredential`: desktop IPC only, no route takes it). Hand-written. */
 export type ClientCredential = { kind: 'api_key'; key: string } | { kind: 'basic'; user: string; password: string };
-
-/** One request of a test run (src/runtest.rs `RunResult`: desktop IPC only). Hand-written. */
-export interface RunResult {
-  index: number;
-  ok: boolean;
-  status?: number;
-  /** The node's id for the request: feedback names it (null when it was not answered). */
-  request_id: string | null;
-  /** The generation that answered (null when the request failed before routing). */
-  generation?: string | null;
-  prediction?: string | number | null;
-  latency_ms: number;
-  error?: { code: Schemas['ErrorCode']; message: string } | null;
-}
-
-/** A test run (src/runtest.rs `RunReport`: desktop IPC only). Hand-written. */
-export interface RunReport {
-  service: string;
-  count: number;
-  results: RunResult[];
-  /** Requests answered per generation. */
-  counts: Record<string, number>;
-  errors: number;
-  /** The mapping's share per generation (or the forced generation at 1). */
-  expected: Record<string, number>;
-  elapsed_ms: number;
-}
-
-/** Run-and-test progress, streamed on a channel (src/runtest.rs: desktop IPC only). Hand-written. */
-export interface RunProgress {
-  done: number;
-  total: number;
-}
 
 /** The desktop's own node (the Tauri shell's `node_info`, not an engine type). Hand-written. */
 export interface NodeInfo {

@@ -69,7 +69,17 @@ describe('results as CSV', () => {
   });
   it('writes a header and one row per request, counted from 1', () => {
     const results: RunResult[] = [
-      { index: 0, ok: true, request_id: 'r-1', generation: 'v2', prediction: 'setosa', latency_ms: 1.25, error: null },
+      {
+        index: 0,
+        ok: true,
+        request_id: 'r-1',
+        generation: 'v2',
+        prediction: 'setosa',
+        probabilities: { setosa: 0.9, versicolor: 0.1 },
+        latency_ms: 1.25,
+        server_latency_ms: 0.05,
+        error: null,
+      },
       {
         index: 1,
         ok: false,
@@ -77,14 +87,15 @@ describe('results as CSV', () => {
         generation: null,
         prediction: null,
         latency_ms: 3,
+        server_latency_ms: null,
         error: { code: 'unauthorized', message: 'this deployment requires an API key: send "Bearer", or x-api-key' },
       },
     ];
     expect(resultsCsv(results)).toBe(
       [
         RESULTS_CSV_HEADER.join(','),
-        '1,r-1,true,v2,setosa,1.25,,',
-        '2,,false,,,3,unauthorized,"this deployment requires an API key: send ""Bearer"", or x-api-key"',
+        '1,r-1,true,v2,setosa,"{""setosa"":0.9,""versicolor"":0.1}",1.25,0.05,,',
+        '2,,false,,,,3,,unauthorized,"this deployment requires an API key: send ""Bearer"", or x-api-key"',
         '',
       ].join('\r\n'),
     );

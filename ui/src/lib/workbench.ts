@@ -89,7 +89,18 @@ export function csvField(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-export const RESULTS_CSV_HEADER = ['request', 'request_id', 'ok', 'generation', 'prediction', 'round_trip_ms', 'error_code', 'error_message'];
+export const RESULTS_CSV_HEADER = [
+  'request',
+  'request_id',
+  'ok',
+  'generation',
+  'prediction',
+  'probabilities',
+  'round_trip_ms',
+  'server_ms',
+  'error_code',
+  'error_message',
+];
 
 /** The results of a run as CSV: a header, then one row per request counted from 1, CRLF
  * line ends (RFC 4180). */
@@ -100,7 +111,9 @@ export function resultsCsv(results: RunResult[]): string {
     r.ok,
     r.generation ?? null,
     r.prediction ?? null,
+    r.probabilities ?? null,
     r.latency_ms,
+    r.server_latency_ms ?? null,
     r.error?.code ?? null,
     r.error?.message ?? null,
   ]);

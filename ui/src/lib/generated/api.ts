@@ -2059,6 +2059,11 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /**
+         * @description A prediction as the node answers it: a class name, or a regressor's value. (The document's
+         *     name for what `RunResult::prediction` holds; the result keeps the JSON it got.)
+         */
+        PredictionValue: string | number;
         /** @description A principal as lists show it: its grants and tokens (never their secrets). */
         PrincipalView: {
             name: string;
@@ -2248,6 +2253,59 @@ export interface components {
             outputs?: {
                 [key: string]: string;
             };
+        };
+        RunError: {
+            code: components["schemas"]["ErrorCode"];
+            message: string;
+        };
+        /** @description Run-and-test progress, streamed to the window while a run goes on. */
+        RunProgress: {
+            done: number;
+            total: number;
+        };
+        /** @description A test run: each answer, the split of generations observed and the one expected. */
+        RunReport: {
+            service: string;
+            count: number;
+            results: components["schemas"]["RunResult"][];
+            /** @description Answers per generation. */
+            counts: {
+                [key: string]: number;
+            };
+            errors: number;
+            /**
+             * @description The share each generation should get: the mapping's probabilities, or 1 for a forced
+             *     or single generation.
+             */
+            expected: {
+                [key: string]: number;
+            };
+            /** Format: double */
+            elapsed_ms: number;
+        };
+        /** @description One request of a run. */
+        RunResult: {
+            index: number;
+            ok: boolean;
+            /** @description The node's id for the request (feedback names it). */
+            request_id?: string | null;
+            generation?: string | null;
+            prediction?: components["schemas"]["PredictionValue"] | null;
+            /** @description Per-class probabilities of a classifier's answer. */
+            probabilities?: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Format: double
+             * @description Round trip measured by the console: request sent to answer read.
+             */
+            latency_ms: number;
+            /**
+             * Format: double
+             * @description The node's own time for the request (its answer's `latency_ms`).
+             */
+            server_latency_ms?: number | null;
+            error?: components["schemas"]["RunError"] | null;
         };
         /** @enum {string} */
         RunStatus: "running" | "succeeded" | "failed" | "stopped" | "cancelled" | "abandoned" | "skipped";
