@@ -55,8 +55,10 @@ pub enum ErrorCode {
     ArtifactMissing,
     /// The artifact's bytes do not hash to its SHA-256 (hash mismatch): refused.
     ArtifactCorrupt,
-    /// The MLflow tracking server cannot be reached, answers in a way Switchyard cannot read,
-    /// or none is configured: nothing was imported.
+    /// The node has no MLflow tracking server (serve --mlflow-uri, or Settings → MLflow).
+    MlflowNotConfigured,
+    /// The MLflow tracking server cannot be reached or answers in a way Switchyard cannot
+    /// read: nothing was imported.
     MlflowUnavailable,
     /// The MLflow tracking server refused the node's credentials.
     MlflowUnauthorized,
@@ -117,6 +119,7 @@ impl ErrorCode {
             ErrorCode::ArtifactStoreUnavailable => "artifact_store_unavailable",
             ErrorCode::ArtifactMissing => "artifact_missing",
             ErrorCode::ArtifactCorrupt => "artifact_corrupt",
+            ErrorCode::MlflowNotConfigured => "mlflow_not_configured",
             ErrorCode::MlflowUnavailable => "mlflow_unavailable",
             ErrorCode::MlflowUnauthorized => "mlflow_unauthorized",
             ErrorCode::MlflowNotFound => "mlflow_not_found",
@@ -263,7 +266,8 @@ impl Error {
             Error::Mlflow(e) => {
                 use crate::mlflow::MlflowError as M;
                 match e {
-                    M::NotConfigured | M::Unreachable { .. } | M::Protocol { .. } => ErrorCode::MlflowUnavailable,
+                    M::NotConfigured => ErrorCode::MlflowNotConfigured,
+                    M::Unreachable { .. } | M::Protocol { .. } => ErrorCode::MlflowUnavailable,
                     M::Unauthorized { .. } => ErrorCode::MlflowUnauthorized,
                     M::NotFound(_) => ErrorCode::MlflowNotFound,
                     M::BadUri(_) => ErrorCode::InvalidInput,

@@ -119,6 +119,8 @@ pub fn run() {
             commands::versions::mlflow_models,
             commands::versions::mlflow_versions,
             commands::versions::import_mlflow,
+            commands::versions::mlflow_settings,
+            commands::versions::set_mlflow,
             commands::deployment::deploy,
             commands::deployment::deploy_version,
             commands::deployment::rollback,

@@ -1,7 +1,10 @@
 //! Importing versions from an MLflow Model Registry: the I/O around `crate::mlflow`.
 
+use std::sync::Arc;
+
 use super::Engine;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::mlflow::settings::{self, MlflowConnect, MlflowSettings, MlflowSource};
 use crate::mlflow::{MlflowClient, MlflowError, MlflowImport, MlflowModels, ModelUri, VersionSummary};
 use crate::registry::{self, NewVersion, Provenance};
 
@@ -9,13 +12,31 @@ use crate::registry::{self, NewVersion, Provenance};
 const IMPORT_LIMIT: u64 = 256 * 1024 * 1024;
 
 impl Engine {
-    /// The MLflow tracking server this engine imports from, if one is configured.
-    pub fn mlflow_uri(&self) -> Option<&str> {
-        self.inner.mlflow.as_ref().map(|c| c.uri.as_str())
+    /// How this engine reaches MLflow (never a secret).
+    pub fn mlflow_settings(&self) -> MlflowSettings {
+        let source = if self.inner.mlflow_fixed { MlflowSource::Start } else { MlflowSource::Console };
+        MlflowSettings::of(self.inner.mlflow.load().as_deref(), source)
+    }
+
+    /// Connects to a tracking server from the console (None disconnects), saved in the data
+    /// dir for the next start. Refused when the server was set at start (`--mlflow-uri`,
+    /// `MLFLOW_TRACKING_URI`), which wins.
+    pub fn set_mlflow(&self, connect: Option<&MlflowConnect>) -> Result<MlflowSettings> {
+        if self.inner.mlflow_fixed {
+            return Err(Error::InvalidConfig(
+                "this node's MLflow server was set when it started (--mlflow-uri or MLFLOW_TRACKING_URI): restart it without them to choose one here".into(),
+            ));
+        }
+        let connection = connect.map(MlflowConnect::connection).transpose()?;
+        settings::save(&self.inner.data_dir, connection.as_ref())?;
+        tracing::info!(uri = connection.as_ref().map(|c| c.uri.as_str()).unwrap_or("none"), "MLflow connection saved");
+        self.inner.mlflow.store(connection.map(Arc::new));
+        Ok(self.mlflow_settings())
     }
 
     fn mlflow_client(&self) -> Result<MlflowClient> {
-        Ok(MlflowClient::new(self.inner.mlflow.clone().ok_or(MlflowError::NotConfigured)?)?)
+        let connection = self.inner.mlflow.load_full().ok_or(MlflowError::NotConfigured)?;
+        Ok(MlflowClient::new((*connection).clone())?)
     }
 
     /// The tracking server's registered models (the first 200), with their aliases.

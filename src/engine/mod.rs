@@ -94,8 +94,8 @@ pub struct EngineConfig {
     /// Why this node refuses scenario `run_command` steps (a node bound beyond loopback
     /// without `--allow-commands`); None runs them.
     pub refuse_commands: Option<String>,
-    /// The MLflow tracking server versions are imported from; None refuses imports with
-    /// `mlflow_unavailable`, naming the flag to set.
+    /// The MLflow tracking server versions are imported from; None takes the one saved from
+    /// the console (Settings → MLflow), if any.
     pub mlflow: Option<crate::mlflow::Connection>,
     /// How often the webhook deliverer sends due notifications; None runs no deliverer loop
     /// (tests call [`Engine::webhook_pass`] themselves, on a manual clock).
@@ -154,7 +154,10 @@ pub(crate) struct Inner {
     identity: instance::Identity,
     /// Where state changes are announced (the desktop's window listens).
     changes: Changes,
-    mlflow: Option<crate::mlflow::Connection>,
+    /// The MLflow tracking server: the one set at start, else the one saved from the console.
+    mlflow: arc_swap::ArcSwapOption<crate::mlflow::Connection>,
+    /// Whether it was set at start (`EngineConfig::mlflow`): the console cannot change it.
+    mlflow_fixed: bool,
     notifier: Notifier,
 }
 
@@ -211,7 +214,11 @@ impl Engine {
                 scenarios,
                 identity: instance::Identity::new(config.instance.clone()),
                 changes,
-                mlflow: config.mlflow.clone(),
+                mlflow: arc_swap::ArcSwapOption::from(match &config.mlflow {
+                    Some(c) => Some(Arc::new(c.clone())),
+                    None => crate::mlflow::settings::load(&config.data_dir)?.map(Arc::new),
+                }),
+                mlflow_fixed: config.mlflow.is_some(),
                 notifier: Notifier::new(pool.clone(), Arc::clone(&clock), &config.instance, config.webhook_retry)?,
                 data_dir: config.data_dir.clone(),
                 pool,

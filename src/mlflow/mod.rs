@@ -5,6 +5,7 @@
 //! `engine/mlflow.rs` turns an import into a Switchyard version.
 
 mod client;
+pub mod settings;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -69,7 +70,7 @@ impl fmt::Display for ModelUri {
 #[derive(Debug, thiserror::Error)]
 pub enum MlflowError {
     #[error(
-        "no MLflow tracking server is configured: start the node with --mlflow-uri URL (or set MLFLOW_TRACKING_URI)"
+        "no MLflow tracking server is configured: connect one in Settings → MLflow, or start the node with --mlflow-uri URL (or MLFLOW_TRACKING_URI)"
     )]
     NotConfigured,
     #[error("{0}")]

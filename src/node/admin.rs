@@ -113,7 +113,8 @@ struct MlflowImportRequest {
         (status = 200, description = "Imported before: the existing version", body = MlflowImport),
         (status = 400, description = "Not an MLflow model URI, or the model is not ONNX (the flavour and the fix are named)", body = ErrorBody),
         (status = 404, description = "No such service, or MLflow has no such model, version or alias", body = ErrorBody),
-        (status = 502, description = "MLflow cannot be reached, refused the node's credentials, or none is configured", body = ErrorBody),
+        (status = 409, description = "The node has no MLflow tracking server", body = ErrorBody),
+        (status = 502, description = "MLflow cannot be reached or refused the node's credentials", body = ErrorBody),
     ))]
 async fn import_mlflow_version(
     State(s): State<AppState>,
@@ -131,7 +132,8 @@ async fn import_mlflow_version(
 #[utoipa::path(get, path = "/mlflow/models", tag = "services", operation_id = "mlflow_models",
     responses(
         (status = 200, description = "The registered models", body = MlflowModels),
-        (status = 502, description = "MLflow cannot be reached, refused the node's credentials, or none is configured", body = ErrorBody),
+        (status = 409, description = "The node has no MLflow tracking server", body = ErrorBody),
+        (status = 502, description = "MLflow cannot be reached or refused the node's credentials", body = ErrorBody),
     ))]
 async fn mlflow_models(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.mlflow_models().await?))
@@ -151,7 +153,8 @@ struct MlflowModelPath {
     responses(
         (status = 200, description = "The versions", body = Vec<VersionSummary>),
         (status = 404, description = "MLflow has no such model", body = ErrorBody),
-        (status = 502, description = "MLflow cannot be reached, refused the node's credentials, or none is configured", body = ErrorBody),
+        (status = 409, description = "The node has no MLflow tracking server", body = ErrorBody),
+        (status = 502, description = "MLflow cannot be reached or refused the node's credentials", body = ErrorBody),
     ))]
 async fn mlflow_versions(State(s): State<AppState>, PathOf(model): PathOf<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.engine.mlflow_versions(&model).await?))

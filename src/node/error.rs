@@ -60,6 +60,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::CanaryConflict
         | ErrorCode::RunConflict
         | ErrorCode::ApprovalConflict
+        | ErrorCode::MlflowNotConfigured
         | ErrorCode::Unchanged => StatusCode::CONFLICT,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,

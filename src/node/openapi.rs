@@ -52,6 +52,9 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
         // Run & test's answers (the console runs it; no route does).
         crate::runtest::RunReport,
         crate::runtest::RunProgress,
+        // Settings → MLflow (the console's own engine).
+        crate::mlflow::settings::MlflowSettings,
+        crate::mlflow::settings::MlflowConnect,
     )),
     modifiers(&CommonAnswers),
 )]

@@ -242,12 +242,13 @@ async fn missing_models_unknown_aliases_and_an_unreachable_server_are_named_and_
     assert!(versions(&node, "churn").await.is_empty());
     node.stop().await;
 
-    // No server configured: the message names the flag.
+    // No server configured: the message says where to set one.
     let node = node_with(None).await;
     node.create_service("churn").await;
     let (status, body) = import(&node, "churn", &format!("models:/{model}/1")).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (502, Some("mlflow_unavailable")), "{body}");
-    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("--mlflow-uri"), "{body}");
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("mlflow_not_configured")), "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("--mlflow-uri") && message.contains("Settings → MLflow"), "{body}");
     node.stop().await;
 }
 
@@ -442,4 +443,49 @@ async fn an_alias_that_cannot_be_read_is_retried_at_the_next_poll() {
     let manual: Value = r.json().await.expect("json");
     assert_eq!(manual["variables"]["mlflow_version"], "2", "{manual}");
     node.stop().await;
+}
+
+#[tokio::test]
+async fn the_console_connects_a_server_that_is_kept_for_the_next_start_and_never_shows_its_secret() {
+    let Some(mlflow) = Mlflow::shared() else { return };
+    use switchyard::mlflow::settings::{MlflowAuth, MlflowConnect, MlflowSource};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = || Engine::open(EngineConfig { router_seed: Some(SEED), ..EngineConfig::new(dir.path()) });
+    let engine = open().await.expect("engine");
+    assert_eq!(engine.mlflow_settings().source, MlflowSource::None);
+    assert_eq!(engine.mlflow_models().await.expect_err("none yet").code().as_str(), "mlflow_not_configured");
+    // A token the test server ignores: what matters is that it is kept and never shown.
+    let connect = MlflowConnect {
+        uri: format!("{}/", mlflow.uri),
+        auth: MlflowAuth::Token,
+        token: Some("tok-3f9a".into()),
+        username: None,
+        password: None,
+    };
+    let shown = engine.set_mlflow(Some(&connect)).expect("connect");
+    assert_eq!(
+        (shown.uri.as_deref(), shown.auth, shown.source),
+        (Some(mlflow.uri.as_str()), MlflowAuth::Token, MlflowSource::Console)
+    );
+    assert!(!serde_json::to_string(&shown).expect("json").contains("tok-3f9a"));
+    engine.mlflow_models().await.expect("the server answers");
+    engine.close().await.expect("close");
+
+    // The next start has it.
+    let engine = open().await.expect("engine again");
+    assert_eq!(engine.mlflow_settings().uri.as_deref(), Some(mlflow.uri.as_str()));
+    engine.mlflow_models().await.expect("still connected");
+    let bad = MlflowConnect { uri: "mlflow:5000".into(), ..connect.clone() };
+    assert_eq!(engine.set_mlflow(Some(&bad)).expect_err("not a URL").code().as_str(), "invalid_input");
+    assert_eq!(engine.mlflow_settings().uri.as_deref(), Some(mlflow.uri.as_str()), "a refused form changes nothing");
+    engine.set_mlflow(None).expect("disconnect");
+    assert_eq!(engine.mlflow_settings().source, MlflowSource::None);
+    engine.close().await.expect("close");
+
+    // A server given at start wins, and the console cannot change it.
+    let config = EngineConfig { mlflow: Some(mlflow.connection()), ..EngineConfig::new(dir.path()) };
+    let engine = Engine::open(config).await.expect("engine with a flag");
+    assert_eq!(engine.mlflow_settings().source, MlflowSource::Start);
+    assert_eq!(engine.set_mlflow(Some(&connect)).expect_err("fixed").code().as_str(), "invalid_config");
+    engine.close().await.expect("close");
 }

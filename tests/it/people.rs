@@ -79,7 +79,7 @@ async fn prepare(node: &TestNode, id: &str, role: &str) -> (&'static str, String
         "get_service" => ("GET", p("/admin/v1/services/iris"), None),
         "list_versions" => ("GET", p("/admin/v1/services/iris/versions"), None),
         "create_version" => ("POST", p("/admin/v1/services/iris/versions"), None),
-        // This node has no MLflow server: a permitted call gets past the check to the 502.
+        // This node has no MLflow server: a permitted call gets past the check to the 409.
         "import_mlflow_version" => {
             ("POST", p("/admin/v1/services/iris/versions/mlflow"), Some(json!({"model_uri": "models:/iris/1"})))
         }
@@ -253,7 +253,7 @@ async fn every_admin_route_answers_each_role_as_declared() {
             if role.permits(*permission) && id.contains("mlflow") {
                 assert_eq!(
                     (status, answer["error"]["code"].as_str()),
-                    (502, Some("mlflow_unavailable")),
+                    (409, Some("mlflow_not_configured")),
                     "{id} as {role:?}"
                 );
             } else if role.permits(*permission) {

@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use switchyard::deploy::Revision;
 use switchyard::engine::VersionView;
+use switchyard::mlflow::settings::{MlflowConnect, MlflowSettings};
 use switchyard::mlflow::{MlflowImport, MlflowModels, VersionSummary};
 use switchyard::registry::{NewVersion, Provenance, Version};
 use tauri::State;
@@ -88,4 +89,17 @@ pub async fn mlflow_versions(desktop: State<'_, Desktop>, model: String) -> IpcR
 #[tauri::command]
 pub async fn import_mlflow(desktop: State<'_, Desktop>, service: String, model_uri: String) -> IpcResult<MlflowImport> {
     Ok(desktop.engine.import_mlflow(&service, &model_uri, &desktop.principal.name).await?)
+}
+
+/// How the local engine reaches MLflow (never a secret).
+#[tauri::command]
+pub fn mlflow_settings(desktop: State<'_, Desktop>) -> MlflowSettings {
+    desktop.engine.mlflow_settings()
+}
+
+/// Connects the local engine to an MLflow tracking server (None disconnects); kept for the
+/// next start.
+#[tauri::command]
+pub fn set_mlflow(desktop: State<'_, Desktop>, connect: Option<MlflowConnect>) -> IpcResult<MlflowSettings> {
+    Ok(desktop.engine.set_mlflow(connect.as_ref())?)
 }

@@ -14,8 +14,10 @@ import type { components } from './generated/api';
 
 import type {
   AbReport,
+  MlflowConnect,
   MlflowImport,
   MlflowModels,
+  MlflowSettings,
   MlflowVersion,
   Change,
   ArtifactStoreInfo,
@@ -176,6 +178,10 @@ export interface Backend {
   mlflowVersions(model: string): Promise<MlflowVersion[]>;
   /** Imports `models:/NAME/VERSION` or `models:/NAME@ALIAS`; `created: false` names the version imported before. */
   importMlflow(input: { service: string; modelUri: string }): Promise<MlflowImport>;
+  /** How the console's engine reaches MLflow (never a secret). */
+  mlflowSettings(): Promise<MlflowSettings>;
+  /** Connects to a tracking server (null disconnects); kept for the next start. */
+  setMlflow(connect: MlflowConnect | null): Promise<MlflowSettings>;
   revisions(service: string): Promise<Revision[]>;
   /** Deployed, or (on a protected service) an approval request waiting for another principal. */
   deploy(input: { service: string; config: DeploymentConfig; reason: string }): Promise<DeployOutcome>;
@@ -296,6 +302,8 @@ export const tauriBackend: Backend = {
   mlflowModels: () => call('mlflow_models'),
   mlflowVersions: (model) => call('mlflow_versions', { model }),
   importMlflow: ({ service, modelUri }) => call('import_mlflow', { service, modelUri }),
+  mlflowSettings: () => call('mlflow_settings'),
+  setMlflow: (connect) => call('set_mlflow', { connect }),
   revisions: (service) => call('revisions', { infra, service }),
   deploy: ({ service, config, reason }) => call('deploy', { infra, service, config, reason }),
   deployVersion: ({ service, version, reason }) => call('deploy_version', { infra, service, version, reason }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { importSummary, mlflowOrigin, modelUri, uriProblem } from './mlflow';
+import { connectInput, connectProblem, importSummary, mlflowOrigin, modelUri, uriProblem } from './mlflow';
 
 describe('MLflow model URIs', () => {
   it('are written as MLflow writes them', () => {
@@ -39,5 +39,25 @@ describe('an import', () => {
     expect(importSummary('models:/churn@champion', { created: false, version: { id: 'v4' } })).toBe(
       'models:/churn@champion is already v4 (the same model): nothing imported',
     );
+  });
+});
+
+describe('the connection form', () => {
+  const form = { uri: 'http://mlflow:5000', auth: 'none' as const, token: '', username: '', password: '' };
+
+  it('asks for what is missing', () => {
+    expect(connectProblem(form)).toBeNull();
+    expect(connectProblem({ ...form, uri: ' ' })).toMatch(/Enter the tracking server URL/);
+    expect(connectProblem({ ...form, uri: 'mlflow:5000' })).toMatch(/http/);
+    expect(connectProblem({ ...form, uri: 'not a url' })).toMatch(/not valid/);
+    expect(connectProblem({ ...form, auth: 'token' })).toBe('Enter the token');
+    expect(connectProblem({ ...form, auth: 'basic', password: 'x' })).toBe('Enter the user name');
+  });
+
+  it('sends only the chosen sign-in', () => {
+    const all = { ...form, token: 't', username: 'ana', password: 'pw' };
+    expect(connectInput({ ...all, auth: 'none' })).toEqual({ uri: 'http://mlflow:5000', auth: 'none' });
+    expect(connectInput({ ...all, auth: 'token' })).toEqual({ uri: 'http://mlflow:5000', auth: 'token', token: 't' });
+    expect(connectInput({ ...all, auth: 'basic' })).toEqual({ uri: 'http://mlflow:5000', auth: 'basic', username: 'ana', password: 'pw' });
   });
 });

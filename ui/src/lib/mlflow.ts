@@ -48,3 +48,36 @@ export function importSummary(uri: string, result: { created: boolean; version: 
     ? `Imported ${uri} as ${result.version.id}`
     : `${uri} is already ${result.version.id} (the same model): nothing imported`;
 }
+
+/** The Settings → MLflow form. */
+export interface ConnectForm {
+  uri: string;
+  auth: 'none' | 'token' | 'basic';
+  token: string;
+  username: string;
+  password: string;
+}
+
+/** What is wrong with the form, or null when it can be sent. The engine checks again. */
+export function connectProblem(form: ConnectForm): string | null {
+  const uri = form.uri.trim();
+  if (!uri) return 'Enter the tracking server URL, e.g. http://mlflow.internal:5000';
+  let parsed: URL;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    return 'The URL is not valid: write http://HOST:PORT';
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'Use an http:// or https:// URL';
+  if (form.auth === 'token' && !form.token.trim()) return 'Enter the token';
+  if (form.auth === 'basic' && !form.username.trim()) return 'Enter the user name';
+  return null;
+}
+
+/** The form as the engine takes it: only the credentials of the chosen sign-in. */
+export function connectInput(form: ConnectForm): { uri: string; auth: ConnectForm['auth']; token?: string; username?: string; password?: string } {
+  const base = { uri: form.uri.trim(), auth: form.auth };
+  if (form.auth === 'token') return { ...base, token: form.token.trim() };
+  if (form.auth === 'basic') return { ...base, username: form.username.trim(), password: form.password };
+  return base;
+}

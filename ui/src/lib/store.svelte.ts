@@ -23,6 +23,8 @@ import type {
 } from './types';
 
 export type Tab = 'versions' | 'deployment' | 'run' | 'monitoring';
+/** A screen of the sidebar's lower part (settings and scenarios). */
+export type Screen = 'scenarios' | 'people' | 'notifications' | 'mlflow';
 
 /** How often the screens reload from a remote node, which announces no changes to the window. */
 export const REMOTE_POLL_MS = 5_000;
@@ -140,7 +142,6 @@ class AppState {
     this.services = [];
     this.traffic = {};
     this.servicesLoaded = false;
-    this.scenarios = false;
     this.select(null);
     if (name) {
       try {
@@ -237,38 +238,44 @@ class AppState {
     await Promise.all([this.refreshServices(), this.refreshDetail()]);
   }
 
-  /** The Scenarios screen is shown (instead of the services list or a service). */
-  scenarios = $state(false);
+  /** The screen shown instead of the services list or a service, if any. */
+  screen = $state<Screen | null>(null);
+  /** The Scenarios screen is shown. */
+  get scenarios(): boolean {
+    return this.screen === 'scenarios';
+  }
   /** Settings → People is shown. */
-  people = $state(false);
+  get people(): boolean {
+    return this.screen === 'people';
+  }
   /** Settings → Notifications is shown. */
-  notifications = $state(false);
+  get notifications(): boolean {
+    return this.screen === 'notifications';
+  }
+  /** Settings → MLflow is shown. */
+  get mlflow(): boolean {
+    return this.screen === 'mlflow';
+  }
+
+  show(screen: Screen): void {
+    this.screen = screen;
+    this.selected = null;
+  }
 
   showScenarios(): void {
-    this.scenarios = true;
-    this.people = false;
-    this.notifications = false;
-    this.selected = null;
+    this.show('scenarios');
   }
 
   showPeople(): void {
-    this.people = true;
-    this.scenarios = false;
-    this.notifications = false;
-    this.selected = null;
+    this.show('people');
   }
 
   showNotifications(): void {
-    this.notifications = true;
-    this.people = false;
-    this.scenarios = false;
-    this.selected = null;
+    this.show('notifications');
   }
 
   select(service: string | null, tab: Tab = 'versions'): void {
-    this.scenarios = false;
-    this.people = false;
-    this.notifications = false;
+    this.screen = null;
     if (service !== this.selected) {
       this.selected = service;
       this.detailError = null;

@@ -59,6 +59,8 @@ export type VersionView = Sent<Schemas['VersionView']>;
 export type MlflowModels = Sent<Schemas['MlflowModels']>;
 export type MlflowVersion = Sent<Schemas['VersionSummary']>;
 export type MlflowImport = Sent<Schemas['MlflowImport']>;
+export type MlflowSettings = Sent<Schemas['MlflowSettings']>;
+export type MlflowConnect = Schemas['MlflowConnect'];
 
 export type MappingIssueKind = Schemas['IssueKind'];
 export type MappingIssue = Sent<Schemas['MappingIssue']>;

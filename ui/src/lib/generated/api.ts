@@ -1586,7 +1586,7 @@ export interface components {
          *     these, never on message text. The set is closed: adding one is an API change.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "forbidden" | "principal_not_found" | "approval_not_found" | "approval_conflict" | "webhook_not_found" | "payload_too_large" | "request_timeout" | "node_unreachable" | "artifact_store_unavailable" | "artifact_missing" | "artifact_corrupt" | "mlflow_unavailable" | "mlflow_unauthorized" | "mlflow_not_found" | "not_found" | "method_not_allowed" | "internal";
+        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "forbidden" | "principal_not_found" | "approval_not_found" | "approval_conflict" | "webhook_not_found" | "payload_too_large" | "request_timeout" | "node_unreachable" | "artifact_store_unavailable" | "artifact_missing" | "artifact_corrupt" | "mlflow_not_configured" | "mlflow_unavailable" | "mlflow_unauthorized" | "mlflow_not_found" | "not_found" | "method_not_allowed" | "internal";
         ErrorObject: {
             /** @description Stable and machine-readable: branch on it. */
             code: components["schemas"]["ErrorCode"];
@@ -1864,6 +1864,16 @@ export interface components {
             /** Format: double */
             p99_ms: number;
         };
+        /** @enum {string} */
+        MlflowAuth: "none" | "token" | "basic";
+        /** @description What the console sends to connect: the tracking server's URL and how to sign in. */
+        MlflowConnect: {
+            uri: string;
+            auth: components["schemas"]["MlflowAuth"];
+            token?: string | null;
+            username?: string | null;
+            password?: string | null;
+        };
         /**
          * @description An import's outcome: the version, and whether this import created it (false: the same
          *     model bytes were imported before, as this version).
@@ -1901,6 +1911,21 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** @description How the node reaches MLflow, as the console shows it: never a secret. */
+        MlflowSettings: {
+            /** @description The tracking server, or None when none is configured. */
+            uri?: string | null;
+            auth: components["schemas"]["MlflowAuth"];
+            /** @description The user name of basic auth. */
+            username?: string | null;
+            /**
+             * @description Where the connection comes from: set at start (flag or environment: the console cannot
+             *     change it), saved from the console, or none.
+             */
+            source: components["schemas"]["MlflowSource"];
+        };
+        /** @enum {string} */
+        MlflowSource: "start" | "console" | "none";
         /** @description A model's metadata. */
         ModelMetadata: {
             name: string;
@@ -3764,7 +3789,16 @@ export interface operations {
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
-            /** @description MLflow cannot be reached, refused the node's credentials, or none is configured */
+            /** @description The node has no MLflow tracking server */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description MLflow cannot be reached or refused the node's credentials */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -3808,7 +3842,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description MLflow cannot be reached, refused the node's credentials, or none is configured */
+            /** @description The node has no MLflow tracking server */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description MLflow cannot be reached or refused the node's credentials */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -4321,8 +4364,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The node has no MLflow tracking server */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             413: components["responses"]["Error413"];
-            /** @description MLflow cannot be reached, refused the node's credentials, or none is configured */
+            /** @description MLflow cannot be reached or refused the node's credentials */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -5191,12 +5243,14 @@ export const deployOutcomeOneOf0OutcomeValues: ReadonlyArray<Extract<FlattenedDe
 export const deployOutcomeOneOf1OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["DeployOutcome"], {
     outcome: unknown;
 }>["outcome"]> = ["approval_requested"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "forbidden", "principal_not_found", "approval_not_found", "approval_conflict", "webhook_not_found", "payload_too_large", "request_timeout", "node_unreachable", "artifact_store_unavailable", "artifact_missing", "artifact_corrupt", "mlflow_unavailable", "mlflow_unauthorized", "mlflow_not_found", "not_found", "method_not_allowed", "internal"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "forbidden", "principal_not_found", "approval_not_found", "approval_conflict", "webhook_not_found", "payload_too_large", "request_timeout", "node_unreachable", "artifact_store_unavailable", "artifact_missing", "artifact_corrupt", "mlflow_not_configured", "mlflow_unavailable", "mlflow_unauthorized", "mlflow_not_found", "not_found", "method_not_allowed", "internal"];
 export const inconclusivePolicyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InconclusivePolicy"]> = ["pause", "rollback"];
 export const inputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InputType"]> = ["float32", "float64", "int64"];
 export const issueKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["IssueKind"]> = ["syntax", "not_a_list", "empty", "not_an_object", "unknown_field", "missing", "wrong_type", "unknown_generation", "duplicate", "out_of_range", "sum"];
 export const keyStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["KeyStatus"]> = ["active", "expiring", "expired", "revoked"];
 export const metricValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Metric"]> = ["accuracy", "log_loss", "auc", "rmse"];
+export const mlflowAuthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MlflowAuth"]> = ["none", "token", "basic"];
+export const mlflowSourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MlflowSource"]> = ["start", "console", "none"];
 export const onMissedValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OnMissed"]> = ["run_once", "skip"];
 export const outcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Outcome"]> = ["ok", "refused", "failed"];
 export const outcomeKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OutcomeKind"]> = ["binary", "numeric"];
