@@ -112,19 +112,25 @@ impl Engine {
         let result = self.run_model(&active, generation, features).await;
         self.count(&active, generation, outcome_of(&result), started);
         let prediction = result?;
+        let request_id = self.inner.requests.request_ids.issue(service, generation.as_str(), active.revision);
+        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        // Capture off: one `ArcSwap` load. A captured row goes to the writer's queue, after
+        // the shadow's answer when one runs.
+        let captured = self.capture_row(&active, generation, &request_id, features, &prediction, latency_ms);
         if let Some(shadow) = &active.config.shadow
             && self.inner.requests.picker.uniform() * 100.0 < shadow.percent
         {
-            self.mirror(&active, features, &prediction);
+            self.mirror(&active, features, &prediction, captured);
+        } else if let Some(row) = captured {
+            self.offer_capture(row);
         }
-        let request_id = self.inner.requests.request_ids.issue(service, generation.as_str(), active.revision);
         Ok(PredictOutcome {
             request_id,
             service: active.service.clone(),
             generation: generation.clone(),
             revision: active.revision,
             prediction,
-            latency_ms: started.elapsed().as_secs_f64() * 1e3,
+            latency_ms,
         })
     }
 
@@ -229,10 +235,20 @@ impl Engine {
 
     /// Runs the shadow generation on a copy of the request in its own task and records its
     /// latency, errors and agreement with the live answer. Dropped when too many are running.
-    fn mirror(&self, active: &Arc<ActiveDeployment>, features: &Map<String, Value>, live: &Prediction) {
+    /// A captured row of the request (`captured`) is queued once the shadow has answered.
+    fn mirror(
+        &self,
+        active: &Arc<ActiveDeployment>,
+        features: &Map<String, Value>,
+        live: &Prediction,
+        mut captured: Option<crate::capture::Captured>,
+    ) {
         let Some(shadow) = active.config.shadow.clone() else { return };
         let Ok(permit) = Arc::clone(&self.inner.requests.shadow_permits).try_acquire_owned() else {
             tracing::debug!(service = %active.service, "shadow skipped: too many shadow runs in flight");
+            if let Some(row) = captured {
+                self.offer_capture(row);
+            }
             return;
         };
         let (engine, active, features, live) = (self.clone(), Arc::clone(active), features.clone(), live.clone());
@@ -254,6 +270,10 @@ impl Engine {
                 cmp,
                 engine.now(),
             );
+            if let Some(mut row) = captured.take() {
+                row.shadow = Some((shadow.generation.to_string(), result.ok()));
+                engine.offer_capture(row);
+            }
         });
     }
 
@@ -269,7 +289,9 @@ impl Engine {
 
     /// Prometheus text for `/metrics`.
     pub fn metrics_text(&self) -> String {
-        self.inner.monitor.prometheus()
+        let mut text = self.inner.monitor.prometheus();
+        text.push_str(&self.capture_metrics());
+        text
     }
 
     /// Records the outcome (ground truth or business metric) of an earlier prediction.

@@ -51,6 +51,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::CanaryNotFound
         | ErrorCode::ScenarioNotFound
         | ErrorCode::RunNotFound
+        | ErrorCode::ReplayNotFound
         | ErrorCode::PrincipalNotFound
         | ErrorCode::ApprovalNotFound
         | ErrorCode::MlflowNotFound
@@ -58,6 +59,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::AlreadyExists
         | ErrorCode::CanaryConflict
         | ErrorCode::RunConflict
+        | ErrorCode::ReplayConflict
         | ErrorCode::ApprovalConflict
         | ErrorCode::Unchanged => StatusCode::CONFLICT,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
