@@ -49,6 +49,9 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
         // or 202 with the approval request instead).
         crate::engine::DeployOutcome,
         crate::engine::CanaryOutcome,
+        // The console's filter of captured rows (the HTTP route reads it as a query).
+        crate::capture::store::RowFilter,
+        crate::capture::export::ExportFormat,
     )),
     modifiers(&CommonAnswers),
 )]
