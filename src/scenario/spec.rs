@@ -43,6 +43,7 @@ pub enum Step {
     CreateVersion(CreateVersion),
     Evaluate(Evaluate),
     UpdateDeployment(UpdateDeployment),
+    ExportCapture(ExportCapture),
 }
 
 /// A shell command line (`sh -c`) or a program and its arguments (run directly).
@@ -190,6 +191,28 @@ pub struct UpdateDeployment {
     pub mode: UpdateMode,
 }
 
+/// Writes a deployment's captured requests to a file (CSV or JSON Lines, features in the
+/// model's order), e.g. for a retraining step on real traffic. Defines `capture_file` (the
+/// path written) and `capture_rows` (how many rows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportCapture {
+    pub name: String,
+    pub service: String,
+    /// A duration back from now (`7d`) or an RFC 3339 time; default every captured row.
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default = "default_export_format")]
+    pub format: crate::capture::export::ExportFormat,
+    /// Where to write, relative to the run's directory (default `capture.csv` or `capture.jsonl`).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+fn default_export_format() -> crate::capture::export::ExportFormat {
+    crate::capture::export::ExportFormat::Csv
+}
+
 impl Step {
     pub fn name(&self) -> &str {
         match self {
@@ -197,6 +220,7 @@ impl Step {
             Step::CreateVersion(s) => &s.name,
             Step::Evaluate(s) => &s.name,
             Step::UpdateDeployment(s) => &s.name,
+            Step::ExportCapture(s) => &s.name,
         }
     }
 
@@ -206,6 +230,7 @@ impl Step {
             Step::CreateVersion(_) => "create_version",
             Step::Evaluate(_) => "evaluate",
             Step::UpdateDeployment(_) => "update_deployment",
+            Step::ExportCapture(_) => "export_capture",
         }
     }
 
@@ -253,6 +278,15 @@ impl Step {
                     out.push(("mode.replace.generation".into(), generation));
                 }
             }
+            Step::ExportCapture(s) => {
+                out.push(("service".into(), &s.service));
+                if let Some(since) = &s.since {
+                    out.push(("since".into(), since));
+                }
+                if let Some(path) = &s.path {
+                    out.push(("path".into(), path));
+                }
+            }
         }
         out
     }
@@ -264,6 +298,7 @@ impl Step {
             Step::CreateVersion(s) => vec![s.target_variable.clone()],
             Step::Evaluate(s) => s.outputs().to_vec(),
             Step::UpdateDeployment(_) => vec!["revision".to_owned()],
+            Step::ExportCapture(_) => vec!["capture_file".to_owned(), "capture_rows".to_owned()],
         }
     }
 
@@ -274,6 +309,7 @@ impl Step {
             Step::CreateVersion(s) => &s.service,
             Step::Evaluate(s) => &s.service,
             Step::UpdateDeployment(s) => &s.service,
+            Step::ExportCapture(s) => &s.service,
         };
         (!template::has_variables(s)).then_some(s.as_str())
     }
@@ -575,6 +611,14 @@ fn step_field_problems(step: &Step) -> Vec<(String, String)> {
                 && let Err(e) = VersionId::parse(generation)
             {
                 out.push(("mode.replace.generation".into(), e.to_string()));
+            }
+        }
+        Step::ExportCapture(s) => {
+            service_ok("service", &s.service, &mut out);
+            if let Some(since) = s.since.as_deref().filter(|t| literal(t))
+                && let Err(e) = crate::report::parse_time(since, chrono::DateTime::<chrono::Utc>::MAX_UTC)
+            {
+                out.push(("since".into(), e.to_string()));
             }
         }
     }

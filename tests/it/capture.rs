@@ -457,3 +457,53 @@ async fn the_cli_sets_policies_exports_and_replays() {
         "{out}"
     );
 }
+
+/// A scenario's `export_capture` step writes the captured rows to the run's directory (model
+/// order, dropped features left out) and names the file and the row count for later steps.
+#[tokio::test]
+async fn a_scenario_step_exports_the_capture() {
+    let node = node_with(1024).await;
+    set_policy(&node, "iris", json!({"percent": 100, "drop_features": ["sepal_width"]})).await;
+    send(&node, "iris", &rows(12, 8)).await;
+    wait_stored(&node, "iris", 12).await;
+    let spec = json!({"name": "retrain_on_traffic", "steps": [
+        {"kind": "export_capture", "name": "traffic", "service": "iris", "since": "7d"},
+        {"kind": "export_capture", "name": "lines", "service": "iris", "format": "jsonl", "path": "${run_dir}/t.jsonl"},
+    ]});
+    let r = node.http.post(node.url("/admin/v1/scenarios")).json(&spec).send().await.expect("send");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let run: Value = node
+        .http
+        .post(node.url("/admin/v1/scenarios/retrain_on_traffic/runs"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let path = format!("/admin/v1/scenarios/retrain_on_traffic/runs/{}", run["id"]);
+    let mut last = Value::Null;
+    wait_until("the run to end", Duration::from_secs(60), Duration::from_millis(20), async || {
+        last = node.get_json(&path).await;
+        last["status"] != "running"
+    })
+    .await;
+    assert_eq!(last["status"], "succeeded", "{last}");
+    assert_eq!(last["variables"]["capture_rows"], "12");
+    let file = last["variables"]["capture_file"].as_str().expect("capture_file").to_owned();
+    assert!(file.ends_with("t.jsonl"), "{file}");
+    assert_eq!(std::fs::read_to_string(&file).expect("jsonl").lines().count(), 12);
+    let csv = last["steps"][0]["outputs"]["capture_file"].as_str().expect("csv file").to_owned();
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    assert_eq!(text.lines().count(), 13);
+    assert!(
+        text.starts_with("at_ms,request_id,instance,revision,generation,sepal_length,petal_length,petal_width,"),
+        "{text}"
+    );
+    // A window that does not parse is refused when the scenario is saved.
+    let bad =
+        json!({"name": "bad", "steps": [{"kind": "export_capture", "name": "x", "service": "iris", "since": "soon"}]});
+    let r = node.http.post(node.url("/admin/v1/scenarios")).json(&bad).send().await.expect("send");
+    assert_eq!(r.status(), 400);
+}

@@ -15,6 +15,10 @@ describe('step summaries', () => {
       'deploy v3 on iris replacing v1',
     );
     expect(kindLabel('update_deployment')).toBe('update deployment');
+    expect(stepSummary({ kind: 'export_capture', name: 'x', service: 'iris', since: '7d', format: 'jsonl' })).toBe(
+      "export iris's captured requests since 7d as jsonl",
+    );
+    expect(stepSummary({ kind: 'export_capture', name: 'x', service: 'iris' })).toBe("export iris's captured requests as csv");
   });
 
   it('summarises triggers', () => {

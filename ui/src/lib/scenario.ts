@@ -17,6 +17,8 @@ export function stepSummary(step: ScenarioStep): string {
       const mode = step.mode && typeof step.mode === 'object' ? ` replacing ${step.mode.replace.generation}` : '';
       return `deploy ${step.version} on ${step.service}${mode}`;
     }
+    case 'export_capture':
+      return `export ${step.service}'s captured requests${step.since ? ` since ${step.since}` : ''} as ${step.format ?? 'csv'}`;
     default:
       return '';
   }

@@ -1669,6 +1669,20 @@ export interface components {
              */
             baseline?: string | null;
         };
+        /**
+         * @description Writes a deployment's captured requests to a file (CSV or JSON Lines, features in the
+         *     model's order), e.g. for a retraining step on real traffic. Defines `capture_file` (the
+         *     path written) and `capture_rows` (how many rows).
+         */
+        ExportCapture: {
+            name: string;
+            service: string;
+            /** @description A duration back from now (`7d`) or an RFC 3339 time; default every captured row. */
+            since?: string | null;
+            format?: components["schemas"]["ExportFormat"];
+            /** @description Where to write, relative to the run's directory (default `capture.csv` or `capture.jsonl`). */
+            path?: string | null;
+        };
         /** @enum {string} */
         ExportFormat: "csv" | "jsonl";
         Feature: {
@@ -2559,6 +2573,16 @@ export interface components {
             mode?: components["schemas"]["UpdateMode"];
             /** @enum {string} */
             kind: "update_deployment";
+        } | {
+            name: string;
+            service: string;
+            /** @description A duration back from now (`7d`) or an RFC 3339 time; default every captured row. */
+            since?: string | null;
+            format?: components["schemas"]["ExportFormat"];
+            /** @description Where to write, relative to the run's directory (default `capture.csv` or `capture.jsonl`). */
+            path?: string | null;
+            /** @enum {string} */
+            kind: "export_capture";
         };
         /** @description One step of a run. */
         StepRun: {
@@ -5224,6 +5248,9 @@ export const stepOneOf2KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<c
 export const stepOneOf3KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Step"], {
     kind: unknown;
 }>["kind"]> = ["update_deployment"];
+export const stepOneOf4KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Step"], {
+    kind: unknown;
+}>["kind"]> = ["export_capture"];
 export const stepStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepStatus"]> = ["pending", "running", "succeeded", "failed", "stopped", "skipped", "cancelled", "abandoned"];
 export const storeKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StoreKind"]> = ["data_dir", "s3", "gcs", "azure", "file"];
 export const triggerOneOf0KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Trigger"], {
