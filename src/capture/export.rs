@@ -158,10 +158,10 @@ mod tests {
 
     #[test]
     fn csv_follows_the_model_order_and_quotes() {
-        let mut e =
-            Exporter::new(ExportFormat::Csv, columns(&["a".into(), "b".into(), "c".into()], &["c".into()])).unwrap();
-        e.write(&row()).unwrap();
-        let text = e.finish().unwrap();
+        let mut e = Exporter::new(ExportFormat::Csv, columns(&["a".into(), "b".into(), "c".into()], &["c".into()]))
+            .expect("test value");
+        e.write(&row()).expect("test value");
+        let text = e.finish().expect("test value");
         let mut lines = text.lines();
         assert_eq!(
             lines.next(),
@@ -174,11 +174,11 @@ mod tests {
 
     #[test]
     fn jsonl_is_one_object_a_line() {
-        let mut e = Exporter::new(ExportFormat::Jsonl, vec!["b".into(), "a".into()]).unwrap();
-        e.write(&row()).unwrap();
-        e.write(&row()).unwrap();
-        let text = e.finish().unwrap();
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let mut e = Exporter::new(ExportFormat::Jsonl, vec!["b".into(), "a".into()]).expect("test value");
+        e.write(&row()).expect("test value");
+        e.write(&row()).expect("test value");
+        let text = e.finish().expect("test value");
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("test value")).collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["prediction"], "setosa");
         assert_eq!(lines[1]["features"], serde_json::json!({"a": 1, "b": 2.5}));

@@ -295,7 +295,7 @@ mod tests {
         assert!(policy(f64::NAN).validate().is_err());
         let mut both = policy(10.0);
         both.hash_features.push("email".into());
-        let e = both.validate().unwrap_err().to_string();
+        let e = both.validate().expect_err("refused").to_string();
         assert!(e.contains("'email' is both dropped and hashed"), "{e}");
         let mut cap = policy(10.0);
         cap.max_rows = 0;
@@ -306,15 +306,16 @@ mod tests {
     fn dropped_features_go_and_hashed_ones_are_keyed() {
         use sha2::Digest;
         let hasher = FeatureHasher::new(b"registry secret");
-        let features = json!({"email": "a@b.c", "ssn": "123-45-6789", "age": 41}).as_object().cloned().unwrap();
+        let features =
+            json!({"email": "a@b.c", "ssn": "123-45-6789", "age": 41}).as_object().cloned().expect("test value");
         let stored = apply_policy(Some(&policy(10.0)), &hasher, features);
-        let text = serde_json::to_string(&stored).unwrap();
+        let text = serde_json::to_string(&stored).expect("test value");
         assert!(!text.contains("a@b.c") && !text.contains("email"), "{text}");
         assert!(!text.contains("123-45-6789"), "{text}");
         let plain = hex::encode(sha2::Sha256::digest(b"123-45-6789"));
         assert!(!text.contains(&plain), "{text}");
         assert_eq!(stored["age"], json!(41));
-        let hashed = stored["ssn"].as_str().unwrap();
+        let hashed = stored["ssn"].as_str().expect("test value");
         assert!(hashed.starts_with(HASH_PREFIX));
         // The same value hashes the same under one secret (joins stay possible), not under another.
         assert_eq!(hashed, hasher.hash("ssn", &json!("123-45-6789")));
