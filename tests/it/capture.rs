@@ -507,3 +507,36 @@ async fn a_scenario_step_exports_the_capture() {
     let r = node.http.post(node.url("/admin/v1/scenarios")).json(&bad).send().await.expect("send");
     assert_eq!(r.status(), 400);
 }
+
+/// Where the shadow ran on a captured request, the row holds its answer too (written once the
+/// shadow has answered); elsewhere the shadow columns are empty.
+#[tokio::test]
+async fn captured_rows_hold_the_shadow_answer_where_one_ran() {
+    const N: usize = 60;
+    let node = node_with(1024).await;
+    node.deploy_ok(
+        "iris",
+        json!({"mode": "single", "generation": "v1", "shadow": {"generation": "v2", "percent": 50}}),
+    )
+    .await;
+    set_policy(&node, "iris", json!({"percent": 100})).await;
+    send(&node, "iris", &rows(N, 9)).await;
+    wait_stored(&node, "iris", N as i64).await;
+    let rows = node
+        .engine
+        .capture_rows("iris", &serde_json::from_value(json!({"limit": 1000})).expect("filter"))
+        .await
+        .expect("rows");
+    let shadowed: Vec<_> = rows.iter().filter(|r| r.shadow_generation.is_some()).collect();
+    assert!(!shadowed.is_empty() && shadowed.len() < N, "{} of {N} mirrored at 50 %", shadowed.len());
+    for r in &rows {
+        assert_eq!(r.generation, "v1");
+        match &r.shadow_generation {
+            Some(g) => {
+                assert_eq!(g, "v2");
+                assert!(r.shadow_label.is_some(), "{r:?}");
+            }
+            None => assert!(r.shadow_label.is_none() && r.shadow_value.is_none()),
+        }
+    }
+}
