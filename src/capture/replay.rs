@@ -618,6 +618,21 @@ pub async fn list(pool: &Pool, service: &str) -> Result<Vec<Replay>> {
     rows.iter().map(replay_of).collect()
 }
 
+/// A service's finished replays started in `[since_ms, until_ms]`, oldest first (what a
+/// deployment report attaches).
+pub async fn finished_between(pool: &Pool, service: &str, since_ms: i64, until_ms: i64) -> Result<Vec<Replay>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {REPLAY_COLUMNS} FROM replays WHERE service = $1 AND created_at >= $2 AND created_at <= $3 \
+         AND status IN ('done', 'cancelled') ORDER BY id LIMIT 200"
+    ))
+    .bind(service)
+    .bind(since_ms)
+    .bind(until_ms)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(replay_of).collect()
+}
+
 pub async fn get(pool: &Pool, service: &str, id: i64) -> Result<Replay> {
     let row = sqlx::query(&format!("SELECT {REPLAY_COLUMNS} FROM replays WHERE service = $1 AND id = $2"))
         .bind(service)

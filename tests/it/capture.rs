@@ -298,6 +298,14 @@ async fn replays_agree_with_themselves_and_count_another_version_as_computed() {
     assert_eq!(list[1]["version"], "v1");
     assert!(list[0]["since_ms"].as_i64() > list[1]["since_ms"].as_i64());
     assert!(list[0]["created_by"].is_string());
+
+    // A deployment report of the range lists them.
+    let now = node.engine.now();
+    let data = node.engine.report_data("iris", now - chrono::Duration::hours(1), now).await.expect("report data");
+    assert_eq!(data.replays.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(), ["v1", "v2"]);
+    let html = switchyard::report::render_html(&data);
+    assert!(html.contains("<section id=\"replays\"><h2>Replays</h2>"), "no replays section");
+    assert!(html.contains(&format!("{:.1}%", agree as f64 / N as f64 * 100.0)), "the v2 agreement is in the report");
 }
 
 /// A version whose features differ names the missing and extra ones and replays nothing; an

@@ -2261,6 +2261,8 @@ export interface components {
              *     oldest first.
              */
             audit?: components["schemas"]["AuditRow"][];
+            /** @description Replays of captured traffic started in the range (done or cancelled), oldest first. */
+            replays?: components["schemas"]["Replay"][];
         };
         RequestedOutput: {
             name: string;
