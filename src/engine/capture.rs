@@ -21,7 +21,8 @@ use crate::error::{Error, Result};
 use crate::model::{LoadedModel, OutputKind, Prediction};
 use crate::names::VersionId;
 
-/// How often the retention task runs (and reloads the policies other nodes changed).
+/// How often the retention task runs (and reloads the policies, should a node have missed a
+/// change's notification).
 pub const CAPTURE_TICK: Duration = Duration::from_secs(30);
 
 impl Engine {
@@ -98,11 +99,13 @@ impl Engine {
             }
         }
         store::set_policy(self.pool(), service, policy.as_ref(), by, self.now_ms()).await?;
+        // Every node of a shared registry applies it at once (`engine/shared.rs`).
+        crate::store::notify(self.pool(), service).await?;
         self.reload_capture_policies().await?;
         self.capture_status(service).await
     }
 
-    async fn reload_capture_policies(&self) -> Result<()> {
+    pub(super) async fn reload_capture_policies(&self) -> Result<()> {
         let policies = store::policies(self.pool()).await?;
         self.inner.capture.set_policies(policies);
         Ok(())

@@ -548,3 +548,39 @@ async fn captured_rows_hold_the_shadow_answer_where_one_ran() {
         }
     }
 }
+
+/// Two nodes on one PostgreSQL registry: a policy set on one is applied by the other at once
+/// (NOTIFY, no retention tick), and each node's captured rows are visible to both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_shared_registry_every_node_captures_and_sees_all_rows() {
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let store = tempfile::tempdir().expect("artifact store");
+    let url = crate::support::test_database(dir_a.path()).await;
+    let config = |dir: &std::path::Path, instance: &str| EngineConfig {
+        router_seed: Some(SEED),
+        capture_tick: None,
+        database_url: Some(url.clone()),
+        artifacts: Some(format!("file://{}", store.path().display())),
+        instance: instance.to_owned(),
+        ..EngineConfig::new(dir)
+    };
+    let (config_a, config_b) = (config(dir_a.path(), "a"), config(dir_b.path(), "b"));
+    let a = spawn_with(dir_a, config_a, NodeConfig::default()).await;
+    a.with_iris().await;
+    let b = spawn_with(dir_b, config_b, NodeConfig::default()).await;
+    set_policy(&a, "iris", json!({"percent": 100})).await;
+    let features = rows(1, 10).remove(0);
+    wait_until("the policy on node b", Duration::from_secs(60), Duration::from_millis(20), async || {
+        b.engine.predict("iris", &features, Routing::default()).await.expect("prediction on b");
+        stored(&a, "iris").await > 0
+    })
+    .await;
+    send(&a, "iris", &rows(5, 11)).await;
+    a.engine.close().await.expect("close a");
+    b.engine.close().await.expect("close b");
+    for node in [&a, &b] {
+        let rows = node.engine.capture_rows("iris", &Default::default()).await.expect("rows");
+        let instances: HashSet<&str> = rows.iter().map(|r| r.instance.as_str()).collect();
+        assert_eq!(instances, HashSet::from(["a", "b"]), "every node's rows on every node");
+    }
+}
