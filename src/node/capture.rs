@@ -96,7 +96,8 @@ struct ExportQuery {
 /// Captured requests as CSV or JSON Lines, features in the model's order.
 #[utoipa::path(get, path = "/deployments/{service}/capture/export", tag = "capture", operation_id = "export_capture",
     params(ServicePath, ExportQuery),
-    responses((status = 200, description = "The rows", body = String, content_type = "text/csv")))]
+    responses((status = 200, description = "The rows: CSV (`format=csv`) or JSON Lines (`format=jsonl`)",
+        content((String = "text/csv"), (String = "application/x-ndjson")))))]
 async fn export_capture(
     State(s): State<AppState>,
     PathOf(service): PathOf<String>,
