@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
@@ -232,10 +231,7 @@ pub struct FeatureHasher {
 
 impl FeatureHasher {
     pub fn new(secret: &[u8]) -> Self {
-        let mut key = [0u8; 64];
-        let n = secret.len().min(64);
-        key[..n].copy_from_slice(&secret[..n]);
-        Self { mac: <Hmac<Sha256> as KeyInit>::new(&key.into()) }
+        Self { mac: crate::monitor::feedback::keyed_mac(secret) }
     }
 
     /// `hmac-sha256:<hex>` of the feature name and the value's JSON text.

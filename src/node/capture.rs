@@ -11,15 +11,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::body::{JsonBody, PathOf, QueryOf};
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::body::{JsonBody, PathOf, QueryOf, numeric_id};
+use super::error::{ApiResult, ErrorBody};
 use super::openapi::ServicePath;
 use super::principal::Caller;
 use crate::capture::export::ExportFormat;
 use crate::capture::replay::{Replay, ReplayRequest};
 use crate::capture::store::{CaptureRow, RowFilter};
 use crate::capture::{CapturePolicy, CaptureStatus};
-use crate::error::Error;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -143,7 +142,7 @@ async fn get_replay(
     State(s): State<AppState>,
     PathOf((service, id)): PathOf<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.engine.replay(&service, replay_id(&id)?).await?))
+    Ok(Json(s.engine.replay(&service, numeric_id("replay", &id)?).await?))
 }
 
 /// Cancels a running replay; it stops after the batch in progress and keeps its figures so far.
@@ -157,14 +156,5 @@ async fn cancel_replay(
     State(s): State<AppState>,
     PathOf((service, id)): PathOf<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.engine.cancel_replay(&service, replay_id(&id)?).await?))
-}
-
-fn replay_id(id: &str) -> Result<i64, ApiError> {
-    id.parse().map_err(|_| {
-        ApiError(Error::InvalidInput(format!(
-            "a replay id is a number, not '{}'",
-            id.chars().take(32).collect::<String>()
-        )))
-    })
+    Ok(Json(s.engine.cancel_replay(&service, numeric_id("replay", &id)?).await?))
 }
