@@ -26,13 +26,14 @@ use crate::names::VersionId;
 pub const CAPTURE_TICK: Duration = Duration::from_secs(30);
 
 impl Engine {
-    /// The row to capture for this answer, when the service's policy samples this request.
+    /// The row to capture for this answer, when the service's policy samples this request
+    /// (the request id and the features are made only then).
     pub(super) fn capture_row(
         &self,
         active: &ActiveDeployment,
         generation: &VersionId,
-        request_id: &str,
-        features: &Map<String, Value>,
+        request_id: impl FnOnce() -> String,
+        features: impl FnOnce() -> Map<String, Value>,
         prediction: &Prediction,
         latency_ms: f64,
     ) -> Option<Captured> {
@@ -46,8 +47,8 @@ impl Engine {
             at_ms: self.now_ms(),
             revision: active.revision,
             generation: generation.to_string(),
-            request_id: request_id.to_owned(),
-            features: features.clone(),
+            request_id: request_id(),
+            features: features(),
             prediction: prediction.clone(),
             latency_ms,
             shadow: None,

@@ -116,7 +116,8 @@ impl Engine {
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
         // Capture off: one `ArcSwap` load. A captured row goes to the writer's queue, after
         // the shadow's answer when one runs.
-        let captured = self.capture_row(&active, generation, &request_id, features, &prediction, latency_ms);
+        let captured =
+            self.capture_row(&active, generation, || request_id.clone(), || features.clone(), &prediction, latency_ms);
         if let Some(shadow) = &active.config.shadow
             && self.inner.requests.picker.uniform() * 100.0 < shadow.percent
         {
@@ -164,6 +165,8 @@ impl Engine {
                 .get(&generation)
                 .ok_or_else(|| Error::Internal(format!("generation {generation} is live but not loaded")))?,
         );
+        // Capture on: the rows are kept for the sampled ones (capture off: one `ArcSwap` load).
+        let kept = self.inner.capture.policy(service).map(|_| rows.clone());
         let result = match rows.iter().try_for_each(|row| model.schema().check_row(row)) {
             Err(e) => Err(e),
             Ok(()) => {
@@ -188,7 +191,34 @@ impl Engine {
             }
         };
         self.count(&active, &generation, outcome_of(&result), started);
-        Ok(InferOutcome { generation, revision: active.revision, schema: model.schema().clone(), predictions: result? })
+        let predictions = result?;
+        if let Some(rows) = kept {
+            self.capture_batch(&active, &generation, model.schema(), &rows, &predictions, started);
+        }
+        Ok(InferOutcome { generation, revision: active.revision, schema: model.schema().clone(), predictions })
+    }
+
+    /// Offers the sampled rows of an answered batch to the capture writer: each row with its
+    /// features named by the schema, a request id of its own (no client holds it, so no
+    /// feedback joins it), and the batch's latency.
+    fn capture_batch(
+        &self,
+        active: &ActiveDeployment,
+        generation: &VersionId,
+        schema: &crate::model::ModelSchema,
+        rows: &[Vec<f64>],
+        predictions: &[Prediction],
+        started: Instant,
+    ) {
+        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        for (row, prediction) in rows.iter().zip(predictions) {
+            let features = || schema.features.iter().zip(row).map(|(f, v)| (f.name.clone(), Value::from(*v))).collect();
+            let id =
+                || self.inner.requests.request_ids.issue(active.service.as_str(), generation.as_str(), active.revision);
+            if let Some(captured) = self.capture_row(active, generation, id, features, prediction, latency_ms) {
+                self.offer_capture(captured);
+            }
+        }
     }
 
     /// Counts a request of a routed generation in the monitor, through the handle resolved

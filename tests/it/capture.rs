@@ -584,3 +584,25 @@ async fn on_a_shared_registry_every_node_captures_and_sees_all_rows() {
         assert_eq!(instances, HashSet::from(["a", "b"]), "every node's rows on every node");
     }
 }
+
+/// Open Inference Protocol batches are captured row by row: the features named by the
+/// schema, the batch's answer for each row, a request id each.
+#[tokio::test]
+async fn oip_batches_are_captured_row_by_row() {
+    let node = node_with(1024).await;
+    set_policy(&node, "iris", json!({"percent": 100})).await;
+    let rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]];
+    let body = json!({"inputs": [{"name": "float_input", "shape": [3, 4], "datatype": "FP32", "data": rows}]});
+    let r = node.http.post(node.url("/v2/models/iris/infer")).json(&body).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+    wait_stored(&node, "iris", 3).await;
+    let mut captured = node.engine.capture_rows("iris", &Default::default()).await.expect("rows");
+    captured.reverse();
+    let ids: HashSet<&str> = captured.iter().map(|r| r.request_id.as_str()).collect();
+    assert_eq!(ids.len(), 3);
+    for (row, c) in rows.iter().zip(&captured) {
+        assert_eq!(c.features["sepal_length"].as_f64(), Some(row[0]));
+        assert_eq!(c.features["petal_width"].as_f64(), Some(row[3]));
+        assert!(c.label.is_some());
+    }
+}
