@@ -15,6 +15,10 @@ use crate::approval::{ApprovalRequest, Protection};
 use crate::audit::{AuditRow, ChainVerdict};
 use crate::auth::people::{Capabilities, Grant, NewToken, PrincipalView};
 use crate::auth::{AccessView, AuthMode, ClientCredential, NewKey};
+use crate::capture::export::ExportFormat;
+use crate::capture::replay::Replay;
+use crate::capture::store::{CaptureRow, RowFilter};
+use crate::capture::{CapturePolicy, CaptureStatus};
 use crate::deploy::Revision;
 use crate::deploy::canary::Canary;
 use crate::engine::{CanaryOutcome, DeployOutcome, ServiceSummary, VersionView};
@@ -224,6 +228,59 @@ impl NodeClient {
 
     pub async fn ab(&self, service: &str) -> Result<AbReport> {
         self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/ab"))).await
+    }
+
+    pub async fn capture_status(&self, service: &str) -> Result<CaptureStatus> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/capture"))).await
+    }
+
+    /// Sets (None: turns off) a deployment's capture policy.
+    pub async fn set_capture_policy(&self, service: &str, policy: Option<&CapturePolicy>) -> Result<CaptureStatus> {
+        let req = self.request(Method::PUT, &format!("/admin/v1/deployments/{service}/capture"));
+        self.send(req.json(&json!({ "policy": policy }))).await
+    }
+
+    pub async fn capture_rows(&self, service: &str, filter: &RowFilter) -> Result<Vec<CaptureRow>> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/capture/rows")).query(filter))
+            .await
+    }
+
+    /// Captured rows as CSV or JSON Lines text.
+    pub async fn export_capture(&self, service: &str, since: Option<&str>, format: ExportFormat) -> Result<String> {
+        let format = match format {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Jsonl => "jsonl",
+        };
+        let mut query = vec![("format", format)];
+        if let Some(since) = since {
+            query.push(("since", since));
+        }
+        let req = self.request(Method::GET, &format!("/admin/v1/deployments/{service}/capture/export")).query(&query);
+        let bytes = self.fetch(req).await?;
+        String::from_utf8(bytes).map_err(|e| Error::Internal(format!("unexpected answer from {}: {e}", self.base)))
+    }
+
+    pub async fn start_replay(
+        &self,
+        service: &str,
+        version: &str,
+        since: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Replay> {
+        let req = self.request(Method::POST, &format!("/admin/v1/deployments/{service}/replays"));
+        self.send(req.json(&json!({"version": version, "since": since, "limit": limit}))).await
+    }
+
+    pub async fn replay(&self, service: &str, id: i64) -> Result<Replay> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/replays/{id}"))).await
+    }
+
+    pub async fn replays(&self, service: &str) -> Result<Vec<Replay>> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/replays"))).await
+    }
+
+    pub async fn cancel_replay(&self, service: &str, id: i64) -> Result<Replay> {
+        self.send(self.request(Method::POST, &format!("/admin/v1/deployments/{service}/replays/{id}/cancel"))).await
     }
 
     pub async fn canary(&self, service: &str) -> Result<Canary> {

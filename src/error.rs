@@ -34,6 +34,10 @@ pub enum ErrorCode {
     RunNotFound,
     /// A run of the scenario is in progress (runs never overlap), or the run is not running.
     RunConflict,
+    /// The service has no replay of that id.
+    ReplayNotFound,
+    /// The replay is not running on this node (finished, or started by another node).
+    ReplayConflict,
     Unauthorized,
     /// The principal is known but lacks the permission (the message names it), or the action
     /// is refused by a rule (self-approval, commands on a node bound beyond loopback).
@@ -107,6 +111,8 @@ impl ErrorCode {
             ErrorCode::ScenarioNotFound => "scenario_not_found",
             ErrorCode::RunNotFound => "run_not_found",
             ErrorCode::RunConflict => "run_conflict",
+            ErrorCode::ReplayNotFound => "replay_not_found",
+            ErrorCode::ReplayConflict => "replay_conflict",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::PrincipalNotFound => "principal_not_found",
@@ -178,6 +184,10 @@ pub enum Error {
     RunNotFound { scenario: String, id: i64 },
     #[error("{0}")]
     RunConflict(String),
+    #[error("service '{service}' has no replay {id}")]
+    ReplayNotFound { service: String, id: i64 },
+    #[error("{0}")]
+    ReplayConflict(String),
     #[error("{0}")]
     Unauthorized(String),
     /// A prediction request without valid credentials; `challenge` is the
@@ -248,6 +258,8 @@ impl Error {
             Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Error::ScenarioNotFound(_) => ErrorCode::ScenarioNotFound,
             Error::RunNotFound { .. } => ErrorCode::RunNotFound,
+            Error::ReplayNotFound { .. } => ErrorCode::ReplayNotFound,
+            Error::ReplayConflict(_) => ErrorCode::ReplayConflict,
             Error::RunConflict(_) => ErrorCode::RunConflict,
             Error::Unauthorized(_) | Error::AccessDenied { .. } => ErrorCode::Unauthorized,
             Error::Forbidden { .. } => ErrorCode::Forbidden,

@@ -24,6 +24,7 @@ pub mod approval;
 pub mod audit;
 pub mod auth;
 pub mod build_info;
+pub mod capture;
 pub mod client;
 pub mod clock;
 pub mod demo;

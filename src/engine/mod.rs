@@ -21,6 +21,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Access;
+use crate::capture::replay::Replays;
+use crate::capture::writer::Writer;
+use crate::capture::{Capture, FeatureHasher};
 use crate::clock::{Clock, SystemClock};
 use crate::deploy::Deployments;
 use crate::deploy::canary::Rollout;
@@ -37,6 +40,7 @@ mod access;
 mod approvals;
 mod artifacts;
 mod audit;
+mod capture;
 mod deployments;
 mod instance;
 mod mlflow;
@@ -51,6 +55,7 @@ mod shared;
 pub use approvals::{CanaryOutcome, DeployOutcome};
 pub use artifacts::migrate_artifacts;
 pub use audit::AuditTarget;
+pub use capture::CAPTURE_TICK;
 pub use deployments::{ServiceSummary, VersionView, parse_metrics};
 pub use instance::{LEASE_TTL, default_instance};
 #[cfg(feature = "testing")]
@@ -102,6 +107,12 @@ pub struct EngineConfig {
     pub webhook_tick: Option<Duration>,
     /// Webhook retries: attempts, backoff, per-attempt timeout.
     pub webhook_retry: RetryPolicy,
+    /// Captured rows waiting for the capture writer; when full, new rows are dropped and
+    /// counted (`switchyard_capture_dropped_total`), never waited for.
+    pub capture_queue: usize,
+    /// How often capture retention runs (and policies changed by other nodes are reloaded);
+    /// None runs no loop (tests call [`Engine::capture_maintenance`] themselves).
+    pub capture_tick: Option<Duration>,
 }
 
 impl EngineConfig {
@@ -123,6 +134,8 @@ impl EngineConfig {
             mlflow: None,
             webhook_tick: Some(Duration::from_secs(1)),
             webhook_retry: RetryPolicy::default(),
+            capture_queue: crate::capture::DEFAULT_QUEUE,
+            capture_tick: Some(capture::CAPTURE_TICK),
         }
     }
 
@@ -159,6 +172,10 @@ pub(crate) struct Inner {
     /// Whether it was set at start (`EngineConfig::mlflow`): the console cannot change it.
     mlflow_fixed: bool,
     notifier: Notifier,
+    /// Capture policies, the queue to the capture writer, drop counters and the sampler.
+    capture: Arc<Capture>,
+    /// Replays running on this node.
+    replays: Replays,
 }
 
 impl Drop for Inner {
@@ -193,6 +210,15 @@ impl Engine {
             commands_refused: config.refuse_commands.clone(),
         });
         let monitor = Arc::new(Monitor::default());
+        let (capture, capture_rx) = Capture::new(config.capture_queue, config.router_seed);
+        capture.set_policies(crate::capture::store::policies(&pool).await?);
+        let capture = Arc::new(capture);
+        let writer = Writer {
+            pool: pool.clone(),
+            instance: config.instance.clone(),
+            capture: Arc::clone(&capture),
+            hasher: FeatureHasher::new(&store::shared_secret(&pool, crate::capture::SECRET_NAME).await?),
+        };
         let engine = Engine {
             inner: Arc::new(Inner {
                 deployments: Deployments::new(
@@ -220,6 +246,8 @@ impl Engine {
                 }),
                 mlflow_fixed: config.mlflow.is_some(),
                 notifier: Notifier::new(pool.clone(), Arc::clone(&clock), &config.instance, config.webhook_retry)?,
+                capture,
+                replays: Replays::default(),
                 data_dir: config.data_dir.clone(),
                 pool,
                 clock,
@@ -233,6 +261,8 @@ impl Engine {
         inner.deployments.activate_all().await?;
         engine.scheduler_start().await?;
         engine.spawn_background(&config);
+        // The capture writer: stopped at close, after a final flush of what is queued.
+        inner.tasks.spawn(writer.run(capture_rx, inner.shutdown.clone()));
         if let Some(url) =
             config.database_url.as_ref().filter(|u| matches!(store::Backend::of_url(u), Ok(store::Backend::Postgres)))
         {
@@ -265,6 +295,13 @@ impl Engine {
             engine.inner.deployments.catch_up().await;
             Ok(())
         });
+        if let Some(every) = config.capture_tick {
+            self.every(
+                every,
+                "capture retention",
+                |engine| async move { engine.capture_maintenance().await.map(|_| ()) },
+            );
+        }
         // One node of a shared registry at a time drives canaries and fires scenarios.
         if let Some(every) = config.canary_tick {
             self.every(every, "canary controller", |engine| async move {

@@ -112,19 +112,26 @@ impl Engine {
         let result = self.run_model(&active, generation, features).await;
         self.count(&active, generation, outcome_of(&result), started);
         let prediction = result?;
+        let request_id = self.inner.requests.request_ids.issue(service, generation.as_str(), active.revision);
+        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        // Capture off: one `ArcSwap` load. A captured row goes to the writer's queue, after
+        // the shadow's answer when one runs.
+        let captured =
+            self.capture_row(&active, generation, || request_id.clone(), || features.clone(), &prediction, latency_ms);
         if let Some(shadow) = &active.config.shadow
             && self.inner.requests.picker.uniform() * 100.0 < shadow.percent
         {
-            self.mirror(&active, features, &prediction);
+            self.mirror(&active, features, &prediction, captured);
+        } else if let Some(row) = captured {
+            self.offer_capture(row);
         }
-        let request_id = self.inner.requests.request_ids.issue(service, generation.as_str(), active.revision);
         Ok(PredictOutcome {
             request_id,
             service: active.service.clone(),
             generation: generation.clone(),
             revision: active.revision,
             prediction,
-            latency_ms: started.elapsed().as_secs_f64() * 1e3,
+            latency_ms,
         })
     }
 
@@ -158,6 +165,8 @@ impl Engine {
                 .get(&generation)
                 .ok_or_else(|| Error::Internal(format!("generation {generation} is live but not loaded")))?,
         );
+        // Capture on: the rows are kept for the sampled ones (capture off: one `ArcSwap` load).
+        let kept = self.inner.capture.policy(service).map(|_| rows.clone());
         let result = match rows.iter().try_for_each(|row| model.schema().check_row(row)) {
             Err(e) => Err(e),
             Ok(()) => {
@@ -182,7 +191,34 @@ impl Engine {
             }
         };
         self.count(&active, &generation, outcome_of(&result), started);
-        Ok(InferOutcome { generation, revision: active.revision, schema: model.schema().clone(), predictions: result? })
+        let predictions = result?;
+        if let Some(rows) = kept {
+            self.capture_batch(&active, &generation, model.schema(), &rows, &predictions, started);
+        }
+        Ok(InferOutcome { generation, revision: active.revision, schema: model.schema().clone(), predictions })
+    }
+
+    /// Offers the sampled rows of an answered batch to the capture writer: each row with its
+    /// features named by the schema, a request id of its own (no client holds it, so no
+    /// feedback joins it), and the batch's latency.
+    fn capture_batch(
+        &self,
+        active: &ActiveDeployment,
+        generation: &VersionId,
+        schema: &crate::model::ModelSchema,
+        rows: &[Vec<f64>],
+        predictions: &[Prediction],
+        started: Instant,
+    ) {
+        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        for (row, prediction) in rows.iter().zip(predictions) {
+            let features = || schema.features.iter().zip(row).map(|(f, v)| (f.name.clone(), Value::from(*v))).collect();
+            let id =
+                || self.inner.requests.request_ids.issue(active.service.as_str(), generation.as_str(), active.revision);
+            if let Some(captured) = self.capture_row(active, generation, id, features, prediction, latency_ms) {
+                self.offer_capture(captured);
+            }
+        }
     }
 
     /// Counts a request of a routed generation in the monitor, through the handle resolved
@@ -229,10 +265,20 @@ impl Engine {
 
     /// Runs the shadow generation on a copy of the request in its own task and records its
     /// latency, errors and agreement with the live answer. Dropped when too many are running.
-    fn mirror(&self, active: &Arc<ActiveDeployment>, features: &Map<String, Value>, live: &Prediction) {
+    /// A captured row of the request (`captured`) is queued once the shadow has answered.
+    fn mirror(
+        &self,
+        active: &Arc<ActiveDeployment>,
+        features: &Map<String, Value>,
+        live: &Prediction,
+        mut captured: Option<crate::capture::Captured>,
+    ) {
         let Some(shadow) = active.config.shadow.clone() else { return };
         let Ok(permit) = Arc::clone(&self.inner.requests.shadow_permits).try_acquire_owned() else {
             tracing::debug!(service = %active.service, "shadow skipped: too many shadow runs in flight");
+            if let Some(row) = captured {
+                self.offer_capture(row);
+            }
             return;
         };
         let (engine, active, features, live) = (self.clone(), Arc::clone(active), features.clone(), live.clone());
@@ -254,6 +300,10 @@ impl Engine {
                 cmp,
                 engine.now(),
             );
+            if let Some(mut row) = captured.take() {
+                row.shadow = Some((shadow.generation.to_string(), result.ok()));
+                engine.offer_capture(row);
+            }
         });
     }
 
@@ -269,7 +319,9 @@ impl Engine {
 
     /// Prometheus text for `/metrics`.
     pub fn metrics_text(&self) -> String {
-        self.inner.monitor.prometheus()
+        let mut text = self.inner.monitor.prometheus();
+        text.push_str(&self.capture_metrics());
+        text
     }
 
     /// Records the outcome (ground truth or business metric) of an earlier prediction.

@@ -28,6 +28,15 @@ impl Host for Engine {
         Engine::create_version(self, service, bytes, new).await
     }
 
+    async fn export_capture(
+        &self,
+        service: &str,
+        since: Option<&str>,
+        format: crate::capture::export::ExportFormat,
+    ) -> Result<String> {
+        Engine::export_capture(self, service, since, format).await
+    }
+
     async fn deployment(&self, service: &str) -> Result<Revision> {
         Engine::deployment(self, service).await
     }

@@ -1,5 +1,5 @@
 //! A registry shared by several nodes (PostgreSQL): every committed change of a deployment
-//! or of its access settings is announced with `NOTIFY`, and every node LISTENs and brings
+//! or of its access settings or capture policy is announced with `NOTIFY`, and every node LISTENs and brings
 //! that service up to date at once. After a (re)connection the node resynchronises every
 //! deployment, so a notification missed while disconnected is not a change missed.
 
@@ -23,6 +23,9 @@ impl Engine {
         }
         if let Err(e) = self.inner.access.reload(service).await {
             tracing::error!(service, "cannot reload access settings: {e}");
+        }
+        if let Err(e) = self.reload_capture_policies().await {
+            tracing::error!(service, "cannot reload capture policies: {e}");
         }
     }
 

@@ -101,7 +101,7 @@ fn group(generation: &str, v: &[f64], kind: OutcomeKind) -> AbGroup {
 /// The 95 % Wilson score interval of a proportion `p` observed in `n` trials. Unlike the
 /// Wald interval it stays inside [0, 1] and does not collapse to a point when every outcome
 /// is the same.
-fn wilson(p: f64, n: f64) -> (f64, f64) {
+pub(crate) fn wilson(p: f64, n: f64) -> (f64, f64) {
     let z2 = Z_975 * Z_975;
     let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
     let half = Z_975 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();

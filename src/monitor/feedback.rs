@@ -36,12 +36,7 @@ pub struct RequestIds {
 impl RequestIds {
     /// `secret`: at most 64 bytes (the registry keeps 32); a longer one is cut to 64.
     pub fn new(secret: &[u8]) -> Self {
-        // A key of the hash's block size (64 bytes), zero-padded as HMAC pads a shorter one:
-        // this constructor cannot fail.
-        let mut key = [0u8; 64];
-        let n = secret.len().min(64);
-        key[..n].copy_from_slice(&secret[..n]);
-        Self { mac: <Hmac<Sha256> as KeyInit>::new(&key.into()) }
+        Self { mac: keyed_mac(secret) }
     }
 
     /// A new id for a prediction of `service` by `generation` under `revision`.
@@ -91,6 +86,15 @@ impl RequestIds {
         }
         mac
     }
+}
+
+/// HMAC-SHA256 keyed with a registry secret of at most 64 bytes (a longer one is cut to 64):
+/// a key of the hash's block size, zero-padded as HMAC pads a shorter one, so this cannot fail.
+pub fn keyed_mac(secret: &[u8]) -> Hmac<Sha256> {
+    let mut key = [0u8; 64];
+    let n = secret.len().min(64);
+    key[..n].copy_from_slice(&secret[..n]);
+    <Hmac<Sha256> as KeyInit>::new(&key.into())
 }
 
 /// Reads an outcome: a finite number, or a boolean (true = 1).

@@ -58,6 +58,7 @@ pub(super) fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_key))
         .routes(routes!(revoke_key))
         .merge(super::scenarios::routes())
+        .merge(super::capture::routes())
         .merge(super::people::routes())
         .merge(super::artifacts::routes())
         .merge(super::webhooks::routes())

@@ -73,6 +73,16 @@ pub fn ensure_object(bytes: &[u8]) -> Result<(), Error> {
 /// own rejection is plain text): invalid UTF-8 after percent-decoding, a non-numeric id.
 pub struct PathOf<T>(pub T);
 
+/// A numeric id of a path (`{id}` of a run or a replay): a number, or a 400 naming `what`.
+pub fn numeric_id(what: &str, id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| {
+        ApiError(Error::InvalidInput(format!(
+            "a {what} id is a number, not '{}'",
+            id.chars().take(32).collect::<String>()
+        )))
+    })
+}
+
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathOf<T> {
     type Rejection = ApiError;
 

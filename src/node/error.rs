@@ -51,6 +51,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::CanaryNotFound
         | ErrorCode::ScenarioNotFound
         | ErrorCode::RunNotFound
+        | ErrorCode::ReplayNotFound
         | ErrorCode::PrincipalNotFound
         | ErrorCode::ApprovalNotFound
         | ErrorCode::WebhookNotFound
@@ -59,6 +60,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::AlreadyExists
         | ErrorCode::CanaryConflict
         | ErrorCode::RunConflict
+        | ErrorCode::ReplayConflict
         | ErrorCode::ApprovalConflict
         | ErrorCode::MlflowNotConfigured
         | ErrorCode::Unchanged => StatusCode::CONFLICT,

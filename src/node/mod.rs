@@ -6,6 +6,7 @@
 mod admin;
 mod artifacts;
 mod body;
+mod capture;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;

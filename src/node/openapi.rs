@@ -33,6 +33,7 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
         (name = "deployments", description = "What serves live traffic: deploy, roll back, history, monitoring, reports"),
         (name = "canary", description = "Progressive rollouts with gates"),
         (name = "access", description = "Who may call a deployment's prediction API"),
+        (name = "capture", description = "Traffic capture (sampled requests and answers) and replay of captured requests through another version"),
         (name = "scenarios", description = "Scheduled or manual runs: retrain, create a version, update a deployment"),
         (name = "people", description = "Principals of the admin API: roles (optionally scoped to services) and tokens"),
         (name = "approvals", description = "Protected services: deploys and canary starts approved by another principal"),
@@ -55,6 +56,9 @@ use crate::names::{ScenarioName, ServiceName, VersionId};
         // Settings → MLflow (the console's own engine).
         crate::mlflow::settings::MlflowSettings,
         crate::mlflow::settings::MlflowConnect,
+        // The console's filter of captured rows (the HTTP route reads it as a query).
+        crate::capture::store::RowFilter,
+        crate::capture::export::ExportFormat,
     )),
     modifiers(&CommonAnswers),
 )]

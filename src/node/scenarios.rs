@@ -12,11 +12,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::body::{JsonBody, PathOf, QueryOf};
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::body::{JsonBody, PathOf, QueryOf, numeric_id};
+use super::error::{ApiResult, ErrorBody};
 use super::openapi::{RunPath, ScenarioPath};
 use super::principal::Caller;
-use crate::error::Error;
 use crate::scenario::{Run, Scenario, ScenarioIssue, ScenarioView, TriggerFires};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -132,20 +131,11 @@ async fn start(
     Ok((StatusCode::ACCEPTED, Json(s.engine.start_run_as(&caller.principal, &name).await?)))
 }
 
-fn run_id(id: &str) -> Result<i64, ApiError> {
-    id.parse().map_err(|_| {
-        ApiError(Error::InvalidInput(format!(
-            "a run id is a number, not '{}'",
-            id.chars().take(32).collect::<String>()
-        )))
-    })
-}
-
 /// One run, with its steps and log.
 #[utoipa::path(get, path = "/scenarios/{name}/runs/{id}", tag = "scenarios", operation_id = "scenario_run",
     params(RunPath), responses((status = 200, description = "The run", body = Run)))]
 async fn run(State(s): State<AppState>, PathOf((name, id)): PathOf<(String, String)>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.engine.scenario_run(&name, run_id(&id)?).await?))
+    Ok(Json(s.engine.scenario_run(&name, numeric_id("run", &id)?).await?))
 }
 
 /// Cancels a run in progress.
@@ -160,5 +150,5 @@ async fn cancel(
     Extension(caller): Extension<Caller>,
     PathOf((name, id)): PathOf<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.engine.cancel_run(&name, run_id(&id)?, &caller.principal.name).await?))
+    Ok(Json(s.engine.cancel_run(&name, numeric_id("run", &id)?, &caller.principal.name).await?))
 }

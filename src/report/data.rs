@@ -59,6 +59,9 @@ pub struct ReportData {
     /// oldest first.
     #[serde(default)]
     pub audit: Vec<crate::audit::AuditRow>,
+    /// Replays of captured traffic started in the range (done or cancelled), oldest first.
+    #[serde(default)]
+    pub replays: Vec<crate::capture::replay::Replay>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -257,6 +260,7 @@ pub async fn collect(
             },
         )
         .await?,
+        replays: crate::capture::replay::finished_between(pool, service, since_ms, until_ms).await?,
     })
 }
 

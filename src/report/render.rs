@@ -118,6 +118,7 @@ pub fn render_html(data: &ReportData) -> String {
     traffic(&mut h, data);
     ab(&mut h, data);
     audit(&mut h, data);
+    replays(&mut h, data);
     data_section(&mut h, &csv_files(data));
     let _ = writeln!(
         h,
@@ -461,6 +462,63 @@ fn audit(h: &mut String, data: &ReportData) {
             r.outcome.as_str(),
             r.status,
             esc(&r.detail),
+        );
+    }
+    h.push_str("</tbody></table>\n</section>\n");
+}
+
+/// Replays of captured traffic through other versions, started in the range.
+fn replays(h: &mut String, data: &ReportData) {
+    h.push_str("<section id=\"replays\"><h2>Replays</h2>\n");
+    if data.replays.is_empty() {
+        h.push_str("<p class=\"note\">No captured traffic was replayed through another version in the range.</p>\n</section>\n");
+        return;
+    }
+    h.push_str(
+        "<table class=\"grid\"><thead><tr><th class=\"num\">#</th><th>When</th><th>Who</th><th>Version</th>\
+         <th>Window</th><th class=\"num\">Rows</th><th class=\"num\">Agreement</th><th>Ground truth</th>\
+         <th>Latency p50 / p99 (ms)</th></tr></thead><tbody>\n",
+    );
+    let at = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+    };
+    for r in &data.replays {
+        let (agreement, truth, latency) = match &r.figures {
+            None => ("—".to_owned(), "—".to_owned(), "—".to_owned()),
+            Some(f) => (
+                format!("{:.1}%", f.agreement * 100.0),
+                f.ground_truth.as_ref().map_or("no feedback".to_owned(), |t| {
+                    format!(
+                        "{} on {} rows: live {:.4}, candidate {:.4}, p = {:.4}",
+                        t.metric, t.n, t.live.value, t.candidate.value, t.p_value
+                    )
+                }),
+                format!(
+                    "{:.3} / {:.3} (live {:.3} / {:.3})",
+                    f.latency.candidate_p50_ms,
+                    f.latency.candidate_p99_ms,
+                    f.latency.live_p50_ms,
+                    f.latency.live_p99_ms
+                ),
+            ),
+        };
+        let status = if r.figures.is_some() && r.replayed < r.total { " (cancelled)" } else { "" };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} to {}</td><td class=\"num\">{}/{}{}</td>\
+             <td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+            r.id,
+            at(r.created_at),
+            esc(&r.created_by),
+            esc(&r.version),
+            at(r.since_ms),
+            at(r.until_ms),
+            r.replayed,
+            r.total,
+            status,
+            agreement,
+            esc(&truth),
+            latency,
         );
     }
     h.push_str("</tbody></table>\n</section>\n");

@@ -105,6 +105,7 @@ fn week() -> ReportData {
         ],
         ab: ab::analyse("iris", &[("v1".into(), vec![1.0])], None),
         audit: Vec::new(),
+        replays: Vec::new(),
     }
 }
 

@@ -184,6 +184,13 @@ pub trait Host: Clone + Send + Sync + 'static {
         bytes: Vec<u8>,
         new: NewVersion,
     ) -> impl Future<Output = Result<Version>> + Send;
+    /// A service's captured requests as CSV or JSON Lines text (`export_capture` steps).
+    fn export_capture(
+        &self,
+        service: &str,
+        since: Option<&str>,
+        format: crate::capture::export::ExportFormat,
+    ) -> impl Future<Output = Result<String>> + Send;
     /// The active revision of a service's deployment.
     fn deployment(&self, service: &str) -> impl Future<Output = Result<Revision>> + Send;
     /// A version's loaded model.

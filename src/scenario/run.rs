@@ -16,8 +16,8 @@ use super::Host;
 use super::command::{Finished, run_process};
 use super::evaluate::{Csv, parse_csv, score};
 use super::spec::{
-    CommandLine, CreateVersion, Evaluate, ImportMlflow, MlflowSet, RunCommand, Scenario, StartCanary, Step,
-    UpdateDeployment, UpdateMode,
+    CommandLine, CreateVersion, Evaluate, ExportCapture, ImportMlflow, MlflowSet, RunCommand, Scenario, StartCanary,
+    Step, UpdateDeployment, UpdateMode,
 };
 use super::store::{self, Run, RunStatus, StepStatus};
 use super::template;
@@ -226,6 +226,7 @@ pub(crate) async fn execute<H: Host>(
             Step::ImportMlflow(s) => import_mlflow(&ctx, s).await,
             Step::StartCanary(s) => start_canary(&ctx, s).await,
             Step::MlflowSet(s) => mlflow_set(&ctx, s).await,
+            Step::ExportCapture(s) => export_capture(&ctx, s).await,
         };
         let now = host.scenarios().now();
         match result {
@@ -532,6 +533,30 @@ async fn measure<H: Host>(
 
 fn join_error(e: tokio::task::JoinError) -> Halt {
     Halt::Failed(format!("the evaluation stopped: {e}"))
+}
+
+async fn export_capture<H: Host>(ctx: &Ctx<'_, H>, step: &ExportCapture) -> StepResult {
+    use crate::capture::export::ExportFormat;
+    let service = ctx.render("service", &step.service)?;
+    let since = step.since.as_deref().map(|s| ctx.render("since", s)).transpose()?;
+    let default = match step.format {
+        ExportFormat::Csv => "capture.csv",
+        ExportFormat::Jsonl => "capture.jsonl",
+    };
+    let path = ctx.path("path", step.path.as_deref().unwrap_or(default), &ctx.run_dir)?;
+    if ctx.token.is_cancelled() {
+        return Err(Halt::Cancelled);
+    }
+    let text = ctx.host.export_capture(&service, since.as_deref(), step.format).await?;
+    let rows = match step.format {
+        ExportFormat::Csv => text.lines().count().saturating_sub(1),
+        ExportFormat::Jsonl => text.lines().count(),
+    };
+    tokio::fs::write(&path, text).await.map_err(|e| Halt::Failed(format!("cannot write {}: {e}", path.display())))?;
+    let file = path.display().to_string();
+    let outputs =
+        BTreeMap::from([("capture_file".to_owned(), file.clone()), ("capture_rows".to_owned(), rows.to_string())]);
+    Ok((format!("{rows} captured rows of {service} written to {file}"), outputs))
 }
 
 async fn update_deployment<H: Host>(ctx: &Ctx<'_, H>, step: &UpdateDeployment) -> StepResult {

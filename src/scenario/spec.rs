@@ -50,6 +50,7 @@ pub enum Step {
     ImportMlflow(ImportMlflow),
     StartCanary(StartCanary),
     MlflowSet(MlflowSet),
+    ExportCapture(ExportCapture),
 }
 
 /// A shell command line (`sh -c`) or a program and its arguments (run directly).
@@ -260,6 +261,28 @@ pub struct MlflowSet {
     pub tags: BTreeMap<String, String>,
 }
 
+/// Writes a deployment's captured requests to a file (CSV or JSON Lines, features in the
+/// model's order), e.g. for a retraining step on real traffic. Defines `capture_file` (the
+/// path written) and `capture_rows` (how many rows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportCapture {
+    pub name: String,
+    pub service: String,
+    /// A duration back from now (`7d`) or an RFC 3339 time; default every captured row.
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default = "default_export_format")]
+    pub format: crate::capture::export::ExportFormat,
+    /// Where to write, relative to the run's directory (default `capture.csv` or `capture.jsonl`).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+fn default_export_format() -> crate::capture::export::ExportFormat {
+    crate::capture::export::ExportFormat::Csv
+}
+
 impl Step {
     pub fn name(&self) -> &str {
         match self {
@@ -270,6 +293,7 @@ impl Step {
             Step::ImportMlflow(s) => &s.name,
             Step::StartCanary(s) => &s.name,
             Step::MlflowSet(s) => &s.name,
+            Step::ExportCapture(s) => &s.name,
         }
     }
 
@@ -282,6 +306,7 @@ impl Step {
             Step::ImportMlflow(_) => "import_mlflow",
             Step::StartCanary(_) => "start_canary",
             Step::MlflowSet(_) => "mlflow_set",
+            Step::ExportCapture(_) => "export_capture",
         }
     }
 
@@ -345,6 +370,15 @@ impl Step {
                 }
                 out.extend(s.tags.iter().map(|(k, v)| (format!("tags.{k}"), v.as_str())));
             }
+            Step::ExportCapture(s) => {
+                out.push(("service".into(), &s.service));
+                if let Some(since) = &s.since {
+                    out.push(("since".into(), since));
+                }
+                if let Some(path) = &s.path {
+                    out.push(("path".into(), path));
+                }
+            }
         }
         out
     }
@@ -359,6 +393,7 @@ impl Step {
             Step::ImportMlflow(s) => vec![s.target_variable.clone()],
             Step::StartCanary(_) => vec!["canary_id".to_owned()],
             Step::MlflowSet(_) => Vec::new(),
+            Step::ExportCapture(_) => vec!["capture_file".to_owned(), "capture_rows".to_owned()],
         }
     }
 
@@ -371,6 +406,7 @@ impl Step {
             Step::UpdateDeployment(s) => &s.service,
             Step::ImportMlflow(s) => &s.service,
             Step::StartCanary(s) => &s.service,
+            Step::ExportCapture(s) => &s.service,
         };
         (!template::has_variables(s)).then_some(s.as_str())
     }
@@ -769,6 +805,14 @@ fn step_field_problems(step: &Step) -> Vec<(String, String)> {
             }
             if s.alias.is_none() && s.tags.is_empty() {
                 out.push(("alias".into(), "set an alias, tags, or both".into()));
+            }
+        }
+        Step::ExportCapture(s) => {
+            service_ok("service", &s.service, &mut out);
+            if let Some(since) = s.since.as_deref().filter(|t| literal(t))
+                && let Err(e) = crate::report::parse_time(since, chrono::DateTime::<chrono::Utc>::MAX_UTC)
+            {
+                out.push(("since".into(), e.to_string()));
             }
         }
     }

@@ -5,6 +5,7 @@ mod access;
 mod approvals;
 mod bad_input;
 mod canary;
+mod capture;
 mod cli;
 mod compat;
 mod crash;

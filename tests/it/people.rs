@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use switchyard::auth::Role;
 use switchyard::clock::ManualClock;
 
-use crate::support::{TestNode, fixture, spawn_node, spawn_node_on, wait_until};
+use crate::support::{TestNode, fixture, iris_row, spawn_node, spawn_node_on, wait_until};
 
 /// Creates a principal (as the bootstrap admin: the test node has no admin token, so a call
 /// without one is the bootstrap admin) and answers a token of it.
@@ -142,6 +142,20 @@ async fn prepare(node: &TestNode, id: &str, role: &str) -> (&'static str, String
             let run = admin(node, "POST", "/admin/v1/scenarios/sleeper/runs", json!({})).await;
             ("POST", format!("/admin/v1/scenarios/sleeper/runs/{}/cancel", run["id"]), None)
         }
+        "get_capture" => ("GET", p("/admin/v1/deployments/iris/capture"), None),
+        "set_capture" => ("PUT", p("/admin/v1/deployments/iris/capture"), Some(json!({"policy": {"percent": 100}}))),
+        "capture_rows" => ("GET", p("/admin/v1/deployments/iris/capture/rows?limit=5"), None),
+        "export_capture" => ("GET", p("/admin/v1/deployments/iris/capture/export?format=jsonl"), None),
+        "list_replays" => ("GET", p("/admin/v1/deployments/iris/replays"), None),
+        "start_replay" | "get_replay" | "cancel_replay" => {
+            captured(node).await;
+            if id == "start_replay" {
+                return ("POST", p("/admin/v1/deployments/iris/replays"), Some(json!({"version": "v1"})));
+            }
+            let replay = admin(node, "POST", "/admin/v1/deployments/iris/replays", json!({"version": "v1"})).await;
+            let path = format!("/admin/v1/deployments/iris/replays/{}", replay["id"]);
+            if id == "get_replay" { ("GET", path, None) } else { ("POST", format!("{path}/cancel"), None) }
+        }
         "list_principals" => ("GET", p("/admin/v1/users"), None),
         "get_principal" => ("GET", p("/admin/v1/users/victim"), None),
         "create_principal" => {
@@ -181,6 +195,22 @@ async fn prepare(node: &TestNode, id: &str, role: &str) -> (&'static str, String
         "collect_garbage" => ("POST", p("/admin/v1/artifacts/gc"), Some(json!({"dry_run": true}))),
         other => panic!("the matrix has no request for admin operation '{other}': add one to tests/it/people.rs"),
     }
+}
+
+/// Makes sure iris has a captured request to replay (capture at 100 %, one prediction, the
+/// writer's row in the registry).
+async fn captured(node: &TestNode) {
+    let (_, status) = call(node, None, "GET", "/admin/v1/deployments/iris/capture", None).await;
+    if status["stored"].as_i64().unwrap_or(0) > 0 {
+        return;
+    }
+    admin(node, "PUT", "/admin/v1/deployments/iris/capture", json!({"policy": {"percent": 100}})).await;
+    assert_eq!(node.predict("iris", &iris_row()).await.status(), 200);
+    wait_until("the captured row", Duration::from_secs(60), Duration::from_millis(20), async || {
+        let (_, status) = call(node, None, "GET", "/admin/v1/deployments/iris/capture", None).await;
+        status["stored"].as_i64().unwrap_or(0) > 0
+    })
+    .await;
 }
 
 /// Undoes what a call (allowed or not) left running, so the next role starts alike.

@@ -1,6 +1,7 @@
 //! One module per screen; each command is one engine call.
 
 pub mod access;
+pub mod capture;
 pub mod deployment;
 pub mod infra;
 pub mod notifications;

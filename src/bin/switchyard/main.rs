@@ -80,6 +80,30 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Traffic capture of a deployment: set the policy (percent, cap, retention, dropped and
+    /// hashed features), show it, list captured requests, export them as CSV or JSON Lines.
+    Capture {
+        #[command(subcommand)]
+        command: cli::capture::CaptureCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Run a deployment's captured requests through VERSION, in the node's engine (never on the
+    /// live deployment): agreement with live, confusion matrix or Δ, ground truth from
+    /// feedback, latency. Saved as a replay result.
+    Replay {
+        service: String,
+        #[arg(long)]
+        version: String,
+        /// Start of the window: a duration back from now (24h) or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many rows, oldest first.
+        #[arg(long)]
+        limit: Option<i64>,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
     /// Canary plans: start one, see where it stands, pause, resume, promote or abort.
     Canary {
         #[command(subcommand)]
@@ -192,6 +216,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::History { service, node } => deploy::history(&service, &node).await,
         Command::Ab { service, node } => ab(&service, &node).await,
         Command::Canary { command, node } => canary(command, &node).await,
+        Command::Capture { command, node } => cli::capture::capture(command, &node).await,
+        Command::Replay { service, version, since, limit, node } => {
+            cli::capture::replay(&service, &version, since.as_deref(), limit, &node).await
+        }
         Command::Scenario { command, node } => scenario(command, &node).await,
         Command::Auth { command, node } => auth(command, &node).await,
         Command::Users { command, node } => users(command, &node).await,

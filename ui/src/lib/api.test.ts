@@ -154,6 +154,29 @@ describe('the IPC contract', () => {
     ]);
   });
 
+  it('calls the capture and replay commands with camelCase args', async () => {
+    invoke.mockResolvedValue(null);
+    const policy = { percent: 10, max_rows: 1000, retention_seconds: 86400, drop_features: ['email'], hash_features: [] };
+    await api.captureStatus('iris');
+    await api.setCapturePolicy({ service: 'iris', policy });
+    await api.setCapturePolicy({ service: 'iris', policy: null });
+    await api.captureRows({ service: 'iris', filter: { generation: 'v1', has_feedback: true, limit: 50 } });
+    await api.startReplay({ service: 'iris', request: { version: 'v2', since: '24h', limit: null } });
+    await api.replay({ service: 'iris', id: 3 });
+    await api.replays('iris');
+    await api.cancelReplay({ service: 'iris', id: 3 });
+    expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
+      ['capture_status', { service: 'iris' }],
+      ['set_capture_policy', { service: 'iris', policy }],
+      ['set_capture_policy', { service: 'iris', policy: null }],
+      ['capture_rows', { service: 'iris', filter: { generation: 'v1', has_feedback: true, limit: 50 } }],
+      ['start_replay', { service: 'iris', request: { version: 'v2', since: '24h', limit: null } }],
+      ['replay', { service: 'iris', id: 3 }],
+      ['replays', { service: 'iris' }],
+      ['cancel_replay', { service: 'iris', id: 3 }],
+    ]);
+  });
+
   it('sends the deployment screens to the chosen infrastructure, the rest to the local node', async () => {
     invoke.mockResolvedValue([]);
     useInfrastructure('prod');

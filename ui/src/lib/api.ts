@@ -32,6 +32,12 @@ import type {
   ApprovalRequest,
   Canary,
   CanaryAction,
+  CapturePolicy,
+  CaptureRow,
+  CaptureStatus,
+  Replay,
+  ReplayRequest,
+  RowFilter,
   CanaryOutcome,
   CanaryPlan,
   Capabilities,
@@ -224,6 +230,20 @@ export interface Backend {
   revokeToken(input: { principal: string; id: number }): Promise<PrincipalView>;
   canaryAction(input: { service: string; action: CanaryAction }): Promise<Canary>;
   abResults(service: string): Promise<AbReport>;
+  /** The deployment's capture policy (null: off), rows stored and rows dropped on this node. */
+  captureStatus(service: string): Promise<CaptureStatus>;
+  /** Sets the capture policy; null turns capture off. */
+  setCapturePolicy(input: { service: string; policy: CapturePolicy | null }): Promise<CaptureStatus>;
+  /** Captured requests, newest first, with their feedback. */
+  captureRows(input: { service: string; filter: RowFilter }): Promise<CaptureRow[]>;
+  /** Starts a replay of captured requests through a version; rejects with `invalid_input`
+   * naming the missing and extra features, or saying the window is empty. */
+  startReplay(input: { service: string; request: ReplayRequest }): Promise<Replay>;
+  /** One replay: progress while it runs, figures when done. */
+  replay(input: { service: string; id: number }): Promise<Replay>;
+  /** The service's replays, newest first. */
+  replays(service: string): Promise<Replay[]>;
+  cancelReplay(input: { service: string; id: number }): Promise<Replay>;
   /** Records the outcome of a request this node answered (once per request). */
   feedback(input: { service: string; requestId: string; outcome: number | boolean }): Promise<null>;
   listScenarios(): Promise<ScenarioView[]>;
@@ -341,6 +361,13 @@ export const tauriBackend: Backend = {
   createToken: ({ principal, name, expiresInSeconds }) => call('create_token', { infra, principal, name, expiresInSeconds }),
   revokeToken: ({ principal, id }) => call('revoke_token', { infra, principal, id }),
   abResults: (service) => call('ab_results', { service }),
+  captureStatus: (service) => call('capture_status', { service }),
+  setCapturePolicy: ({ service, policy }) => call('set_capture_policy', { service, policy }),
+  captureRows: ({ service, filter }) => call('capture_rows', { service, filter }),
+  startReplay: ({ service, request }) => call('start_replay', { service, request }),
+  replay: ({ service, id }) => call('replay', { service, id }),
+  replays: (service) => call('replays', { service }),
+  cancelReplay: ({ service, id }) => call('cancel_replay', { service, id }),
   feedback: ({ service, requestId, outcome }) => call('feedback', { service, requestId, outcome }),
   listInfrastructures: () => call('list_infrastructures'),
   addInfrastructure: ({ name, url, token }) => call('add_infrastructure', { name, url, token }),

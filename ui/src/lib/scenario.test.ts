@@ -24,6 +24,10 @@ describe('step summaries', () => {
     expect(stepSummary({ kind: 'mlflow_set', name: 'm', model: 'churn', version: '7', alias: 'live', tags: { by: 'switchyard' } })).toBe(
       'MLflow churn 7: @live, by=switchyard',
     );
+    expect(stepSummary({ kind: 'export_capture', name: 'x', service: 'iris', since: '7d', format: 'jsonl' })).toBe(
+      "export iris's captured requests since 7d as jsonl",
+    );
+    expect(stepSummary({ kind: 'export_capture', name: 'x', service: 'iris' })).toBe("export iris's captured requests as csv");
   });
 
   it('summarises triggers', () => {

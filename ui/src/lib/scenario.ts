@@ -28,6 +28,8 @@ export function stepSummary(step: ScenarioStep): string {
       const tags = Object.entries(step.tags ?? {}).map(([k, v]) => `${k}=${v}`);
       return `MLflow ${step.model} ${step.version}: ${[...alias, ...tags].join(', ')}`;
     }
+    case 'export_capture':
+      return `export ${step.service}'s captured requests${step.since ? ` since ${step.since}` : ''} as ${step.format ?? 'csv'}`;
     default:
       return '';
   }

@@ -92,6 +92,21 @@ export type AbGroup = Sent<Schemas['AbGroup']>;
 export type AbComparison = Sent<Schemas['AbComparison']>;
 export type AbReport = Sent<Schemas['AbReport']>;
 
+// ---- traffic capture and replay (src/capture) ----
+
+/** A capture policy as sent (cap, retention and feature lists may be left out). */
+export type CapturePolicy = Schemas['CapturePolicy'];
+export type CaptureStatus = Sent<Schemas['CaptureStatus']>;
+export type CaptureRow = Sent<Schemas['CaptureRow']>;
+/** The filter of captured rows, as sent (every field optional). */
+export type RowFilter = Schemas['RowFilter'];
+export type ReplayRequest = Schemas['ReplayRequest'];
+export type ReplayStatus = Schemas['ReplayStatus'];
+export type Replay = Sent<Schemas['Replay']>;
+export type ReplayFigures = Sent<Schemas['ReplayFigures']>;
+export type Confusion = Sent<Schemas['Confusion']>;
+export type Disagreement = Sent<Schemas['Disagreement']>;
+
 // ---- scenarios: specs, triggers' next fire times, runs with their logs ----
 
 export type CommandLine = Schemas['CommandLine'];

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod artifacts;
+pub mod capture;
 pub mod deploy;
 pub mod generate;
 pub mod people;

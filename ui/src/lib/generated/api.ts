@@ -288,6 +288,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/deployments/{service}/capture": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A deployment's capture policy (none: off), the rows stored and the rows this node dropped.
+         * @description Needs the `read` permission on the service.
+         */
+        get: operations["get_capture"];
+        /**
+         * Sets or turns off a deployment's capture policy.
+         * @description Needs the `manage` permission on the service.
+         */
+        put: operations["set_capture"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/deployments/{service}/capture/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Captured requests as CSV or JSON Lines, features in the model's order.
+         * @description Needs the `read` permission on the service.
+         */
+        get: operations["export_capture"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/deployments/{service}/capture/rows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Captured requests, newest first, with their feedback.
+         * @description Needs the `read` permission on the service.
+         */
+        get: operations["capture_rows"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/deployments/{service}/keys": {
         parameters: {
             query?: never;
@@ -386,6 +450,71 @@ export interface paths {
          */
         put: operations["set_protection"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/deployments/{service}/replays": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A service's replays, newest first.
+         * @description Needs the `read` permission on the service.
+         */
+        get: operations["list_replays"];
+        put?: never;
+        /**
+         * Starts replaying captured requests through a version, in the engine (never over HTTP, never
+         *     on the live deployment). Poll the replay for progress and figures.
+         * @description Needs the `deploy` permission on the service.
+         */
+        post: operations["start_replay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/deployments/{service}/replays/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One replay: progress while it runs, figures when done.
+         * @description Needs the `read` permission on the service.
+         */
+        get: operations["get_replay"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/deployments/{service}/replays/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancels a running replay; it stops after the batch in progress and keeps its figures so far.
+         * @description Needs the `deploy` permission on the service.
+         */
+        post: operations["cancel_replay"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1264,6 +1393,8 @@ export interface components {
             on_move_back?: boolean;
             enabled?: boolean;
         };
+        /** @enum {string} */
+        AnswerKind: "classification" | "regression";
         /** @description A classifier's class label, or a regressor's value. */
         AnswerValue: string | number;
         /** @description A key as lists show it: never its secret. */
@@ -1442,6 +1573,86 @@ export interface components {
                 [key: string]: components["schemas"]["Permission"][];
             };
         };
+        /** @description A deployment's capture policy. Capture is off when a service has none. */
+        CapturePolicy: {
+            /**
+             * Format: double
+             * @description Share of requests captured, 0–100 (0 keeps the policy but captures nothing).
+             */
+            percent: number;
+            /**
+             * Format: int64
+             * @description At most this many rows are kept for the service; the oldest go first.
+             */
+            max_rows?: number;
+            /**
+             * Format: int64
+             * @description Rows older than this are deleted by the retention task.
+             */
+            retention_seconds?: number;
+            /** @description Features never stored. */
+            drop_features?: string[];
+            /** @description Features stored as a keyed HMAC-SHA256 (`hmac-sha256:<hex>`) of their JSON text. */
+            hash_features?: string[];
+        };
+        /** @description A captured request as stored, with its feedback when some was recorded. */
+        CaptureRow: {
+            /** Format: int64 */
+            id: number;
+            service: string;
+            /** @description The node (instance) that captured it. */
+            instance: string;
+            /**
+             * Format: int64
+             * @description Unix milliseconds, by the capturing engine's clock.
+             */
+            at_ms: number;
+            /** Format: int64 */
+            revision: number;
+            generation: string;
+            request_id: string;
+            /** @description The request's features after the policy's drop and hash. */
+            features: Record<string, never>;
+            /** @description Classifiers: the class answered. */
+            label?: string | null;
+            /**
+             * Format: double
+             * @description Regressors: the value answered.
+             */
+            value?: number | null;
+            /** @description Classifiers: `[class, probability]` pairs in class order. */
+            probabilities?: [
+                string,
+                number
+            ][] | null;
+            /** Format: double */
+            latency_ms: number;
+            shadow_generation?: string | null;
+            shadow_label?: string | null;
+            /** Format: double */
+            shadow_value?: number | null;
+            /**
+             * Format: double
+             * @description The outcome recorded as feedback for this request id, if any.
+             */
+            feedback?: number | null;
+        };
+        /** @description A deployment's capture: its policy (None: off), rows stored and dropped. */
+        CaptureStatus: {
+            service: string;
+            policy?: components["schemas"]["CapturePolicy"] | null;
+            /**
+             * Format: int64
+             * @description Rows of the service in the registry (every node's).
+             */
+            stored: number;
+            /**
+             * Format: int64
+             * @description Rows this node dropped since it started because the queue was full or the registry
+             *     refused them.
+             */
+            dropped: number;
+        };
         /** @description What [`verify`] found. */
         ChainVerdict: {
             /**
@@ -1479,6 +1690,12 @@ export interface components {
         };
         /** @description A shell command line (`sh -c`) or a program and its arguments (run directly). */
         CommandLine: string | string[];
+        /** @description Live labels (rows) × candidate labels (columns). */
+        Confusion: {
+            classes: string[];
+            /** @description `counts[i][j]`: rows answered `classes[i]` live and `classes[j]` by the candidate. */
+            counts: number[][];
+        };
         CreateKey: {
             /** @description Who or what uses it (the user name in basic mode). */
             name: string;
@@ -1554,6 +1771,23 @@ export interface components {
          * @enum {string}
          */
         DeliveryState: "pending" | "delivered" | "failed";
+        /** @description Rows with `low` ≤ Δ < `high` (None: unbounded). */
+        DeltaBin: {
+            /** Format: double */
+            low?: number | null;
+            /** Format: double */
+            high?: number | null;
+            /** Format: int64 */
+            count: number;
+        };
+        /** @description Regression: Δ = candidate − live. */
+        DeltaFigures: {
+            /** Format: double */
+            mae: number;
+            /** Format: double */
+            max_abs_delta: number;
+            histogram: components["schemas"]["DeltaBin"][];
+        };
         DeployBody: {
             /** @description What serves: one generation, or a mapping of generations with probabilities. */
             config: components["schemas"]["DeploymentConfig"];
@@ -1577,6 +1811,21 @@ export interface components {
             sticky?: boolean;
             shadow?: components["schemas"]["Shadow"] | null;
         };
+        Disagreement: {
+            request_id: string;
+            /** Format: int64 */
+            at_ms: number;
+            generation: string;
+            /** @description The live answer (label or value) and the candidate's. */
+            live: unknown;
+            candidate: unknown;
+            /**
+             * Format: double
+             * @description Regression: |Δ|; classification: 1 − the candidate's probability of the live label.
+             */
+            score: number;
+            features: Record<string, never>;
+        };
         /** @description The error body of the native and admin APIs. */
         ErrorBody: {
             error: components["schemas"]["ErrorObject"];
@@ -1586,7 +1835,7 @@ export interface components {
          *     these, never on message text. The set is closed: adding one is an API change.
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "unauthorized" | "forbidden" | "principal_not_found" | "approval_not_found" | "approval_conflict" | "webhook_not_found" | "payload_too_large" | "request_timeout" | "node_unreachable" | "artifact_store_unavailable" | "artifact_missing" | "artifact_corrupt" | "mlflow_not_configured" | "mlflow_unavailable" | "mlflow_unauthorized" | "mlflow_not_found" | "not_found" | "method_not_allowed" | "internal";
+        ErrorCode: "malformed_json" | "invalid_input" | "invalid_name" | "invalid_mapping" | "invalid_config" | "invalid_model" | "service_not_found" | "version_not_found" | "revision_not_found" | "not_deployed" | "generation_not_live" | "request_not_found" | "canary_not_found" | "canary_conflict" | "unchanged" | "already_exists" | "scenario_not_found" | "run_not_found" | "run_conflict" | "replay_not_found" | "replay_conflict" | "unauthorized" | "forbidden" | "principal_not_found" | "approval_not_found" | "approval_conflict" | "webhook_not_found" | "payload_too_large" | "request_timeout" | "node_unreachable" | "artifact_store_unavailable" | "artifact_missing" | "artifact_corrupt" | "mlflow_not_configured" | "mlflow_unavailable" | "mlflow_unauthorized" | "mlflow_not_found" | "not_found" | "method_not_allowed" | "internal";
         ErrorObject: {
             /** @description Stable and machine-readable: branch on it. */
             code: components["schemas"]["ErrorCode"];
@@ -1594,6 +1843,17 @@ export interface components {
             message: string;
             /** @description One entry per problem of a refused mapping. */
             details?: components["schemas"]["MappingIssue"][];
+        };
+        Estimate: {
+            /** Format: double */
+            value: number;
+            /**
+             * Format: double
+             * @description 95 % interval (Wilson for accuracy; from Student's t on the squared errors for RMSE).
+             */
+            ci_low: number;
+            /** Format: double */
+            ci_high: number;
         };
         /**
          * @description Computes a metric of a version on a holdout CSV, and optionally stops the run unless the
@@ -1613,6 +1873,22 @@ export interface components {
              */
             baseline?: string | null;
         };
+        /**
+         * @description Writes a deployment's captured requests to a file (CSV or JSON Lines, features in the
+         *     model's order), e.g. for a retraining step on real traffic. Defines `capture_file` (the
+         *     path written) and `capture_rows` (how many rows).
+         */
+        ExportCapture: {
+            name: string;
+            service: string;
+            /** @description A duration back from now (`7d`) or an RFC 3339 time; default every captured row. */
+            since?: string | null;
+            format?: components["schemas"]["ExportFormat"];
+            /** @description Where to write, relative to the run's directory (default `capture.csv` or `capture.jsonl`). */
+            path?: string | null;
+        };
+        /** @enum {string} */
+        ExportFormat: "csv" | "jsonl";
         Feature: {
             name: string;
             dtype: components["schemas"]["InputType"];
@@ -1739,6 +2015,22 @@ export interface components {
             /** @description A glob on service names (`churn_*`), or `*` for every service. */
             scope?: string;
         };
+        GroundTruth: {
+            /**
+             * Format: int64
+             * @description Rows with feedback.
+             */
+            n: number;
+            /** @description `accuracy` or `rmse`. */
+            metric: string;
+            live: components["schemas"]["Estimate"];
+            candidate: components["schemas"]["Estimate"];
+            test: components["schemas"]["PairedTest"];
+            /** Format: double */
+            statistic: number;
+            /** Format: double */
+            p_value: number;
+        };
         /**
          * @description Imports a model from the node's MLflow tracking server as a version (`Engine::import_mlflow`);
          *     the same model imported before gives the existing version.
@@ -1818,6 +2110,19 @@ export interface components {
          * @enum {string}
          */
         KeyStatus: "active" | "expiring" | "expired" | "revoked";
+        LatencyFigures: {
+            /** Format: double */
+            candidate_p50_ms: number;
+            /** Format: double */
+            candidate_p99_ms: number;
+            /**
+             * Format: double
+             * @description As recorded when the request was answered live.
+             */
+            live_p50_ms: number;
+            /** Format: double */
+            live_p99_ms: number;
+        };
         Live: {
             live: boolean;
         };
@@ -2036,6 +2341,8 @@ export interface components {
             data?: number[] | null;
             parameters?: components["schemas"]["BinaryData"] | null;
         };
+        /** @enum {string} */
+        PairedTest: "mcnemar" | "paired_t";
         /**
          * @description What a principal may be allowed to do. Each admin route needs exactly one.
          * @enum {string}
@@ -2129,6 +2436,77 @@ export interface components {
             /** @description The highest version number, if the model has any version. */
             latest_version?: string | null;
         };
+        /** @description A replay and, once finished, its figures. */
+        Replay: {
+            /** Format: int64 */
+            id: number;
+            service: string;
+            version: string;
+            /** Format: int64 */
+            since_ms: number;
+            /** Format: int64 */
+            until_ms: number;
+            /** Format: int64 */
+            limit?: number | null;
+            status: components["schemas"]["ReplayStatus"];
+            /**
+             * Format: int64
+             * @description Rows run so far.
+             */
+            replayed: number;
+            /**
+             * Format: int64
+             * @description Rows in the window (at most `limit`).
+             */
+            total: number;
+            figures?: components["schemas"]["ReplayFigures"] | null;
+            error?: string | null;
+            created_by: string;
+            /** Format: int64 */
+            created_at: number;
+            /** Format: int64 */
+            finished_at?: number | null;
+        };
+        /** @description What a replay found. */
+        ReplayFigures: {
+            kind: components["schemas"]["AnswerKind"];
+            /** Format: int64 */
+            rows: number;
+            /**
+             * Format: double
+             * @description Classification: the share of rows where the candidate's label equals the live one.
+             *     Regression: the share where the values are equal within 1e-6 (relative).
+             */
+            agreement: number;
+            /**
+             * Format: int64
+             * @description Rows whose answers are identical (label and probabilities, or value).
+             */
+            identical: number;
+            confusion?: components["schemas"]["Confusion"] | null;
+            regression?: components["schemas"]["DeltaFigures"] | null;
+            ground_truth?: components["schemas"]["GroundTruth"] | null;
+            latency: components["schemas"]["LatencyFigures"];
+            /** @description The rows where they disagree most, most first. */
+            disagreements: components["schemas"]["Disagreement"][];
+        };
+        /** @description What to replay. */
+        ReplayRequest: {
+            /** @description The version to run the captured requests through. */
+            version: string;
+            /**
+             * @description Start of the window: a duration back from now (`24h`, `7d`) or an RFC 3339 time
+             *     (default: every captured row).
+             */
+            since?: string | null;
+            /**
+             * Format: int64
+             * @description At most this many rows, oldest first.
+             */
+            limit?: number | null;
+        };
+        /** @enum {string} */
+        ReplayStatus: "running" | "done" | "cancelled" | "failed";
         /**
          * @description Everything a report shows. Serialisable: the node sends it as JSON
          *     (`GET /admin/v1/deployments/{service}/report`) and the CLI renders it locally.
@@ -2173,6 +2551,8 @@ export interface components {
              *     oldest first.
              */
             audit?: components["schemas"]["AuditRow"][];
+            /** @description Replays of captured traffic started in the range (done or cancelled), oldest first. */
+            replays?: components["schemas"]["Replay"][];
         };
         RequestedOutput: {
             name: string;
@@ -2228,6 +2608,30 @@ export interface components {
              * @description How long the old key keeps working, seconds.
              */
             overlap_seconds: number;
+        };
+        /** @description Which rows a listing returns, newest first. */
+        RowFilter: {
+            /** @description Only rows answered by this generation. */
+            generation?: string | null;
+            /**
+             * Format: int64
+             * @description Only rows captured at or after this time (Unix ms).
+             */
+            since_ms?: number | null;
+            /**
+             * Format: int64
+             * @description Only rows captured at or before this time (Unix ms).
+             */
+            until_ms?: number | null;
+            /** @description true: only rows with feedback; false: only rows without. */
+            has_feedback?: boolean | null;
+            /** @description Only rows whose answer is this class (classifiers) or value (regressors). */
+            prediction?: string | null;
+            /**
+             * Format: int64
+             * @description At most this many rows (default 100, at most 1000).
+             */
+            limit?: number | null;
         };
         /**
          * @description A run of a scenario: what started it, where each step stands, the variables it produced,
@@ -2422,6 +2826,9 @@ export interface components {
             /** @enum {string} */
             mode: "multiple";
         };
+        SetCapture: {
+            policy?: components["schemas"]["CapturePolicy"] | null;
+        };
         SetMode: {
             mode: components["schemas"]["AuthMode"];
         };
@@ -2561,6 +2968,16 @@ export interface components {
             };
             /** @enum {string} */
             kind: "mlflow_set";
+        } | {
+            name: string;
+            service: string;
+            /** @description A duration back from now (`7d`) or an RFC 3339 time; default every captured row. */
+            since?: string | null;
+            format?: components["schemas"]["ExportFormat"];
+            /** @description Where to write, relative to the run's directory (default `capture.csv` or `capture.jsonl`). */
+            path?: string | null;
+            /** @enum {string} */
+            kind: "export_capture";
         };
         /** @description One step of a run. */
         StepRun: {
@@ -3467,6 +3884,142 @@ export interface operations {
             };
         };
     };
+    get_capture: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The capture */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaptureStatus"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+        };
+    };
+    set_capture: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetCapture"];
+            };
+        };
+        responses: {
+            /** @description The capture */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaptureStatus"];
+                };
+            };
+            /** @description A percent outside 0–100, or a feature the service does not have */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+        };
+    };
+    export_capture: {
+        parameters: {
+            query?: {
+                /** @description A duration back from now (`7d`) or an RFC 3339 time (default: every row). */
+                since?: string;
+                /** @description `csv` (default) or `jsonl`. */
+                format?: components["schemas"]["ExportFormat"];
+            };
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows: CSV (`format=csv`) or JSON Lines (`format=jsonl`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+        };
+    };
+    capture_rows: {
+        parameters: {
+            query?: {
+                /** @description Only rows answered by this generation. */
+                generation?: string;
+                /** @description Only rows captured at or after this time (Unix ms). */
+                since_ms?: number;
+                /** @description Only rows captured at or before this time (Unix ms). */
+                until_ms?: number;
+                /** @description true: only rows with feedback; false: only rows without. */
+                has_feedback?: boolean;
+                /** @description Only rows whose answer is this class (classifiers) or value (regressors). */
+                prediction?: string;
+                /** @description At most this many rows (default 100, at most 1000). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaptureRow"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+        };
+    };
     create_key: {
         parameters: {
             query?: never;
@@ -3643,6 +4196,136 @@ export interface operations {
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             413: components["responses"]["Error413"];
+        };
+    };
+    list_replays: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The replays */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Replay"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+        };
+    };
+    start_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayRequest"];
+            };
+        };
+        responses: {
+            /** @description Started */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Replay"];
+                };
+            };
+            /** @description No captured request in the window, or the version's features differ (named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+        };
+    };
+    get_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+                /** @description The replay's number. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The replay */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Replay"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+        };
+    };
+    cancel_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+                /** @description The replay's number. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelling, or already finished (as it is) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Replay"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            /** @description Running on another node */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     report: {
@@ -5208,6 +5891,7 @@ type ReadonlyArray<T> = [
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
 export const pathsAdminV1DeploymentsServiceCanaryActionPostParametersPathActionValues: ReadonlyArray<FlattenedDeepRequired<paths>["/admin/v1/deployments/{service}/canary/{action}"]["post"]["parameters"]["path"]["action"]> = ["pause", "resume", "promote", "abort"];
 export const abTestValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AbTest"]> = ["two_proportion_z", "welch_t"];
+export const answerKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AnswerKind"]> = ["classification", "regression"];
 export const approvalKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApprovalKind"]> = ["deploy", "canary"];
 export const approvalStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApprovalStatus"]> = ["pending", "approved", "rejected", "expired"];
 export const authModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuthMode"]> = ["none", "api_key", "basic"];
@@ -5243,7 +5927,8 @@ export const deployOutcomeOneOf0OutcomeValues: ReadonlyArray<Extract<FlattenedDe
 export const deployOutcomeOneOf1OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["DeployOutcome"], {
     outcome: unknown;
 }>["outcome"]> = ["approval_requested"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "unauthorized", "forbidden", "principal_not_found", "approval_not_found", "approval_conflict", "webhook_not_found", "payload_too_large", "request_timeout", "node_unreachable", "artifact_store_unavailable", "artifact_missing", "artifact_corrupt", "mlflow_not_configured", "mlflow_unavailable", "mlflow_unauthorized", "mlflow_not_found", "not_found", "method_not_allowed", "internal"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["malformed_json", "invalid_input", "invalid_name", "invalid_mapping", "invalid_config", "invalid_model", "service_not_found", "version_not_found", "revision_not_found", "not_deployed", "generation_not_live", "request_not_found", "canary_not_found", "canary_conflict", "unchanged", "already_exists", "scenario_not_found", "run_not_found", "run_conflict", "replay_not_found", "replay_conflict", "unauthorized", "forbidden", "principal_not_found", "approval_not_found", "approval_conflict", "webhook_not_found", "payload_too_large", "request_timeout", "node_unreachable", "artifact_store_unavailable", "artifact_missing", "artifact_corrupt", "mlflow_not_configured", "mlflow_unavailable", "mlflow_unauthorized", "mlflow_not_found", "not_found", "method_not_allowed", "internal"];
+export const exportFormatValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ExportFormat"]> = ["csv", "jsonl"];
 export const inconclusivePolicyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InconclusivePolicy"]> = ["pause", "rollback"];
 export const inputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InputType"]> = ["float32", "float64", "int64"];
 export const issueKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["IssueKind"]> = ["syntax", "not_a_list", "empty", "not_an_object", "unknown_field", "missing", "wrong_type", "unknown_generation", "duplicate", "out_of_range", "sum"];
@@ -5260,7 +5945,9 @@ export const outputKindOneOf0KindValues: ReadonlyArray<Extract<FlattenedDeepRequ
 export const outputKindOneOf1KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["OutputKind"], {
     kind: unknown;
 }>["kind"]> = ["regressor"];
+export const pairedTestValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PairedTest"]> = ["mcnemar", "paired_t"];
 export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["read", "deploy", "manage", "approve", "run_commands", "users"];
+export const replayStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ReplayStatus"]> = ["running", "done", "cancelled", "failed"];
 export const revisionKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RevisionKind"]> = ["deploy", "rollback"];
 export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["viewer", "deployer", "operator", "admin"];
 export const runStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunStatus"]> = ["running", "succeeded", "failed", "stopped", "cancelled", "abandoned", "skipped"];
@@ -5291,6 +5978,9 @@ export const stepOneOf5KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<c
 export const stepOneOf6KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Step"], {
     kind: unknown;
 }>["kind"]> = ["mlflow_set"];
+export const stepOneOf7KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Step"], {
+    kind: unknown;
+}>["kind"]> = ["export_capture"];
 export const stepStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepStatus"]> = ["pending", "running", "succeeded", "failed", "stopped", "skipped", "cancelled", "abandoned"];
 export const storeKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StoreKind"]> = ["data_dir", "s3", "gcs", "azure", "file"];
 export const triggerOneOf0KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Trigger"], {

@@ -1,0 +1,91 @@
+//! The batch writer: takes captured rows off the queue, applies each service's drop and hash,
+//! and inserts them in batches, off the request path. A batch the registry refuses is tried
+//! again a few times, then dropped and counted; at shutdown what is queued is written once
+//! more and the writer stops.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::store;
+use super::{BATCH, Capture, Captured, FeatureHasher, apply_policy};
+use crate::store::Pool;
+
+/// Tries of one batch before its rows are dropped (and counted).
+const TRIES: u32 = 3;
+
+/// What the writer needs: the registry, this node's instance name, the capture (policies and
+/// drop counters) and the key of hashed features.
+pub struct Writer {
+    pub pool: Pool,
+    pub instance: String,
+    pub capture: Arc<Capture>,
+    pub hasher: FeatureHasher,
+}
+
+impl Writer {
+    /// Writes rows until `shutdown`, then flushes what is queued and returns.
+    pub async fn run(self, mut rx: mpsc::Receiver<Captured>, shutdown: CancellationToken) {
+        loop {
+            let first = tokio::select! {
+                biased;
+                row = rx.recv() => row,
+                _ = shutdown.cancelled() => None,
+            };
+            let Some(first) = first else { break };
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(row) => batch.push(row),
+                    Err(_) => break,
+                }
+            }
+            self.write(batch, &shutdown).await;
+        }
+        // The final flush: nothing more is accepted; what is queued is written.
+        rx.close();
+        let mut batch = Vec::new();
+        while let Ok(row) = rx.try_recv() {
+            batch.push(row);
+            if batch.len() == BATCH {
+                self.write(std::mem::take(&mut batch), &shutdown).await;
+            }
+        }
+        if !batch.is_empty() {
+            self.write(batch, &shutdown).await;
+        }
+    }
+
+    /// Inserts one batch, trying again after a failure (unless shutting down); rows the
+    /// registry never took are counted as dropped.
+    pub async fn write(&self, batch: Vec<Captured>, shutdown: &CancellationToken) {
+        let policies = self.capture.policies();
+        let caps: HashMap<String, i64> = policies.iter().map(|(s, p)| (s.clone(), p.max_rows)).collect();
+        let rows: Vec<Captured> = batch
+            .into_iter()
+            .map(|mut c| {
+                let features = std::mem::take(&mut c.features);
+                c.features = apply_policy(policies.get(&c.service).map(|p| p.as_ref()), &self.hasher, features);
+                c
+            })
+            .collect();
+        for attempt in 1..=TRIES {
+            match store::insert(&self.pool, &self.instance, &rows, &caps).await {
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!("capture: writing {} rows failed (try {attempt} of {TRIES}): {e}", rows.len());
+                    if attempt == TRIES || shutdown.is_cancelled() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                }
+            }
+        }
+        for row in &rows {
+            self.capture.count_dropped(&row.service, 1);
+        }
+    }
+}
