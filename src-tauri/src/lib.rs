@@ -89,8 +89,8 @@ async fn start() -> Result<Desktop, Box<dyn std::error::Error>> {
         }
     });
     tracing::info!(registry = %dir.display(), "local node on http://{node_addr}");
-    let node = NodeClient::new(&format!("http://{node_addr}"), None, "desktop")?;
     let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "desktop-user".into());
+    let node = NodeClient::new(&format!("http://{node_addr}"), None, &user)?;
     Ok(Desktop { engine, principal: Principal::admin(&user), node, node_addr })
 }
 

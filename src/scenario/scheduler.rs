@@ -155,15 +155,20 @@ impl Scenarios {
         now: DateTime<Utc>,
     ) -> Result<Option<Run>> {
         let key = trigger.key(index);
+        // `seen`: None before the first poll, "" after polls that could not read the alias,
+        // else the version it named at the last reading.
         let (last_poll, seen) = store::trigger_value(&self.pool, name, &key).await?.unwrap_or((now, None));
         let due = seen.is_none() || (now - last_poll).as_seconds_f64() >= trigger.poll_seconds;
         if !due || self.running_run(name).is_some() {
             return Ok(None);
         }
-        store::set_trigger_value(&self.pool, name, &key, now, None).await?;
-        let version = match host.mlflow_alias_version(&trigger.model, &trigger.alias).await {
+        let read = host.mlflow_alias_version(&trigger.model, &trigger.alias).await;
+        let version = match read {
             Ok(v) => v,
             Err(e) => {
+                // Polled: the next try waits `poll_seconds` like any other poll.
+                let mark = if seen.is_none() { Some("") } else { None };
+                store::set_trigger_value(&self.pool, name, &key, now, mark).await?;
                 tracing::warn!(
                     scenario = name,
                     "MLflow alias {}@{} not read (next poll in {} s): {e}",
@@ -174,15 +179,14 @@ impl Scenarios {
                 return Ok(None);
             }
         };
-        let Some(previous) = seen else {
-            // The first poll finds where the alias points: that is no move.
-            store::set_trigger_value(&self.pool, name, &key, now, Some(&version)).await?;
+        store::set_trigger_value(&self.pool, name, &key, now, Some(&version)).await?;
+        let Some(previous) = seen.filter(|v| !v.is_empty()) else {
+            // The first reading finds where the alias points: that is no move.
             return Ok(None);
         };
         if previous == version {
             return Ok(None);
         }
-        store::set_trigger_value(&self.pool, name, &key, now, Some(&version)).await?;
         let trigger_run = RunTrigger::MlflowAlias {
             model: trigger.model.clone(),
             alias: trigger.alias.clone(),

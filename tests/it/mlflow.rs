@@ -430,18 +430,22 @@ async fn an_alias_that_cannot_be_read_is_retried_at_the_next_poll() {
     // The model does not exist yet: the poll fails, nothing runs, the scheduler goes on.
     assert!(tick(engine, &clock, 0).await.is_empty());
     mlflow.models(&["onnx", &model, "--seed", "1", "--alias", "champion"]);
-    assert!(tick(engine, &clock, 10).await.is_empty(), "not polled again before poll_seconds");
-    assert!(tick(engine, &clock, 30).await.is_empty(), "the first reading is no move");
+    // Not polled again before poll_seconds (had it been, it would read version 1 now).
+    assert!(tick(engine, &clock, 10).await.is_empty());
     mlflow.models(&["onnx", &model, "--seed", "2", "--alias", "champion"]);
+    // The next poll's first reading (version 2) is no move.
+    assert!(tick(engine, &clock, 30).await.is_empty());
+    mlflow.models(&["onnx", &model, "--seed", "3", "--alias", "champion"]);
     let fired = tick(engine, &clock, 30).await;
     assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].trigger_detail, format!("MLflow {model}@champion moved from version 2 to 3"));
     let run = run_ended(engine, "later", fired[0].id).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
     assert_eq!(versions(&node, "churn").await.len(), 1);
     // By hand, the run takes the version the alias names now.
     let r = node.http.post(node.url("/admin/v1/scenarios/later/runs")).send().await.expect("send");
     let manual: Value = r.json().await.expect("json");
-    assert_eq!(manual["variables"]["mlflow_version"], "2", "{manual}");
+    assert_eq!(manual["variables"]["mlflow_version"], "3", "{manual}");
     node.stop().await;
 }
 

@@ -12,7 +12,6 @@ use tauri::ipc::Channel;
 use crate::Desktop;
 use crate::error::{IpcError, IpcResult};
 
-const AUTHOR: &str = "desktop";
 /// How often the live view looks at a run in progress.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
 
@@ -57,7 +56,7 @@ pub async fn scenario_next_fires(
 /// Starts a run by hand; returns at once with the run (status `running`).
 #[tauri::command]
 pub async fn start_scenario_run(desktop: State<'_, Desktop>, name: String) -> IpcResult<Run> {
-    Ok(desktop.engine.start_run(&name, RunTrigger::manual(AUTHOR)).await?)
+    Ok(desktop.engine.start_run(&name, RunTrigger::manual(&desktop.principal.name)).await?)
 }
 
 #[tauri::command]
@@ -73,7 +72,7 @@ pub async fn scenario_run(desktop: State<'_, Desktop>, name: String, id: i64) ->
 
 #[tauri::command]
 pub async fn cancel_scenario_run(desktop: State<'_, Desktop>, name: String, id: i64) -> IpcResult<Run> {
-    Ok(desktop.engine.cancel_run(&name, id, AUTHOR).await?)
+    Ok(desktop.engine.cancel_run(&name, id, &desktop.principal.name).await?)
 }
 
 /// Streams a run (with its log) whenever its steps, status or log change, until it ends;

@@ -65,7 +65,7 @@ pub async fn add_version(desktop: State<'_, Desktop>, request: Request<'_>) -> I
         metrics: meta.metrics,
         notes: meta.notes,
         provenance: Provenance {
-            created_by: "desktop".into(),
+            created_by: desktop.principal.name.clone(),
             source_file: Some(meta.file_name),
             details: BTreeMap::new(),
         },
