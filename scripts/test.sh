@@ -41,11 +41,13 @@ fi
 export SWITCHYARD_TEST_S3="${SWITCHYARD_TEST_S3:-http://switchyard:switchyard-secret@127.0.0.1:8333/switchyard-test}"
 export SWITCHYARD_TEST_WEED="${SWITCHYARD_TEST_WEED:-${SWITCHYARD_PYENV:-$HOME/.cache/switchyard/pyenv}/bin/weed}"
 
-echo "==> MLflow tracking server on loopback (MLflow import tests); stopped at exit if started here"
+echo "==> MLflow tracking servers on loopback (MLflow import tests); stopped at exit if started here"
+export SWITCHYARD_TEST_MLFLOW_AUTH_PASSWORD="${SWITCHYARD_TEST_MLFLOW_AUTH_PASSWORD:-switchyard-test-admin}"
 if [ "$(scripts/mlflow.sh)" = started ]; then
   STOP+=(scripts/mlflow.sh)
 fi
 export SWITCHYARD_TEST_MLFLOW="${SWITCHYARD_TEST_MLFLOW:-http://127.0.0.1:5056}"
+export SWITCHYARD_TEST_MLFLOW_AUTH="${SWITCHYARD_TEST_MLFLOW_AUTH:-http://127.0.0.1:5057}"
 export SWITCHYARD_TEST_MLFLOW_PYTHON="${SWITCHYARD_TEST_MLFLOW_PYTHON:-${SWITCHYARD_MLFLOW_ENV:-$HOME/.cache/switchyard/mlflowenv}/bin/python}"
 
 echo "==> Rust: engine and shell tests (registry on SQLite)"

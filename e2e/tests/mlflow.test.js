@@ -17,14 +17,14 @@ if (!SERVER && process.env.CI === 'true') throw new Error('SWITCHYARD_TEST_MLFLO
 
 const session = sessionPerFile({ args: SERVER ? ['--mlflow-uri', SERVER] : [] });
 
-appTest('a version imported from MLflow by alias shows its MLflow origin in version history', session, async (s, t) => {
+appTest('a version imported from MLflow by alias shows its run tags, then its MLflow origin in version history', session, async (s, t) => {
   if (!SERVER || !PYTHON) {
     t.skip('set SWITCHYARD_TEST_MLFLOW and SWITCHYARD_TEST_MLFLOW_PYTHON (scripts/mlflow.sh starts a server)');
     return;
   }
   const model = `e2e_${Date.now().toString(36)}`;
   const out = execFileSync(PYTHON, [join(REPO, 'tests/mlflow/models.py'), SERVER, 'onnx', model, '--seed', '5', '--alias', 'champion',
-    '--features', 'sepal_length,sepal_width,petal_length,petal_width'], { encoding: 'utf8' });
+    '--features', 'sepal_length,sepal_width,petal_length,petal_width', '--tag', 'team=fraud'], { encoding: 'utf8' });
   const logged = JSON.parse(out.trim().split('\n').pop());
 
   await s.openService('iris_classifier', 'versions');
@@ -38,6 +38,7 @@ appTest('a version imported from MLflow by alias shows its MLflow origin in vers
   }, 60_000, `${model} is not listed`);
   await select.findElement(By.css(`option[value="${model}"]`)).click();
   await s.waitText('mlflow-version-1', /@champion/);
+  await s.waitText('mlflow-tags-1', /team\s+fraud/);
 
   await s.click('mlflow-import-alias-champion');
   const result = await s.waitText('mlflow-result', new RegExp(`^Imported models:/${model}@champion as v\\d+$`));

@@ -325,6 +325,11 @@ impl Engine {
                 let now = engine.now();
                 engine.scheduler_round(now).await.map(|_| ())
             });
+            // Its own loop: a slow MLflow server delays the next alias poll, never a cron fire.
+            self.every(every, "MLflow alias poller", |engine| async move {
+                let now = engine.now();
+                engine.alias_round(now).await.map(|_| ())
+            });
         }
     }
 

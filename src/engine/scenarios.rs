@@ -62,8 +62,18 @@ impl Host for Engine {
         Engine::import_mlflow(self, service, model_uri, author).await
     }
 
+    /// Given up at shutdown, so that closing never waits on a slow MLflow server: the poll
+    /// counts as one that could not read the alias.
     async fn mlflow_alias_version(&self, model: &str, alias: &str) -> Result<String> {
-        Engine::mlflow_alias_version(self, model, alias).await
+        let stop = self.inner.shutdown.clone();
+        tokio::select! {
+            read = Engine::mlflow_alias_version(self, model, alias) => read,
+            _ = stop.cancelled() => Err(crate::mlflow::MlflowError::Unreachable {
+                uri: self.mlflow_settings().uri.unwrap_or_default(),
+                reason: "this node is shutting down".into(),
+            }
+            .into()),
+        }
     }
 
     async fn mlflow_set(
@@ -174,14 +184,23 @@ impl Engine {
     }
 
     /// The scheduler loop's pass: on the node that leads the scheduler (one of the nodes
-    /// sharing a registry), marks runs of stopped instances abandoned and fires what is due;
-    /// on the others, nothing.
+    /// sharing a registry), marks runs of stopped instances abandoned and fires the cron
+    /// triggers that are due; on the others, nothing.
     pub async fn scheduler_round(&self, now: DateTime<Utc>) -> Result<Vec<Fired>> {
         if !self.lead(instance::SCHEDULER).await? {
             return Ok(Vec::new());
         }
         self.inner.scenarios.abandon_orphaned_runs(async || self.alive_instances().await).await?;
-        self.scheduler_tick(now).await
+        self.inner.scenarios.cron_pass(self, now).await
+    }
+
+    /// The MLflow alias poller's pass: on the node that leads the scheduler, polls the alias
+    /// triggers that are due; on the others, nothing.
+    pub async fn alias_round(&self, now: DateTime<Utc>) -> Result<Vec<Fired>> {
+        if !self.lead(instance::SCHEDULER).await? {
+            return Ok(Vec::new());
+        }
+        self.inner.scenarios.alias_pass(self, now).await
     }
 
     /// At open: this instance's runs left `running` are abandoned; the scheduler's leader

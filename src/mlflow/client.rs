@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures_util::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -64,6 +65,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A model file may be large and the proxy slow.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
+/// Runs read at once when listing versions.
+const RUN_READS_AT_ONCE: usize = 4;
 
 pub struct MlflowClient {
     connection: Connection,
@@ -112,6 +115,15 @@ struct VersionEntry {
     source: String,
     #[serde(default)]
     creation_timestamp: Option<i64>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+#[derive(Deserialize)]
+struct Tag {
+    key: String,
+    #[serde(default)]
+    value: String,
 }
 
 #[derive(Deserialize)]
@@ -149,6 +161,16 @@ struct Run {
 struct RunData {
     #[serde(default)]
     metrics: Vec<Metric>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+/// What the browser shows of a version's run.
+#[derive(Default)]
+struct RunFacts {
+    metrics: BTreeMap<String, f64>,
+    /// The run's own tags: MLflow's `mlflow.*` system tags are left out.
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -293,29 +315,47 @@ impl MlflowClient {
                 &format!("the versions of {what}"),
             )
             .await?;
-        let mut versions = Vec::with_capacity(answer.model_versions.len());
-        for v in answer.model_versions {
-            let metrics = match v.run_id.as_deref().filter(|r| !r.is_empty()) {
-                Some(run) => self.run_metrics(run).await?,
-                None => BTreeMap::new(),
-            };
-            let aliases = found
-                .registered_model
-                .aliases
-                .iter()
-                .filter(|a| a.version == v.version)
-                .map(|a| a.alias.clone())
-                .collect();
-            versions.push(VersionSummary {
-                status: v.status.unwrap_or_else(|| "READY".to_owned()),
-                created_ms: v.creation_timestamp,
-                version: v.version,
-                run_id: v.run_id,
-                source: v.source,
-                aliases,
-                metrics,
-            });
-        }
+        // The runs are read a few at a time: one call each, and a page lists up to `limit`.
+        let run_ids: Vec<Option<String>> =
+            answer.model_versions.iter().map(|v| v.run_id.clone().filter(|r| !r.is_empty())).collect();
+        let runs: Vec<RunFacts> = futures_util::stream::iter(run_ids)
+            .map(|run| async move {
+                match run {
+                    Some(run) => self.run_facts(&run).await,
+                    None => Ok(RunFacts::default()),
+                }
+            })
+            .buffered(RUN_READS_AT_ONCE)
+            .try_collect()
+            .await?;
+        let versions = answer
+            .model_versions
+            .into_iter()
+            .zip(runs)
+            .map(|(v, run)| {
+                let mut aliases: Vec<String> = found
+                    .registered_model
+                    .aliases
+                    .iter()
+                    .filter(|a| a.version == v.version)
+                    .map(|a| a.alias.clone())
+                    .collect();
+                aliases.sort();
+                // The version's own tags win over its run's of the same key.
+                let mut tags = run.tags;
+                tags.extend(v.tags.into_iter().map(|t| (t.key, t.value)));
+                VersionSummary {
+                    status: v.status.unwrap_or_else(|| "READY".to_owned()),
+                    created_ms: v.creation_timestamp,
+                    version: v.version,
+                    run_id: v.run_id,
+                    source: v.source,
+                    aliases,
+                    metrics: run.metrics,
+                    tags,
+                }
+            })
+            .collect();
         Ok(versions)
     }
 
@@ -348,9 +388,18 @@ impl MlflowClient {
 
     /// The latest value of each metric of a run.
     pub async fn run_metrics(&self, run_id: &str) -> Result<BTreeMap<String, f64>, MlflowError> {
+        Ok(self.run_facts(run_id).await?.metrics)
+    }
+
+    /// A run's metrics (latest value of each) and its own tags.
+    async fn run_facts(&self, run_id: &str) -> Result<RunFacts, MlflowError> {
         let answer: RunAnswer =
             self.json("/api/2.0/mlflow/runs/get", &[("run_id", run_id)], &format!("run {run_id}")).await?;
-        Ok(answer.run.data.metrics.into_iter().filter(|m| m.value.is_finite()).map(|m| (m.key, m.value)).collect())
+        let data = answer.run.data;
+        Ok(RunFacts {
+            metrics: data.metrics.into_iter().filter(|m| m.value.is_finite()).map(|m| (m.key, m.value)).collect(),
+            tags: data.tags.into_iter().filter(|t| !t.key.starts_with("mlflow.")).map(|t| (t.key, t.value)).collect(),
+        })
     }
 
     /// Resolves the URI, reads the model's MLmodel file, refuses a model without the onnx

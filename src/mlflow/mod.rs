@@ -78,7 +78,7 @@ pub enum MlflowError {
     #[error("MLflow at {uri} cannot be reached: {reason}")]
     Unreachable { uri: String, reason: String },
     #[error(
-        "MLflow at {uri} refused the credentials (HTTP {status}): set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, for the node"
+        "MLflow at {uri} refused the credentials (HTTP {status}): give the token or username and password in Settings → MLflow, or set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, for the node"
     )]
     Unauthorized { uri: String, status: u16 },
     #[error("{0}")]
@@ -137,10 +137,13 @@ pub struct VersionSummary {
     pub status: String,
     pub run_id: Option<String>,
     pub source: String,
-    /// The aliases pointing at this version now.
+    /// The aliases pointing at this version now, in alphabetical order.
     pub aliases: Vec<String>,
     /// The run's metrics (latest value of each): what the version's metrics will be.
     pub metrics: BTreeMap<String, f64>,
+    /// The version's tags in MLflow, and its run's own tags (MLflow's `mlflow.*` system
+    /// tags left out); the version's win where both have a key.
+    pub tags: BTreeMap<String, String>,
     /// When MLflow registered it (milliseconds since the epoch).
     pub created_ms: Option<i64>,
 }

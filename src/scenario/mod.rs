@@ -259,6 +259,8 @@ pub struct Scenarios {
     commands_refused: Option<String>,
     /// Serialises scheduler passes (the loop, tests' direct ticks, the pass at open).
     scheduler_lock: tokio::sync::Mutex<()>,
+    /// Held by an MLflow alias pass.
+    alias_lock: tokio::sync::Mutex<()>,
 }
 
 /// Where a [`Scenarios`] keeps its files and tasks.
@@ -289,6 +291,7 @@ impl Scenarios {
             commands_refused: c.commands_refused,
             runs: Mutex::new(HashMap::new()),
             scheduler_lock: tokio::sync::Mutex::new(()),
+            alias_lock: tokio::sync::Mutex::new(()),
         }
     }
 

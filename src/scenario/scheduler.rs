@@ -11,8 +11,11 @@
 //!   while the node was down are handled by each trigger's `on_missed` policy: one run
 //!   (`run_once`), or a `skipped` run that records them (`skip`).
 //!
-//! Tests drive [`Scenarios::tick`] (through `Engine::scheduler_tick`) with a manual clock;
-//! the node runs it every second.
+//! - MLflow alias triggers are polled by a pass of their own ([`Scenarios::alias_pass`],
+//!   its own lock and loop): an MLflow server slow to answer never delays a cron fire.
+//!
+//! Tests drive [`Scenarios::tick`] (both passes, through `Engine::scheduler_tick`) with a
+//! manual clock; the node runs each pass every second.
 
 use chrono::{DateTime, Utc};
 
@@ -31,10 +34,35 @@ pub struct Fired {
 }
 
 impl Scenarios {
-    /// One scheduler pass at `now`: starts a run for each scenario with a cron trigger due
-    /// since its last check, or records why it did not run.
+    /// One scheduler pass at `now`: the cron pass, then the MLflow alias pass (tests drive
+    /// both with a manual clock; the node runs each in its own loop).
     pub async fn tick(&self, host: &impl Host, now: DateTime<Utc>) -> Result<Vec<Fired>> {
+        let mut fired = self.cron_pass(host, now).await?;
+        fired.extend(self.alias_pass(host, now).await?);
+        Ok(fired)
+    }
+
+    /// Starts a run for each scenario with a cron trigger due since its last check, or
+    /// records why it did not run.
+    pub async fn cron_pass(&self, host: &impl Host, now: DateTime<Utc>) -> Result<Vec<Fired>> {
         self.scheduler_pass(host, now, false).await
+    }
+
+    /// Polls each scenario's enabled MLflow alias trigger that is due, starting a run where
+    /// the alias moved. Apart from the cron pass, under a lock of its own: a slow MLflow
+    /// server delays the next poll, never a cron fire.
+    pub async fn alias_pass(&self, host: &impl Host, now: DateTime<Utc>) -> Result<Vec<Fired>> {
+        let _pass = self.alias_lock.lock().await;
+        let mut fired = Vec::new();
+        for stored in store::list(&self.pool).await? {
+            let name = stored.spec.name.to_string();
+            if let Some((i, a)) = stored.spec.alias_triggers().find(|(_, a)| a.enabled)
+                && let Some(run) = self.poll_alias(host, &name, i, a, now).await?
+            {
+                fired.push(Fired { scenario: name, run });
+            }
+        }
+        Ok(fired)
     }
 
     /// At engine open: marks runs left `running` by this instance's previous process as
@@ -101,12 +129,6 @@ impl Scenarios {
                         }
                     }
                 }
-            }
-            if !at_start
-                && let Some((i, a)) = spec.alias_triggers().find(|(_, a)| a.enabled)
-                && let Some(run) = self.poll_alias(host, &name, i, a, now).await?
-            {
-                fired.push(Fired { scenario: name.clone(), run });
             }
             let Some((_, c, d)) = due.first().cloned() else { continue };
             for (key, _, _) in &due {

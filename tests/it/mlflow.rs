@@ -16,17 +16,19 @@ use switchyard::node::NodeConfig;
 use switchyard::scenario::{RunStatus, TriggerKind};
 use switchyard::{Engine, EngineConfig};
 
-use crate::support::{NodeProcess, SEED, TestNode, fixtures_dir, run_ended, spawn_with};
+use crate::support::{NodeProcess, SEED, TestNode, bounded, fixtures_dir, run_ended, spawn_with};
 
 struct Mlflow {
     uri: String,
     python: String,
+    /// Environment for models.py (the auth server's admin credentials).
+    env: Vec<(&'static str, String)>,
 }
 
 impl Mlflow {
     fn shared() -> Option<Mlflow> {
         match (std::env::var("SWITCHYARD_TEST_MLFLOW"), std::env::var("SWITCHYARD_TEST_MLFLOW_PYTHON")) {
-            (Ok(uri), Ok(python)) => Some(Mlflow { uri, python }),
+            (Ok(uri), Ok(python)) => Some(Mlflow { uri, python, env: Vec::new() }),
             _ if std::env::var("CI").as_deref() == Ok("true") => {
                 panic!(
                     "SWITCHYARD_TEST_MLFLOW(_PYTHON) is not set: CI must run the MLflow tests (scripts/test.sh starts the server)"
@@ -41,10 +43,38 @@ impl Mlflow {
         }
     }
 
+    /// The server running MLflow's basic-auth app (`SWITCHYARD_TEST_MLFLOW_AUTH`), with the
+    /// password of its `admin` (`SWITCHYARD_TEST_MLFLOW_AUTH_PASSWORD`); models.py logs
+    /// into it as that admin.
+    fn with_auth() -> Option<(Mlflow, String)> {
+        let shared = Mlflow::shared()?;
+        let (uri, password) =
+            match (std::env::var("SWITCHYARD_TEST_MLFLOW_AUTH"), std::env::var("SWITCHYARD_TEST_MLFLOW_AUTH_PASSWORD"))
+            {
+                (Ok(uri), Ok(password)) => (uri, password),
+                _ if std::env::var("CI").as_deref() == Ok("true") => {
+                    panic!("SWITCHYARD_TEST_MLFLOW_AUTH(_PASSWORD) is not set: scripts/test.sh starts that server")
+                }
+                _ => {
+                    eprintln!("skipped: set SWITCHYARD_TEST_MLFLOW_AUTH and SWITCHYARD_TEST_MLFLOW_AUTH_PASSWORD");
+                    return None;
+                }
+            };
+        let env =
+            vec![("MLFLOW_TRACKING_USERNAME", "admin".to_owned()), ("MLFLOW_TRACKING_PASSWORD", password.clone())];
+        Some((Mlflow { uri, python: shared.python, env }, password))
+    }
+
     /// Runs tests/mlflow/models.py with `args`; its last line of output is JSON.
     fn models(&self, args: &[&str]) -> Value {
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mlflow/models.py");
-        let out = Command::new(&self.python).arg(script).arg(&self.uri).args(args).output().expect("run models.py");
+        let out = Command::new(&self.python)
+            .arg(script)
+            .arg(&self.uri)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("run models.py");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "models.py {args:?}: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_str(stdout.lines().last().unwrap_or_default())
@@ -135,7 +165,7 @@ async fn versions_import_by_number_and_by_alias_and_answer_as_onnxruntime_does()
     let Some(mlflow) = Mlflow::shared() else { return };
     let model = unique("churn");
     let features = "sepal_length,sepal_width,petal_length,petal_width";
-    let first = mlflow.models(&["onnx", &model, "--seed", "1", "--features", features]);
+    let first = mlflow.models(&["onnx", &model, "--seed", "1", "--features", features, "--tag", "team=churn"]);
     let second =
         mlflow.models(&["onnx", &model, "--seed", "2", "--c", "0.05", "--alias", "champion", "--features", features]);
     let node = node_with(Some(mlflow.connection())).await;
@@ -155,6 +185,9 @@ async fn versions_import_by_number_and_by_alias_and_answer_as_onnxruntime_does()
     assert_eq!(listed[0]["aliases"], json!(["champion"]));
     assert_eq!(listed[1]["aliases"], json!([]));
     assert_eq!(listed[1]["metrics"]["accuracy"], first["metrics"]["accuracy"]);
+    // The run's own tags; MLflow's system tags (mlflow.user, mlflow.source.name…) left out.
+    assert_eq!(listed[1]["tags"], json!({"team": "churn"}));
+    assert_eq!(listed[0]["tags"], json!({}));
     assert_eq!(listed[0]["run_id"], second["run_id"]);
 
     // By number: the run's metrics and the provenance come with it.
@@ -314,7 +347,7 @@ async fn moving_the_alias_imports_evaluates_and_starts_a_canary_and_a_worse_mode
             {"kind": "start_canary", "name": "canary", "service": "churn", "version": "${version_id}",
              "plan": {"steps": [10, 100], "bake_seconds": 600}},
             {"kind": "mlflow_set", "name": "tell", "model": "${mlflow_model}", "version": "${mlflow_version}",
-             "tags": {"switchyard": "canary ${canary_id} on churn"}}
+             "alias": "canary", "tags": {"switchyard": "canary ${canary_id} on churn"}}
         ],
         "triggers": [{"kind": "mlflow_alias", "model": model, "alias": "champion", "poll_seconds": 60}]
     })).await;
@@ -350,6 +383,11 @@ async fn moving_the_alias_imports_evaluates_and_starts_a_canary_and_a_worse_mode
     let tags = v2["model_version"]["tags"].as_array().cloned().unwrap_or_default();
     let expected = json!({"key": "switchyard", "value": format!("canary {} on churn", canary["id"])});
     assert!(tags.contains(&expected), "{v2}");
+    // The console's browser shows it: the alias the step set, and the version's tag.
+    let listed: Vec<Value> = node.get_json(&format!("/admin/v1/mlflow/models/{model}/versions")).await;
+    assert_eq!(listed[0]["version"], "2");
+    assert_eq!(listed[0]["aliases"], json!(["canary", "champion"]), "{listed:?}");
+    assert_eq!(listed[0]["tags"]["switchyard"], expected["value"]);
 
     // A worse model: imported, evaluated, and stopped at the gate; the canary stays v2's.
     mlflow.models(&["onnx", &model, "--seed", "3", "--c", "0.0001", "--alias", "champion", "--features", features]);
@@ -492,4 +530,143 @@ async fn the_console_connects_a_server_that_is_kept_for_the_next_start_and_never
     assert_eq!(engine.mlflow_settings().source, MlflowSource::Start);
     assert_eq!(engine.set_mlflow(Some(&connect)).expect_err("fixed").code().as_str(), "invalid_config");
     engine.close().await.expect("close");
+}
+
+/// An MLflow server that takes connections and never answers (a listener nobody accepts
+/// from) holds up the alias poll, not the cron triggers, and not the engine's close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_mlflow_server_delays_neither_cron_fires_nor_shutdown() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let uri = format!("http://{}", silent.local_addr().expect("addr"));
+    let clock = Arc::new(ManualClock::new(utc("2026-03-01T09:00:00Z")));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = EngineConfig {
+        router_seed: Some(SEED),
+        mlflow: Some(Connection { uri, credentials: Credentials::None }),
+        clock: Arc::clone(&clock) as _,
+        scheduler_tick: None,
+        ..EngineConfig::new(dir.path())
+    };
+    let engine = Engine::open(config).await.expect("engine");
+    let spec = |v: Value| serde_json::from_value(v).expect("spec");
+    engine
+        .save_scenario(spec(json!({
+            "name": "follow",
+            "steps": [{"kind": "run_command", "name": "work", "command": "true"}],
+            "triggers": [{"kind": "mlflow_alias", "model": "churn", "alias": "champion", "poll_seconds": 30}]
+        })))
+        .await
+        .expect("save follow");
+    engine
+        .save_scenario(spec(json!({
+            "name": "nightly",
+            "steps": [{"kind": "run_command", "name": "work", "command": "true"}],
+            "triggers": [{"kind": "cron", "schedule": "* * * * *"}]
+        })))
+        .await
+        .expect("save nightly");
+    let first = engine.scheduler_round(clock.now()).await.expect("the first cron pass");
+    assert!(first.is_empty(), "{first:?}");
+
+    let poller = engine.clone();
+    let at = clock.now();
+    let poll = tokio::spawn(async move { poller.alias_round(at).await });
+    clock.set(clock.now() + chrono::Duration::seconds(60));
+    let fired = bounded("a cron pass while the alias poll waits", std::time::Duration::from_secs(20), async {
+        engine.scheduler_round(clock.now()).await.expect("cron pass")
+    })
+    .await;
+    let names: Vec<&str> = fired.iter().map(|f| f.scenario.as_str()).collect();
+    assert_eq!(names, ["nightly"]);
+    assert!(!poll.is_finished(), "the alias poll is still waiting on the silent server");
+    run_ended(&engine, "nightly", fired[0].run.id).await;
+
+    // Closing gives the poll up: it counts as a poll that could not read the alias.
+    bounded("close while the alias poll waits", std::time::Duration::from_secs(20), engine.close())
+        .await
+        .expect("close");
+    let polled = bounded("the poll ends", std::time::Duration::from_secs(20), poll).await.expect("join");
+    assert!(polled.expect("the pass itself succeeds").is_empty());
+    drop(silent);
+}
+
+/// Against MLflow's basic-auth app: the right username and password import; a wrong token or
+/// password is named as refused credentials and registers nothing; an alias trigger whose
+/// credentials are refused runs nothing and reads the alias again at the next poll, with the
+/// credentials fixed in the console by then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_are_named_import_nothing_and_the_next_poll_tries_again() {
+    let Some((mlflow, password)) = Mlflow::with_auth() else { return };
+    let model = unique("guarded");
+    let features = "sepal_length,sepal_width,petal_length,petal_width";
+    let logged = mlflow.models(&["onnx", &model, "--seed", "1", "--alias", "champion", "--features", features]);
+    let basic = |password: &str| Credentials::Basic { username: "admin".into(), password: password.into() };
+
+    let node = node_with(Some(Connection { uri: mlflow.uri.clone(), credentials: basic(&password) })).await;
+    node.create_service("churn").await;
+    let (status, body) = import(&node, "churn", &format!("models:/{model}@champion")).await;
+    assert_eq!(status, 201, "{body}");
+    node.deploy_ok("churn", json!({"mode": "single", "generation": "v1"})).await;
+    answers_like_onnxruntime(&node, "churn", &logged).await;
+    node.stop().await;
+
+    for wrong in [Credentials::Token("not-a-token".into()), basic("not-the-password")] {
+        let node = node_with(Some(Connection { uri: mlflow.uri.clone(), credentials: wrong })).await;
+        node.create_service("churn").await;
+        let (status, body) = import(&node, "churn", &format!("models:/{model}/1")).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (502, Some("mlflow_unauthorized")), "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("refused the credentials (HTTP 401)"), "{message}");
+        assert!(!message.contains("not-the-password") && !message.contains("not-a-token"), "{message}");
+        assert!(versions(&node, "churn").await.is_empty(), "nothing registered");
+        node.stop().await;
+    }
+
+    // The console's connection: a wrong token first, then the right password.
+    use switchyard::mlflow::settings::{MlflowAuth, MlflowConnect};
+    let clock = Arc::new(ManualClock::new(utc("2026-03-01T09:00:00Z")));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = EngineConfig {
+        router_seed: Some(SEED),
+        clock: Arc::clone(&clock) as _,
+        scheduler_tick: None,
+        ..EngineConfig::new(dir.path())
+    };
+    let node = spawn_with(dir, config, NodeConfig::default()).await;
+    let engine = &node.engine;
+    let token = MlflowConnect {
+        uri: mlflow.uri.clone(),
+        auth: MlflowAuth::Token,
+        token: Some("not-a-token".into()),
+        username: None,
+        password: None,
+    };
+    engine.set_mlflow(Some(&token)).expect("connect");
+    node.create_service("churn").await;
+    save(&node, &json!({
+        "name": "guarded",
+        "steps": [{"kind": "import_mlflow", "name": "import", "service": "churn", "model_uri": "${mlflow_model_uri}"}],
+        "triggers": [{"kind": "mlflow_alias", "model": model, "alias": "champion", "poll_seconds": 30}]
+    })).await;
+    assert!(tick(engine, &clock, 0).await.is_empty(), "refused: nothing runs");
+    let right = MlflowConnect {
+        auth: MlflowAuth::Basic,
+        token: None,
+        username: Some("admin".into()),
+        password: Some(password.clone()),
+        ..token.clone()
+    };
+    engine.set_mlflow(Some(&right)).expect("reconnect");
+    // Polled again only after poll_seconds; that reading (version 1) is the first: no move.
+    assert!(tick(engine, &clock, 10).await.is_empty());
+    assert!(tick(engine, &clock, 30).await.is_empty());
+    mlflow.models(&["onnx", &model, "--seed", "2", "--alias", "champion"]);
+    let fired = tick(engine, &clock, 30).await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].trigger_detail, format!("MLflow {model}@champion moved from version 1 to 2"));
+    let run = run_ended(engine, "guarded", fired[0].id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let imported = versions(&node, "churn").await;
+    assert_eq!(imported.len(), 1, "{imported:?}");
+    node.stop().await;
 }

@@ -1,12 +1,12 @@
 """Puts real models into a real MLflow tracking server for Switchyard's MLflow tests.
 
-    python tests/mlflow/models.py URI onnx NAME --seed S [--alias A] [--features a,b,c,d]
+    python tests/mlflow/models.py URI onnx NAME --seed S [--alias A] [--features a,b,c,d] [--tag K=V]
     python tests/mlflow/models.py URI sklearn NAME
     python tests/mlflow/models.py URI alias NAME ALIAS VERSION
 
 `onnx` trains a small scikit-learn classifier on iris (a seeded split, so each seed gives a
 different model), converts it with skl2onnx, logs it with `mlflow.onnx.log_model` in a run
-with metrics, registers it under NAME and, with --alias, points the alias at it. It prints
+with metrics (and the --tag run tags), registers it under NAME and, with --alias, points the alias at it. It prints
 one JSON object: the registered version, the run id, the run's metrics, a few holdout rows
 and onnxruntime's labels and probabilities for them (what Switchyard must answer).
 
@@ -62,6 +62,9 @@ def log_onnx(args):
     with mlflow.start_run() as run:
         mlflow.log_metric("accuracy", accuracy)
         mlflow.log_param("C", args.c)
+        for tag in args.tag:
+            key, _, value = tag.partition("=")
+            mlflow.set_tag(key, value)
         info = mlflow.onnx.log_model(model, name="model", registered_model_name=args.name)
     client = MlflowClient(args.uri)
     version = info.registered_model_version
@@ -102,6 +105,7 @@ def main():
     p.add_argument("--c", type=float, default=1.0)
     p.add_argument("--alias")
     p.add_argument("--features")
+    p.add_argument("--tag", action="append", default=[])
     p.set_defaults(run=log_onnx)
     p = sub.add_parser("sklearn")
     p.add_argument("name")

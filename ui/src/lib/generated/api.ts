@@ -3134,11 +3134,18 @@ export interface components {
             status: string;
             run_id?: string | null;
             source: string;
-            /** @description The aliases pointing at this version now. */
+            /** @description The aliases pointing at this version now, in alphabetical order. */
             aliases: string[];
             /** @description The run's metrics (latest value of each): what the version's metrics will be. */
             metrics: {
                 [key: string]: number;
+            };
+            /**
+             * @description The version's tags in MLflow, and its run's own tags (MLflow's `mlflow.*` system
+             *     tags left out); the version's win where both have a key.
+             */
+            tags: {
+                [key: string]: string;
             };
             /**
              * Format: int64
