@@ -417,6 +417,17 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_value_of_a_field_is_placed_at_the_field() {
+        // As the console's E2E test types it: the services exist or not is the engine's part.
+        let v = json!({"name": "e2e_nightly", "steps": [
+            {"kind": "export_capture", "name": "export", "service": "iris_classifier", "format": "xml"},
+            {"kind": "update_deployment", "name": "deploy", "service": "nope", "version": "v1"}],
+            "triggers": [{"kind": "cron", "schedule": "0 0 32 * *"}]});
+        assert_eq!(paths(&v), ["steps[0].format", "triggers[0].schedule"]);
+        assert_eq!(SpecParts::read(&v).literal_services(), [(1, "nope")]);
+    }
+
+    #[test]
     fn an_alias_trigger_reports_each_bad_field() {
         let mut v = retrain();
         v["triggers"] = json!([{"kind": "mlflow_alias", "model": "a/b", "alias": "", "poll_seconds": 1}]);
