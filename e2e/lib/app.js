@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
-import { Builder, By, error as wdError } from 'selenium-webdriver';
+import { Builder, By, Key, error as wdError } from 'selenium-webdriver';
 
 const E2E = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO = resolve(E2E, '..');
@@ -222,6 +222,32 @@ export class Session {
       SHORT,
       `data-testid="${id}" does not hold the typed text`,
     );
+  }
+
+  /**
+   * Replaces the text of a CodeMirror editor (a JsonEditor with this data-testid) by typing
+   * it as real key events: select all, delete, type. Keep `value` on one line (Enter would
+   * indent); the brackets and quotes CodeMirror closes by itself are typed over, so the text
+   * ends up as typed, which this waits for.
+   */
+  async typeInEditor(id, value) {
+    const content = await this.driver.wait(
+      async () => (await this.driver.findElements(By.css(`[data-testid="${id}"] .cm-content`)))[0] ?? null,
+      LONG,
+      `no editor in data-testid="${id}"`,
+    );
+    await content.click();
+    await content.sendKeys(Key.chord(Key.CONTROL, 'a'), Key.DELETE);
+    await content.sendKeys(value);
+    let last = null;
+    await this.driver
+      .wait(async () => {
+        last = (await content.getText()).trim();
+        return last === value;
+      }, SHORT)
+      .catch(() => {
+        throw new Error(`data-testid="${id}": the editor holds ${JSON.stringify(last)}, not the typed text`);
+      });
   }
 
   /** Waits for the app's first paint with the services listed. */

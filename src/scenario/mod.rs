@@ -3,6 +3,8 @@
 //! persisted run history.
 //!
 //! - [`spec`]: the scenario, its steps and triggers, checked as a whole when saved.
+//! - `check`: every problem of a spec at once, each at its JSON place, even when it does not
+//!   parse ([`SpecParts`]).
 //! - [`template`]: `${name}` substitution.
 //! - [`cron`]: croner schedules in IANA time zones (DST behaviour documented there).
 //! - [`store`]: the tables; [`Run`] and its statuses.
@@ -15,6 +17,7 @@
 //! skipped); a run that does not succeed leaves the deployment as it was; a run is never
 //! left `running` by a process that is gone (it is marked abandoned at the next start).
 
+mod check;
 pub mod cron;
 pub mod demo_trainer;
 pub mod evaluate;
@@ -35,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+pub use check::SpecParts;
 pub use cron::{FireTime, Schedule};
 pub use spec::{OnMissed, Scenario, ScenarioIssue, Step, Trigger};
 pub use store::{Run, RunStatus, StepRun, StepStatus, TriggerKind};
@@ -324,15 +328,23 @@ impl Scenarios {
     /// Every problem of a spec as an editor sends it (empty when it can be saved): JSON shape,
     /// names, variables defined before use, cron patterns, time zones, services that exist.
     pub async fn validate_scenario(&self, spec: &Value) -> Result<Vec<ScenarioIssue>> {
-        match serde_json::from_value::<Scenario>(spec.clone()) {
-            Ok(spec) => self.scenario_issues(&spec).await,
-            Err(_) => Ok(spec::shape_issues(spec)),
-        }
+        let parts = SpecParts::read(spec);
+        let mut issues = parts.issues();
+        self.service_issues(parts.literal_services(), &mut issues).await?;
+        issues.sort_by_key(check::place_order);
+        Ok(issues)
     }
 
     async fn scenario_issues(&self, spec: &Scenario) -> Result<Vec<ScenarioIssue>> {
         let mut issues = spec.issues();
-        for (i, service) in spec.literal_services() {
+        self.service_issues(spec.literal_services(), &mut issues).await?;
+        Ok(issues)
+    }
+
+    /// Adds an issue for each service named by a step that does not exist, after the step's
+    /// other issues.
+    async fn service_issues(&self, services: Vec<(usize, &str)>, issues: &mut Vec<ScenarioIssue>) -> Result<()> {
+        for (i, service) in services {
             match registry::get_service(&self.pool, service).await {
                 Ok(_) => {}
                 Err(Error::ServiceNotFound(_)) => issues.push(ScenarioIssue {
@@ -343,7 +355,7 @@ impl Scenarios {
                 Err(e) => return Err(e),
             }
         }
-        Ok(issues)
+        Ok(())
     }
 
     /// Creates or replaces a scenario. Nothing invalid is saved: every issue is reported at

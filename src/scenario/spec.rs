@@ -1,16 +1,16 @@
 //! What a scenario is: named, ordered steps with variables, and its triggers. A spec is
-//! checked as a whole when it is saved ([`Scenario::issues`]): every `${variable}` must be
+//! checked as a whole when it is saved ([`Scenario::issues`], in `check`): every `${variable}` must be
 //! defined before the step that uses it, cron patterns must parse and time zones exist, so a
 //! typo fails at save time and not at 3 a.m.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::cron::Schedule;
-use super::template::{self, is_identifier};
+use super::template;
 use crate::names::{ScenarioName, ServiceName, VersionId};
 
 /// Variables a run of a scenario with an `mlflow_alias` trigger defines: the alias's model,
@@ -311,7 +311,7 @@ impl Step {
     }
 
     /// Every field that may hold variables, with its name.
-    fn templated_fields(&self) -> Vec<(String, &str)> {
+    pub(super) fn templated_fields(&self) -> Vec<(String, &str)> {
         let mut out: Vec<(String, &str)> = Vec::new();
         match self {
             Step::RunCommand(s) => {
@@ -398,7 +398,7 @@ impl Step {
     }
 
     /// The service the step names, when it is written out (not a variable).
-    fn literal_service(&self) -> Option<&str> {
+    pub(super) fn literal_service(&self) -> Option<&str> {
         let s = match self {
             Step::RunCommand(_) | Step::MlflowSet(_) => return None,
             Step::CreateVersion(s) => &s.service,
@@ -446,57 +446,22 @@ impl CronTrigger {
         Schedule::parse(&self.schedule, &self.timezone)
     }
 
-    /// What is wrong with the time zone or the pattern (the field, and why), if anything.
-    fn problem(&self) -> Option<(&'static str, String)> {
-        if let Err(e) = super::cron::parse_timezone(&self.timezone) {
-            Some(("timezone", e))
-        } else {
-            self.parsed().err().map(|e| ("schedule", e))
-        }
-    }
-}
-
-/// Every problem that keeps a spec from parsing, each at its place: each step and each
-/// trigger is read on its own, then the fields around them, so one malformed step hides
-/// neither another nor a bad cron pattern. For a spec that parses, see [`Scenario::issues`].
-pub fn shape_issues(spec: &Value) -> Vec<ScenarioIssue> {
-    let issue = |path: String, step: Option<usize>, message: String| ScenarioIssue { path, step, message };
-    let Value::Object(obj) = spec else {
-        return vec![issue(String::new(), None, "a scenario is a JSON object with a name and steps".into())];
-    };
-    let mut out = Vec::new();
-    let mut rest = obj.clone();
-    if let Some(Value::Array(steps)) = obj.get("steps") {
-        for (i, step) in steps.iter().enumerate() {
-            if let Err(e) = serde_json::from_value::<Step>(step.clone()) {
-                out.push(issue(format!("steps[{i}]"), Some(i), e.to_string()));
+    /// What is wrong with the time zone and the pattern (each field, and why): a bad zone
+    /// does not hide a bad pattern, which is then checked in UTC.
+    pub(super) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let zone = match super::cron::parse_timezone(&self.timezone) {
+            Ok(_) => self.timezone.as_str(),
+            Err(e) => {
+                out.push(("timezone", e));
+                "UTC"
             }
+        };
+        if let Err(e) = Schedule::parse(&self.schedule, zone) {
+            out.push(("schedule", e));
         }
-        rest.insert("steps".into(), Value::Array(Vec::new()));
+        out
     }
-    if let Some(Value::Array(triggers)) = obj.get("triggers") {
-        for (i, trigger) in triggers.iter().enumerate() {
-            match serde_json::from_value::<Trigger>(trigger.clone()) {
-                Err(e) => out.push(issue(format!("triggers[{i}]"), None, e.to_string())),
-                Ok(Trigger::Cron(c)) => {
-                    if let Some((field, e)) = c.problem() {
-                        out.push(issue(format!("triggers[{i}].{field}"), None, e));
-                    }
-                }
-                Ok(Trigger::MlflowAlias(a)) => {
-                    if let Some((field, e)) = a.problem() {
-                        out.push(issue(format!("triggers[{i}].{field}"), None, e));
-                    }
-                }
-                Ok(Trigger::Manual) => {}
-            }
-        }
-        rest.insert("triggers".into(), Value::Array(Vec::new()));
-    }
-    if let Err(e) = serde_json::from_value::<Scenario>(Value::Object(rest)) {
-        out.push(issue(String::new(), None, e.to_string()));
-    }
-    out
 }
 
 /// How runs start. A scenario can always be run by hand; `manual` only says so explicitly.
@@ -538,17 +503,23 @@ impl AliasTrigger {
         format!("{index}|mlflow|{}@{}", self.model.trim(), self.alias.trim())
     }
 
-    fn problem(&self) -> Option<(&'static str, String)> {
+    /// What is wrong with each field, and why.
+    pub(super) fn problems(&self) -> Vec<(&'static str, String)> {
         let bad = |s: &str| s.trim().is_empty() || s.contains('/') || s.contains('@');
+        let mut out = Vec::new();
         if bad(&self.model) {
-            Some(("model", "name the registered model (no '/' or '@')".into()))
-        } else if bad(&self.alias) {
-            Some(("alias", "name the alias (no '/' or '@')".into()))
-        } else if !self.poll_seconds.is_finite() || !POLL_SECONDS.contains(&self.poll_seconds) {
-            Some(("poll_seconds", format!("poll every {} to {} seconds", POLL_SECONDS.start(), POLL_SECONDS.end())))
-        } else {
-            None
+            out.push(("model", "name the registered model (no '/' or '@')".into()));
         }
+        if bad(&self.alias) {
+            out.push(("alias", "name the alias (no '/' or '@')".into()));
+        }
+        if !self.poll_seconds.is_finite() || !POLL_SECONDS.contains(&self.poll_seconds) {
+            out.push((
+                "poll_seconds",
+                format!("poll every {} to {} seconds", POLL_SECONDS.start(), POLL_SECONDS.end()),
+            ));
+        }
+        out
     }
 }
 
@@ -596,114 +567,14 @@ impl Scenario {
         self.steps.iter().enumerate().filter_map(|(i, s)| s.literal_service().map(|svc| (i, svc))).collect()
     }
 
-    /// Every problem of the spec; empty when it can be saved.
+    /// Every problem of the spec, each at its place; empty when it can be saved.
     pub fn issues(&self) -> Vec<ScenarioIssue> {
-        let mut issues = Vec::new();
-        let mut push = |path: String, step: Option<usize>, message: String| {
-            issues.push(ScenarioIssue { path, step, message });
-        };
-        let builtins: BTreeSet<&str> = BUILT_INS.into_iter().collect();
-        let mut defined: BTreeSet<String> = BUILT_INS.iter().map(|s| (*s).to_owned()).collect();
-        if self.alias_triggers().next().is_some() {
-            defined.extend(MLFLOW_TRIGGER_VARIABLES.iter().map(|s| (*s).to_owned()));
-        }
-        if self.name.as_str() == RESERVED_NAME {
-            push("name".into(), None, format!("'{RESERVED_NAME}' is reserved (the admin API's /scenarios/validate)"));
-        }
-
-        for (name, value) in &self.variables {
-            let path = format!("variables.{name}");
-            if !is_identifier(name) {
-                push(path.clone(), None, "a variable name uses letters, digits and '_', not a digit first".into());
-            } else if builtins.contains(name.as_str()) {
-                push(path.clone(), None, format!("'{name}' is a built-in variable and cannot be redefined"));
-            }
-            match template::references(value) {
-                Err(e) => push(path, None, e),
-                Ok(refs) => {
-                    for r in refs.into_iter().filter(|r| !builtins.contains(r)) {
-                        push(
-                            path.clone(),
-                            None,
-                            format!(
-                                "unknown variable ${{{r}}}: scenario variables may only use the built-ins ({})",
-                                BUILT_INS.join(", ")
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-        defined.extend(self.variables.keys().cloned());
-
-        if self.steps.is_empty() {
-            push("steps".into(), None, "a scenario needs at least one step".into());
-        }
-        if self.steps.len() > MAX_STEPS {
-            push("steps".into(), None, format!("a scenario has at most {MAX_STEPS} steps"));
-        }
-        let mut names = BTreeSet::new();
-        for (i, step) in self.steps.iter().enumerate() {
-            let at = |field: &str| format!("steps[{i}].{field}");
-            let name = step.name();
-            if name.trim().is_empty() || name.len() > 64 {
-                push(at("name"), Some(i), "a step needs a name of 1 to 64 characters".into());
-            } else if !names.insert(name) {
-                push(at("name"), Some(i), format!("another step is already named '{name}'"));
-            }
-            for (field, text) in step.templated_fields() {
-                match template::references(text) {
-                    Err(e) => push(at(&field), Some(i), e),
-                    Ok(refs) => {
-                        for r in refs.into_iter().filter(|r| !defined.contains(*r)) {
-                            push(
-                                at(&field),
-                                Some(i),
-                                format!(
-                                    "unknown variable ${{{r}}} (defined at this step: {})",
-                                    defined.iter().cloned().collect::<Vec<_>>().join(", ")
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
-            for (field, problem) in step_field_problems(step) {
-                push(at(&field), Some(i), problem);
-            }
-            for var in step.defines() {
-                if !is_identifier(&var) {
-                    push(
-                        at("outputs"),
-                        Some(i),
-                        format!("'{var}' cannot be a variable name: use letters, digits and '_'"),
-                    );
-                } else if builtins.contains(var.as_str()) {
-                    push(at("outputs"), Some(i), format!("'{var}' is a built-in variable and cannot be redefined"));
-                }
-                defined.insert(var);
-            }
-        }
-
-        for (i, trigger) in self.triggers.iter().enumerate() {
-            let problem = match trigger {
-                Trigger::Cron(c) => c.problem(),
-                Trigger::MlflowAlias(a) => a.problem(),
-                Trigger::Manual => None,
-            };
-            if let Some((field, e)) = problem {
-                push(format!("triggers[{i}].{field}"), None, e);
-            }
-        }
-        if self.alias_triggers().count() > 1 {
-            push("triggers".into(), None, "a scenario follows at most one MLflow alias".into());
-        }
-        issues
+        super::check::scenario_issues(self)
     }
 }
 
 /// Checks of one step's fields that do not involve variables.
-fn step_field_problems(step: &Step) -> Vec<(String, String)> {
+pub(super) fn step_field_problems(step: &Step) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let literal = |s: &str| !template::has_variables(s);
     let service_ok = |field: &str, s: &str, out: &mut Vec<(String, String)>| {
@@ -820,7 +691,7 @@ fn step_field_problems(step: &Step) -> Vec<(String, String)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use serde_json::json;
 
     use super::*;
@@ -829,7 +700,7 @@ mod tests {
         serde_json::from_value(v).expect("spec")
     }
 
-    fn retrain() -> serde_json::Value {
+    pub(in crate::scenario) fn retrain() -> serde_json::Value {
         json!({
             "name": "retrain",
             "variables": {"data": "${data_dir}/demo/iris_train.csv"},
@@ -855,23 +726,6 @@ mod tests {
         // Serde round trip keeps the spec.
         let again: Scenario = serde_json::from_value(serde_json::to_value(&s).expect("json")).expect("spec");
         assert_eq!(again, s);
-    }
-
-    #[test]
-    fn a_spec_that_does_not_parse_reports_every_problem_at_its_place() {
-        let mut v = retrain();
-        v["steps"][0]["kind"] = json!("run_comand");
-        v["steps"][3].as_object_mut().expect("step").remove("service");
-        v["triggers"][1]["schedule"] = json!("0 0 32 * *");
-        v["description"] = json!(7);
-        assert!(serde_json::from_value::<Scenario>(v.clone()).is_err());
-        let issues = shape_issues(&v);
-        let places: Vec<(&str, Option<usize>)> = issues.iter().map(|i| (i.path.as_str(), i.step)).collect();
-        assert_eq!(places, [("steps[0]", Some(0)), ("steps[3]", Some(3)), ("triggers[1].schedule", None), ("", None)]);
-        assert!(issues[0].message.contains("run_comand"), "{issues:?}");
-        assert!(issues[1].message.contains("service"), "{issues:?}");
-        assert!(issues[3].message.contains("description") || issues[3].message.contains("string"), "{issues:?}");
-        assert_eq!(shape_issues(&json!([])).len(), 1);
     }
 
     #[test]

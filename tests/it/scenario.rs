@@ -326,6 +326,60 @@ async fn an_unknown_variable_is_refused_at_save() {
     assert_eq!(status, 400);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_answers_every_problem_at_once_each_at_its_field() {
+    let node = node_with(None).await;
+    let mut spec = retrain(BIN, 1000);
+    // A step that does not parse (a wrong type), a step naming a missing service, a bad
+    // variable, and a cron trigger with a bad zone and a bad pattern: one answer names them all.
+    spec["steps"][0]["timeout_seconds"] = json!("two minutes");
+    spec["steps"][3]["service"] = json!("nope");
+    spec["variables"]["date"] = json!("today");
+    spec["triggers"] = json!([{"kind": "manual"}, {"kind": "cron", "schedule": "0 0 32 * *", "timezone": "Moon/Base"}]);
+    let issues: Value = node
+        .http
+        .post(node.url("/admin/v1/scenarios/validate"))
+        .json(&spec)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let places: Vec<(&str, &Value)> =
+        issues.as_array().expect("list").iter().map(|i| (i["path"].as_str().expect("path"), &i["step"])).collect();
+    assert_eq!(
+        places,
+        [
+            ("variables.date", &Value::Null),
+            ("steps[0].timeout_seconds", &json!(0)),
+            ("steps[3].service", &json!(3)),
+            ("triggers[1].timezone", &Value::Null),
+            ("triggers[1].schedule", &Value::Null),
+        ],
+        "{issues}"
+    );
+    assert!(issues[3]["message"].as_str().is_some_and(|m| m.contains("Moon/Base")), "{issues}");
+    assert!(issues[4]["message"].as_str().is_some_and(|m| m.contains("0 0 32 * *")), "{issues}");
+    // Fixed, it has no problem left, and saves.
+    spec["steps"][0]["timeout_seconds"] = json!(120);
+    spec["steps"][3]["service"] = json!("iris");
+    spec["variables"].as_object_mut().expect("variables").remove("date");
+    spec["triggers"][1] = json!({"kind": "cron", "schedule": "0 0 1 * *", "timezone": "Europe/Berlin"});
+    let issues: Value = node
+        .http
+        .post(node.url("/admin/v1/scenarios/validate"))
+        .json(&spec)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(issues, json!([]));
+    save_ok(&node, &spec).await;
+}
+
 /// Waits for a run started by the scheduler, through the engine.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { linePath, minuteFrame, minuteSlots, niceAxis, niceStep, scale, tickLabel } from './chart';
+import { linePath, minuteFrame, minuteSlots, niceAxis, niceStep, scale, sharedTops, tickLabel } from './chart';
 
 describe('chart geometry', () => {
   it('steps ticks by 1, 2 or 5 × 10^k', () => {
@@ -59,5 +59,16 @@ describe('chart geometry', () => {
     expect(slots.map((s) => s.requests)).toEqual([0, 10, 0, 5]);
     expect(slots.map((s) => s.p99)).toEqual([null, 3, null, 6]);
     expect(slots[1].errors).toBe(1);
+  });
+});
+
+describe('shared y-scale', () => {
+  const slot = (requests: number, p99: number | null) => ({ start: 0, requests, errors: 0, p50: p99, p95: p99, p99 });
+  it('takes the tops over every generation, minutes without requests left out', () => {
+    expect(sharedTops([[slot(3, 12), slot(0, null)], [slot(40, 2.5)], []])).toEqual({ requests: 40, latency: 12 });
+    expect(sharedTops([])).toEqual({ requests: 0, latency: 0 });
+    // Both charts then get the same nice axis, whichever generation they show.
+    const tops = sharedTops([[slot(3, 12)], [slot(40, 2.5)]]);
+    expect(niceAxis(Math.max(3, tops.requests))).toEqual(niceAxis(Math.max(40, tops.requests)));
   });
 });

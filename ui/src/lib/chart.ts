@@ -112,3 +112,25 @@ export function tickLabel(v: number, unit = ''): string {
   const n = Number.isInteger(v) ? String(v) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2);
   return unit ? `${n} ${unit}` : n;
 }
+
+/** What the charts of one panel scale to: the most requests in a minute and the highest p99. */
+export interface Tops {
+  requests: number;
+  latency: number;
+}
+
+/**
+ * The tops over every generation's minutes, so that the charts of the Monitoring panel share
+ * their y-scale (one for requests, one for latency) and compare at a glance.
+ */
+export function sharedTops(slotsByGeneration: MinuteSlot[][]): Tops {
+  let requests = 0;
+  let latency = 0;
+  for (const slots of slotsByGeneration) {
+    for (const s of slots) {
+      requests = Math.max(requests, s.requests);
+      if (s.p99 !== null && Number.isFinite(s.p99)) latency = Math.max(latency, s.p99);
+    }
+  }
+  return { requests, latency };
+}

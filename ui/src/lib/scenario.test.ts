@@ -1,6 +1,22 @@
 import { describe, expect, it } from 'vitest';
 
-import { duration, issuePlace, kindLabel, parseSpec, runDuration, specText, statusTone, stepSummary, triggerSummary } from './scenario';
+import {
+  duration,
+  freeName,
+  issuePlace,
+  issuesByLine,
+  kindLabel,
+  locateIssue,
+  newScenario,
+  parseSpec,
+  pathSegments,
+  runDuration,
+  specMarks,
+  specText,
+  statusTone,
+  stepSummary,
+  triggerSummary,
+} from './scenario';
 
 describe('step summaries', () => {
   it('summarises each kind', () => {
@@ -72,5 +88,101 @@ describe('spec editor', () => {
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(issuePlace(bad.issue)).toBe('spec');
     expect(issuePlace({ path: 'steps[2].version', step: 2, message: 'x' })).toBe('steps[2].version');
+  });
+});
+
+/** A spec as the editor shows it (two-space JSON), with a bad step and a bad cron trigger. */
+const SPEC = specText({
+  name: 'retrain',
+  variables: { 'a.b': 'x' },
+  steps: [
+    { kind: 'run_command', name: 'train', command: ['python', 'train.py'], timeout_seconds: 'long' },
+    { kind: 'update_deployment', name: 'deploy', version: 'v2', mode: { replace: { generation: 'v1' } } },
+  ],
+  triggers: [{ kind: 'cron', schedule: '0 0 32 * *', timezone: 'Moon/Base' }],
+});
+
+/** The 1-based line of the first line holding `needle`. */
+const lineOf = (needle: string) => SPEC.split('\n').findIndex((l) => l.includes(needle)) + 1;
+
+describe('issues in the editor text', () => {
+  it('splits paths into keys and indices', () => {
+    expect(pathSegments('')).toEqual([]);
+    expect(pathSegments('name')).toEqual(['name']);
+    expect(pathSegments('steps[2].mode.replace.generation')).toEqual(['steps', 2, 'mode', 'replace', 'generation']);
+    expect(pathSegments('steps[0].command[1]')).toEqual(['steps', 0, 'command', 1]);
+    expect(pathSegments('triggers[1]')).toEqual(['triggers', 1]);
+  });
+
+  it('finds each field at its line, the value of a scalar marked whole', () => {
+    const spot = locateIssue(SPEC, 'steps[0].timeout_seconds');
+    expect(spot).toMatchObject({ line: lineOf('"timeout_seconds"'), exact: true });
+    expect(SPEC.slice(spot!.from, spot!.to)).toBe('"long"');
+    const schedule = locateIssue(SPEC, 'triggers[0].schedule')!;
+    expect(schedule.line).toBe(lineOf('"schedule"'));
+    expect(SPEC.slice(schedule.from, schedule.to)).toBe('"0 0 32 * *"');
+    expect(locateIssue(SPEC, 'triggers[0].timezone')!.line).toBe(lineOf('"timezone"'));
+    expect(locateIssue(SPEC, 'steps[1].mode.replace.generation')!.line).toBe(lineOf('"generation"'));
+    expect(locateIssue(SPEC, 'steps[0].command[1]')!.line).toBe(lineOf('"train.py"'));
+  });
+
+  it('marks an object by its key, not over many lines', () => {
+    const spot = locateIssue(SPEC, 'steps[1].mode')!;
+    expect(SPEC.slice(spot.from, spot.to)).toBe('"mode"');
+  });
+
+  it('places a missing field at the part that should hold it', () => {
+    // steps[1] lacks its service: the step's opening brace.
+    const spot = locateIssue(SPEC, 'steps[1].service')!;
+    expect(spot.exact).toBe(false);
+    expect(SPEC[spot.from]).toBe('{');
+    expect(spot.line).toBe(lineOf('"update_deployment"') - 1);
+    // The whole spec: its first brace.
+    expect(locateIssue(SPEC, '')).toMatchObject({ from: 0, to: 1, line: 1, exact: true });
+    expect(locateIssue(SPEC, 'steps[7]')).toMatchObject({ exact: false });
+  });
+
+  it('finds a variable whose name has a dot as one key', () => {
+    expect(locateIssue(SPEC, 'variables.a.b')).toMatchObject({ line: lineOf('"a.b"'), exact: true });
+  });
+
+  it('takes the last of duplicate keys, as the engine does', () => {
+    const text = '{"name": "a",\n "name": 5}';
+    expect(locateIssue(text, 'name')).toMatchObject({ line: 2 });
+  });
+
+  it('marks a syntax error where the parser stopped, else every issue', () => {
+    expect(locateIssue('{"name": ', 'name')).toBeNull();
+    const syntax = specMarks('{\n  "name": "a",\n}', []);
+    expect(syntax).toHaveLength(1);
+    expect(syntax[0].message).toMatch(/trailing comma at line 3/);
+    const issues = [
+      { path: 'triggers[0].schedule', step: null, message: "'0 0 32 * *' is not a cron pattern" },
+      { path: 'steps[0].timeout_seconds', step: 0, message: 'invalid type' },
+    ];
+    const marks = specMarks(SPEC, issues);
+    expect(marks.map((m) => SPEC.slice(m.from, m.to))).toEqual(['"0 0 32 * *"', '"long"']);
+    expect(marks[0]).toMatchObject({ severity: 'error', message: "triggers[0].schedule: '0 0 32 * *' is not a cron pattern" });
+    expect(issuesByLine(SPEC, issues).map((p) => p.line)).toEqual([lineOf('"timeout_seconds"'), lineOf('"schedule"')]);
+  });
+});
+
+describe('a new scenario', () => {
+  it('takes a free name', () => {
+    expect(freeName([])).toBe('new_scenario');
+    expect(freeName(['new_scenario', 'new_scenario_2'])).toBe('new_scenario_3');
+  });
+
+  it('exports the first service\'s capture, or echoes without one; a manual and a disabled cron trigger', () => {
+    const spec = newScenario(['iris', 'churn'], ['new_scenario']);
+    expect(spec.name).toBe('new_scenario_2');
+    expect(spec.steps).toEqual([{ kind: 'export_capture', name: 'export', service: 'iris', since: '7d', format: 'csv' }]);
+    expect(spec.triggers).toEqual([
+      { kind: 'manual' },
+      { kind: 'cron', schedule: '0 3 * * 1', timezone: 'UTC', on_missed: 'skip', enabled: false },
+    ]);
+    const bare = newScenario([], []);
+    expect(bare.steps[0]).toMatchObject({ kind: 'run_command', name: 'hello' });
+    expect(parseSpec(specText(bare))).toEqual({ ok: true, spec: bare });
   });
 });

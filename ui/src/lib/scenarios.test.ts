@@ -76,12 +76,13 @@ beforeEach(() => {
   fake.getScenario.mockImplementation(async (name: string) => view(name));
   fake.scenarioNextFires.mockResolvedValue([]);
   fake.scenarioRuns.mockResolvedValue([]);
+  fake.validateScenario.mockResolvedValue([]);
 });
 
 describe('the scenarios list', () => {
   it('loads and selects the first scenario, with its spec, fires and runs', async () => {
     fake.scenarioRuns.mockResolvedValue([run(1, 'succeeded')]);
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     await s.loadList();
     await settle();
     expect(s.loaded).toBe(true);
@@ -96,7 +97,7 @@ describe('the scenarios list', () => {
 
   it('keeps a failure to list as an ApiError', async () => {
     fake.listScenarios.mockRejectedValueOnce({ code: 'internal', message: 'disk full' });
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     await s.loadList();
     expect(s.loaded).toBe(true);
     expect(s.listError?.code).toBe('internal');
@@ -106,7 +107,7 @@ describe('the scenarios list', () => {
   it('ignores an answer for a scenario no longer selected', async () => {
     let answer!: (v: ScenarioView) => void;
     fake.getScenario.mockImplementationOnce(() => new Promise((resolve) => (answer = resolve)));
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     const first = s.select('a');
     await s.select('b');
     answer(view('a'));
@@ -117,55 +118,107 @@ describe('the scenarios list', () => {
 
   it('shows a missing scenario as an error', async () => {
     fake.getScenario.mockRejectedValueOnce({ code: 'scenario_not_found', message: 'no scenario x' });
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     await s.select('x');
     expect(s.error?.code).toBe('scenario_not_found');
   });
 });
 
 describe('the spec editor', () => {
-  it('reports text that is not JSON without asking the engine', async () => {
-    const s = new ScenariosState();
+  it('does not send text that is not JSON: it cannot be saved', async () => {
+    const s = new ScenariosState(0);
     await s.select('a');
     s.edit('{"name": ');
-    await s.validate();
+    expect(await s.validate()).toBeNull();
+    await settle();
     expect(fake.validateScenario).not.toHaveBeenCalled();
-    expect(s.issues).toHaveLength(1);
-    expect(s.issues?.[0].message).toMatch(/^not JSON/);
+    expect(s.issues).toBeNull();
+    expect(s.saveBlocker).toBe('Fix the JSON first');
+    await s.save();
+    expect(fake.saveScenario).not.toHaveBeenCalled();
   });
 
-  it("validates with the engine; an edit clears the verdict", async () => {
+  it('the engine checks the text once typing pauses; its verdict holds for that text only', async () => {
     const issue = { path: 'steps[0].name', step: 0, message: 'empty' };
-    fake.validateScenario.mockResolvedValueOnce([issue]);
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     await s.select('a');
-    await s.validate();
-    expect(fake.validateScenario).toHaveBeenCalledWith(view('a').spec);
+    expect(s.issues).toBeNull();
+    fake.validateScenario.mockResolvedValueOnce([issue]);
+    const text = s.text.replace('"train"', '""');
+    s.edit(text);
+    await settle();
+    await settle();
+    expect(fake.validateScenario).toHaveBeenCalledTimes(1);
+    expect(fake.validateScenario).toHaveBeenCalledWith(JSON.parse(text));
     expect(s.issues).toEqual([issue]);
-    expect(s.busy).toBe(false);
-    s.edit(s.text + ' ');
+    expect(s.saveBlocker).toBe('Fix the problems first');
+    s.edit(text + ' ');
     expect(s.issues).toBeNull();
   });
 
-  it('saves, then shows the list and the saved scenario', async () => {
+  it('an answer for text edited since is dropped', async () => {
+    let answer!: (v: unknown) => void;
+    fake.validateScenario.mockImplementationOnce(() => new Promise((resolve) => (answer = resolve)));
+    const s = new ScenariosState(0);
+    await s.select('a');
+    const pending = s.validate();
+    s.edit('{}');
+    answer([{ path: 'name', step: null, message: 'x' }]);
+    await pending;
+    expect(s.verdict).toBeNull();
+  });
+
+  it('knows unsaved edits, and says what leaving would discard', async () => {
+    const s = new ScenariosState(0);
+    await s.select('a');
+    expect(s.dirty).toBe(false);
+    expect(s.leaveMessage()).toBeNull();
+    expect(s.saveBlocker).toBe('Nothing to save: the spec is as saved');
+    s.edit(s.text.replace('"train"', '"fit"'));
+    expect(s.dirty).toBe(true);
+    expect(s.leaveMessage()).toMatch(/edits to a are not saved/);
+    expect(s.saveBlocker).toBeNull();
+    await s.select('b');
+    expect(s.dirty).toBe(false);
+  });
+
+  it('saves only what the engine finds no problem with, then shows the saved scenario', async () => {
     fake.saveScenario.mockResolvedValueOnce(view('c'));
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     await s.select('a');
     s.edit(JSON.stringify({ ...view('c').spec }));
     await s.save();
+    expect(fake.validateScenario).toHaveBeenCalledWith(view('c').spec);
     expect(fake.saveScenario).toHaveBeenCalledWith(view('c').spec);
     expect(fake.listScenarios).toHaveBeenCalled();
     expect(s.selected).toBe('c');
     expect(s.saved).toBe(true);
+    expect(s.dirty).toBe(false);
     expect(s.busy).toBe(false);
     expect(s.error).toBeNull();
     s.edit('{}');
     expect(s.saved).toBe(false);
   });
 
+  it('shows every problem instead of saving', async () => {
+    const issues = [
+      { path: 'steps[0].timeout_seconds', step: 0, message: 'not a number' },
+      { path: 'triggers[0].schedule', step: null, message: "'x' is not a cron pattern" },
+    ];
+    fake.validateScenario.mockResolvedValueOnce(issues);
+    const s = new ScenariosState(0);
+    await s.select('a');
+    s.edit('{"name": "a", "steps": []}');
+    await s.save();
+    expect(fake.saveScenario).not.toHaveBeenCalled();
+    expect(s.issues).toEqual(issues);
+    expect(s.saved).toBe(false);
+    expect(s.busy).toBe(false);
+  });
+
   it('keeps a refused save as an error, the text as edited', async () => {
     fake.saveScenario.mockRejectedValueOnce({ code: 'invalid_input', message: 'steps: empty' });
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     await s.select('a');
     s.edit('{"name": "a", "steps": []}');
     await s.save();
@@ -176,11 +229,43 @@ describe('the spec editor', () => {
   });
 });
 
+describe('a new scenario', () => {
+  it('starts from a template with a free name, checked at once, and is saved into the list', async () => {
+    const s = new ScenariosState(0);
+    await s.loadList();
+    await settle();
+    s.startNew(['iris']);
+    expect(s.creating).toBe(true);
+    expect(s.selected).toBeNull();
+    expect(s.view).toBeNull();
+    expect(s.dirty).toBe(false);
+    expect(s.saveBlocker).toBeNull();
+    const spec = JSON.parse(s.text);
+    expect(spec.name).toBe('new_scenario');
+    expect(spec.steps[0]).toMatchObject({ kind: 'export_capture', service: 'iris' });
+    await settle();
+    expect(fake.validateScenario).toHaveBeenCalledWith(spec);
+    // A reload of the list (a change elsewhere) does not replace it with the first scenario.
+    await s.loadList();
+    await settle();
+    expect(s.creating).toBe(true);
+    expect(s.selected).toBeNull();
+
+    s.edit(s.text.replace('"export"', '"export_all"'));
+    expect(s.leaveMessage()).toMatch(/new scenario is not saved/);
+    fake.saveScenario.mockResolvedValueOnce(view('new_scenario'));
+    await s.save();
+    expect(s.creating).toBe(false);
+    expect(s.selected).toBe('new_scenario');
+    expect(s.dirty).toBe(false);
+  });
+});
+
 describe('runs', () => {
   it('runs now and follows the run live until it ends', async () => {
     const watch = pendingWatch();
     fake.startScenarioRun.mockResolvedValueOnce(run(7));
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     await s.select('a');
     await s.runNow();
     expect(fake.startScenarioRun).toHaveBeenCalledWith('a');
@@ -204,7 +289,7 @@ describe('runs', () => {
 
   it('follows a run once, and shows it only while its scenario is selected', async () => {
     const watch = pendingWatch();
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     await s.select('a');
     void s.follow('a', 3);
     void s.follow('a', 3);
@@ -220,7 +305,7 @@ describe('runs', () => {
   it('follows the run in progress of a scenario it selects', async () => {
     pendingWatch();
     fake.getScenario.mockResolvedValueOnce(view('a', 5));
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     await s.select('a');
     expect(fake.watchScenarioRun).toHaveBeenCalledWith(expect.objectContaining({ name: 'a', id: 5 }));
     expect(s.watching).toBe(5);
@@ -229,7 +314,7 @@ describe('runs', () => {
   it('opens a run of the table, following it if it still runs', async () => {
     pendingWatch();
     fake.scenarioRun.mockResolvedValueOnce({ ...run(2, 'failed'), log: 'boom' }).mockResolvedValueOnce(run(4));
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     await s.select('a');
     await s.openRun(2);
     expect(s.run?.log).toBe('boom');
@@ -242,7 +327,7 @@ describe('runs', () => {
     pendingWatch();
     fake.startScenarioRun.mockResolvedValueOnce(run(8));
     fake.cancelScenarioRun.mockResolvedValueOnce(run(8, 'cancelled'));
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     await s.select('a');
     await s.runNow();
     await s.cancel();
@@ -252,7 +337,7 @@ describe('runs', () => {
 
   it('keeps a refused start as an error', async () => {
     fake.startScenarioRun.mockRejectedValueOnce({ code: 'run_conflict', message: 'a run is in progress' });
-    const s = new ScenariosState();
+    const s = new ScenariosState(0);
     await s.select('a');
     await s.runNow();
     expect(s.error?.code).toBe('run_conflict');

@@ -9,6 +9,7 @@ import type { Reload } from './changes';
 import { activeRevision } from './format';
 import { SERVICES_WINDOW_MINUTES, trafficSummary } from './traffic';
 import type { TrafficSummary } from './traffic';
+import { LeaveGuard } from './leave.svelte';
 import { denied } from './permissions';
 import type {
   ArtifactStoreInfo,
@@ -257,9 +258,15 @@ class AppState {
     return this.screen === 'mlflow';
   }
 
+  /** Asks before a navigation would discard unsaved edits (the Scenarios editor sets it). */
+  leave = new LeaveGuard();
+
   show(screen: Screen): void {
-    this.screen = screen;
-    this.selected = null;
+    if (this.screen === screen && this.selected === null) return;
+    this.leave.attempt(() => {
+      this.screen = screen;
+      this.selected = null;
+    });
   }
 
   showScenarios(): void {
@@ -275,6 +282,10 @@ class AppState {
   }
 
   select(service: string | null, tab: Tab = 'versions'): void {
+    this.leave.attempt(() => this.#select(service, tab));
+  }
+
+  #select(service: string | null, tab: Tab): void {
     this.screen = null;
     if (service !== this.selected) {
       this.selected = service;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { RESULTS_CSV_HEADER, csvField, curlCommand, resultsCsv, sampleRow, shellQuote } from './workbench';
+import { MIN_PROGRESS_MS, RESULTS_CSV_HEADER, csvField, curlCommand, progressHold, resultsCsv, sampleRow, shellQuote } from './workbench';
 import { ApiError } from './api';
 import type { ModelSchema, RunResult } from './types';
 
@@ -121,5 +121,17 @@ describe('the workbench keeps each service\'s state', () => {
     expect(workbench.of(null, 'iris').edits).toBe(1);
     expect(workbench.of('prod', 'iris')).not.toBe(a);
     expect(workbench.of(null, 'other').forced).toBe('');
+  });
+});
+
+describe('progress display time', () => {
+  it('keeps a fast run\'s progress shown for the minimum, a slow one not at all', () => {
+    expect(progressHold(1000, 1000)).toBe(MIN_PROGRESS_MS);
+    expect(progressHold(1000, 1100)).toBe(MIN_PROGRESS_MS - 100);
+    expect(progressHold(1000, 1000 + MIN_PROGRESS_MS)).toBe(0);
+    expect(progressHold(1000, 5000)).toBe(0);
+    expect(progressHold(0, 10, 50)).toBe(40);
+    // A clock that went back never holds longer than the minimum.
+    expect(progressHold(1000, 0)).toBe(MIN_PROGRESS_MS);
   });
 });

@@ -1,5 +1,5 @@
 // The Run & test workbench's pure parts: a sample row for the model's features, the request
-// as a curl command, and the results as CSV.
+// as a curl command, the results as CSV, and how long a run's progress stays shown.
 
 import { fieldProblem } from './request';
 import type { FeatureValues } from './request';
@@ -118,4 +118,15 @@ export function resultsCsv(results: RunResult[]): string {
     r.error?.message ?? null,
   ]);
   return [RESULTS_CSV_HEADER, ...rows].map((row) => row.map(csvField).join(',')).join('\r\n') + '\r\n';
+}
+
+/** The shortest time a run shows its progress, so that a fast run is seen running at all. */
+export const MIN_PROGRESS_MS = 600;
+
+/**
+ * How much longer a run that started at `startedAt` (ms) should keep showing its progress at
+ * `now` before its results replace it: 0 once it has been shown for `min` ms.
+ */
+export function progressHold(startedAt: number, now: number, min: number = MIN_PROGRESS_MS): number {
+  return Math.max(0, Math.min(min, startedAt + min - now));
 }
