@@ -26,6 +26,10 @@ pub struct RunRequest {
     /// What the deployment's auth mode asks for, if anything.
     #[serde(default)]
     pub credential: Option<ClientCredential>,
+    /// A CSV of rows (a header naming the features, then one row per request): each row is
+    /// sent once, in order, instead of `features` `count` times.
+    #[serde(default)]
+    pub rows_csv: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -89,9 +93,57 @@ pub struct RunProgress {
 /// The most requests one run may send.
 pub const MAX_RUN: usize = 100_000;
 
-/// Sends `request.count` requests (at most [`CONCURRENCY`] at a time) and reports each answer.
-/// `progress` is called after every completed request; throttle in the caller if needed.
-pub async fn run(node: &NodeClient, request: RunRequest, mut progress: impl FnMut(RunProgress)) -> Result<RunReport> {
+/// The rows of a CSV with a header naming the features: a value that reads as a number is
+/// sent as one, anything else as the text it is (the node then says what is wrong with it).
+pub fn rows_from_csv(text: &str) -> Result<Vec<Value>> {
+    let bad = |why: String| crate::Error::InvalidInput(format!("the CSV of rows cannot be read: {why}"));
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let header = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    if header.iter().all(str::is_empty) {
+        return Err(bad("it has no header naming the features".into()));
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| bad(e.to_string()))?;
+        if rows.len() == MAX_RUN {
+            return Err(bad(format!("it has more than {MAX_RUN} rows, the most one run sends")));
+        }
+        let row = header
+            .iter()
+            .zip(record.iter())
+            .map(|(name, field)| {
+                let value = match field.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                    Some(n) => Value::Number(n),
+                    None => Value::String(field.to_owned()),
+                };
+                (name.to_owned(), value)
+            })
+            .collect();
+        rows.push(Value::Object(row));
+    }
+    if rows.is_empty() {
+        return Err(bad("it has a header but no rows".into()));
+    }
+    Ok(rows)
+}
+
+/// Sends `request.count` requests (or one per row of `request.rows_csv`), at most
+/// [`CONCURRENCY`] at a time, and reports each answer. `progress` is called after every
+/// completed request; throttle in the caller if needed.
+pub async fn run(
+    node: &NodeClient,
+    mut request: RunRequest,
+    mut progress: impl FnMut(RunProgress),
+) -> Result<RunReport> {
+    // Each request's body: one per CSV row, or the same features for every request.
+    let bodies = match request.rows_csv.take() {
+        Some(text) => {
+            let rows = rows_from_csv(&text)?;
+            request.count = rows.len();
+            rows
+        }
+        None => vec![Value::Object(std::mem::take(&mut request.features))],
+    };
     if request.count == 0 || request.count > MAX_RUN {
         return Err(crate::Error::InvalidInput(format!("the number of requests must be between 1 and {MAX_RUN}")));
     }
@@ -103,15 +155,15 @@ pub async fn run(node: &NodeClient, request: RunRequest, mut progress: impl FnMu
             mapping.entries().iter().map(|e| (e.generation.to_string(), e.proba)).collect()
         }
     };
-    let features = Value::Object(request.features.clone());
     let started = Instant::now();
     let mut results = Vec::with_capacity(request.count);
     let mut pending = futures_util::stream::FuturesUnordered::new();
     let mut next = 0;
     while results.len() < request.count {
         while next < request.count && pending.len() < CONCURRENCY {
-            let (node, features, service, generation, credential) =
-                (node, &features, &request.service, request.generation.as_deref(), request.credential.as_ref());
+            let (service, generation, credential) =
+                (&request.service, request.generation.as_deref(), request.credential.as_ref());
+            let features = bodies.get(next).unwrap_or(&bodies[0]);
             let index = next;
             pending.push(async move {
                 let t = Instant::now();
@@ -163,4 +215,26 @@ pub async fn run(node: &NodeClient, request: RunRequest, mut progress: impl FnMu
         expected,
         elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::rows_from_csv;
+
+    #[test]
+    fn csv_rows_name_their_features_and_keep_numbers_as_numbers() {
+        let rows = rows_from_csv("a, b ,c\n1.5,-2,\"x, y\"\n0,3e2,\n").expect("rows");
+        assert_eq!(rows, [json!({"a": 1.5, "b": -2.0, "c": "x, y"}), json!({"a": 0.0, "b": 300.0, "c": ""})]);
+    }
+
+    #[test]
+    fn an_unreadable_csv_is_named() {
+        let message = |text: &str| rows_from_csv(text).expect_err(text).to_string();
+        assert!(message("a,b\n").contains("a header but no rows"), "{}", message("a,b\n"));
+        assert!(message("").contains("no header"), "{}", message(""));
+        // A row with more fields than the header.
+        assert!(message("a,b\n1,2,3\n").contains("cannot be read"), "{}", message("a,b\n1,2,3\n"));
+    }
 }

@@ -3,6 +3,8 @@
 // the split, then roll back. Each test builds on the previous one's revision.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { REPO, SHORT, appTest, sessionPerFile } from '../lib/app.js';
@@ -130,6 +132,21 @@ flowTest(`Run ${RUNS} in Run & test shows both generations answering in a 70/30 
   assert.equal(rows.length, RUNS, 'one row per request');
 
   if (process.env.UPDATE_SCREENSHOTS) await s.screenshot(join(REPO, 'docs', 'run-and-test.png'));
+
+  // A CSV of rows: each row one request, in order; a row the node refuses fails alone.
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-e2e-rows-'));
+  const file = join(dir, 'rows.csv');
+  writeFileSync(file, 'sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n5.0,wide,1.4,0.2\n');
+  assert.equal(await s.isEnabled('run-rows'), false, 'Run rows waits for a file');
+  await (await s.find('run-csv')).sendKeys(file);
+  await s.click('run-rows');
+  await s.waitText('run-progress', '3 / 3');
+  await s.driver.wait(async () => (await s.driver.findElements({ css: '[data-testid="run-results"] tbody tr' })).length === 3, SHORT, 'one row per CSV row');
+  const cells = async (n) => (await s.driver.findElement({ css: `[data-testid="run-results"] tbody tr:nth-child(${n})` }).getText());
+  assert.match(await cells(1), /setosa/);
+  assert.match(await cells(2), /virginica/);
+  assert.match(await cells(3), /sepal_width/);
+  rmSync(dir, { recursive: true, force: true });
 
   // The services list shows the live traffic it just received.
   await s.click('nav-services');

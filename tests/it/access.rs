@@ -227,6 +227,7 @@ async fn basic_mode_oip_run_and_test_and_cli() {
         count: 5,
         generation: None,
         credential,
+        rows_csv: None,
     };
     let denied = run(&client, request(None), |_| {}).await.expect("run");
     assert_eq!(denied.errors, 5);

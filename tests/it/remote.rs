@@ -174,8 +174,14 @@ async fn a_remote_infrastructure_is_managed_like_the_local_node() {
     assert_eq!(issues.len(), 1, "{issues:?}");
     let Target::Remote(client) = &target else { unreachable!() };
     let features = iris_row().as_object().expect("object").clone();
-    let request =
-        RunRequest { service: "iris_classifier".into(), features, count: 20, generation: None, credential: None };
+    let request = RunRequest {
+        service: "iris_classifier".into(),
+        features,
+        count: 20,
+        generation: None,
+        credential: None,
+        rows_csv: None,
+    };
     let report = run(client, request, |_| {}).await.expect("run");
     assert_eq!((report.errors, report.counts.get("v2")), (0, Some(&20)));
     let snapshot = target.monitor("iris_classifier", 5).await.expect("monitor");

@@ -22,6 +22,7 @@ async fn run_reports_the_split_and_progress() {
             count: 200,
             generation: None,
             credential: None,
+            rows_csv: None,
         },
         |p| seen.push(p.done),
     )
@@ -50,6 +51,7 @@ async fn run_reports_the_split_and_progress() {
         count: 10,
         generation: Some("v1".into()),
         credential: None,
+        rows_csv: None,
     };
     let report = run(&client, forced, |_| {}).await.expect("run");
     assert_eq!(report.counts, [("v1".to_owned(), 10)].into_iter().collect());
@@ -59,7 +61,14 @@ async fn run_reports_the_split_and_progress() {
     bad.remove("petal_width");
     let report = run(
         &client,
-        RunRequest { service: "iris".into(), features: bad, count: 3, generation: None, credential: None },
+        RunRequest {
+            service: "iris".into(),
+            features: bad,
+            count: 3,
+            generation: None,
+            credential: None,
+            rows_csv: None,
+        },
         |_| {},
     )
     .await
@@ -68,6 +77,48 @@ async fn run_reports_the_split_and_progress() {
     let err = report.results[0].error.as_ref().expect("error");
     assert!(err.message.contains("missing features: petal_width"), "{}", err.message);
 
-    let zero = RunRequest { service: "iris".into(), features, count: 0, generation: None, credential: None };
+    let zero =
+        RunRequest { service: "iris".into(), features, count: 0, generation: None, credential: None, rows_csv: None };
     assert!(run(&client, zero, |_| {}).await.is_err());
+}
+
+/// A CSV of rows: each row one request, in the file's order, answered as that row sent alone
+/// would be; a row the node refuses fails alone; a CSV that cannot be read sends nothing.
+#[tokio::test]
+async fn a_csv_of_rows_sends_each_row_once_in_order() {
+    let node = spawn_node().await;
+    node.with_iris().await;
+    node.deploy_mapping("iris", &[("v2", 1.0)]).await;
+    let client = NodeClient::new(&node.url, None, "test").expect("client");
+    let csv = "sepal_length,sepal_width,petal_length,petal_width\n\
+               5.1,3.5,1.4,0.2\n\
+               6.7,3.0,5.2,2.3\n\
+               5.9,3.0,4.2,1.5\n\
+               5.0,wide,1.4,0.2\n";
+    let request = |rows_csv: &str| RunRequest {
+        service: "iris".into(),
+        features: serde_json::Map::new(),
+        count: 1,
+        generation: None,
+        credential: None,
+        rows_csv: Some(rows_csv.to_owned()),
+    };
+    let mut seen = Vec::new();
+    let report = run(&client, request(csv), |p| seen.push((p.done, p.total))).await.expect("run");
+    assert_eq!(report.count, 4);
+    assert_eq!(seen, [(1, 4), (2, 4), (3, 4), (4, 4)]);
+    assert_eq!(report.errors, 1);
+    for (i, line) in csv.lines().skip(1).take(3).enumerate() {
+        let values: Vec<f64> = line.split(',').map(|v| v.parse().expect("number")).collect();
+        let alone = json!({"sepal_length": values[0], "sepal_width": values[1], "petal_length": values[2], "petal_width": values[3]});
+        let r = node.predict("iris", &alone).await;
+        let body: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(report.results[i].prediction.as_ref(), Some(&body["prediction"]), "row {}", i + 1);
+    }
+    let refused = report.results[3].error.as_ref().expect("the fourth row is refused");
+    assert!(refused.message.contains("sepal_width"), "{}", refused.message);
+
+    let err = run(&client, request("sepal_length,sepal_width\n"), |_| {}).await.expect_err("no rows");
+    assert_eq!(err.code().as_str(), "invalid_input");
+    assert!(err.to_string().contains("a header but no rows"), "{err}");
 }

@@ -276,6 +276,17 @@ describe('the IPC contract', () => {
     expect(second.request.credential).toBeNull();
   });
 
+  it('sends a CSV of rows as rows_csv, or null', async () => {
+    invoke.mockResolvedValue({ results: [] });
+    const rowsCsv = 'a,b\n1,2\n3,4\n';
+    await api.runTest({ service: 'iris', features: {}, count: 1, generation: null, rowsCsv });
+    await api.runTest({ service: 'iris', features: { a: 1 }, count: 1, generation: null });
+    const first = invoke.mock.calls[0][1] as { request: { rows_csv: unknown } };
+    const second = invoke.mock.calls[1][1] as { request: { rows_csv: unknown } };
+    expect(first.request.rows_csv).toBe(rowsCsv);
+    expect(second.request.rows_csv).toBeNull();
+  });
+
   it('calls the scenario commands with their argument names', async () => {
     invoke.mockResolvedValue(null);
     const spec = { name: 'retrain', steps: [] };

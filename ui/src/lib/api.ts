@@ -167,6 +167,9 @@ export interface RunTestInput {
   generation: string | null;
   /** What the deployment's auth mode asks for; null sends none. */
   credential?: ClientCredential | null;
+  /** A CSV of rows (a header naming the features): each row is sent once, in order,
+   * instead of `features` `count` times. */
+  rowsCsv?: string | null;
   onProgress?: (progress: RunProgress) => void;
 }
 
@@ -329,14 +332,14 @@ export const tauriBackend: Backend = {
   deployVersion: ({ service, version, reason }) => call('deploy_version', { infra, service, version, reason }),
   rollback: ({ service, toRevision, reason }) => call('rollback', { infra, service, toRevision, reason }),
   validateMapping: ({ service, text }) => call('validate_mapping', { infra, service, text }),
-  runTest: async ({ service, features, count, generation, credential, onProgress }) => {
+  runTest: async ({ service, features, count, generation, credential, rowsCsv, onProgress }) => {
     let channel: Channel<RunProgress>;
     try {
       channel = new Channel<RunProgress>(onProgress);
     } catch (e) {
       throw failure(e, 'run_test');
     }
-    const request = { service, features, count, generation, credential: credential ?? null };
+    const request = { service, features, count, generation, credential: credential ?? null, rows_csv: rowsCsv ?? null };
     return call('run_test', { infra, request, onProgress: channel });
   },
   monitor: ({ service, minutes }) => call('monitor', { infra, service, minutes }),

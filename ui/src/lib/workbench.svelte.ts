@@ -17,7 +17,9 @@ export class Bench {
   edits = $state(0);
   forced = $state('');
   count = $state(100);
-  running = $state<'once' | 'run' | null>(null);
+  /** A CSV of rows chosen to send, each row one request. */
+  rows = $state<{ name: string; text: string } | null>(null);
+  running = $state<'once' | 'run' | 'rows' | null>(null);
   progress = $state<RunProgress | null>(null);
   single = $state<RunResult | null>(null);
   report = $state<RunReport | null>(null);
