@@ -40,7 +40,7 @@ if ! $CONSOLE_ONLY; then
   APT_PACKAGES+=(
     xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool
     prometheus python3-venv chromium fonts-dejavu-core postgresql
-    lintian rpm desktop-file-utils zsh fish
+    lintian rpm desktop-file-utils zsh fish jq
   )
 fi
 missing=()

@@ -53,8 +53,14 @@ export SWITCHYARD_TEST_MLFLOW_PYTHON="${SWITCHYARD_TEST_MLFLOW_PYTHON:-${SWITCHY
 echo "==> Rust: engine and shell tests (registry on SQLite)"
 cargo test --workspace --locked
 
-echo "==> Rust: the integration tests again with the registry on PostgreSQL"
-SWITCHYARD_TEST_BACKEND=postgres cargo test --locked --test it
+echo "==> Rust: the integration tests again with the registry on PostgreSQL (the binary the pass above built)"
+# Asked of cargo with the same package selection, so nothing is rebuilt (`cargo test --test it`
+# selects one package, resolves features differently and compiles the crate again); run from the
+# package root as cargo runs it.
+IT="$(cargo test --workspace --locked --no-run --message-format=json 2>/dev/null |
+  jq -r 'select(.reason == "compiler-artifact" and .target.name == "it" and .profile.test) | .executable')"
+[ -x "$IT" ] || { echo "test.sh: the integration-test binary was not found ($IT)" >&2; exit 1; }
+SWITCHYARD_TEST_BACKEND=postgres "$IT"
 
 echo "==> Protocol clients: tritonclient against a real node (pytest; uses the binary cargo test built)"
 "${SWITCHYARD_PYENV:-$HOME/.cache/switchyard/pyenv}/bin/python" -m pytest -q tests/python
