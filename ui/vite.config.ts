@@ -21,5 +21,8 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts'],
     environment: 'node',
+    // Through Vite, so that a test's mock of @tauri-apps/api/core also reaches the Tauri
+    // plugins' JS (dialog, opener): the tests see the plugin commands the window sends.
+    server: { deps: { inline: [/@tauri-apps\//] } },
   },
 });

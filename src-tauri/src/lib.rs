@@ -102,6 +102,9 @@ pub fn run() {
         )
         .init();
     let result = tauri::Builder::default()
+        // The native Save dialog (report export) and opening what was written, or its folder.
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
         .setup(|app| {
             let desktop = tauri::async_runtime::block_on(start())?;
             app.manage(desktop);
@@ -165,6 +168,7 @@ pub fn run() {
             commands::capture::replays,
             commands::capture::cancel_replay,
             commands::report::export_report,
+            commands::report::default_report_path,
             commands::scenarios::list_scenarios,
             commands::scenarios::get_scenario,
             commands::scenarios::save_scenario,

@@ -43,4 +43,10 @@ impl Engine {
             if path.trim().is_empty() { report::default_report_path(service, now) } else { PathBuf::from(path.trim()) };
         self.export_report(service, since, now, &path).await
     }
+
+    /// Where a report of `service` exported now goes unless the user says otherwise: the
+    /// downloads folder (else home), `<service>-report-<date>.html`. The Save dialog starts there.
+    pub fn default_report_path(&self, service: &str) -> PathBuf {
+        report::default_report_path(service, self.now())
+    }
 }

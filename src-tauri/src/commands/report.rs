@@ -14,3 +14,9 @@ pub async fn export_report(
 ) -> IpcResult<String> {
     Ok(desktop.engine.export_report_since(&service, &since, &path).await?.display().to_string())
 }
+
+/// Where the Save dialog of an export starts: the engine's default report path.
+#[tauri::command]
+pub fn default_report_path(desktop: State<'_, Desktop>, service: String) -> String {
+    desktop.engine.default_report_path(&service).display().to_string()
+}

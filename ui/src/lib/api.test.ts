@@ -101,6 +101,34 @@ describe('errors crossing IPC', () => {
   });
 });
 
+describe('the native Save dialog and opener', () => {
+  it('asks for an HTML path, starting at the engine\'s default report path; null when cancelled', async () => {
+    invoke.mockImplementation(async (cmd: string) => {
+      if (cmd === 'default_report_path') return '/home/ml/Downloads/iris-report-20261205-0307.html';
+      if (cmd === 'plugin:dialog|save') return '/srv/reports/iris.html';
+      return null;
+    });
+    expect(await api.chooseReportPath('iris')).toBe('/srv/reports/iris.html');
+    expect(invoke.mock.calls.map((c) => c[0])).toEqual(['default_report_path', 'plugin:dialog|save']);
+    expect(invoke.mock.calls[0][1]).toEqual({ service: 'iris' });
+    expect(invoke.mock.calls[1][1]).toMatchObject({
+      options: { title: 'Export report', defaultPath: '/home/ml/Downloads/iris-report-20261205-0307.html', filters: [{ name: 'HTML report', extensions: ['html'] }] },
+    });
+    invoke.mockImplementation(async (cmd: string) => (cmd === 'plugin:dialog|save' ? null : '/home/ml/x.html'));
+    expect(await api.chooseReportPath('iris')).toBeNull();
+  });
+
+  it('opens a file or shows it in its folder, failing as an ApiError', async () => {
+    invoke.mockResolvedValue(null);
+    await api.openFile('/tmp/r.html');
+    await api.showInFolder('/tmp/r.html');
+    const commands = invoke.mock.calls.map((c) => c[0]);
+    expect(commands).toEqual(['plugin:opener|open_path', 'plugin:opener|reveal_item_in_dir']);
+    invoke.mockRejectedValueOnce('not allowed by the scope');
+    await expect(api.openFile('/etc/passwd')).rejects.toMatchObject({ message: expect.stringContaining('not allowed') });
+  });
+});
+
 describe('the IPC contract', () => {
   it('calls each command with camelCase args', async () => {
     invoke.mockResolvedValue([]);

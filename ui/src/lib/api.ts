@@ -8,6 +8,8 @@
 
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type { InvokeArgs, InvokeOptions } from '@tauri-apps/api/core';
+import { save } from '@tauri-apps/plugin-dialog';
+import { openPath, revealItemInDir } from '@tauri-apps/plugin-opener';
 
 import { errorCodeValues } from './generated/api';
 import type { components } from './generated/api';
@@ -148,6 +150,15 @@ async function call<T>(command: string, args?: InvokeArgs, options?: InvokeOptio
   }
 }
 
+/** A call into a Tauri plugin (dialog, opener), its failure an `ApiError` like a command's. */
+async function plugin<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    throw failure(e, what);
+  }
+}
+
 export interface AddVersionInput {
   service: string;
   fileName: string;
@@ -212,6 +223,13 @@ export interface Backend {
   /** Writes the deployment report (one HTML file) for `since` (e.g. "24h", "7d") up to now;
    * an empty path writes to the downloads folder. Resolves to the path written. */
   exportReport(input: { service: string; since: string; path: string }): Promise<string>;
+  /** The native Save dialog for a report of `service`, starting at the engine's default
+   * report path (Downloads, `<service>-report-<date>.html`); null when cancelled. */
+  chooseReportPath(service: string): Promise<string | null>;
+  /** Opens a written report with the desktop's default application. */
+  openFile(path: string): Promise<void>;
+  /** Shows a written file selected in its folder (the file manager). */
+  showInFolder(path: string): Promise<void>;
   /** The deployment's latest canary, running or finished; rejects with `canary_not_found` if it never had one. */
   canary(service: string): Promise<Canary>;
   /** Started, or (on a protected service) an approval request. */
@@ -349,6 +367,14 @@ export const tauriBackend: Backend = {
   rotateKey: ({ service, id, overlapSeconds }) => call('rotate_key', { service, id, overlapSeconds }),
   revokeKey: ({ service, id }) => call('revoke_key', { service, id }),
   exportReport: ({ service, since, path }) => call('export_report', { service, since, path }),
+  chooseReportPath: async (service) => {
+    const defaultPath = await call<string>('default_report_path', { service });
+    return plugin('the Save dialog', () =>
+      save({ title: 'Export report', defaultPath, filters: [{ name: 'HTML report', extensions: ['html'] }] }),
+    );
+  },
+  openFile: (path) => plugin('open the file', () => openPath(path)),
+  showInFolder: (path) => plugin('show the file in its folder', () => revealItemInDir(path)),
   canary: (service) => call('canary', { service }),
   startCanary: ({ service, plan }) => call('start_canary', { service, plan }),
   canaryAction: ({ service, action }) => call('canary_action', { service, action }),
