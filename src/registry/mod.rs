@@ -231,7 +231,9 @@ fn choose_id(existing: &[VersionId], given: Option<&str>, unique: bool, now: Dat
 }
 
 /// Records a version whose artifact is already stored. Runs in one transaction so the id
-/// choice and the insert cannot race with another upload.
+/// choice and the insert cannot race with another upload; the version's drift reference, if
+/// any, is written in the same transaction.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn insert_version(
     pool: &Pool,
     service: &ServiceName,
@@ -276,7 +278,7 @@ pub(crate) async fn insert_version(
     .execute(&mut *tx)
     .await?;
     if let Some(reference) = reference {
-        crate::drift::store::put(&mut *tx, service.as_str(), id.as_str(), reference, created_at).await?;
+        crate::drift::store::put(&mut tx, service.as_str(), id.as_str(), reference, created_at).await?;
     }
     tx.commit().await?;
     Ok(Version {
