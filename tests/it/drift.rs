@@ -172,3 +172,83 @@ async fn a_shifted_feature_is_named_against_the_reference_and_against_a_traffic_
     assert_eq!(generation(&report, "v1")["requests"], 600);
     node.stop().await;
 }
+
+/// A scenario's `create_version` step with `reference_csv` stores the reference; the version
+/// it creates measures drift against it as soon as it is deployed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_creates_a_version_with_its_reference() {
+    let node = crate::support::spawn_node().await;
+    node.create_service("iris").await;
+    // The training data without its target column: the model's four features.
+    let train = std::fs::read_to_string(crate::support::fixtures_dir().join("data/iris_train.csv")).expect("csv");
+    let features: String =
+        train.lines().map(|l| l.rsplit_once(',').expect("a target column").0.to_owned() + "\n").collect();
+    let reference = node.dir.path().join("holdout-features.csv");
+    std::fs::write(&reference, &features).expect("write");
+    let model = crate::support::fixtures_dir().join("models/iris_logreg.onnx");
+    let spec = json!({
+        "name": "register",
+        "steps": [
+            {"kind": "create_version", "name": "register", "service": "iris", "model_file": model,
+             "reference_csv": reference},
+            {"kind": "update_deployment", "name": "deploy", "service": "iris", "version": "${version_id}"}
+        ]
+    });
+    let r = node.http.post(node.url("/admin/v1/scenarios")).json(&spec).send().await.expect("send");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let r = node.http.post(node.url("/admin/v1/scenarios/register/runs")).send().await.expect("send");
+    assert_eq!(r.status(), 202);
+    let mut run = Value::Null;
+    crate::support::wait_until(
+        "the scenario run ends",
+        std::time::Duration::from_secs(120),
+        std::time::Duration::from_millis(50),
+        async || {
+            run = node.get_json("/admin/v1/scenarios/register/runs/1").await;
+            run["status"] != "running"
+        },
+    )
+    .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let report = drift(&node).await;
+    let rows = features.lines().count() - 1;
+    assert_eq!(generation(&report, "v1")["reference"], json!({"source": "upload", "rows": rows}));
+    let f = &generation(&report, "v1")["features"][0];
+    let reference: u64 = f["reference"].as_array().expect("counts").iter().map(|c| c.as_u64().expect("n")).sum();
+    assert_eq!(reference as usize, rows);
+    node.stop().await;
+}
+
+/// `switchyard version add --reference` uploads the CSV with the model; `switchyard drift`
+/// prints each feature's PSI and KS, most drifting first; a CSV missing a feature fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_adds_a_reference_and_prints_drift() {
+    use crate::cli::cli;
+    let node = crate::support::spawn_node().await;
+    node.create_service("iris").await;
+    let mut rng = StdRng::seed_from_u64(7);
+    let holdout = node.dir.path().join("holdout.csv");
+    std::fs::write(&holdout, csv(&mut rng, 500)).expect("write");
+    let partial = node.dir.path().join("partial.csv");
+    std::fs::write(&partial, csv(&mut rng, 50).replacen("sepal_width,", "", 1)).expect("write");
+    let model = crate::support::fixtures_dir().join("models/iris_logreg.onnx");
+    let (model, holdout, partial) =
+        (model.to_str().expect("utf8"), holdout.to_str().expect("utf8"), partial.to_str().expect("utf8"));
+
+    let (ok, _, err) = cli(&node.url, &["version", "add", "iris", model, "--reference", partial]).await;
+    assert!(!ok);
+    assert!(err.contains("missing features: sepal_width") && err.contains("[invalid_input]"), "{err}");
+    let (ok, out, err) = cli(&node.url, &["version", "add", "iris", model, "--reference", holdout]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("created iris v1"), "{out}");
+    node.deploy_ok("iris", json!({"mode": "single", "generation": "v1"})).await;
+    send(&node, &mut rng, 300, 1.0).await;
+
+    let (ok, out, err) = cli(&node.url, &["drift", "iris"]).await;
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "v1: 300 requests, against a reference of 500 rows (upload)", "{out}");
+    assert!(lines[1].starts_with("  FEATURE") && lines[2].trim_start().starts_with(SHIFTED), "{out}");
+    assert!(lines[6].starts_with("  prediction: class shares chi-square"), "{out}");
+    node.stop().await;
+}
