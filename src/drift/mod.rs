@@ -437,8 +437,21 @@ impl Drift {
     /// included): the `live` generations, and any other with traffic in the window.
     pub fn report(&self, service: &str, live: &[String], minutes: i64, now: DateTime<Utc>) -> DriftReport {
         let minutes = minutes.clamp(1, RETENTION_MINUTES);
-        let until = minute_of(now);
-        let since = until - minutes + 1;
+        self.report_between(service, live, now - chrono::Duration::minutes(minutes - 1), now)
+    }
+
+    /// Drift over the minutes from `since`'s to `until`'s (at most [`RETENTION_MINUTES`] back
+    /// from `until`): a deployment report's range.
+    pub fn report_between(
+        &self,
+        service: &str,
+        live: &[String],
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> DriftReport {
+        let until = minute_of(until);
+        let since = minute_of(since).clamp(until - RETENTION_MINUTES + 1, until);
+        let minutes = until - since + 1;
         let generations = self
             .of_service(service)
             .into_iter()

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 use switchyard::EngineConfig;
-use switchyard::clock::ManualClock;
+use switchyard::clock::{Clock, ManualClock};
 use switchyard::node::NodeConfig;
 
 use crate::support::{SEED, TestNode, error_code, fixture, spawn_with};
@@ -170,6 +170,15 @@ async fn a_shifted_feature_is_named_against_the_reference_and_against_a_traffic_
     assert!(metric(&node, "v2", SHIFTED).await.expect("exported") > 0.5);
     // v1 keeps its window: it served in the last hour.
     assert_eq!(generation(&report, "v1")["requests"], 600);
+
+    // The deployment report's data carries the same drift over its range.
+    let until = clock.now().timestamp_millis();
+    let data: Value =
+        node.get_json(&format!("/admin/v1/deployments/iris/report?since={}&until={until}", until - 3_600_000)).await;
+    let in_report = &data["drift"];
+    assert_eq!(generation(in_report, "v1")["features"][0]["feature"], SHIFTED, "{in_report}");
+    assert_eq!(generation(in_report, "v1")["requests"], 600);
+    assert_eq!(generation(in_report, "v2")["requests"], 400);
     node.stop().await;
 }
 

@@ -2669,6 +2669,7 @@ export interface components {
             audit?: components["schemas"]["AuditRow"][];
             /** @description Replays of captured traffic started in the range (done or cancelled), oldest first. */
             replays?: components["schemas"]["Replay"][];
+            drift?: components["schemas"]["DriftReport"] | null;
         };
         RequestedOutput: {
             name: string;
