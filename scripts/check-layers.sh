@@ -4,7 +4,7 @@
 # `crate::engine` or the `Engine` re-exported at the crate root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DOMAIN=(deploy router model registry monitor scenario report auth store audit approval notify mlflow capture)
+DOMAIN=(deploy router model registry monitor scenario report auth store audit approval notify mlflow capture drift)
 paths=()
 for m in "${DOMAIN[@]}"; do
   [ -d "src/$m" ] && paths+=("src/$m")

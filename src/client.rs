@@ -172,11 +172,15 @@ impl NodeClient {
         file_name: &str,
         bytes: Vec<u8>,
         meta: &UploadMeta,
+        reference_csv: Option<Vec<u8>>,
     ) -> Result<Version> {
         let meta = serde_json::to_string(meta).map_err(|e| Error::Internal(e.to_string()))?;
-        let form = reqwest::multipart::Form::new()
+        let mut form = reqwest::multipart::Form::new()
             .part("model", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()))
             .text("meta", meta);
+        if let Some(csv) = reference_csv {
+            form = form.part("reference", reqwest::multipart::Part::bytes(csv).file_name("reference.csv"));
+        }
         self.send(self.request(Method::POST, &format!("/admin/v1/services/{service}/versions")).multipart(form)).await
     }
 
@@ -379,6 +383,11 @@ impl NodeClient {
     pub async fn monitor(&self, service: &str, minutes: i64) -> Result<MonitorSnapshot> {
         self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/monitor?minutes={minutes}")))
             .await
+    }
+
+    /// Drift of a deployment's generations over the last `minutes` minutes.
+    pub async fn drift(&self, service: &str, minutes: i64) -> Result<crate::drift::DriftReport> {
+        self.send(self.request(Method::GET, &format!("/admin/v1/deployments/{service}/drift?minutes={minutes}"))).await
     }
 
     /// The data of a deployment report over `[since_ms, until_ms]` (Unix milliseconds).

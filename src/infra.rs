@@ -320,6 +320,13 @@ impl Target {
         }
     }
 
+    pub async fn drift(&self, service: &str, minutes: i64) -> Result<crate::drift::DriftReport> {
+        match self {
+            Target::Local(e) => e.drift(service, minutes).await,
+            Target::Remote(c) => c.drift(service, minutes).await,
+        }
+    }
+
     /// The mapping editor's verdict: the same rules as a deploy, against the target's versions.
     pub async fn validate_mapping(&self, service: &str, text: &str) -> Result<Vec<MappingIssue>> {
         match self {

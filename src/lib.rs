@@ -7,6 +7,7 @@
 //! - [`deploy`]: deployment configs and append-only revisions.
 //! - [`auth`]: who may call a deployment: auth modes and hashed API keys.
 //! - [`monitor`]: per-generation requests, errors and latency percentiles per minute.
+//! - [`drift`]: reference distributions per version and live drift (PSI, KS, class shares).
 //! - [`engine`]: the [`Engine`] handle that ties them together and activates configs.
 //! - [`node`]: the axum HTTP API node over an engine.
 //! - [`infra`]: the remote API nodes the console manages, and [`infra::Target`].
@@ -29,6 +30,7 @@ pub mod client;
 pub mod clock;
 pub mod demo;
 pub mod deploy;
+pub mod drift;
 pub mod engine;
 pub mod error;
 pub mod events;

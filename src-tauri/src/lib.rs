@@ -155,6 +155,7 @@ pub fn run() {
             commands::access::rotate_key,
             commands::access::revoke_key,
             commands::run::monitor,
+            commands::run::drift,
             commands::rollout::canary,
             commands::rollout::start_canary,
             commands::rollout::canary_action,

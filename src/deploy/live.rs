@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 
 use super::{ActiveDeployment, DeploymentConfig, Revision, RevisionMeta};
 use crate::clock::Clock;
+use crate::drift::{Drift, Reference};
 use crate::error::{Error, Result};
 use crate::events::{Change, Changes};
 use crate::model::LoadedModel;
@@ -18,12 +19,17 @@ use crate::names::VersionId;
 use crate::registry::{self, artifacts::ArtifactStore};
 use crate::store::{self, Pool};
 
+/// The models of a config, each with its version's drift reference (if it has one).
+type Loaded = HashMap<VersionId, (Arc<LoadedModel>, Option<Reference>)>;
+
 pub struct Deployments {
     pool: Pool,
     artifacts: ArtifactStore,
     clock: Arc<dyn Clock>,
     /// Where the request path counts each routed generation (handles kept per deployment).
     monitor: Arc<Monitor>,
+    /// Where the request path bins each answered row for drift (trackers kept per deployment).
+    drift: Arc<Drift>,
     live: ArcSwap<HashMap<String, Arc<ActiveDeployment>>>,
     /// Loaded models by artifact hash, shared by every deployment that serves them.
     models: Mutex<HashMap<String, Weak<LoadedModel>>>,
@@ -44,6 +50,7 @@ impl Deployments {
         artifacts: ArtifactStore,
         clock: Arc<dyn Clock>,
         monitor: Arc<Monitor>,
+        drift: Arc<Drift>,
         changes: Changes,
     ) -> Self {
         Self {
@@ -51,6 +58,7 @@ impl Deployments {
             artifacts,
             clock,
             monitor,
+            drift,
             live: ArcSwap::from_pointee(HashMap::new()),
             models: Mutex::new(HashMap::new()),
             lock: tokio::sync::Mutex::new(()),
@@ -161,13 +169,22 @@ impl Deployments {
     }
 
     /// Makes `rev` the live config of its service, and announces it.
-    fn swap_in(&self, rev: &Revision, models: HashMap<VersionId, Arc<LoadedModel>>) {
+    fn swap_in(&self, rev: &Revision, loaded: Loaded) {
         let route = rev.config.route();
         let counters = route
             .generations()
             .iter()
             .map(|g| (g.clone(), self.monitor.counter(rev.service.as_str(), g.as_str())))
             .collect();
+        let mut models = HashMap::new();
+        let mut drift = HashMap::new();
+        for (generation, (model, reference)) in loaded {
+            if route.generations().contains(&generation) {
+                let tracker = self.drift.tracker(rev.service.as_str(), generation.as_str(), model.schema(), reference);
+                drift.insert(generation.clone(), tracker);
+            }
+            models.insert(generation, model);
+        }
         let active = Arc::new(ActiveDeployment {
             service: rev.service.clone(),
             revision: rev.number,
@@ -175,6 +192,7 @@ impl Deployments {
             config: rev.config.clone(),
             models,
             counters,
+            drift,
         });
         self.live.rcu(|current| {
             let mut next = HashMap::clone(current);
@@ -184,11 +202,8 @@ impl Deployments {
         self.changes.announce(Change::Service { service: rev.service.to_string() });
     }
 
-    async fn load_models(
-        &self,
-        service: &str,
-        config: &DeploymentConfig,
-    ) -> Result<HashMap<VersionId, Arc<LoadedModel>>> {
+    /// Loads every model of `config`, with each version's drift reference.
+    async fn load_models(&self, service: &str, config: &DeploymentConfig) -> Result<Loaded> {
         let mut models = HashMap::new();
         for generation in config.loaded_generations() {
             let version = registry::get_version(&self.pool, service, generation.as_str()).await?;
@@ -196,7 +211,8 @@ impl Deployments {
                 Error::Artifact(a) => Error::Artifact(a.about(format!("version {generation} of '{service}'"))),
                 e => e,
             })?;
-            models.insert(generation.clone(), model);
+            let reference = crate::drift::store::get(&self.pool, service, generation.as_str()).await?;
+            models.insert(generation.clone(), (model, reference));
         }
         Ok(models)
     }

@@ -69,6 +69,8 @@ pub struct ActiveDeployment {
     pub models: HashMap<VersionId, Arc<LoadedModel>>,
     /// The monitor's series of each routed generation, resolved at activation.
     pub counters: HashMap<VersionId, crate::monitor::Counter>,
+    /// The drift tracker of each routed generation, resolved at activation.
+    pub drift: HashMap<VersionId, Arc<crate::drift::Tracker>>,
 }
 
 impl ActiveDeployment {

@@ -75,11 +75,25 @@ impl Engine {
         let schema = tokio::task::spawn_blocking(move || crate::model::inspect(&inspected))
             .await
             .map_err(|e| Error::Internal(format!("model inspection stopped: {e}")))??;
+        // The reference is built (the model run on its rows) before anything is written: a
+        // refused CSV leaves nothing behind.
+        let reference = match new.reference_csv.clone() {
+            Some(csv) => {
+                let loaded = bytes.clone();
+                let model = tokio::task::spawn_blocking(move || LoadedModel::load(&loaded))
+                    .await
+                    .map_err(|e| Error::Internal(format!("model loading stopped: {e}")))??;
+                Some(super::drift::build_reference(Arc::new(model), csv).await?)
+            }
+            None => None,
+        };
         let size = bytes.len();
         // The object is in the store (HEAD-checked) before the row commits: a crash between
         // the two leaves an unreferenced object for `gc`, never a version without its model.
         let sha = self.inner.deployments.artifacts().put(bytes).await?;
-        let version = registry::insert_version(self.pool(), &service, &new, &sha, size, &schema, self.now()).await?;
+        let version =
+            registry::insert_version(self.pool(), &service, &new, &sha, size, &schema, reference.as_ref(), self.now())
+                .await?;
         tracing::info!(%service, version = %version.id, sha256 = %sha, "version created");
         self.announce(Change::Service { service: service.to_string() });
         Ok(version)

@@ -8,7 +8,8 @@
 //! - [`Scenarios`]: runs in progress and the scheduler (`scenarios.rs`);
 //! - [`Monitor`]: traffic counters per generation and minute;
 //! - [`Access`]: the access policies of the prediction API (`access.rs`);
-//! - [`Notifier`]: webhooks and their outbox (`notify.rs`).
+//! - [`Notifier`]: webhooks and their outbox (`notify.rs`);
+//! - [`Drift`]: live drift per generation against each version's reference (`drift.rs`).
 //!
 //! Cheap to clone; no global state, so tests open as many engines as they like.
 
@@ -27,6 +28,7 @@ use crate::capture::{Capture, FeatureHasher};
 use crate::clock::{Clock, SystemClock};
 use crate::deploy::Deployments;
 use crate::deploy::canary::Rollout;
+use crate::drift::Drift;
 use crate::error::Result;
 use crate::events::{Change, Changes, Listener};
 use crate::monitor::Monitor;
@@ -42,6 +44,7 @@ mod artifacts;
 mod audit;
 mod capture;
 mod deployments;
+mod drift;
 mod instance;
 mod mlflow;
 mod notify;
@@ -113,6 +116,9 @@ pub struct EngineConfig {
     /// How often capture retention runs (and policies changed by other nodes are reloaded);
     /// None runs no loop (tests call [`Engine::capture_maintenance`] themselves).
     pub capture_tick: Option<Duration>,
+    /// How many requests after a deployment make a generation's drift baseline when its
+    /// version was uploaded without a reference.
+    pub drift_baseline: usize,
 }
 
 impl EngineConfig {
@@ -136,6 +142,7 @@ impl EngineConfig {
             webhook_retry: RetryPolicy::default(),
             capture_queue: crate::capture::DEFAULT_QUEUE,
             capture_tick: Some(capture::CAPTURE_TICK),
+            drift_baseline: crate::drift::DEFAULT_BASELINE_REQUESTS,
         }
     }
 
@@ -161,6 +168,8 @@ pub(crate) struct Inner {
     deployments: Deployments,
     requests: predict::RequestPath,
     monitor: Arc<Monitor>,
+    /// Drift trackers per generation (the request path holds them through `ActiveDeployment`).
+    drift: Arc<Drift>,
     access: Access,
     rollout: Rollout,
     scenarios: Scenarios,
@@ -210,6 +219,7 @@ impl Engine {
             commands_refused: config.refuse_commands.clone(),
         });
         let monitor = Arc::new(Monitor::default());
+        let drift = Arc::new(Drift::new(config.drift_baseline));
         let (capture, capture_rx) = Capture::new(config.capture_queue, config.router_seed);
         capture.set_policies(crate::capture::store::policies(&pool).await?);
         let capture = Arc::new(capture);
@@ -226,6 +236,7 @@ impl Engine {
                     artifacts,
                     Arc::clone(&clock),
                     Arc::clone(&monitor),
+                    Arc::clone(&drift),
                     changes.clone(),
                 ),
                 requests: predict::RequestPath::new(
@@ -235,6 +246,7 @@ impl Engine {
                     config.faults.clone(),
                 ),
                 monitor,
+                drift,
                 access: Access::open(pool.clone(), Arc::clone(&clock)).await?,
                 rollout: Rollout::default(),
                 scenarios,

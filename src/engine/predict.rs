@@ -111,7 +111,8 @@ impl Engine {
         let generation = self.route(service, &active, routing)?;
         let result = self.run_model(&active, generation, features).await;
         self.count(&active, generation, outcome_of(&result), started);
-        let prediction = result?;
+        let (row, prediction) = result?;
+        self.observe_drift(&active, generation, std::iter::once((row.as_slice(), &prediction)));
         let request_id = self.inner.requests.request_ids.issue(service, generation.as_str(), active.revision);
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
         // Capture off: one `ArcSwap` load. A captured row goes to the writer's queue, after
@@ -165,8 +166,6 @@ impl Engine {
                 .get(&generation)
                 .ok_or_else(|| Error::Internal(format!("generation {generation} is live but not loaded")))?,
         );
-        // Capture on: the rows are kept for the sampled ones (capture off: one `ArcSwap` load).
-        let kept = self.inner.capture.policy(service).map(|_| rows.clone());
         let result = match rows.iter().try_for_each(|row| model.schema().check_row(row)) {
             Err(e) => Err(e),
             Ok(()) => {
@@ -174,12 +173,12 @@ impl Engine {
                 let inline = model.warm_run().saturating_mul(rows.len() as u32) <= crate::model::INLINE_BUDGET;
                 let model = Arc::clone(&model);
                 // One run of the batch plan for the whole request: HTTP, JSON and the plan's
-                // fixed costs are paid once, not per row.
+                // fixed costs are paid once, not per row. The rows come back for drift.
                 let run = move || {
                     if rows.is_empty() {
-                        return Ok(Vec::new());
+                        return Ok((rows, Vec::new()));
                     }
-                    model.predict_batch(&rows.concat()).map(|batch| batch.predictions())
+                    model.predict_batch(&rows.concat()).map(|batch| (rows, batch.predictions()))
                 };
                 if inline {
                     run()
@@ -191,8 +190,10 @@ impl Engine {
             }
         };
         self.count(&active, &generation, outcome_of(&result), started);
-        let predictions = result?;
-        if let Some(rows) = kept {
+        let (rows, predictions) = result?;
+        self.observe_drift(&active, &generation, rows.iter().map(Vec::as_slice).zip(&predictions));
+        // Capture off: one `ArcSwap` load.
+        if self.inner.capture.policy(service).is_some() {
             self.capture_batch(&active, &generation, model.schema(), &rows, &predictions, started);
         }
         Ok(InferOutcome { generation, revision: active.revision, schema: model.schema().clone(), predictions })
@@ -231,12 +232,27 @@ impl Engine {
         }
     }
 
+    /// Bins answered rows into the generation's drift tracker (resolved at activation).
+    fn observe_drift<'a>(
+        &self,
+        active: &ActiveDeployment,
+        generation: &VersionId,
+        answered: impl Iterator<Item = (&'a [f64], &'a Prediction)>,
+    ) {
+        if let Some(tracker) = active.drift.get(generation) {
+            let now = self.now();
+            answered.for_each(|(row, prediction)| tracker.record(row, prediction, now));
+        }
+    }
+
+    /// Runs the generation's model on a request's features; the row (in the schema's
+    /// feature order) comes back with the prediction.
     async fn run_model(
         &self,
         active: &ActiveDeployment,
         generation: &VersionId,
         features: &Map<String, Value>,
-    ) -> Result<Prediction> {
+    ) -> Result<(Vec<f64>, Prediction)> {
         let model = active
             .models
             .get(generation)
@@ -254,10 +270,10 @@ impl Engine {
             }
         }
         if model.runs_inline() {
-            model.predict(&row)
+            model.predict(&row).map(|p| (row, p))
         } else {
             let model = Arc::clone(model);
-            tokio::task::spawn_blocking(move || model.predict(&row))
+            tokio::task::spawn_blocking(move || model.predict(&row).map(|p| (row, p)))
                 .await
                 .map_err(|e| Error::Internal(format!("inference stopped: {e}")))?
         }
@@ -285,7 +301,7 @@ impl Engine {
         tokio::spawn(async move {
             let _permit = permit;
             let started = Instant::now();
-            let result = engine.run_model(&active, &shadow.generation, &features).await;
+            let result = engine.run_model(&active, &shadow.generation, &features).await.map(|(_, p)| p);
             let latency = started.elapsed();
             let (outcome, cmp) = match &result {
                 Ok(p) => (Outcome::Ok, Some(compare(&live, p))),
@@ -321,6 +337,7 @@ impl Engine {
     pub fn metrics_text(&self) -> String {
         let mut text = self.inner.monitor.prometheus();
         text.push_str(&self.capture_metrics());
+        text.push_str(&self.inner.drift.prometheus(self.now()));
         text
     }
 

@@ -14,7 +14,10 @@ impl Engine {
     pub async fn report_data(&self, service: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<ReportData> {
         let current = self.deployment(service).await?;
         self.flush_monitor().await?;
-        report::data::collect(self.pool(), current, since, until, self.now()).await
+        let live: Vec<String> = current.config.generations().iter().map(|g| g.to_string()).collect();
+        let mut data = report::data::collect(self.pool(), current, since, until, self.now()).await?;
+        data.drift = Some(self.inner.drift.report_between(service, &live, since, until.min(self.now())));
+        Ok(data)
     }
 
     /// Collects a deployment's report for `[since, until]`, renders it as one self-contained

@@ -22,6 +22,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 pub use persist::{flush, load, others_buckets, others_since};
+pub(crate) use prometheus::esc as escape_label;
 
 /// How long per-minute buckets are kept in memory.
 pub const RETENTION_MINUTES: i64 = 24 * 60;

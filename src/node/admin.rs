@@ -49,6 +49,7 @@ pub(super) fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(rollback))
         .routes(routes!(revisions))
         .routes(routes!(monitor))
+        .routes(routes!(drift))
         .routes(routes!(ab))
         .routes(routes!(report))
         .routes(routes!(get_canary, start_canary))
@@ -212,10 +213,15 @@ struct VersionUpload {
     model: Vec<u8>,
     /// Id, metrics, notes, author and provenance details (JSON).
     meta: Option<VersionMeta>,
+    /// A CSV of feature rows (header: the model's features) whose distributions become the
+    /// version's drift reference.
+    #[schema(value_type = Option<String>, format = Binary)]
+    reference: Option<Vec<u8>>,
 }
 
 /// Creates a version from an ONNX model: a multipart upload with a `model` part (the .onnx
-/// file) and an optional `meta` part (JSON). The model is checked and its schema read first.
+/// file), an optional `meta` part (JSON) and an optional `reference` part (a CSV of feature
+/// rows: the drift reference). The model is checked and its schema read first.
 #[utoipa::path(post, path = "/services/{service}/versions", tag = "services", operation_id = "create_version",
     params(ServicePath),
     request_body(content = VersionUpload, content_type = "multipart/form-data"),
@@ -234,6 +240,7 @@ async fn create_version(
     })?;
     let mut model: Option<(Vec<u8>, Option<String>)> = None;
     let mut meta = VersionMeta::default();
+    let mut reference_csv = None;
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError(Error::PayloadTooLarge("the model file is over the upload limit".into()))
@@ -248,9 +255,16 @@ async fn create_version(
                 model = Some((field.bytes().await.map_err(bad)?.to_vec(), file_name));
             }
             Some("meta") => meta = decode(&field.bytes().await.map_err(bad)?)?,
+            Some("reference") => {
+                let bytes = field.bytes().await.map_err(bad)?;
+                reference_csv = Some(
+                    String::from_utf8(bytes.to_vec())
+                        .map_err(|_| ApiError(Error::InvalidInput("the reference CSV is not UTF-8 text".into())))?,
+                );
+            }
             other => {
                 return Err(ApiError(Error::InvalidInput(format!(
-                    "unexpected form part {other:?}: send 'model' (the .onnx file) and optionally 'meta' (JSON)"
+                    "unexpected form part {other:?}: send 'model' (the .onnx file) and optionally 'meta' (JSON) and 'reference' (CSV)"
                 ))));
             }
         }
@@ -272,6 +286,7 @@ async fn create_version(
             source_file,
             details: meta.details,
         },
+        reference_csv,
     };
     Ok((StatusCode::CREATED, Json(s.engine.create_version(&service, bytes, new).await?)))
 }
@@ -391,6 +406,19 @@ async fn monitor(
 ) -> ApiResult<impl IntoResponse> {
     s.engine.get_service(&service).await?;
     Ok(Json(s.engine.monitor(&service, w.minutes.unwrap_or(60)).await?))
+}
+
+/// Drift of each generation against its reference, on this node: per feature PSI, KS on
+/// the binned CDFs, PSI per minute and both histograms (most drifting first), and the
+/// prediction distribution against the reference's.
+#[utoipa::path(get, path = "/deployments/{service}/drift", tag = "deployments", operation_id = "drift",
+    params(ServicePath, Minutes), responses((status = 200, description = "The window", body = crate::drift::DriftReport)))]
+async fn drift(
+    State(s): State<AppState>,
+    PathOf(service): PathOf<String>,
+    QueryOf(w): QueryOf<Minutes>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.engine.drift(&service, w.minutes.unwrap_or(60)).await?))
 }
 
 /// Who may call the deployment's prediction API: the auth mode and the keys (never their

@@ -44,6 +44,7 @@ pub(super) const PERMISSIONS: &[(&str, Permission)] = {
         ("rollback", Deploy),
         ("revisions", Read),
         ("monitor", Read),
+        ("drift", Read),
         ("ab", Read),
         ("report", Read),
         ("get_canary", Read),

@@ -84,6 +84,9 @@ pub struct NewVersion {
     pub metrics: BTreeMap<String, f64>,
     pub notes: String,
     pub provenance: Provenance,
+    /// A CSV of feature rows (a holdout set) whose distributions become the version's
+    /// drift reference.
+    pub reference_csv: Option<String>,
 }
 
 pub(crate) fn to_datetime(ms: i64) -> DateTime<Utc> {
@@ -228,7 +231,9 @@ fn choose_id(existing: &[VersionId], given: Option<&str>, unique: bool, now: Dat
 }
 
 /// Records a version whose artifact is already stored. Runs in one transaction so the id
-/// choice and the insert cannot race with another upload.
+/// choice and the insert cannot race with another upload; the version's drift reference, if
+/// any, is written in the same transaction.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn insert_version(
     pool: &Pool,
     service: &ServiceName,
@@ -236,6 +241,7 @@ pub(crate) async fn insert_version(
     sha256: &str,
     size: usize,
     schema: &ModelSchema,
+    reference: Option<&crate::drift::Reference>,
     now: DateTime<Utc>,
 ) -> Result<Version> {
     for (k, v) in &new.metrics {
@@ -271,6 +277,9 @@ pub(crate) async fn insert_version(
     .bind(created_at)
     .execute(&mut *tx)
     .await?;
+    if let Some(reference) = reference {
+        crate::drift::store::put(&mut tx, service.as_str(), id.as_str(), reference, created_at).await?;
+    }
     tx.commit().await?;
     Ok(Version {
         service: service.clone(),

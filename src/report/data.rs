@@ -62,6 +62,10 @@ pub struct ReportData {
     /// Replays of captured traffic started in the range (done or cancelled), oldest first.
     #[serde(default)]
     pub replays: Vec<crate::capture::replay::Replay>,
+    /// Drift of the generations against their references in the range (the last 24 hours of
+    /// it at most: live drift counts are kept that long, on the node that made the report).
+    #[serde(default)]
+    pub drift: Option<crate::drift::DriftReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -261,6 +265,7 @@ pub async fn collect(
         )
         .await?,
         replays: crate::capture::replay::finished_between(pool, service, since_ms, until_ms).await?,
+        drift: None,
     })
 }
 

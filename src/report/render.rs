@@ -119,6 +119,7 @@ pub fn render_html(data: &ReportData) -> String {
     ab(&mut h, data);
     audit(&mut h, data);
     replays(&mut h, data);
+    drift(&mut h, data);
     data_section(&mut h, &csv_files(data));
     let _ = writeln!(
         h,
@@ -522,6 +523,83 @@ fn replays(h: &mut String, data: &ReportData) {
         );
     }
     h.push_str("</tbody></table>\n</section>\n");
+}
+
+/// Drift of each generation against its reference: the reference, then per feature PSI,
+/// KS and PSI minute by minute (most drifting first), and the prediction distribution.
+fn drift(h: &mut String, data: &ReportData) {
+    use crate::drift::PredictionDrift;
+    h.push_str("<section id=\"drift\"><h2>Drift</h2>\n");
+    let generations = data.drift.as_ref().map(|d| d.generations.as_slice()).unwrap_or_default();
+    if generations.is_empty() {
+        h.push_str(
+            "<p class=\"note\">No drift measured in the range on this node (live drift is kept 24 hours).</p>\n</section>\n",
+        );
+        return;
+    }
+    h.push_str(
+        "<p class=\"note\">PSI and KS of live feature values against each generation's reference over the range \
+         (KS on the reference's quantile bins). PSI below 0.1: stable; 0.1–0.25: moderate; above 0.25: drifted.</p>\n",
+    );
+    let num = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.3}"));
+    for g in generations {
+        let against = match (&g.reference, &g.baseline) {
+            (Some(r), _) => format!("against a reference of {} rows ({})", count(r.rows), r.source.as_str()),
+            (None, Some(b)) => format!("collecting its baseline ({} of {} requests)", b.collected, b.target),
+            (None, None) => "no reference".to_owned(),
+        };
+        let _ =
+            writeln!(h, "<h3>{}: {} requests, {}</h3>", chip(data, &g.generation), count(g.requests), esc(&against));
+        if g.features.is_empty() {
+            continue;
+        }
+        h.push_str(
+            "<table class=\"grid\"><thead><tr><th>Feature</th><th class=\"num\">PSI</th><th class=\"num\">KS</th>\
+             <th>PSI by minute (max, last)</th></tr></thead><tbody>\n",
+        );
+        for f in &g.features {
+            let minutes: Vec<f64> = f.psi_by_minute.iter().flatten().copied().collect();
+            let by_minute = match minutes.last() {
+                Some(last) => format!("{:.3}, {last:.3}", minutes.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+                None => "—".to_owned(),
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                esc(&f.feature),
+                num(f.psi),
+                num(f.ks),
+                by_minute
+            );
+        }
+        h.push_str("</tbody></table>\n");
+        match &g.prediction {
+            Some(PredictionDrift::Classifier { classes, reference, live, chi_square, p_value, .. }) => {
+                let share = |counts: &[u64]| {
+                    let n = counts.iter().sum::<u64>().max(1) as f64;
+                    classes
+                        .iter()
+                        .zip(counts)
+                        .map(|(c, k)| format!("{} {:.1}%", esc(c), *k as f64 / n * 100.0))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let _ = writeln!(
+                    h,
+                    "<p>Predicted classes: reference {}; live {}; chi-square {}, p = {}.</p>",
+                    share(reference),
+                    share(live),
+                    num(*chi_square),
+                    num(*p_value)
+                );
+            }
+            Some(PredictionDrift::Regressor { psi, ks, .. }) => {
+                let _ = writeln!(h, "<p>Predicted values: PSI {}, KS {}.</p>", num(*psi), num(*ks));
+            }
+            None => {}
+        }
+    }
+    h.push_str("</section>\n");
 }
 
 fn capitalize(s: &str) -> String {

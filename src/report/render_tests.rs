@@ -106,6 +106,7 @@ fn week() -> ReportData {
         ab: ab::analyse("iris", &[("v1".into(), vec![1.0])], None),
         audit: Vec::new(),
         replays: Vec::new(),
+        drift: None,
     }
 }
 
@@ -170,4 +171,56 @@ fn a_version_names_where_it_came_from() {
     assert!(row.contains("<div class=\"muted origin\">MLflow churn 7 @champion, run 9c45</div>"), "{row}");
     let v1 = html.split("<tr id=\"version-v1\">").nth(1).expect("v1 row");
     assert!(!v1[..v1.find("</tr>").expect("row end")].contains("origin"));
+}
+
+/// The drift section: each generation's reference, its features most drifting first with PSI
+/// and KS, and the predicted class shares; a report without drift says so.
+#[test]
+fn drift_is_reported_per_generation() {
+    use crate::drift::*;
+    let mut data = week();
+    let html = render_html(&data);
+    assert!(html.contains("<section id=\"drift\"><h2>Drift</h2>") && html.contains("No drift measured"), "{html}");
+    let feature = |name: &str, psi: f64| FeatureDrift {
+        feature: name.into(),
+        psi: Some(psi),
+        ks: Some(psi / 4.0),
+        psi_by_minute: vec![Some(psi * 2.0), None, Some(psi)],
+        cuts: vec![1.0],
+        reference: vec![5, 5],
+        live: vec![2, 8],
+    };
+    data.drift = Some(DriftReport {
+        service: "iris".into(),
+        window_minutes: 60,
+        generations: vec![GenerationDrift {
+            generation: "v1".into(),
+            reference: Some(ReferenceSummary { source: ReferenceSource::Upload, rows: 1000 }),
+            baseline: None,
+            requests: 600,
+            minutes: Vec::new(),
+            features: vec![feature("petal_width", 0.9), feature("<sepal>", 0.01)],
+            prediction: Some(PredictionDrift::Classifier {
+                classes: vec!["setosa".into(), "virginica".into()],
+                reference: vec![50, 50],
+                live: vec![25, 75],
+                chi_square: Some(12.5),
+                dof: Some(1),
+                p_value: Some(0.0004),
+            }),
+        }],
+    });
+    let html = render_html(&data);
+    let section = &html[html.find("<section id=\"drift\">").expect("section")..];
+    assert!(section.contains("600 requests, against a reference of 1,000 rows (upload)"), "{section}");
+    let (top, other) = (section.find("petal_width").expect("top"), section.find("&lt;sepal&gt;").expect("escaped"));
+    assert!(top < other, "most drifting first");
+    assert!(
+        section.contains("<td class=\"num\">0.900</td><td class=\"num\">0.225</td><td>1.800, 0.900</td>"),
+        "{section}"
+    );
+    assert!(
+        section.contains("reference setosa 50.0%, virginica 50.0%; live setosa 25.0%, virginica 75.0%"),
+        "{section}"
+    );
 }

@@ -414,6 +414,16 @@ async fn create_version<H: Host>(ctx: &Ctx<'_, H>, step: &CreateVersion) -> Step
             }
         }
     }
+    let reference_csv = match &step.reference_csv {
+        Some(r) => {
+            let path = ctx.path("reference_csv", r, &ctx.run_dir)?;
+            let text = tokio::fs::read_to_string(&path)
+                .await
+                .map_err(|e| Halt::Failed(format!("cannot read the reference CSV {}: {e}", path.display())))?;
+            Some(text)
+        }
+        None => None,
+    };
     let id = step.id.as_deref().map(|id| ctx.render("id", id)).transpose()?.filter(|id| !id.trim().is_empty());
     let trigger = ctx.rec.update(|r| r.trigger_detail.clone()).unwrap_or_default();
     let new = NewVersion {
@@ -432,6 +442,7 @@ async fn create_version<H: Host>(ctx: &Ctx<'_, H>, step: &CreateVersion) -> Step
                 ("model_file".to_owned(), file.display().to_string()),
             ]),
         },
+        reference_csv,
     };
     let version = ctx.host.create_version(&service, bytes, new).await?;
     let metrics: Vec<String> = version.metrics.iter().map(|(k, v)| format!("{k}={v}")).collect();

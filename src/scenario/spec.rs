@@ -114,6 +114,10 @@ pub struct CreateVersion {
     /// A JSON object of metrics written by the training (numbers are kept, the rest ignored).
     #[serde(default)]
     pub metrics_file: Option<String>,
+    /// A CSV of feature rows (a holdout set, header = the model's features) whose
+    /// distributions become the version's drift reference.
+    #[serde(default)]
+    pub reference_csv: Option<String>,
     #[serde(default)]
     pub notes: String,
     /// The variable that receives the new version id.
@@ -335,6 +339,9 @@ impl Step {
                 }
                 if let Some(m) = &s.metrics_file {
                     out.push(("metrics_file".into(), m));
+                }
+                if let Some(r) = &s.reference_csv {
+                    out.push(("reference_csv".into(), r));
                 }
                 out.push(("notes".into(), &s.notes));
             }

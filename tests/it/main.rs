@@ -10,6 +10,7 @@ mod cli;
 mod compat;
 mod crash;
 mod deploy;
+mod drift;
 mod events;
 mod hostile;
 mod mlflow;

@@ -97,6 +97,7 @@ async fn prepare(node: &TestNode, id: &str, role: &str) -> (&'static str, String
         "rollback" => ("POST", p("/admin/v1/deployments/iris/rollback"), Some(json!({"reason": "matrix"}))),
         "revisions" => ("GET", p("/admin/v1/deployments/iris/revisions"), None),
         "monitor" => ("GET", p("/admin/v1/deployments/iris/monitor"), None),
+        "drift" => ("GET", p("/admin/v1/deployments/iris/drift"), None),
         "ab" => ("GET", p("/admin/v1/deployments/iris/ab"), None),
         "report" => ("GET", p("/admin/v1/deployments/iris/report"), None),
         "get_canary" => ("GET", p("/admin/v1/deployments/iris/canary"), None),

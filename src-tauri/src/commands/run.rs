@@ -44,3 +44,13 @@ pub async fn monitor(
 ) -> IpcResult<MonitorSnapshot> {
     Ok(desktop.target(infra).await?.monitor(&service, minutes).await?)
 }
+
+#[tauri::command]
+pub async fn drift(
+    desktop: State<'_, Desktop>,
+    infra: Option<String>,
+    service: String,
+    minutes: i64,
+) -> IpcResult<switchyard::drift::DriftReport> {
+    Ok(desktop.target(infra).await?.drift(&service, minutes).await?)
+}

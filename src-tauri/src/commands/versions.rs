@@ -69,6 +69,7 @@ pub async fn add_version(desktop: State<'_, Desktop>, request: Request<'_>) -> I
             source_file: Some(meta.file_name),
             details: BTreeMap::new(),
         },
+        reference_csv: None,
     };
     Ok(desktop.engine.create_version(&meta.service, bytes.clone(), new).await?)
 }

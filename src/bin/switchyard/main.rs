@@ -16,7 +16,7 @@ use cli::generate::{GenerateCommand, generate};
 use cli::people::{ApprovalsCommand, AuditCommand, UsersCommand, approvals, audit, users};
 use cli::predict::{self, PredictArgs};
 use cli::report::{ReportArgs, report};
-use cli::rollout::{CanaryCommand, ab, canary};
+use cli::rollout::{CanaryCommand, ab, canary, drift};
 use cli::scenario::{ScenarioCommand, scenario};
 use cli::serve::{ServeArgs, serve};
 use cli::services::{MlflowCommand, ServiceCommand, VersionCommand, mlflow, service, version};
@@ -77,6 +77,16 @@ enum Command {
     /// the difference against the baseline with its p-value.
     Ab {
         service: String,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Drift of a deployment's generations against their references: per feature PSI and
+    /// KS (most drifting first), and the prediction distribution.
+    Drift {
+        service: String,
+        /// How many minutes back.
+        #[arg(long, default_value_t = 60)]
+        minutes: i64,
         #[command(flatten)]
         node: NodeArgs,
     },
@@ -215,6 +225,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::History { service, node } => deploy::history(&service, &node).await,
         Command::Ab { service, node } => ab(&service, &node).await,
+        Command::Drift { service, minutes, node } => drift(&service, minutes, &node).await,
         Command::Canary { command, node } => canary(command, &node).await,
         Command::Capture { command, node } => cli::capture::capture(command, &node).await,
         Command::Replay { service, version, since, limit, node } => {

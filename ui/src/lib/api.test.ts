@@ -140,6 +140,7 @@ describe('the IPC contract', () => {
     await api.rollback({ service: 'iris', toRevision: null, reason: '' });
     await api.validateMapping({ service: 'iris', text: '[]' });
     await api.monitor({ service: 'iris', minutes: 15 });
+    await api.drift({ service: 'iris', minutes: 60 });
     await api.exportReport({ service: 'iris', since: '7d', path: '' });
     expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
       ['list_services', { infra: null }],
@@ -150,6 +151,7 @@ describe('the IPC contract', () => {
       ['rollback', { infra: null, service: 'iris', toRevision: null, reason: '' }],
       ['validate_mapping', { infra: null, service: 'iris', text: '[]' }],
       ['monitor', { infra: null, service: 'iris', minutes: 15 }],
+      ['drift', { infra: null, service: 'iris', minutes: 60 }],
       ['export_report', { service: 'iris', since: '7d', path: '' }],
     ]);
   });

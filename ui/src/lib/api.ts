@@ -51,6 +51,7 @@ import type {
   DeploymentConfig,
   MappingIssue,
   MonitorSnapshot,
+  DriftReport,
   NodeInfo,
   Revision,
   RunProgress,
@@ -211,6 +212,8 @@ export interface Backend {
   validateMapping(input: { service: string; text: string }): Promise<MappingIssue[]>;
   runTest(input: RunTestInput): Promise<RunReport>;
   monitor(input: { service: string; minutes: number }): Promise<MonitorSnapshot>;
+  /** Drift of each generation against its reference: PSI/KS per feature and minute, the prediction distribution. */
+  drift(input: { service: string; minutes: number }): Promise<DriftReport>;
   /** The deployment's auth mode, keys (never their secrets) and refused requests. */
   access(service: string): Promise<AccessView>;
   /** Rejects with `invalid_config` when the mode needs keys and none is usable. */
@@ -361,6 +364,7 @@ export const tauriBackend: Backend = {
     return call('run_test', { infra, request, onProgress: channel });
   },
   monitor: ({ service, minutes }) => call('monitor', { infra, service, minutes }),
+  drift: ({ service, minutes }) => call('drift', { infra, service, minutes }),
   access: (service) => call('access', { service }),
   setAuthMode: ({ service, mode }) => call('set_auth_mode', { service, mode }),
   createKey: ({ service, name }) => call('create_key', { service, name }),

@@ -71,6 +71,10 @@ export type MinuteStats = Sent<Schemas['MinuteStats']>;
 export type GenerationStats = Sent<Schemas['GenerationStats']>;
 export type ShadowStats = Sent<Schemas['ShadowStats']>;
 export type MonitorSnapshot = Sent<Schemas['MonitorSnapshot']>;
+export type DriftReport = Sent<Schemas['DriftReport']>;
+export type GenerationDrift = Sent<Schemas['GenerationDrift']>;
+export type FeatureDrift = Sent<Schemas['FeatureDrift']>;
+export type PredictionDrift = Sent<Schemas['PredictionDrift']>;
 
 // ---- canary plans (src/deploy/canary.rs) ----
 

@@ -30,6 +30,44 @@ pub async fn ab(service: &str, node: &NodeArgs) -> switchyard::Result<()> {
     Ok(())
 }
 
+pub async fn drift(service: &str, minutes: i64, node: &NodeArgs) -> switchyard::Result<()> {
+    let report = client(node)?.drift(service, minutes).await?;
+    if node.json {
+        return print_json(&report);
+    }
+    let fmt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
+    if report.generations.is_empty() {
+        println!("no generation of {service} has served on this node in the last {minutes} minutes");
+    }
+    for g in &report.generations {
+        let against = match (&g.reference, &g.baseline) {
+            (Some(r), _) => format!("against a reference of {} rows ({})", r.rows, r.source.as_str()),
+            (None, Some(b)) => format!("collecting its baseline: {} of {} requests", b.collected, b.target),
+            (None, None) => "no reference".to_owned(),
+        };
+        println!("{}: {} requests, {against}", g.generation, g.requests);
+        if g.features.is_empty() {
+            println!();
+            continue;
+        }
+        println!("  {:<32}  {:>8}  {:>8}", "FEATURE", "PSI", "KS");
+        for f in &g.features {
+            println!("  {:<32}  {:>8}  {:>8}", f.feature, fmt(f.psi), fmt(f.ks));
+        }
+        match &g.prediction {
+            Some(switchyard::drift::PredictionDrift::Classifier { chi_square, p_value, .. }) => {
+                println!("  prediction: class shares chi-square {}, p = {}", fmt(*chi_square), fmt(*p_value));
+            }
+            Some(switchyard::drift::PredictionDrift::Regressor { psi, ks, .. }) => {
+                println!("  prediction: value PSI {}, KS {}", fmt(*psi), fmt(*ks));
+            }
+            None => {}
+        }
+        println!();
+    }
+    Ok(())
+}
+
 #[derive(Subcommand)]
 pub enum CanaryCommand {
     /// Start a canary of VERSION against the live config.

@@ -57,6 +57,11 @@ pub struct ServeArgs {
     /// stalled bodies get 408).
     #[arg(long, env = "SWITCHYARD_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout: u64,
+    /// How many requests after a deployment make a generation's drift baseline when its
+    /// version was added without a reference CSV.
+    #[arg(long, env = "SWITCHYARD_DRIFT_BASELINE", default_value_t = switchyard::drift::DEFAULT_BASELINE_REQUESTS as u64,
+          value_parser = clap::value_parser!(u64).range(switchyard::drift::MIN_REFERENCE_ROWS as u64..=1_000_000))]
+    drift_baseline: u64,
 }
 
 fn instance_name(s: &str) -> Result<String, String> {
@@ -85,6 +90,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         artifacts: args.artifacts.clone(),
         mlflow: switchyard::mlflow::Connection::from_env(args.mlflow_uri.clone()),
         instance: args.instance.clone().unwrap_or_else(switchyard::engine::default_instance),
+        drift_baseline: args.drift_baseline as usize,
         ..EngineConfig::new(data_dir.clone())
     })
     .await

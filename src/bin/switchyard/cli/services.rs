@@ -121,6 +121,10 @@ pub enum VersionCommand {
         metrics: Vec<String>,
         #[arg(long, default_value = "")]
         notes: String,
+        /// A CSV of feature rows (a holdout set; header: the model's features) whose
+        /// distributions become the version's drift reference.
+        #[arg(long)]
+        reference: Option<PathBuf>,
     },
 }
 
@@ -182,13 +186,20 @@ pub async fn version(command: VersionCommand, node: &NodeArgs) -> switchyard::Re
             }
             Ok(())
         }
-        VersionCommand::Add { service, file, id, unique, metrics, notes } => {
+        VersionCommand::Add { service, file, id, unique, metrics, notes, reference } => {
             let metrics = parse_metrics(metrics.iter().map(String::as_str))?;
             let bytes = std::fs::read(&file)
                 .map_err(|e| switchyard::Error::InvalidInput(format!("cannot read {}: {e}", file.display())))?;
             let name =
                 file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model.onnx".into());
-            let v = c.upload_version(&service, &name, bytes, &UploadMeta { id, unique, metrics, notes }).await?;
+            let reference = reference
+                .map(|path| {
+                    std::fs::read(&path)
+                        .map_err(|e| switchyard::Error::InvalidInput(format!("cannot read {}: {e}", path.display())))
+                })
+                .transpose()?;
+            let v =
+                c.upload_version(&service, &name, bytes, &UploadMeta { id, unique, metrics, notes }, reference).await?;
             if node.json {
                 print_json(&v)
             } else {

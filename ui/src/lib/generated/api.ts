@@ -352,6 +352,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/deployments/{service}/drift": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Drift of each generation against its reference, on this node: per feature PSI, KS on
+         *     the binned CDFs, PSI per minute and both histograms (most drifting first), and the
+         *     prediction distribution against the reference's.
+         * @description Needs the `read` permission on the service.
+         */
+        get: operations["drift"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/deployments/{service}/keys": {
         parameters: {
             query?: never;
@@ -857,7 +879,8 @@ export interface paths {
         put?: never;
         /**
          * Creates a version from an ONNX model: a multipart upload with a `model` part (the .onnx
-         *     file) and an optional `meta` part (JSON). The model is checked and its schema read first.
+         *     file), an optional `meta` part (JSON) and an optional `reference` part (a CSV of feature
+         *     rows: the drift reference). The model is checked and its schema read first.
          * @description Needs the `manage` permission on the service.
          */
         post: operations["create_version"];
@@ -1497,6 +1520,12 @@ export interface components {
             seq: number;
             reason: string;
         };
+        BaselineProgress: {
+            /** Format: int64 */
+            collected: number;
+            /** Format: int64 */
+            target: number;
+        };
         BinaryData: {
             /** @description The tensor's length in the binary data after the JSON. */
             binary_data_size: number;
@@ -1715,6 +1744,11 @@ export interface components {
             unique?: boolean;
             /** @description A JSON object of metrics written by the training (numbers are kept, the rest ignored). */
             metrics_file?: string | null;
+            /**
+             * @description A CSV of feature rows (a holdout set, header = the model's features) whose
+             *     distributions become the version's drift reference.
+             */
+            reference_csv?: string | null;
             notes?: string;
             /** @description The variable that receives the new version id. */
             target_variable?: string;
@@ -1826,6 +1860,19 @@ export interface components {
             score: number;
             features: Record<string, never>;
         };
+        DriftMinute: {
+            /** Format: date-time */
+            start: string;
+            /** Format: int64 */
+            requests: number;
+        };
+        /** @description Drift of a service over a window (DESIGN: drift). */
+        DriftReport: {
+            service: string;
+            /** Format: int64 */
+            window_minutes: number;
+            generations: components["schemas"]["GenerationDrift"][];
+        };
         /** @description The error body of the native and admin APIs. */
         ErrorBody: {
             error: components["schemas"]["ErrorObject"];
@@ -1892,6 +1939,25 @@ export interface components {
         Feature: {
             name: string;
             dtype: components["schemas"]["InputType"];
+        };
+        /**
+         * @description One feature's drift: PSI and binned KS over the window, PSI per minute, and both
+         *     histograms over the reference's bins.
+         */
+        FeatureDrift: {
+            feature: string;
+            /** Format: double */
+            psi?: number | null;
+            /**
+             * Format: double
+             * @description Two-sample KS statistic on the binned CDFs (a lower bound of the raw-value one).
+             */
+            ks?: number | null;
+            /** @description PSI of each minute of `minutes`. */
+            psi_by_minute: (number | null)[];
+            cuts: number[];
+            reference: number[];
+            live: number[];
         };
         FeedbackBody: {
             /** @description The `request_id` of the prediction. */
@@ -1963,6 +2029,22 @@ export interface components {
              *     committing its version). Default: 3600; at most ten years.
              */
             grace_seconds?: number | null;
+        };
+        /** @description One generation's drift over the window. */
+        GenerationDrift: {
+            generation: string;
+            reference?: components["schemas"]["ReferenceSummary"] | null;
+            baseline?: components["schemas"]["BaselineProgress"] | null;
+            /**
+             * Format: int64
+             * @description Requests counted in the window.
+             */
+            requests: number;
+            /** @description The minutes with traffic in the window, oldest first (the heat map's columns). */
+            minutes: components["schemas"]["DriftMinute"][];
+            /** @description Most drifting first (by PSI over the window). */
+            features: components["schemas"]["FeatureDrift"][];
+            prediction?: components["schemas"]["PredictionDrift"] | null;
         };
         /** @description One generation's live traffic over the range. */
         GenerationSeries: {
@@ -2391,6 +2473,30 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** @description The prediction distribution against the reference's. */
+        PredictionDrift: {
+            classes: string[];
+            reference: number[];
+            live: number[];
+            /** Format: double */
+            chi_square?: number | null;
+            /** Format: int64 */
+            dof?: number | null;
+            /** Format: double */
+            p_value?: number | null;
+            /** @enum {string} */
+            kind: "classifier";
+        } | {
+            cuts: number[];
+            reference: number[];
+            live: number[];
+            /** Format: double */
+            psi?: number | null;
+            /** Format: double */
+            ks?: number | null;
+            /** @enum {string} */
+            kind: "regressor";
+        };
         /**
          * @description A prediction as the node answers it: a class name, or a regressor's value. (The document's
          *     name for what `RunResult::prediction` holds; the result keeps the JSON it got.)
@@ -2428,6 +2534,16 @@ export interface components {
         };
         Ready: {
             ready: boolean;
+        };
+        /**
+         * @description Where a reference came from.
+         * @enum {string}
+         */
+        ReferenceSource: "upload" | "traffic";
+        ReferenceSummary: {
+            source: components["schemas"]["ReferenceSource"];
+            /** Format: int64 */
+            rows: number;
         };
         /** @description A registered model as the console's browser lists it. */
         RegisteredModel: {
@@ -2553,6 +2669,7 @@ export interface components {
             audit?: components["schemas"]["AuditRow"][];
             /** @description Replays of captured traffic started in the range (done or cancelled), oldest first. */
             replays?: components["schemas"]["Replay"][];
+            drift?: components["schemas"]["DriftReport"] | null;
         };
         RequestedOutput: {
             name: string;
@@ -2905,6 +3022,11 @@ export interface components {
             unique?: boolean;
             /** @description A JSON object of metrics written by the training (numbers are kept, the rest ignored). */
             metrics_file?: string | null;
+            /**
+             * @description A CSV of feature rows (a holdout set, header = the model's features) whose
+             *     distributions become the version's drift reference.
+             */
+            reference_csv?: string | null;
             notes?: string;
             /** @description The variable that receives the new version id. */
             target_variable?: string;
@@ -3161,6 +3283,12 @@ export interface components {
              */
             model: string;
             meta?: components["schemas"]["VersionMeta"] | null;
+            /**
+             * Format: binary
+             * @description A CSV of feature rows (header: the model's features) whose distributions become the
+             *     version's drift reference.
+             */
+            reference?: string | null;
         };
         /** @description A version with where it stands in the deployment. */
         VersionView: components["schemas"]["Version"] & {
@@ -4019,6 +4147,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CaptureRow"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+        };
+    };
+    drift: {
+        parameters: {
+            query?: {
+                /** @description How many minutes back (default 60). */
+                minutes?: number;
+            };
+            header?: never;
+            path: {
+                service: components["schemas"]["ServiceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The window */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DriftReport"];
                 };
             };
             400: components["responses"]["Error400"];
@@ -5954,6 +6111,13 @@ export const outputKindOneOf1KindValues: ReadonlyArray<Extract<FlattenedDeepRequ
 }>["kind"]> = ["regressor"];
 export const pairedTestValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PairedTest"]> = ["mcnemar", "paired_t"];
 export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["read", "deploy", "manage", "approve", "run_commands", "users"];
+export const predictionDriftOneOf0KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["PredictionDrift"], {
+    kind: unknown;
+}>["kind"]> = ["classifier"];
+export const predictionDriftOneOf1KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["PredictionDrift"], {
+    kind: unknown;
+}>["kind"]> = ["regressor"];
+export const referenceSourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ReferenceSource"]> = ["upload", "traffic"];
 export const replayStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ReplayStatus"]> = ["running", "done", "cancelled", "failed"];
 export const revisionKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RevisionKind"]> = ["deploy", "rollback"];
 export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["viewer", "deployer", "operator", "admin"];

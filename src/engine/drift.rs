@@ -1,0 +1,46 @@
+//! Drift: references built from a CSV at upload (the version's model run on the rows), and
+//! the drift of a service's generations on this node.
+
+use std::sync::Arc;
+
+use super::Engine;
+use crate::drift::{DriftReport, Reference, ReferenceSource};
+use crate::error::{Error, Result};
+use crate::model::LoadedModel;
+
+/// Reference rows run through the model this many at a time.
+const CHUNK_ROWS: usize = 1024;
+
+impl Engine {
+    /// Drift of a service's generations over the last `minutes` minutes, on this node.
+    pub async fn drift(&self, service: &str, minutes: i64) -> Result<DriftReport> {
+        crate::registry::get_service(self.pool(), service).await?;
+        let live: Vec<String> = self
+            .active(service)
+            .map(|a| a.route.generations().iter().map(|g| g.to_string()).collect())
+            .unwrap_or_default();
+        Ok(self.inner.drift.report(service, &live, minutes, self.now()))
+    }
+}
+
+/// The reference of `csv` (a header naming the model's features, then rows) for `model`:
+/// the rows are checked against its schema and run through it on the blocking pool.
+pub(super) async fn build_reference(model: Arc<LoadedModel>, csv: String) -> Result<Reference> {
+    tokio::task::spawn_blocking(move || {
+        let schema = model.schema();
+        let columns = crate::drift::read_csv(schema, csv.as_bytes())?;
+        let n = columns.first().map_or(0, Vec::len);
+        let mut predictions = Vec::with_capacity(n);
+        let mut batch = Vec::with_capacity(CHUNK_ROWS * columns.len());
+        for start in (0..n).step_by(CHUNK_ROWS) {
+            batch.clear();
+            for i in start..(start + CHUNK_ROWS).min(n) {
+                batch.extend(columns.iter().map(|c| c[i]));
+            }
+            predictions.extend(model.predict_batch(&batch)?.predictions());
+        }
+        Reference::from_rows(ReferenceSource::Upload, schema, &columns, &predictions)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("building the reference stopped: {e}")))?
+}
