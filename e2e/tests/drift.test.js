@@ -1,9 +1,12 @@
-// Drift in the window: a version uploaded over HTTP with a reference CSV, deployed, and sent
-// traffic with petal_width moved up by one standard deviation: the Monitoring screen's heat
-// map appears with petal_width on top, and the predicted classes against the reference.
+// Drift in the window: a version uploaded from the Add version panel with a reference CSV,
+// deployed, and sent traffic with petal_width moved up by one standard deviation: the
+// Monitoring screen's heat map appears with petal_width on top, and the predicted classes
+// against the reference. Run & test starts from the reference's first row.
 
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { LONG, appTest, sessionPerFile } from '../lib/app.js';
@@ -43,13 +46,19 @@ appTest('shifted traffic shows in the drift heat map with the moved feature on t
   const normal = random(20261207);
   const header = FEATURES.map((f) => f[0]).join(',');
   const lines = Array.from({ length: 500 }, () => Object.values(row(normal, 0)).join(','));
-  const model = await readFile(fileURLToPath(new URL('../../fixtures/models/iris_logreg.onnx', import.meta.url)));
-  const form = new FormData();
-  form.append('model', new Blob([model]), 'iris_logreg.onnx');
-  form.append('meta', JSON.stringify({ id: 'with-reference' }));
-  form.append('reference', new Blob([`${header}\n${lines.join('\n')}\n`]), 'holdout.csv');
-  const created = await fetch(`${url}/admin/v1/services/${SERVICE}/versions`, { method: 'POST', body: form });
-  assert.equal(created.status, 201, await created.text());
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-e2e-drift-'));
+  const reference = join(dir, 'holdout.csv');
+  writeFileSync(reference, `${header}\n${lines.join('\n')}\n`);
+  try {
+    await s.openService(SERVICE, 'versions');
+    await (await s.find('add-version-file')).sendKeys(fileURLToPath(new URL('../../fixtures/models/iris_logreg.onnx', import.meta.url)));
+    await (await s.find('add-version-reference')).sendKeys(reference);
+    await s.type('add-version-id', 'with-reference');
+    await s.click('add-version-submit');
+    await s.waitText('add-version-result', /^Added with-reference · 4 features/, LONG);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   const deployed = await fetch(`${url}/admin/v1/deployments/${SERVICE}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
@@ -72,4 +81,11 @@ appTest('shifted traffic shows in the drift heat map with the moved feature on t
   const psi = Number(await s.waitText('drift-psi-with-reference-petal_width', /^\d+\.\d{3}$/));
   assert.ok(psi > 0.25, `petal_width PSI ${psi}`);
   await s.waitText('drift-prediction-with-reference', /Predicted classes/);
+
+  // Run & test's sample row is the reference's first row.
+  await s.openService(SERVICE, 'run');
+  await s.click('sample-row');
+  await s.waitText('sample-source', 'the sample row recorded with with-reference');
+  const first = lines[0].split(',').map(Number);
+  assert.equal(Number(await (await s.find('feature-petal_width')).getAttribute('value')), first[3]);
 });

@@ -65,7 +65,7 @@ impl Engine {
     /// Creates a version from ONNX bytes: the model is inspected (tract must run it), the
     /// artifact stored in the artifact store, then the row inserted. A refused model leaves
     /// nothing behind.
-    pub async fn create_version(&self, service: &str, bytes: Vec<u8>, new: NewVersion) -> Result<Version> {
+    pub async fn create_version(&self, service: &str, bytes: Vec<u8>, mut new: NewVersion) -> Result<Version> {
         let service = registry::get_service(self.pool(), service).await?.name;
         if bytes.is_empty() {
             return Err(Error::InvalidModel("the model file is empty".into()));
@@ -83,7 +83,9 @@ impl Engine {
                 let model = tokio::task::spawn_blocking(move || LoadedModel::load(&loaded))
                     .await
                     .map_err(|e| Error::Internal(format!("model loading stopped: {e}")))??;
-                Some(super::drift::build_reference(Arc::new(model), csv).await?)
+                let (reference, first_row) = super::drift::build_reference(Arc::new(model), csv).await?;
+                new.provenance.details.entry(registry::SAMPLE_ROW.to_owned()).or_insert(first_row);
+                Some(reference)
             }
             None => None,
         };

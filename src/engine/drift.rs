@@ -24,8 +24,9 @@ impl Engine {
 }
 
 /// The reference of `csv` (a header naming the model's features, then rows) for `model`:
-/// the rows are checked against its schema and run through it on the blocking pool.
-pub(super) async fn build_reference(model: Arc<LoadedModel>, csv: String) -> Result<Reference> {
+/// the rows are checked against its schema and run through it on the blocking pool. With it,
+/// the CSV's first row as a JSON object of features (a version's sample row).
+pub(super) async fn build_reference(model: Arc<LoadedModel>, csv: String) -> Result<(Reference, String)> {
     tokio::task::spawn_blocking(move || {
         let schema = model.schema();
         let columns = crate::drift::read_csv(schema, csv.as_bytes())?;
@@ -39,7 +40,10 @@ pub(super) async fn build_reference(model: Arc<LoadedModel>, csv: String) -> Res
             }
             predictions.extend(model.predict_batch(&batch)?.predictions());
         }
-        Reference::from_rows(ReferenceSource::Upload, schema, &columns, &predictions)
+        let first: serde_json::Map<String, serde_json::Value> =
+            schema.features.iter().zip(&columns).map(|(f, c)| (f.name.clone(), serde_json::json!(c[0]))).collect();
+        let reference = Reference::from_rows(ReferenceSource::Upload, schema, &columns, &predictions)?;
+        Ok((reference, serde_json::Value::Object(first).to_string()))
     })
     .await
     .map_err(|e| Error::Internal(format!("building the reference stopped: {e}")))?

@@ -26,6 +26,10 @@ pub struct Service {
     pub created_at: DateTime<Utc>,
 }
 
+/// The provenance detail holding an example row of the version's features (a JSON object):
+/// the first row of its reference CSV unless one was given. Run & test starts from it.
+pub const SAMPLE_ROW: &str = "sample_row";
+
 /// Where a version came from.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Provenance {

@@ -113,9 +113,18 @@ async fn a_shifted_feature_is_named_against_the_reference_and_against_a_traffic_
     let versions: Vec<Value> = node.get_json("/admin/v1/services/iris/versions").await;
     assert!(versions.is_empty(), "a refused reference leaves no version");
 
-    // v1 with a reference of 1000 rows.
-    let r = upload_with_reference(&node, "iris_logreg.onnx", &csv(&mut rng, 1000)).await;
+    // v1 with a reference of 1000 rows; its first row becomes the version's sample row.
+    let holdout = csv(&mut rng, 1000);
+    let r = upload_with_reference(&node, "iris_logreg.onnx", &holdout).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    let created: Value = r.json().await.expect("json");
+    let sample: Value =
+        serde_json::from_str(created["provenance"]["details"]["sample_row"].as_str().expect("a sample row"))
+            .expect("json");
+    let first: Vec<f64> = holdout.lines().nth(1).expect("row").split(',').map(|v| v.parse().expect("f64")).collect();
+    for ((name, _, _), value) in FEATURES.iter().zip(&first) {
+        assert_eq!(sample[name].as_f64(), Some(*value), "{name} in {sample}");
+    }
     node.deploy_ok("iris", json!({"mode": "single", "generation": "v1"})).await;
     let report = drift(&node).await;
     let v1 = generation(&report, "v1");

@@ -27,6 +27,10 @@ struct UploadMeta {
     metrics: BTreeMap<String, f64>,
     #[serde(default)]
     notes: String,
+    /// The body's last this many bytes are a reference CSV (the version's drift reference),
+    /// after the model's.
+    #[serde(default)]
+    reference_bytes: usize,
 }
 
 #[tauri::command]
@@ -59,6 +63,18 @@ pub async fn add_version(desktop: State<'_, Desktop>, request: Request<'_>) -> I
         .ok_or_else(|| IpcError::invalid_input(format!("missing {META_HEADER} header")))?;
     let meta: UploadMeta =
         serde_json::from_str(meta).map_err(|e| IpcError::invalid_input(format!("bad upload metadata: {e}")))?;
+    let split = bytes.len().checked_sub(meta.reference_bytes).filter(|at| *at > 0 || meta.reference_bytes == 0);
+    let Some(split) = split else {
+        return Err(IpcError::invalid_input("the upload is shorter than its reference CSV"));
+    };
+    let (model, reference) = bytes.split_at(split);
+    let reference_csv = if reference.is_empty() {
+        None
+    } else {
+        let text = std::str::from_utf8(reference)
+            .map_err(|_| IpcError::invalid_input("the reference CSV is not UTF-8 text"))?;
+        Some(text.to_owned())
+    };
     let new = NewVersion {
         id: meta.id.filter(|id| !id.trim().is_empty()),
         unique: meta.unique,
@@ -69,9 +85,9 @@ pub async fn add_version(desktop: State<'_, Desktop>, request: Request<'_>) -> I
             source_file: Some(meta.file_name),
             details: BTreeMap::new(),
         },
-        reference_csv: None,
+        reference_csv,
     };
-    Ok(desktop.engine.create_version(&meta.service, bytes.clone(), new).await?)
+    Ok(desktop.engine.create_version(&meta.service, model.to_vec(), new).await?)
 }
 
 /// The MLflow tracking server's registered models (the local engine's server).

@@ -16,7 +16,7 @@ vi.mock('@tauri-apps/api/core', () => ({
   },
 }));
 
-const { ApiError, ERROR_CODES, addVersionMeta, api, errorHeadline, currentInfrastructure, toApiError, useInfrastructure } = await import('./api');
+const { ApiError, ERROR_CODES, addVersionBody, addVersionMeta, api, errorHeadline, currentInfrastructure, toApiError, useInfrastructure } = await import('./api');
 
 beforeEach(() => {
   invoke.mockReset();
@@ -387,6 +387,19 @@ describe('the IPC contract', () => {
       notes: 'n',
     });
     expect(JSON.parse(addVersionMeta({ service: 's', fileName: 'f', bytes, id: 'best', unique: false, metrics: {}, notes: '' })).id).toBe('best');
+  });
+
+  it('sends a reference CSV after the model bytes, saying where it starts', async () => {
+    invoke.mockResolvedValueOnce({ id: 'v3' });
+    const bytes = new Uint8Array([8, 7, 1]);
+    const reference = new TextEncoder().encode('a,b\n1,2\n');
+    const input = { service: 'iris', fileName: 'm.onnx', bytes, unique: false, metrics: {}, notes: '', reference };
+    await api.addVersion(input);
+    const [, body, options] = invoke.mock.calls[0];
+    expect(Array.from(body as Uint8Array)).toEqual([8, 7, 1, ...reference]);
+    expect(JSON.parse(options.headers['x-switchyard-meta']).reference_bytes).toBe(reference.length);
+    expect(addVersionBody({ ...input, reference: null })).toBe(bytes);
+    expect(JSON.parse(addVersionMeta({ ...input, reference: new Uint8Array() })).reference_bytes).toBeUndefined();
   });
 
   it('streams run progress through a Channel', async () => {

@@ -169,6 +169,8 @@ export interface AddVersionInput {
   unique: boolean;
   metrics: Record<string, number>;
   notes: string;
+  /** A reference CSV (holdout features): the version's drift reference and sample row. */
+  reference?: Uint8Array | null;
 }
 
 export interface RunTestInput {
@@ -332,7 +334,18 @@ export function addVersionMeta(input: AddVersionInput): string {
   };
   const id = input.id?.trim();
   if (id) meta.id = id;
+  // The body is the model's bytes followed by the reference CSV's: this says where it starts.
+  if (input.reference?.length) meta.reference_bytes = input.reference.length;
   return JSON.stringify(meta);
+}
+
+/** The body of `add_version`: the model's bytes, then the reference CSV's when there is one. */
+export function addVersionBody(input: AddVersionInput): Uint8Array {
+  if (!input.reference?.length) return input.bytes;
+  const body = new Uint8Array(input.bytes.length + input.reference.length);
+  body.set(input.bytes, 0);
+  body.set(input.reference, input.bytes.length);
+  return body;
 }
 
 export const tauriBackend: Backend = {
@@ -342,7 +355,7 @@ export const tauriBackend: Backend = {
   createService: ({ name, description }) => call('create_service', { name, description }),
   listVersions: (service) => call('list_versions', { infra, service }),
   addVersion: (input) =>
-    call('add_version', input.bytes, { headers: { 'x-switchyard-meta': addVersionMeta(input) } }),
+    call('add_version', addVersionBody(input), { headers: { 'x-switchyard-meta': addVersionMeta(input) } }),
   mlflowModels: () => call('mlflow_models'),
   mlflowVersions: (model) => call('mlflow_versions', { model }),
   importMlflow: ({ service, modelUri }) => call('import_mlflow', { service, modelUri }),
