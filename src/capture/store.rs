@@ -124,10 +124,11 @@ pub async fn set_policy(
 
 /// Inserts a batch captured by `instance` (features already dropped and hashed) in one
 /// transaction; a request id already captured is skipped (a retried batch never captures a
-/// request twice). Then trims each service of the batch to its cap. Returns the rows inserted.
-pub async fn insert(pool: &Pool, instance: &str, rows: &[Captured], caps: &HashMap<String, i64>) -> Result<u64> {
+/// request twice). Returns the rows inserted per service. Trimming to the cap is the
+/// writer's, every tenth of the cap ([`trim_to_cap`]): a trim reads up to `cap` index entries.
+pub async fn insert(pool: &Pool, instance: &str, rows: &[Captured]) -> Result<HashMap<String, u64>> {
     let mut tx = pool.begin().await?;
-    let mut inserted = 0;
+    let mut inserted: HashMap<String, u64> = HashMap::new();
     for r in rows {
         let (label, value, probabilities) = answer_columns(&r.prediction);
         let (shadow_generation, shadow_label, shadow_value) = match &r.shadow {
@@ -160,18 +161,16 @@ pub async fn insert(pool: &Pool, instance: &str, rows: &[Captured], caps: &HashM
         .bind(shadow_value)
         .execute(&mut *tx)
         .await?;
-        inserted += done.rows_affected();
-    }
-    let mut services: Vec<&str> = rows.iter().map(|r| r.service.as_str()).collect();
-    services.sort_unstable();
-    services.dedup();
-    for service in services {
-        if let Some(&cap) = caps.get(service) {
-            trim(&mut tx, service, cap).await?;
-        }
+        *inserted.entry(r.service.clone()).or_default() += done.rows_affected();
     }
     tx.commit().await?;
     Ok(inserted)
+}
+
+/// Deletes all but the newest `cap` rows of `service`. Returns the rows deleted.
+pub async fn trim_to_cap(pool: &Pool, service: &str, cap: i64) -> Result<u64> {
+    let mut conn = pool.acquire().await?;
+    trim(&mut conn, service, cap).await
 }
 
 /// Deletes all but the newest `cap` rows of `service`.

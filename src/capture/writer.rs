@@ -4,7 +4,7 @@
 //! more and the writer stops.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -24,6 +24,15 @@ pub struct Writer {
     pub instance: String,
     pub capture: Arc<Capture>,
     pub hasher: FeatureHasher,
+    /// Rows inserted per service since its last trim to the cap.
+    pub since_trim: Mutex<HashMap<String, u64>>,
+}
+
+/// How many rows a service may gain past its last trim before it is trimmed again: a tenth of
+/// its cap, so a trim (which reads up to `cap` index entries) costs about ten per row, and the
+/// rows kept stay within 10 % of the cap between trims (exactly the cap after the final flush).
+fn trim_every(cap: i64) -> u64 {
+    (cap / 10).max(1) as u64
 }
 
 impl Writer {
@@ -57,13 +66,36 @@ impl Writer {
         if !batch.is_empty() {
             self.write(batch, &shutdown).await;
         }
+        self.trim(true).await;
+    }
+
+    /// Trims each service that gained a tenth of its cap since its last trim (`all`: every
+    /// service that gained anything). A failed trim is retried at the next one.
+    async fn trim(&self, all: bool) {
+        let caps: HashMap<String, i64> = self.capture.policies().iter().map(|(s, p)| (s.clone(), p.max_rows)).collect();
+        let due: Vec<(String, i64)> = {
+            let counts = self.since_trim.lock().unwrap_or_else(|e| e.into_inner());
+            counts
+                .iter()
+                .filter_map(|(s, n)| caps.get(s).map(|cap| (s, *n, *cap)))
+                .filter(|(_, n, cap)| *n > 0 && (all || *n >= trim_every(*cap)))
+                .map(|(s, _, cap)| (s.clone(), cap))
+                .collect()
+        };
+        for (service, cap) in due {
+            match store::trim_to_cap(&self.pool, &service, cap).await {
+                Ok(_) => {
+                    self.since_trim.lock().unwrap_or_else(|e| e.into_inner()).remove(&service);
+                }
+                Err(e) => tracing::warn!(%service, "capture: trimming to the cap of {cap} rows failed: {e}"),
+            }
+        }
     }
 
     /// Inserts one batch, trying again after a failure (unless shutting down); rows the
     /// registry never took are counted as dropped.
     pub async fn write(&self, batch: Vec<Captured>, shutdown: &CancellationToken) {
         let policies = self.capture.policies();
-        let caps: HashMap<String, i64> = policies.iter().map(|(s, p)| (s.clone(), p.max_rows)).collect();
         let rows: Vec<Captured> = batch
             .into_iter()
             .map(|mut c| {
@@ -73,8 +105,17 @@ impl Writer {
             })
             .collect();
         for attempt in 1..=TRIES {
-            match store::insert(&self.pool, &self.instance, &rows, &caps).await {
-                Ok(_) => return,
+            match store::insert(&self.pool, &self.instance, &rows).await {
+                Ok(inserted) => {
+                    {
+                        let mut counts = self.since_trim.lock().unwrap_or_else(|e| e.into_inner());
+                        for (service, n) in inserted {
+                            *counts.entry(service).or_default() += n;
+                        }
+                    }
+                    self.trim(false).await;
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!("capture: writing {} rows failed (try {attempt} of {TRIES}): {e}", rows.len());
                     if attempt == TRIES || shutdown.is_cancelled() {

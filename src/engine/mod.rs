@@ -218,6 +218,7 @@ impl Engine {
             instance: config.instance.clone(),
             capture: Arc::clone(&capture),
             hasher: FeatureHasher::new(&store::shared_secret(&pool, crate::capture::SECRET_NAME).await?),
+            since_trim: Default::default(),
         };
         let engine = Engine {
             inner: Arc::new(Inner {
