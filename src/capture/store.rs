@@ -122,46 +122,110 @@ pub async fn set_policy(
     Ok(())
 }
 
+/// The columns a captured row is inserted with, in bind order.
+const INSERT_COLUMNS: [&str; 15] = [
+    "service",
+    "node",
+    "instance",
+    "at_ms",
+    "revision",
+    "generation",
+    "request_id",
+    "features_json",
+    "label",
+    "value",
+    "probabilities_json",
+    "latency_ms",
+    "shadow_generation",
+    "shadow_label",
+    "shadow_value",
+];
+
+/// Rows per `INSERT` statement: 64 × 15 = 960 bind variables, under every SQLite build's
+/// limit (999 before 3.32) and PostgreSQL's (65,535).
+pub const ROWS_PER_INSERT: usize = 64;
+
+/// `INSERT … VALUES (…), (…) … ON CONFLICT (service, request_id) DO NOTHING` for `n` rows.
+fn insert_sql(n: usize) -> String {
+    let mut sql = format!("INSERT INTO capture_rows ({}) VALUES ", INSERT_COLUMNS.join(", "));
+    for row in 0..n {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..INSERT_COLUMNS.len() {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * INSERT_COLUMNS.len() + col + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (service, request_id) DO NOTHING");
+    sql
+}
+
+/// The statement of a whole chunk, made once (and prepared once per connection).
+static INSERT_CHUNK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_sql(ROWS_PER_INSERT));
+
 /// Inserts a batch captured by `instance` (features already dropped and hashed) in one
-/// transaction; a request id already captured is skipped (a retried batch never captures a
-/// request twice). Returns the rows inserted per service. Trimming to the cap is the
-/// writer's, every tenth of the cap ([`trim_to_cap`]): a trim reads up to `cap` index entries.
+/// transaction, [`ROWS_PER_INSERT`] rows per statement, each service's rows in their order; a
+/// request id already captured is skipped (a retried batch never captures a request twice).
+/// Returns the rows inserted per service. Trimming to the cap is the writer's, every tenth of
+/// the cap ([`trim_to_cap`]).
 pub async fn insert(pool: &Pool, instance: &str, rows: &[Captured]) -> Result<HashMap<String, u64>> {
+    // Each statement holds one service's rows, so what it inserted is counted to that service.
+    let mut by_service: Vec<(&str, Vec<&Captured>)> = Vec::new();
+    for r in rows {
+        match by_service.iter_mut().find(|(s, _)| *s == r.service) {
+            Some((_, list)) => list.push(r),
+            None => by_service.push((&r.service, vec![r])),
+        }
+    }
+    let sqlite = crate::store::Backend::of(pool) == crate::store::Backend::Sqlite;
     let mut tx = pool.begin().await?;
     let mut inserted: HashMap<String, u64> = HashMap::new();
-    for r in rows {
-        let (label, value, probabilities) = answer_columns(&r.prediction);
-        let (shadow_generation, shadow_label, shadow_value) = match &r.shadow {
-            None => (None, None, None),
-            Some((g, p)) => {
-                let (l, v, _) = p.as_ref().map(answer_columns).unwrap_or((None, None, None));
-                (Some(g.clone()), l, v)
+    for (service, list) in &by_service {
+        for chunk in list.chunks(ROWS_PER_INSERT) {
+            let tail;
+            let sql = if chunk.len() == ROWS_PER_INSERT {
+                INSERT_CHUNK.as_str()
+            } else {
+                tail = insert_sql(chunk.len());
+                tail.as_str()
+            };
+            // SQLite keeps the whole chunk's statement prepared; a short chunk's is not kept in
+            // the connection's statement cache. PostgreSQL prepares each one: a kept statement
+            // keeps the parameter types of its first rows, and through sqlx's `Any` a NULL
+            // float is typed `real`, so a later row's value there would be refused.
+            let mut q = sqlx::query(sql).persistent(sqlite && chunk.len() == ROWS_PER_INSERT);
+            for r in chunk {
+                let (label, value, probabilities) = answer_columns(&r.prediction);
+                let (shadow_generation, shadow_label, shadow_value) = match &r.shadow {
+                    None => (None, None, None),
+                    Some((g, p)) => {
+                        let (l, v, _) = p.as_ref().map(answer_columns).unwrap_or((None, None, None));
+                        (Some(g.as_str()), l, v)
+                    }
+                };
+                let features = serde_json::to_string(&r.features).map_err(|e| Error::Internal(e.to_string()))?;
+                q = q
+                    .bind(r.service.as_str())
+                    .bind(LOCAL_NODE)
+                    .bind(instance)
+                    .bind(r.at_ms)
+                    .bind(r.revision)
+                    .bind(r.generation.as_str())
+                    .bind(r.request_id.as_str())
+                    .bind(features)
+                    .bind(label)
+                    .bind(value)
+                    .bind(probabilities)
+                    .bind(r.latency_ms)
+                    .bind(shadow_generation)
+                    .bind(shadow_label)
+                    .bind(shadow_value);
             }
-        };
-        let features = serde_json::to_string(&r.features).map_err(|e| Error::Internal(e.to_string()))?;
-        let done = sqlx::query(
-            "INSERT INTO capture_rows (service, node, instance, at_ms, revision, generation, request_id, features_json, \
-             label, value, probabilities_json, latency_ms, shadow_generation, shadow_label, shadow_value) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (service, request_id) DO NOTHING",
-        )
-        .bind(&r.service)
-        .bind(LOCAL_NODE)
-        .bind(instance)
-        .bind(r.at_ms)
-        .bind(r.revision)
-        .bind(&r.generation)
-        .bind(&r.request_id)
-        .bind(features)
-        .bind(label)
-        .bind(value)
-        .bind(probabilities)
-        .bind(r.latency_ms)
-        .bind(shadow_generation)
-        .bind(shadow_label)
-        .bind(shadow_value)
-        .execute(&mut *tx)
-        .await?;
-        *inserted.entry(r.service.clone()).or_default() += done.rows_affected();
+            let done = q.execute(&mut *tx).await?;
+            *inserted.entry((*service).to_owned()).or_default() += done.rows_affected();
+        }
     }
     tx.commit().await?;
     Ok(inserted)

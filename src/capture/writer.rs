@@ -1,7 +1,7 @@
 //! The batch writer: takes captured rows off the queue, applies each service's drop and hash,
-//! and inserts them in batches, off the request path. A batch the registry refuses is tried
-//! again a few times, then dropped and counted; at shutdown what is queued is written once
-//! more and the writer stops.
+//! and inserts them in batches (one transaction and a few multi-row `INSERT`s per batch), off
+//! the request path. A batch the registry refuses is tried again a few times, then dropped and
+//! counted; at shutdown what is queued is written once more and the writer stops.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::store;
-use super::{BATCH, Capture, Captured, FeatureHasher, apply_policy};
+use super::{BATCH, Capture, Captured, FeatureHasher, LINGER, apply_policy};
 use crate::store::Pool;
 
 /// Tries of one batch before its rows are dropped (and counted).
@@ -36,27 +36,41 @@ fn trim_every(cap: i64) -> u64 {
 }
 
 impl Writer {
-    /// Writes rows until `shutdown`, then flushes what is queued and returns.
+    /// Writes rows until `shutdown`, then flushes what is queued and returns. The writer wakes
+    /// once per batch, not per row: after the first row of a batch it sleeps [`LINGER`] (unless
+    /// it is behind: its last batch was full), then takes up to [`BATCH`] queued rows and
+    /// writes them in one transaction.
     pub async fn run(self, mut rx: mpsc::Receiver<Captured>, shutdown: CancellationToken) {
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut behind = false;
         loop {
-            let first = tokio::select! {
+            let got = tokio::select! {
                 biased;
-                row = rx.recv() => row,
-                _ = shutdown.cancelled() => None,
+                n = rx.recv_many(&mut batch, BATCH) => n,
+                _ = shutdown.cancelled() => 0,
             };
-            let Some(first) = first else { break };
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(row) => batch.push(row),
-                    Err(_) => break,
+            if got == 0 {
+                break;
+            }
+            if batch.len() < BATCH && !behind {
+                // Let the batch gather while the requests have the core.
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => {}
+                    _ = tokio::time::sleep(LINGER) => {}
+                }
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(row) => batch.push(row),
+                        Err(_) => break,
+                    }
                 }
             }
-            self.write(batch, &shutdown).await;
+            behind = batch.len() == BATCH;
+            self.write(std::mem::take(&mut batch), &shutdown).await;
         }
         // The final flush: nothing more is accepted; what is queued is written.
         rx.close();
-        let mut batch = Vec::new();
         while let Ok(row) = rx.try_recv() {
             batch.push(row);
             if batch.len() == BATCH {
