@@ -146,7 +146,10 @@ const INSERT_COLUMNS: [&str; 15] = [
 pub const ROWS_PER_INSERT: usize = 64;
 
 /// `INSERT … VALUES (…), (…) … ON CONFLICT (service, request_id) DO NOTHING` for `n` rows.
-fn insert_sql(n: usize) -> String {
+/// SQLite gets anonymous `?` parameters: sqlx looks up each parameter's name to place it, and
+/// SQLite finds a name by a linear scan, so `$N` names would cost (15 n)² per statement.
+/// PostgreSQL gets `$N`.
+fn insert_sql(n: usize, sqlite: bool) -> String {
     let mut sql = format!("INSERT INTO capture_rows ({}) VALUES ", INSERT_COLUMNS.join(", "));
     for row in 0..n {
         sql.push_str(if row == 0 { "(" } else { ", (" });
@@ -154,7 +157,11 @@ fn insert_sql(n: usize) -> String {
             if col > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", row * INSERT_COLUMNS.len() + col + 1));
+            if sqlite {
+                sql.push('?');
+            } else {
+                sql.push_str(&format!("${}", row * INSERT_COLUMNS.len() + col + 1));
+            }
         }
         sql.push(')');
     }
@@ -162,8 +169,8 @@ fn insert_sql(n: usize) -> String {
     sql
 }
 
-/// The statement of a whole chunk, made once (and prepared once per connection).
-static INSERT_CHUNK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_sql(ROWS_PER_INSERT));
+/// The statement of a whole chunk on SQLite, made once (and prepared once per connection).
+static SQLITE_CHUNK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_sql(ROWS_PER_INSERT, true));
 
 /// Inserts a batch captured by `instance` (features already dropped and hashed) in one
 /// transaction, [`ROWS_PER_INSERT`] rows per statement, each service's rows in their order; a
@@ -184,12 +191,12 @@ pub async fn insert(pool: &Pool, instance: &str, rows: &[Captured]) -> Result<Ha
     let mut inserted: HashMap<String, u64> = HashMap::new();
     for (service, list) in &by_service {
         for chunk in list.chunks(ROWS_PER_INSERT) {
-            let tail;
-            let sql = if chunk.len() == ROWS_PER_INSERT {
-                INSERT_CHUNK.as_str()
+            let made;
+            let sql = if sqlite && chunk.len() == ROWS_PER_INSERT {
+                SQLITE_CHUNK.as_str()
             } else {
-                tail = insert_sql(chunk.len());
-                tail.as_str()
+                made = insert_sql(chunk.len(), sqlite);
+                made.as_str()
             };
             // SQLite keeps the whole chunk's statement prepared; a short chunk's is not kept in
             // the connection's statement cache. PostgreSQL prepares each one: a kept statement
