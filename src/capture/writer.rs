@@ -11,14 +11,15 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::store;
-use super::{BATCH, Capture, Captured, FeatureHasher, LINGER, apply_policy};
+use super::{BATCH, Capture, Captured, FeatureHasher, LINGER, LINGER_STEP, apply_policy};
 use crate::store::Pool;
 
 /// Tries of one batch before its rows are dropped (and counted).
 const TRIES: u32 = 3;
 
-/// What the writer needs: the registry, this node's instance name, the capture (policies and
-/// drop counters) and the key of hashed features.
+/// What the writer needs: the registry (on SQLite its own connection, `store::dedicated`),
+/// this node's instance name, the capture (policies and drop counters) and the key of hashed
+/// features.
 pub struct Writer {
     pub pool: Pool,
     pub instance: String,
@@ -37,9 +38,10 @@ fn trim_every(cap: i64) -> u64 {
 
 impl Writer {
     /// Writes rows until `shutdown`, then flushes what is queued and returns. The writer wakes
-    /// once per batch, not per row: after the first row of a batch it sleeps [`LINGER`] (unless
-    /// it is behind: its last batch was full), then takes up to [`BATCH`] queued rows and
-    /// writes them in one transaction.
+    /// a few times a second, not per row: after the first row of a batch it waits up to
+    /// [`LINGER`] for a whole [`BATCH`] to be queued (not at all when it is behind: its last
+    /// batch was full), then takes up to [`BATCH`] queued rows and writes them in one
+    /// transaction.
     pub async fn run(self, mut rx: mpsc::Receiver<Captured>, shutdown: CancellationToken) {
         let mut batch = Vec::with_capacity(BATCH);
         let mut behind = false;
@@ -54,10 +56,14 @@ impl Writer {
             }
             if batch.len() < BATCH && !behind {
                 // Let the batch gather while the requests have the core.
-                tokio::select! {
-                    biased;
-                    _ = shutdown.cancelled() => {}
-                    _ = tokio::time::sleep(LINGER) => {}
+                let mut waited = Duration::ZERO;
+                while waited < LINGER && batch.len() + rx.len() < BATCH && !shutdown.is_cancelled() {
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(LINGER_STEP) => {}
+                    }
+                    waited += LINGER_STEP;
                 }
                 while batch.len() < BATCH {
                     match rx.try_recv() {
