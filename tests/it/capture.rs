@@ -624,7 +624,7 @@ async fn a_batch_is_stored_whole_in_order_once_and_trimmed_to_the_cap() {
     let features = rows(2 * per_service, 9);
     let batch: Vec<Captured> = (0..2 * per_service)
         .map(|i| {
-            let (service, prediction) = if i % 2 == 0 {
+            let (service, prediction) = if i.is_multiple_of(2) {
                 (
                     "alpha",
                     Prediction::Class {
@@ -645,7 +645,7 @@ async fn a_batch_is_stored_whole_in_order_once_and_trimmed_to_the_cap() {
                 features: features[i].clone(),
                 prediction,
                 latency_ms: i as f64 / 8.0,
-                shadow: (i % 5 == 0).then(|| ("v2".to_owned(), Some(Prediction::Value(-(i as f64))))),
+                shadow: i.is_multiple_of(5).then(|| ("v2".to_owned(), Some(Prediction::Value(-(i as f64))))),
             }
         })
         .collect();
@@ -672,7 +672,7 @@ async fn a_batch_is_stored_whole_in_order_once_and_trimmed_to_the_cap() {
                 }
                 Prediction::Value(v) => assert_eq!((s.label.as_ref(), s.value), (None, Some(*v))),
             }
-            let shadow = (i % 5 == 0).then(|| ("v2".to_owned(), -(i as f64)));
+            let shadow = i.is_multiple_of(5).then(|| ("v2".to_owned(), -(i as f64)));
             assert_eq!(s.shadow_generation.clone().zip(s.shadow_value), shadow);
         }
         assert!(stored.windows(2).all(|w| w[0].id < w[1].id));
