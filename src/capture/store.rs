@@ -122,56 +122,126 @@ pub async fn set_policy(
     Ok(())
 }
 
-/// Inserts a batch captured by `instance` (features already dropped and hashed) in one
-/// transaction; a request id already captured is skipped (a retried batch never captures a
-/// request twice). Then trims each service of the batch to its cap. Returns the rows inserted.
-pub async fn insert(pool: &Pool, instance: &str, rows: &[Captured], caps: &HashMap<String, i64>) -> Result<u64> {
-    let mut tx = pool.begin().await?;
-    let mut inserted = 0;
-    for r in rows {
-        let (label, value, probabilities) = answer_columns(&r.prediction);
-        let (shadow_generation, shadow_label, shadow_value) = match &r.shadow {
-            None => (None, None, None),
-            Some((g, p)) => {
-                let (l, v, _) = p.as_ref().map(answer_columns).unwrap_or((None, None, None));
-                (Some(g.clone()), l, v)
+/// The columns a captured row is inserted with, in bind order.
+const INSERT_COLUMNS: [&str; 15] = [
+    "service",
+    "node",
+    "instance",
+    "at_ms",
+    "revision",
+    "generation",
+    "request_id",
+    "features_json",
+    "label",
+    "value",
+    "probabilities_json",
+    "latency_ms",
+    "shadow_generation",
+    "shadow_label",
+    "shadow_value",
+];
+
+/// Rows per `INSERT` statement: 64 × 15 = 960 bind variables, under every SQLite build's
+/// limit (999 before 3.32) and PostgreSQL's (65,535).
+pub const ROWS_PER_INSERT: usize = 64;
+
+/// `INSERT … VALUES (…), (…) … ON CONFLICT (service, request_id) DO NOTHING` for `n` rows.
+/// SQLite gets anonymous `?` parameters: sqlx looks up each parameter's name to place it, and
+/// SQLite finds a name by a linear scan, so `$N` names would cost (15 n)² per statement.
+/// PostgreSQL gets `$N`.
+fn insert_sql(n: usize, sqlite: bool) -> String {
+    let mut sql = format!("INSERT INTO capture_rows ({}) VALUES ", INSERT_COLUMNS.join(", "));
+    for row in 0..n {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..INSERT_COLUMNS.len() {
+            if col > 0 {
+                sql.push_str(", ");
             }
-        };
-        let features = serde_json::to_string(&r.features).map_err(|e| Error::Internal(e.to_string()))?;
-        let done = sqlx::query(
-            "INSERT INTO capture_rows (service, node, instance, at_ms, revision, generation, request_id, features_json, \
-             label, value, probabilities_json, latency_ms, shadow_generation, shadow_label, shadow_value) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (service, request_id) DO NOTHING",
-        )
-        .bind(&r.service)
-        .bind(LOCAL_NODE)
-        .bind(instance)
-        .bind(r.at_ms)
-        .bind(r.revision)
-        .bind(&r.generation)
-        .bind(&r.request_id)
-        .bind(features)
-        .bind(label)
-        .bind(value)
-        .bind(probabilities)
-        .bind(r.latency_ms)
-        .bind(shadow_generation)
-        .bind(shadow_label)
-        .bind(shadow_value)
-        .execute(&mut *tx)
-        .await?;
-        inserted += done.rows_affected();
+            if sqlite {
+                sql.push('?');
+            } else {
+                sql.push_str(&format!("${}", row * INSERT_COLUMNS.len() + col + 1));
+            }
+        }
+        sql.push(')');
     }
-    let mut services: Vec<&str> = rows.iter().map(|r| r.service.as_str()).collect();
-    services.sort_unstable();
-    services.dedup();
-    for service in services {
-        if let Some(&cap) = caps.get(service) {
-            trim(&mut tx, service, cap).await?;
+    sql.push_str(" ON CONFLICT (service, request_id) DO NOTHING");
+    sql
+}
+
+/// The statement of a whole chunk on SQLite, made once (and prepared once per connection).
+static SQLITE_CHUNK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_sql(ROWS_PER_INSERT, true));
+
+/// Inserts a batch captured by `instance` (features already dropped and hashed) in one
+/// transaction, [`ROWS_PER_INSERT`] rows per statement, each service's rows in their order; a
+/// request id already captured is skipped (a retried batch never captures a request twice).
+/// Returns the rows inserted per service. Trimming to the cap is the writer's, every tenth of
+/// the cap ([`trim_to_cap`]).
+pub async fn insert(pool: &Pool, instance: &str, rows: &[Captured]) -> Result<HashMap<String, u64>> {
+    // Each statement holds one service's rows, so what it inserted is counted to that service.
+    let mut by_service: Vec<(&str, Vec<&Captured>)> = Vec::new();
+    for r in rows {
+        match by_service.iter_mut().find(|(s, _)| *s == r.service) {
+            Some((_, list)) => list.push(r),
+            None => by_service.push((&r.service, vec![r])),
+        }
+    }
+    let sqlite = crate::store::Backend::of(pool) == crate::store::Backend::Sqlite;
+    let mut tx = pool.begin().await?;
+    let mut inserted: HashMap<String, u64> = HashMap::new();
+    for (service, list) in &by_service {
+        for chunk in list.chunks(ROWS_PER_INSERT) {
+            let made;
+            let sql = if sqlite && chunk.len() == ROWS_PER_INSERT {
+                SQLITE_CHUNK.as_str()
+            } else {
+                made = insert_sql(chunk.len(), sqlite);
+                made.as_str()
+            };
+            // SQLite keeps the whole chunk's statement prepared; a short chunk's is not kept in
+            // the connection's statement cache. PostgreSQL prepares each one: a kept statement
+            // keeps the parameter types of its first rows, and through sqlx's `Any` a NULL
+            // float is typed `real`, so a later row's value there would be refused.
+            let mut q = sqlx::query(sql).persistent(sqlite && chunk.len() == ROWS_PER_INSERT);
+            for r in chunk {
+                let (label, value, probabilities) = answer_columns(&r.prediction);
+                let (shadow_generation, shadow_label, shadow_value) = match &r.shadow {
+                    None => (None, None, None),
+                    Some((g, p)) => {
+                        let (l, v, _) = p.as_ref().map(answer_columns).unwrap_or((None, None, None));
+                        (Some(g.as_str()), l, v)
+                    }
+                };
+                let features = serde_json::to_string(&r.features).map_err(|e| Error::Internal(e.to_string()))?;
+                q = q
+                    .bind(r.service.as_str())
+                    .bind(LOCAL_NODE)
+                    .bind(instance)
+                    .bind(r.at_ms)
+                    .bind(r.revision)
+                    .bind(r.generation.as_str())
+                    .bind(r.request_id.as_str())
+                    .bind(features)
+                    .bind(label)
+                    .bind(value)
+                    .bind(probabilities)
+                    .bind(r.latency_ms)
+                    .bind(shadow_generation)
+                    .bind(shadow_label)
+                    .bind(shadow_value);
+            }
+            let done = q.execute(&mut *tx).await?;
+            *inserted.entry((*service).to_owned()).or_default() += done.rows_affected();
         }
     }
     tx.commit().await?;
     Ok(inserted)
+}
+
+/// Deletes all but the newest `cap` rows of `service`. Returns the rows deleted.
+pub async fn trim_to_cap(pool: &Pool, service: &str, cap: i64) -> Result<u64> {
+    let mut conn = pool.acquire().await?;
+    trim(&mut conn, service, cap).await
 }
 
 /// Deletes all but the newest `cap` rows of `service`.

@@ -1,53 +1,82 @@
 //! The batch writer: takes captured rows off the queue, applies each service's drop and hash,
-//! and inserts them in batches, off the request path. A batch the registry refuses is tried
-//! again a few times, then dropped and counted; at shutdown what is queued is written once
-//! more and the writer stops.
+//! and inserts them in batches (one transaction and a few multi-row `INSERT`s per batch), off
+//! the request path. A batch the registry refuses is tried again a few times, then dropped and
+//! counted; at shutdown what is queued is written once more and the writer stops.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::store;
-use super::{BATCH, Capture, Captured, FeatureHasher, apply_policy};
+use super::{BATCH, Capture, Captured, FeatureHasher, LINGER, LINGER_STEP, apply_policy};
 use crate::store::Pool;
 
 /// Tries of one batch before its rows are dropped (and counted).
 const TRIES: u32 = 3;
 
-/// What the writer needs: the registry, this node's instance name, the capture (policies and
-/// drop counters) and the key of hashed features.
+/// What the writer needs: the registry (on SQLite its own connection, `store::dedicated`),
+/// this node's instance name, the capture (policies and drop counters) and the key of hashed
+/// features.
 pub struct Writer {
     pub pool: Pool,
     pub instance: String,
     pub capture: Arc<Capture>,
     pub hasher: FeatureHasher,
+    /// Rows inserted per service since its last trim to the cap.
+    pub since_trim: Mutex<HashMap<String, u64>>,
+}
+
+/// How many rows a service may gain past its last trim before it is trimmed again: a tenth of
+/// its cap, so a trim (which reads up to `cap` index entries) costs about ten per row, and the
+/// rows kept stay within 10 % of the cap between trims (exactly the cap after the final flush).
+fn trim_every(cap: i64) -> u64 {
+    (cap / 10).max(1) as u64
 }
 
 impl Writer {
-    /// Writes rows until `shutdown`, then flushes what is queued and returns.
+    /// Writes rows until `shutdown`, then flushes what is queued and returns. The writer wakes
+    /// a few times a second, not per row: after the first row of a batch it waits up to
+    /// [`LINGER`] for a whole [`BATCH`] to be queued (not at all when it is behind: its last
+    /// batch was full), then takes up to [`BATCH`] queued rows and writes them in one
+    /// transaction.
     pub async fn run(self, mut rx: mpsc::Receiver<Captured>, shutdown: CancellationToken) {
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut behind = false;
         loop {
-            let first = tokio::select! {
+            let got = tokio::select! {
                 biased;
-                row = rx.recv() => row,
-                _ = shutdown.cancelled() => None,
+                n = rx.recv_many(&mut batch, BATCH) => n,
+                _ = shutdown.cancelled() => 0,
             };
-            let Some(first) = first else { break };
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(row) => batch.push(row),
-                    Err(_) => break,
+            if got == 0 {
+                break;
+            }
+            if batch.len() < BATCH && !behind {
+                // Let the batch gather while the requests have the core.
+                let mut waited = Duration::ZERO;
+                while waited < LINGER && batch.len() + rx.len() < BATCH && !shutdown.is_cancelled() {
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(LINGER_STEP) => {}
+                    }
+                    waited += LINGER_STEP;
+                }
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(row) => batch.push(row),
+                        Err(_) => break,
+                    }
                 }
             }
-            self.write(batch, &shutdown).await;
+            behind = batch.len() == BATCH;
+            self.write(std::mem::take(&mut batch), &shutdown).await;
         }
         // The final flush: nothing more is accepted; what is queued is written.
         rx.close();
-        let mut batch = Vec::new();
         while let Ok(row) = rx.try_recv() {
             batch.push(row);
             if batch.len() == BATCH {
@@ -57,13 +86,36 @@ impl Writer {
         if !batch.is_empty() {
             self.write(batch, &shutdown).await;
         }
+        self.trim(true).await;
+    }
+
+    /// Trims each service that gained a tenth of its cap since its last trim (`all`: every
+    /// service that gained anything). A failed trim is retried at the next one.
+    async fn trim(&self, all: bool) {
+        let caps: HashMap<String, i64> = self.capture.policies().iter().map(|(s, p)| (s.clone(), p.max_rows)).collect();
+        let due: Vec<(String, i64)> = {
+            let counts = self.since_trim.lock().unwrap_or_else(|e| e.into_inner());
+            counts
+                .iter()
+                .filter_map(|(s, n)| caps.get(s).map(|cap| (s, *n, *cap)))
+                .filter(|(_, n, cap)| *n > 0 && (all || *n >= trim_every(*cap)))
+                .map(|(s, _, cap)| (s.clone(), cap))
+                .collect()
+        };
+        for (service, cap) in due {
+            match store::trim_to_cap(&self.pool, &service, cap).await {
+                Ok(_) => {
+                    self.since_trim.lock().unwrap_or_else(|e| e.into_inner()).remove(&service);
+                }
+                Err(e) => tracing::warn!(%service, "capture: trimming to the cap of {cap} rows failed: {e}"),
+            }
+        }
     }
 
     /// Inserts one batch, trying again after a failure (unless shutting down); rows the
     /// registry never took are counted as dropped.
     pub async fn write(&self, batch: Vec<Captured>, shutdown: &CancellationToken) {
         let policies = self.capture.policies();
-        let caps: HashMap<String, i64> = policies.iter().map(|(s, p)| (s.clone(), p.max_rows)).collect();
         let rows: Vec<Captured> = batch
             .into_iter()
             .map(|mut c| {
@@ -73,8 +125,17 @@ impl Writer {
             })
             .collect();
         for attempt in 1..=TRIES {
-            match store::insert(&self.pool, &self.instance, &rows, &caps).await {
-                Ok(_) => return,
+            match store::insert(&self.pool, &self.instance, &rows).await {
+                Ok(inserted) => {
+                    {
+                        let mut counts = self.since_trim.lock().unwrap_or_else(|e| e.into_inner());
+                        for (service, n) in inserted {
+                            *counts.entry(service).or_default() += n;
+                        }
+                    }
+                    self.trim(false).await;
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!("capture: writing {} rows failed (try {attempt} of {TRIES}): {e}", rows.len());
                     if attempt == TRIES || shutdown.is_cancelled() {

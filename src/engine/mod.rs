@@ -224,10 +224,11 @@ impl Engine {
         capture.set_policies(crate::capture::store::policies(&pool).await?);
         let capture = Arc::new(capture);
         let writer = Writer {
-            pool: pool.clone(),
+            pool: store::dedicated(&pool, crate::capture::WRITER_CACHE_MIB).await?,
             instance: config.instance.clone(),
             capture: Arc::clone(&capture),
             hasher: FeatureHasher::new(&store::shared_secret(&pool, crate::capture::SECRET_NAME).await?),
+            since_trim: Default::default(),
         };
         let engine = Engine {
             inner: Arc::new(Inner {

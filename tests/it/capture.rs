@@ -606,3 +606,96 @@ async fn oip_batches_are_captured_row_by_row() {
         assert!(c.label.is_some());
     }
 }
+
+/// The writer's batches: one batch of two services' rows (more than one `INSERT` of
+/// `ROWS_PER_INSERT` rows each, and a short tail) is stored whole, each service's rows in
+/// their order with every column as given; the same batch again stores nothing (a retried
+/// batch never captures twice); trimming to the cap keeps exactly the newest `cap` rows.
+#[tokio::test]
+async fn a_batch_is_stored_whole_in_order_once_and_trimmed_to_the_cap() {
+    use switchyard::capture::{Captured, store};
+    let node = node_with(16).await;
+    let url = match std::fs::read_to_string(node.dir.path().join("test-database-url")) {
+        Ok(url) => url,
+        Err(_) => format!("sqlite://{}?mode=rw", node.dir.path().join("registry.db").display()),
+    };
+    let pool = switchyard::store::open_url(&url).await.expect("registry pool");
+    let per_service = 2 * store::ROWS_PER_INSERT + 21;
+    let features = rows(2 * per_service, 9);
+    let batch: Vec<Captured> = (0..2 * per_service)
+        .map(|i| {
+            let (service, prediction) = if i.is_multiple_of(2) {
+                (
+                    "alpha",
+                    Prediction::Class {
+                        label: (i % 3) as i64,
+                        class: format!("class-{}", i % 3),
+                        probabilities: vec![("class-0".into(), 0.25), ("class-1".into(), 0.75)],
+                    },
+                )
+            } else {
+                ("beta", Prediction::Value(i as f64 / 4.0))
+            };
+            Captured {
+                service: service.into(),
+                at_ms: 1_000 + i as i64,
+                revision: 3,
+                generation: "v1".into(),
+                request_id: format!("req-{i}"),
+                features: features[i].clone(),
+                prediction,
+                latency_ms: i as f64 / 8.0,
+                shadow: i.is_multiple_of(5).then(|| ("v2".to_owned(), Some(Prediction::Value(-(i as f64))))),
+            }
+        })
+        .collect();
+    let inserted = store::insert(&pool, "node-a", &batch).await.expect("insert");
+    assert_eq!(inserted.get("alpha"), Some(&(per_service as u64)));
+    assert_eq!(inserted.get("beta"), Some(&(per_service as u64)));
+    for (service, parity) in [("alpha", 0), ("beta", 1)] {
+        let stored = store::page(&pool, service, i64::MIN, i64::MAX, 0, 1000).await.expect("page");
+        let expected: Vec<&Captured> = batch.iter().filter(|c| c.service == service).collect();
+        assert_eq!(stored.len(), expected.len());
+        for (s, c) in stored.iter().zip(&expected) {
+            assert_eq!(s.request_id, c.request_id, "{service}: stored in the batch's order");
+            assert_eq!(s.instance, "node-a");
+            assert_eq!((s.at_ms, s.revision, s.generation.as_str()), (c.at_ms, c.revision, "v1"));
+            assert_eq!(s.features, c.features);
+            assert_eq!(s.latency_ms, c.latency_ms);
+            let i: usize = c.request_id["req-".len()..].parse().expect("index");
+            assert_eq!(i % 2, parity);
+            match &c.prediction {
+                Prediction::Class { class, probabilities, .. } => {
+                    assert_eq!(s.label.as_ref(), Some(class));
+                    assert_eq!(s.probabilities.as_ref(), Some(probabilities));
+                    assert_eq!(s.value, None);
+                }
+                Prediction::Value(v) => assert_eq!((s.label.as_ref(), s.value), (None, Some(*v))),
+            }
+            let shadow = i.is_multiple_of(5).then(|| ("v2".to_owned(), -(i as f64)));
+            assert_eq!(s.shadow_generation.clone().zip(s.shadow_value), shadow);
+        }
+        assert!(stored.windows(2).all(|w| w[0].id < w[1].id));
+    }
+    let again = store::insert(&pool, "node-a", &batch).await.expect("insert again");
+    assert_eq!(again.values().sum::<u64>(), 0, "nothing captured twice");
+    assert_eq!(store::count(&pool, "alpha").await.expect("count"), per_service as i64);
+
+    let cap = 50;
+    assert_eq!(store::trim_to_cap(&pool, "alpha", cap).await.expect("trim"), per_service as u64 - cap as u64);
+    let kept: Vec<String> = store::page(&pool, "alpha", i64::MIN, i64::MAX, 0, 1000)
+        .await
+        .expect("page")
+        .into_iter()
+        .map(|r| r.request_id)
+        .collect();
+    let newest: Vec<String> = batch
+        .iter()
+        .filter(|c| c.service == "alpha")
+        .skip(per_service - cap as usize)
+        .map(|c| c.request_id.clone())
+        .collect();
+    assert_eq!(kept, newest, "the newest {cap} are kept");
+    assert_eq!(store::count(&pool, "beta").await.expect("count"), per_service as i64, "another service untouched");
+    pool.close().await;
+}

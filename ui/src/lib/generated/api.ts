@@ -1611,7 +1611,8 @@ export interface components {
             percent: number;
             /**
              * Format: int64
-             * @description At most this many rows are kept for the service; the oldest go first.
+             * @description At most this many rows are kept for the service, the oldest going first (checked every
+             *     tenth of the cap, so up to a tenth more between checks).
              */
             max_rows?: number;
             /**
