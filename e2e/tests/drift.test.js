@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { LONG, appTest, sessionPerFile } from '../lib/app.js';
+import { LONG, REPO, appTest, sessionPerFile } from '../lib/app.js';
 
 const SERVICE = 'iris_classifier';
 const session = sessionPerFile();
@@ -81,6 +81,11 @@ appTest('shifted traffic shows in the drift heat map with the moved feature on t
   const psi = Number(await s.waitText('drift-psi-with-reference-petal_width', /^\d+\.\d{3}$/));
   assert.ok(psi > 0.25, `petal_width PSI ${psi}`);
   await s.waitText('drift-prediction-with-reference', /Predicted classes/);
+  if (process.env.UPDATE_SCREENSHOTS) {
+    await (await s.find('drift-heatmap-with-reference')).getRect(); // laid out
+    await s.driver.executeScript("document.querySelector('[data-testid=\"drift-heatmap-with-reference\"]').scrollIntoView({block: 'start'})");
+    await s.screenshot(join(REPO, 'docs', 'drift.png'));
+  }
 
   // Run & test's sample row is the reference's first row.
   await s.openService(SERVICE, 'run');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { againstLine, binLabels, heatColor, histogram, psiLevel, shares, topFeatures } from './drift';
+import { againstLine, binLabels, heatColor, histogram, peak, psiLevel, shares, topFeatures } from './drift';
 import type { FeatureDrift, GenerationDrift } from './types';
 
 function feature(name: string, psi: number | null): FeatureDrift {
@@ -53,5 +53,13 @@ describe('drift', () => {
     const g = generation([]);
     expect(againstLine(g)).toBe('against a reference of 1000 rows (uploaded CSV)');
     expect(againstLine({ ...g, reference: null, baseline: { collected: 12, target: 1000 } })).toBe('collecting its baseline: 12 of 1000 requests');
+  });
+});
+
+describe('the histogram peak', () => {
+  it('is the largest share of either side, so the tallest bar fills the chart', () => {
+    expect(peak([{ reference: 0.2, live: 0.05 }, { reference: 0.1, live: 0.4 }])).toBe(0.4);
+    expect(peak([{ reference: 0, live: 0 }])).toBe(1);
+    expect(peak([])).toBe(1);
   });
 });

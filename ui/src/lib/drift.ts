@@ -60,3 +60,10 @@ export function againstLine(g: GenerationDrift): string {
   if (g.baseline) return `collecting its baseline: ${g.baseline.collected} of ${g.baseline.target} requests`;
   return 'no reference';
 }
+
+/** The largest share of a histogram's bars, reference or live: bars are drawn against it, so
+ * the tallest fills the chart (1 when every share is 0). */
+export function peak(bars: { reference: number; live: number }[]): number {
+  const top = Math.max(0, ...bars.flatMap((b) => [b.reference, b.live]));
+  return top > 0 ? top : 1;
+}
