@@ -49,7 +49,7 @@ flowTest('an invalid mapping shows its issues and disables Save; a valid 0.7/0.3
   await s.find('mapping-editor');
 
   // An unknown generation, and probabilities that do not sum to 1.
-  await s.type('mapping-text', '[{"generation":"v9","proba":0.7},{"generation":"v1","proba":0.2}]');
+  await s.typeInEditor('mapping-editor', '[{"generation":"v9","proba":0.7},{"generation":"v1","proba":0.2}]');
   await s.waitText('mapping-issue-0', 'Entry 0 · generation: "v9" is not a version of this service');
   const first = await s.find('mapping-issue-0');
   assert.equal(await first.getAttribute('data-kind'), 'unknown_generation');
@@ -68,13 +68,13 @@ flowTest('an invalid mapping shows its issues and disables Save; a valid 0.7/0.3
   );
 
   // The sum alone is wrong: one issue, for the whole list.
-  await s.type('mapping-text', '[{"generation":"v2","proba":0.7},{"generation":"v1","proba":0.2}]');
+  await s.typeInEditor('mapping-editor', '[{"generation":"v2","proba":0.7},{"generation":"v1","proba":0.2}]');
   await s.waitText('mapping-issue-0', 'probabilities sum to 0.9 instead of 1');
   assert.equal(await s.exists('mapping-issue-1'), false);
   assert.equal(await s.isEnabled('save-deployment'), false);
 
   // Valid: the engine's validate_mapping (debounced) has to agree before Save enables.
-  await s.type('mapping-text', MAPPING);
+  await s.typeInEditor('mapping-editor', MAPPING);
   await s.waitEnabled('save-deployment', true, SHORT);
   await s.waitText('mapping-status', /Valid mapping \(checked by the engine\)/);
   assert.equal(await s.exists('mapping-issue-0'), false, 'no issue is left');
