@@ -115,6 +115,25 @@ impl Engine {
         self.save_scenario(spec).await
     }
 
+    /// Saves a spec sent as JSON as `who`. One that does not parse is refused with every
+    /// problem the validation finds (each at its field), not only the first one serde meets.
+    pub async fn save_scenario_json_as(&self, who: &Principal, spec: Value) -> Result<ScenarioView> {
+        match serde_json::from_value::<Scenario>(spec.clone()) {
+            Ok(parsed) => self.save_scenario_as(who, parsed).await,
+            Err(first) => {
+                who.require(Permission::Manage, None)?;
+                let issues = self.validate_scenario(&spec).await?;
+                let all = if issues.is_empty() {
+                    first.to_string()
+                } else {
+                    issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                };
+                let name = spec.get("name").and_then(Value::as_str).unwrap_or("(no name)");
+                Err(Error::InvalidConfig(format!("scenario '{name}' cannot be saved: {all}")))
+            }
+        }
+    }
+
     /// Starts a manual run as `who`: a scenario with `run_command` steps needs
     /// `run_commands` (admin), any other `deploy`.
     pub async fn start_run_as(&self, who: &Principal, name: &str) -> Result<Run> {

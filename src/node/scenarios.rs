@@ -45,9 +45,9 @@ async fn list(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
 async fn save(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
-    JsonBody(spec): JsonBody<Scenario>,
+    JsonBody(spec): JsonBody<Value>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.engine.save_scenario_as(&caller.principal, spec).await?))
+    Ok(Json(s.engine.save_scenario_json_as(&caller.principal, spec).await?))
 }
 
 /// Every problem of a spec, for editors (an empty list when it is valid).

@@ -361,6 +361,18 @@ async fn validate_answers_every_problem_at_once_each_at_its_field() {
     );
     assert!(issues[3]["message"].as_str().is_some_and(|m| m.contains("Moon/Base")), "{issues}");
     assert!(issues[4]["message"].as_str().is_some_and(|m| m.contains("0 0 32 * *")), "{issues}");
+    // Saving it is refused with the same problems, all of them, and saves nothing.
+    let r = node.http.post(node.url("/admin/v1/scenarios")).json(&spec).send().await.expect("send");
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.expect("json");
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_config")), "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    for issue in issues.as_array().expect("list") {
+        let text = issue["message"].as_str().expect("message");
+        assert!(message.contains(text), "{text} missing from: {message}");
+    }
+    let listed: Vec<Value> = node.get_json("/admin/v1/scenarios").await;
+    assert!(listed.iter().all(|v| v["spec"]["name"] != spec["name"]), "nothing saved");
     // Fixed, it has no problem left, and saves.
     spec["steps"][0]["timeout_seconds"] = json!(120);
     spec["steps"][3]["service"] = json!("iris");
