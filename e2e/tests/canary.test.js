@@ -1,5 +1,6 @@
 // A canary from the Deployment tab through to promotion, with live traffic sent to the
-// local node over HTTP as any client would, then the Monitoring tab's charts of that traffic.
+// local node over HTTP as any client would, its comparative gates read against the baseline,
+// then the Monitoring tab's charts of that traffic.
 
 import assert from 'node:assert/strict';
 
@@ -32,15 +33,18 @@ async function traffic(url, stop) {
   return sent;
 }
 
-appTest('a canary of v2 passes its gates step by step to promotion; monitoring shows the traffic', session, async (s) => {
+appTest('a canary of v2 passes its gates, comparative ones included, step by step to promotion; monitoring shows the traffic', session, async (s) => {
   const url = await nodeUrl(s);
   await s.openService(SERVICE, 'deployment');
   await s.find('canary-form');
   await (await s.find('canary-version')).sendKeys('v2');
   await s.type('canary-steps', '50, 100');
-  await s.type('canary-bake', '2');
+  // A bake long enough to read the first step's comparison while it lasts.
+  await s.type('canary-bake', '8');
   await s.type('canary-min-requests', '20');
   await s.type('canary-max-p99', '1000');
+  await s.type('canary-max-error-rate-increase', '0.05');
+  await s.type('canary-max-p99-increase', '5000');
   await s.click('canary-start');
   await s.find('confirm-dialog');
   assert.match(await s.text('confirm-canary-plan'), /50% → 100%/);
@@ -53,6 +57,11 @@ appTest('a canary of v2 passes its gates step by step to promotion; monitoring s
   sending.catch(() => (done = true));
   try {
     await s.waitText('canary-status', 'running');
+    // At 50 % the comparative gates read the canary against the baseline (v1) beside it.
+    await s.find('canary-comparative-gates', LONG);
+    await s.waitText('canary-compare-error_rate-baseline', /^\d+(\.\d+)?%$/, LONG);
+    await s.waitText('canary-compare-p99_latency-baseline', / ms$/, LONG);
+    assert.match(await s.text('canary-compare-p99_latency-canary'), / ms$|^—$/);
     await s.waitText('canary-status', 'promoted', LONG);
   } finally {
     done = true;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
 
+use super::compare::{ComparativeGates, GateCheck};
 use super::{DeploymentConfig, Serving};
 use crate::error::{Error, Result};
 use crate::monitor::Totals;
@@ -44,11 +45,14 @@ pub struct Gates {
     pub max_p99_ms: f64,
     /// Below this many requests the step is inconclusive: no gate decides.
     pub min_requests: u64,
+    /// Gates judged against the baseline generations over the same window.
+    #[serde(default)]
+    pub comparative: Option<ComparativeGates>,
 }
 
 impl Default for Gates {
     fn default() -> Self {
-        Self { max_error_rate: 0.01, max_p99_ms: 250.0, min_requests: 100 }
+        Self { max_error_rate: 0.01, max_p99_ms: 250.0, min_requests: 100, comparative: None }
     }
 }
 
@@ -95,6 +99,9 @@ impl CanaryPlan {
         let g = &self.gates;
         if !(0.0..=1.0).contains(&g.max_error_rate) || !g.max_p99_ms.is_finite() || g.max_p99_ms <= 0.0 {
             return bad("gates: max_error_rate is in [0, 1] and max_p99_ms is a positive number of milliseconds".into());
+        }
+        if let Some(problem) = g.comparative.as_ref().and_then(ComparativeGates::problem) {
+            return bad(problem);
         }
         for (name, v) in
             [("bake_seconds", self.bake_seconds), ("inconclusive_timeout_seconds", self.inconclusive_timeout_seconds)]
@@ -153,6 +160,9 @@ pub struct GateReading {
     pub error_rate: f64,
     pub p99_ms: f64,
     pub verdict: Verdict,
+    /// The comparative gates' readings (none when the plan has no comparative gates).
+    #[serde(default)]
+    pub comparative: Vec<GateCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -192,6 +202,18 @@ impl Canary {
 
     pub fn step_label(&self) -> String {
         step_label(&self.plan, self.step)
+    }
+
+    /// The generations the canary is compared with: the base config's served ones but the
+    /// canary's version.
+    pub fn baseline(&self) -> Vec<&VersionId> {
+        let served: Vec<&VersionId> = match &self.base.serving {
+            Serving::Single { generation } => vec![generation],
+            Serving::Multiple { mapping } => {
+                mapping.entries().iter().filter(|e| e.proba > 0.0).map(|e| &e.generation).collect()
+            }
+        };
+        served.into_iter().filter(|g| **g != self.plan.version).collect()
     }
 }
 
@@ -326,9 +348,10 @@ impl Decision {
 }
 
 /// The canary's decision at step `step` of `plan`, `elapsed` seconds into the step, from what
-/// the gates measured. A pure function: the controller around it only reads counters and
-/// applies the decision.
-pub fn judge(plan: &CanaryPlan, step: usize, m: &Measured, elapsed: f64) -> Decision {
+/// the absolute gates measured and the comparative gates' `checks`
+/// ([`compare::evaluate`](super::compare::evaluate)). A pure function: the controller around
+/// it only reads counters and applies the decision.
+pub fn judge(plan: &CanaryPlan, step: usize, m: &Measured, checks: &[GateCheck], elapsed: f64) -> Decision {
     let gates = &plan.gates;
     let label = step_label(plan, step);
     let error_rate = m.error_rate();
@@ -356,13 +379,37 @@ pub fn judge(plan: &CanaryPlan, step: usize, m: &Measured, elapsed: f64) -> Deci
             format!("p99 latency {:.1} ms > max {} ms over {requests} requests at {label}", m.p99_ms, gates.max_p99_ms);
         return Decision::RollBack { why };
     }
-    let summary = format!("{label} passed: {requests} requests, error rate {error_rate:.4}, p99 {:.1} ms", m.p99_ms);
+    if let Some(failed) = checks.iter().find(|c| c.verdict == Verdict::Failed) {
+        return Decision::RollBack { why: format!("{} at {label}", failed.reason()) };
+    }
+    if let Some(open) = checks.iter().find(|c| c.verdict == Verdict::Inconclusive) {
+        if elapsed < plan.bake_seconds + plan.inconclusive_timeout_seconds {
+            return Decision::Wait;
+        }
+        let why = format!("{label} inconclusive after {elapsed:.0}s: {}: {}", open.gate.label(), open.detail);
+        return Decision::GiveUp { policy: plan.on_inconclusive, why };
+    }
+    let mut summary =
+        format!("{label} passed: {requests} requests, error rate {error_rate:.4}, p99 {:.1} ms", m.p99_ms);
+    if !checks.is_empty() {
+        let names: Vec<&str> = checks.iter().map(|c| c.gate.label()).collect();
+        summary.push_str(&format!("; comparative gates passed: {}", names.join(", ")));
+    }
     if step + 1 >= plan.steps.len() { Decision::Promote { summary } } else { Decision::Advance { summary } }
 }
 
 fn step_label(plan: &CanaryPlan, step: usize) -> String {
     let percent = plan.steps.get(step).copied().unwrap_or(100.0);
     format!("step {}/{} ({percent}%)", step + 1, plan.steps.len())
+}
+
+/// The counters a step's window is measured from: the canary's, the baseline generations'
+/// added up, and the canary's as the shadow.
+#[derive(Clone, Default)]
+pub struct Counters {
+    pub canary: Totals,
+    pub baseline: Totals,
+    pub shadow: Totals,
 }
 
 /// The canary controller's state in this process: the measurement window of each running
@@ -372,7 +419,7 @@ fn step_label(plan: &CanaryPlan, step: usize) -> String {
 pub struct Rollout {
     /// Per canary (service, id): the start of its step's window (Unix ms) and the canary's
     /// counters then.
-    windows: Mutex<HashMap<(String, i64), (i64, Totals)>>,
+    windows: Mutex<HashMap<(String, i64), (i64, Counters)>>,
     lock: tokio::sync::Mutex<()>,
 }
 
@@ -381,11 +428,11 @@ impl Rollout {
         self.lock.lock().await
     }
 
-    pub fn window(&self, key: &(String, i64)) -> Option<(i64, Totals)> {
+    pub fn window(&self, key: &(String, i64)) -> Option<(i64, Counters)> {
         self.windows.lock().ok()?.get(key).cloned()
     }
 
-    pub fn set_window(&self, key: &(String, i64), window: Option<(i64, Totals)>) {
+    pub fn set_window(&self, key: &(String, i64), window: Option<(i64, Counters)>) {
         if let Ok(mut windows) = self.windows.lock() {
             match window {
                 Some(w) => windows.insert(key.clone(), w),
@@ -439,7 +486,7 @@ mod tests {
     }
 
     fn judged(plan: &CanaryPlan, step: usize, requests: u64, errors: u64, p99_ms: f64, elapsed: f64) -> Decision {
-        judge(plan, step, &Measured { requests, errors, p99_ms }, elapsed)
+        judge(plan, step, &Measured { requests, errors, p99_ms }, &[], elapsed)
     }
 
     /// The canary's decision, case by case: bake, the minimum sample, the timeout and its

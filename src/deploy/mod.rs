@@ -5,6 +5,7 @@
 //! warm, and it replaces the previous one in one atomic swap.
 
 pub mod canary;
+pub mod compare;
 mod config;
 mod live;
 

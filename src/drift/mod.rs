@@ -19,7 +19,7 @@ mod rows;
 pub mod stats;
 pub mod store;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt::Write;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -374,18 +374,25 @@ impl Tracker {
 
     /// PSI per feature over `since..=until`, if tracking and any request came.
     fn psi(&self, since: i64, until: i64) -> Vec<(String, f64)> {
-        let Ok(state) = self.state.lock() else { return Vec::new() };
-        let State::Tracking(live) = &*state else { return Vec::new() };
+        self.psi_counted(since, until).1
+    }
+
+    /// The requests counted over `since..=until`, and PSI per feature if any came.
+    fn psi_counted(&self, since: i64, until: i64) -> (u64, Vec<(String, f64)>) {
+        let Ok(state) = self.state.lock() else { return (0, Vec::new()) };
+        let State::Tracking(live) = &*state else { return (0, Vec::new()) };
         let (_, total, requests) = live.window(since, until);
         if requests == 0 {
-            return Vec::new();
+            return (0, Vec::new());
         }
-        live.reference
+        let psi = live
+            .reference
             .features
             .iter()
             .enumerate()
             .filter_map(|(i, f)| Some((f.feature.clone(), stats::psi(&f.counts, live.slice(&total, i))?)))
-            .collect()
+            .collect();
+        (requests, psi)
     }
 }
 
@@ -393,12 +400,75 @@ impl Tracker {
 pub struct Drift {
     trackers: RwLock<HashMap<(String, String), Arc<Tracker>>>,
     baseline: usize,
+    /// The generations over the alert limit at the last [`Drift::crossings`].
+    over: Mutex<HashSet<(String, String)>>,
+}
+
+/// When a generation's drift is worth telling someone (`switchyard serve --drift-alert-psi`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    /// A feature's PSI above this is an alert.
+    pub max_psi: f64,
+    /// Over this many minutes of traffic, the current one included.
+    pub minutes: i64,
+    /// Fewer requests than this in the window decide nothing.
+    pub min_requests: u64,
+}
+
+impl Default for AlertRule {
+    fn default() -> Self {
+        AlertRule { max_psi: 0.25, minutes: 60, min_requests: 200 }
+    }
+}
+
+/// A generation's drift went over the alert limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftAlert {
+    pub service: String,
+    pub generation: String,
+    /// The most drifting feature and its PSI over the window.
+    pub feature: String,
+    pub psi: f64,
+    pub requests: u64,
 }
 
 impl Drift {
     /// `baseline`: how many requests make a generation's reference when its version has none.
     pub fn new(baseline: usize) -> Drift {
-        Drift { trackers: RwLock::new(HashMap::new()), baseline }
+        Drift { trackers: RwLock::new(HashMap::new()), baseline, over: Mutex::new(HashSet::new()) }
+    }
+
+    /// The generations whose largest feature PSI over `rule`'s window went above its limit
+    /// since the last call, on at least its minimum of requests. Each is reported once: again
+    /// only after its PSI came back to the limit or below (or its traffic stopped).
+    pub fn crossings(&self, rule: &AlertRule, now: DateTime<Utc>) -> Vec<DriftAlert> {
+        let until = minute_of(now);
+        let since = until - rule.minutes.clamp(1, RETENTION_MINUTES) + 1;
+        let mut trackers: Vec<((String, String), Arc<Tracker>)> = match self.trackers.read() {
+            Ok(map) => map.iter().map(|(k, t)| (k.clone(), Arc::clone(t))).collect(),
+            Err(_) => return Vec::new(),
+        };
+        trackers.sort_by(|a, b| a.0.cmp(&b.0));
+        let Ok(mut over) = self.over.lock() else { return Vec::new() };
+        let mut alerts = Vec::new();
+        for (key, tracker) in trackers {
+            let (requests, psi) = tracker.psi_counted(since, until);
+            let top = psi.into_iter().max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+            match top {
+                Some((feature, psi)) if requests >= rule.min_requests && psi > rule.max_psi => {
+                    if over.insert(key.clone()) {
+                        let (service, generation) = key;
+                        alerts.push(DriftAlert { service, generation, feature, psi, requests });
+                    }
+                }
+                // Too few requests keep the state: a quiet hour neither alerts nor re-arms.
+                Some(_) if requests < rule.min_requests => {}
+                _ => {
+                    over.remove(&key);
+                }
+            }
+        }
+        alerts
     }
 
     /// The tracker of a generation being activated, measuring against its version's

@@ -157,3 +157,39 @@ fn too_few_rows_make_no_reference() {
         .to_string();
     assert_eq!(err, "a reference needs at least 20 rows, got 5");
 }
+
+/// A generation over the alert limit is reported once, again only after it came back; too
+/// few requests decide nothing.
+#[test]
+fn drift_alerts_fire_once_per_crossing() {
+    let mut rng = StdRng::seed_from_u64(23);
+    let reference = reference_of(&rows(&mut rng, 2000, 0.0));
+    let drift = Drift::new(100);
+    let tracker = drift.tracker("s", "v1", &classifier(), Some(reference));
+    let rule = AlertRule { max_psi: 0.25, minutes: 5, min_requests: 200 };
+    let at = |minutes: i64| t0() + Duration::minutes(minutes);
+    // Shifted, but only 100 requests: nothing yet.
+    for (row, p) in rows(&mut rng, 100, 1.5) {
+        tracker.record(&row, &p, at(0));
+    }
+    assert_eq!(drift.crossings(&rule, at(0)), Vec::new());
+    for (row, p) in rows(&mut rng, 400, 1.5) {
+        tracker.record(&row, &p, at(1));
+    }
+    let alerts = drift.crossings(&rule, at(1));
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let a = &alerts[0];
+    assert_eq!((a.service.as_str(), a.generation.as_str(), a.feature.as_str(), a.requests), ("s", "v1", "b", 500));
+    assert!(a.psi > 0.25, "{a:?}");
+    // Still over: not told twice.
+    assert_eq!(drift.crossings(&rule, at(2)), Vec::new());
+    // Back in line (the shifted minutes left the window): re-armed, then over again.
+    for (row, p) in rows(&mut rng, 1000, 0.0) {
+        tracker.record(&row, &p, at(8));
+    }
+    assert_eq!(drift.crossings(&rule, at(8)), Vec::new());
+    for (row, p) in rows(&mut rng, 3000, 2.0) {
+        tracker.record(&row, &p, at(9));
+    }
+    assert_eq!(drift.crossings(&rule, at(9)).len(), 1);
+}

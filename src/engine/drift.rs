@@ -7,6 +7,7 @@ use super::Engine;
 use crate::drift::{DriftReport, Reference, ReferenceSource};
 use crate::error::{Error, Result};
 use crate::model::LoadedModel;
+use crate::notify::EventKind;
 
 /// Reference rows run through the model this many at a time.
 const CHUNK_ROWS: usize = 1024;
@@ -20,6 +21,28 @@ impl Engine {
             .map(|a| a.route.generations().iter().map(|g| g.to_string()).collect())
             .unwrap_or_default();
         Ok(self.inner.drift.report(service, &live, minutes, self.now()))
+    }
+
+    /// Tells the webhooks of every generation whose drift on this node went over the alert
+    /// limit since the last pass (`drift` events, once per crossing). Returns how many.
+    pub async fn drift_alert_pass(&self) -> Result<usize> {
+        let Some(rule) = &self.inner.drift_alert else { return Ok(0) };
+        let alerts = self.inner.drift.crossings(rule, self.now());
+        for a in &alerts {
+            let revision = self.active(&a.service).map(|live| live.revision);
+            let why = format!(
+                "drift on {}: '{}' PSI {:.3} > {} over the last {} min ({} requests on {})",
+                a.generation,
+                a.feature,
+                a.psi,
+                rule.max_psi,
+                rule.minutes,
+                a.requests,
+                self.instance()
+            );
+            self.notify_service(EventKind::Drift, &a.service, revision, "drift-monitor", &why).await;
+        }
+        Ok(alerts.len())
     }
 }
 

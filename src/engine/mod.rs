@@ -119,6 +119,11 @@ pub struct EngineConfig {
     /// How many requests after a deployment make a generation's drift baseline when its
     /// version was uploaded without a reference.
     pub drift_baseline: usize,
+    /// When a generation's drift is notified to the webhooks (`drift` events); None: never.
+    pub drift_alert: Option<crate::drift::AlertRule>,
+    /// How often drift is checked against `drift_alert`; None runs no loop (tests call
+    /// [`Engine::drift_alert_pass`] themselves).
+    pub drift_tick: Option<Duration>,
 }
 
 impl EngineConfig {
@@ -143,6 +148,8 @@ impl EngineConfig {
             capture_queue: crate::capture::DEFAULT_QUEUE,
             capture_tick: Some(capture::CAPTURE_TICK),
             drift_baseline: crate::drift::DEFAULT_BASELINE_REQUESTS,
+            drift_alert: Some(crate::drift::AlertRule::default()),
+            drift_tick: Some(Duration::from_secs(60)),
         }
     }
 
@@ -170,6 +177,7 @@ pub(crate) struct Inner {
     monitor: Arc<Monitor>,
     /// Drift trackers per generation (the request path holds them through `ActiveDeployment`).
     drift: Arc<Drift>,
+    drift_alert: Option<crate::drift::AlertRule>,
     access: Access,
     rollout: Rollout,
     scenarios: Scenarios,
@@ -248,6 +256,7 @@ impl Engine {
                 ),
                 monitor,
                 drift,
+                drift_alert: config.drift_alert.clone(),
                 access: Access::open(pool.clone(), Arc::clone(&clock)).await?,
                 rollout: Rollout::default(),
                 scenarios,
@@ -332,6 +341,10 @@ impl Engine {
                     done = engine.webhook_pass() => done.map(|_| ()),
                 }
             });
+        }
+        // Each node tells of the drift of its own traffic.
+        if let Some(every) = config.drift_tick {
+            self.every(every, "drift alerts", |engine| async move { engine.drift_alert_pass().await.map(|_| ()) });
         }
         if let Some(every) = config.scheduler_tick {
             self.every(every, "scenario scheduler", |engine| async move {

@@ -5,11 +5,14 @@
 
 use super::Engine;
 use crate::deploy::canary::{
-    self, Canary, CanaryAction, CanaryPlan, CanaryStatus, Decision, GateReading, InconclusivePolicy, Measured,
+    self, Canary, CanaryAction, CanaryPlan, CanaryStatus, Counters, Decision, GateReading, InconclusivePolicy, Measured,
 };
+use crate::deploy::compare::{self, Comparison, DriftReading, GateCheck, Sample};
 use crate::deploy::{Revision, RevisionKind, RevisionMeta, Serving};
+use crate::drift::ReferenceSource;
 use crate::error::{Error, Result};
 use crate::events::Change;
+use crate::monitor::Totals;
 use crate::notify::EventKind;
 
 impl Engine {
@@ -61,6 +64,7 @@ impl Engine {
         }
         self.get_version(service, plan.version.as_str()).await?;
         let base_rev = self.deployment(service).await?;
+        self.check_comparative(service, &plan, &base_rev.config).await?;
         let id = canary::latest(self.pool(), service).await?.map_or(1, |c| c.id + 1);
         let mut canary = Canary {
             id,
@@ -149,10 +153,53 @@ impl Engine {
         Ok(())
     }
 
+    /// Refuses comparative gates that could never decide on this deployment.
+    async fn check_comparative(
+        &self,
+        service: &str,
+        plan: &CanaryPlan,
+        base: &crate::deploy::DeploymentConfig,
+    ) -> Result<()> {
+        let Some(gates) = &plan.gates.comparative else { return Ok(()) };
+        let version = &plan.version;
+        if gates.max_feature_psi.is_some()
+            && crate::drift::store::get(self.pool(), service, version.as_str()).await?.is_none()
+        {
+            return Err(Error::InvalidConfig(format!(
+                "max_feature_psi judges {version}'s traffic against its reference, and {version} has none: \
+                 upload a reference CSV with the version (Add version, or `switchyard version add --reference`) or drop the gate"
+            )));
+        }
+        if gates.max_disagreement.is_some() && base.shadow.as_ref().is_none_or(|s| s.generation != *version) {
+            return Err(Error::InvalidConfig(format!(
+                "max_disagreement compares {version}'s answers with the live ones, so the live config must shadow \
+                 {version}: deploy it as the shadow first (shadow {{\"generation\": \"{version}\", \"percent\": 10}}) or drop the gate"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The canary's, its baseline's and its shadow's counters as they are now.
+    fn counters(&self, c: &Canary) -> Counters {
+        let monitor = &self.inner.monitor;
+        let version = c.plan.version.as_str();
+        let mut baseline = Totals::default();
+        for g in c.baseline() {
+            baseline.add(&monitor.totals(&c.service, g.as_str()));
+        }
+        Counters {
+            canary: monitor.totals(&c.service, version),
+            baseline,
+            shadow: monitor.shadow_totals(&c.service, version),
+        }
+    }
+
     /// Starts measuring the canary's current step from the counters as they are now.
     fn open_canary_window(&self, c: &Canary) {
-        let totals = self.inner.monitor.totals(&c.service, c.plan.version.as_str());
-        self.inner.rollout.set_window(&(c.service.clone(), c.id), Some((c.step_started_at.timestamp_millis(), totals)));
+        let counters = self.counters(c);
+        self.inner
+            .rollout
+            .set_window(&(c.service.clone(), c.id), Some((c.step_started_at.timestamp_millis(), counters)));
     }
 
     /// Marks the active canary aborted because the user rolled back by hand.
@@ -205,17 +252,18 @@ impl Engine {
 
     /// What the gates measured of a running canary's current step: this process's counters
     /// since the window opened, plus what the other nodes sharing the registry served of the
-    /// canary since the minute the step began (as far as they have flushed it).
-    async fn measure(&self, c: &mut Canary) -> Result<Measured> {
+    /// canary (and of its baseline) since the minute the step began (as far as they have
+    /// flushed it). Drift and shadow disagreement are this node's.
+    async fn measure(&self, c: &mut Canary) -> Result<(Measured, Option<Comparison>)> {
         let key = (c.service.clone(), c.id);
         let rollout = &self.inner.rollout;
-        let now_totals = self.inner.monitor.totals(&c.service, c.plan.version.as_str());
+        let now_counters = self.counters(c);
         let base = match rollout.window(&key) {
             Some((w, t)) if w == c.step_started_at.timestamp_millis() => t,
             Some(_) => {
                 // A new step or a resume started the window: measure from here.
-                rollout.set_window(&key, Some((c.step_started_at.timestamp_millis(), now_totals.clone())));
-                now_totals.clone()
+                rollout.set_window(&key, Some((c.step_started_at.timestamp_millis(), now_counters.clone())));
+                now_counters.clone()
             }
             None => {
                 // Nothing measured by this process: the node restarted, and the counters of
@@ -224,35 +272,79 @@ impl Engine {
                 let message = format!("controller resumed after a restart: {} measured afresh", c.step_label());
                 c.event(self.now(), message);
                 self.save_canary(c).await?;
-                rollout.set_window(&key, Some((c.step_started_at.timestamp_millis(), now_totals.clone())));
-                now_totals.clone()
+                rollout.set_window(&key, Some((c.step_started_at.timestamp_millis(), now_counters.clone())));
+                now_counters.clone()
             }
         };
         let step_minute = c.step_started_at.timestamp().div_euclid(60);
-        let others = crate::monitor::others_since(
-            self.pool(),
-            self.instance(),
-            &c.service,
-            c.plan.version.as_str(),
-            step_minute,
-        )
-        .await?;
-        let mut latency = now_totals.latency.clone();
-        let _ = latency.subtract(&base.latency);
-        let _ = latency.add(&others.latency);
-        Ok(Measured {
-            requests: now_totals.served().saturating_sub(base.served()) + others.served(),
-            errors: now_totals.errors.saturating_sub(base.errors) + others.errors,
-            p99_ms: if latency.is_empty() { 0.0 } else { latency.value_at_quantile(0.99) as f64 / 1000.0 },
-        })
+        let service = c.service.clone();
+        let others = |generation: String| {
+            let service = service.clone();
+            async move {
+                crate::monitor::others_since(self.pool(), self.instance(), &service, &generation, step_minute).await
+            }
+        };
+        let mut canary = now_counters.canary.since(&base.canary);
+        canary.add(&others(c.plan.version.to_string()).await?);
+        let measured = Measured {
+            requests: canary.served(),
+            errors: canary.errors,
+            p99_ms: if canary.latency.is_empty() {
+                0.0
+            } else {
+                canary.latency.value_at_quantile(0.99) as f64 / 1000.0
+            },
+        };
+        let Some(gates) = &c.plan.gates.comparative else { return Ok((measured, None)) };
+        let mut baseline = now_counters.baseline.since(&base.baseline);
+        for g in c.baseline() {
+            baseline.add(&others(g.to_string()).await?);
+        }
+        let shadow = now_counters.shadow.since(&base.shadow);
+        let drift = if gates.max_feature_psi.is_some() { self.canary_drift(c) } else { None };
+        let sample = |t: Totals| Sample { requests: t.served(), errors: t.errors, latency: t.latency };
+        let comparison = Comparison {
+            canary: sample(canary),
+            baseline: sample(baseline),
+            baseline_serves: c.percent() < 100.0,
+            drift,
+            compared: shadow.compared,
+            agreed: shadow.agreed,
+        };
+        Ok((measured, Some(comparison)))
+    }
+
+    /// The canary's most drifting feature since its step began (whole minutes, this node),
+    /// against its version's uploaded reference, with the busiest baseline generation's PSI
+    /// of the same feature.
+    fn canary_drift(&self, c: &Canary) -> Option<DriftReading> {
+        let report = self.inner.drift.report_between(&c.service, &[], c.step_started_at, self.now());
+        let version = c.plan.version.as_str();
+        let canary = report.generations.iter().find(|g| {
+            g.generation == version && g.reference.as_ref().is_some_and(|r| r.source == ReferenceSource::Upload)
+        })?;
+        let top = canary.features.first()?;
+        let baselines = c.baseline();
+        let busiest = report
+            .generations
+            .iter()
+            .filter(|g| baselines.iter().any(|b| b.as_str() == g.generation) && g.reference.is_some())
+            .max_by_key(|g| g.requests);
+        let baseline_psi =
+            busiest.and_then(|g| g.features.iter().find(|f| f.feature == top.feature)).and_then(|f| f.psi);
+        Some(DriftReading { feature: top.feature.clone(), psi: top.psi?, baseline_psi, requests: canary.requests })
     }
 
     /// One controller pass over a running canary: measure, judge, apply.
     async fn tick_canary(&self, mut c: Canary) -> Result<()> {
         let key = (c.service.clone(), c.id);
-        let measured = self.measure(&mut c).await?;
+        let (measured, comparison) = self.measure(&mut c).await?;
+        let checks: Vec<GateCheck> = match (&c.plan.gates.comparative, &comparison) {
+            (Some(gates), Some(m)) => compare::evaluate(gates, c.plan.gates.min_requests, m),
+            _ => Vec::new(),
+        };
         let elapsed = (self.now() - c.step_started_at).as_seconds_f64();
-        let decision = canary::judge(&c.plan, c.step, &measured, elapsed);
+        let decision = canary::judge(&c.plan, c.step, &measured, &checks, elapsed);
         let verdict = decision.verdict();
         let reading = GateReading {
             at: self.now(),
@@ -261,8 +353,10 @@ impl Engine {
             error_rate: measured.error_rate(),
             p99_ms: measured.p99_ms,
             verdict,
+            comparative: checks,
         };
-        let changed = c.last_reading.as_ref().map(|r| (r.verdict, r.requests)) != Some((verdict, measured.requests));
+        let changed = c.last_reading.as_ref().map(|r| (r.verdict, r.requests, &r.comparative))
+            != Some((verdict, measured.requests, &reading.comparative));
         let status_before = c.status;
         c.last_reading = Some(reading);
         let mut notice = None;

@@ -137,6 +137,32 @@ impl Totals {
     pub fn served(&self) -> u64 {
         self.ok + self.errors
     }
+
+    /// Adds another generation's (or node's) counts to these.
+    pub fn add(&mut self, other: &Totals) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.rejected += other.rejected;
+        self.compared += other.compared;
+        self.agreed += other.agreed;
+        let _ = self.latency.add(&other.latency);
+        self.latency_sum_seconds += other.latency_sum_seconds;
+    }
+
+    /// What was counted after `earlier` (a snapshot of the same cumulative counters).
+    pub fn since(&self, earlier: &Totals) -> Totals {
+        let mut latency = self.latency.clone();
+        let _ = latency.subtract(&earlier.latency);
+        Totals {
+            ok: self.ok.saturating_sub(earlier.ok),
+            errors: self.errors.saturating_sub(earlier.errors),
+            rejected: self.rejected.saturating_sub(earlier.rejected),
+            compared: self.compared.saturating_sub(earlier.compared),
+            agreed: self.agreed.saturating_sub(earlier.agreed),
+            latency,
+            latency_sum_seconds: (self.latency_sum_seconds - earlier.latency_sum_seconds).max(0.0),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -272,6 +298,13 @@ impl Monitor {
     /// differences of these between two moments).
     pub fn totals(&self, service: &str, generation: &str) -> Totals {
         let series = self.series_for(service, generation, Role::Live);
+        series.lock().map(|s| s.totals.clone()).unwrap_or_default()
+    }
+
+    /// Cumulative counts of a generation as the shadow since start: its comparisons with the
+    /// live answer among them.
+    pub fn shadow_totals(&self, service: &str, generation: &str) -> Totals {
+        let series = self.series_for(service, generation, Role::Shadow);
         series.lock().map(|s| s.totals.clone()).unwrap_or_default()
     }
 

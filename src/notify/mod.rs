@@ -70,6 +70,8 @@ pub enum EventKind {
     /// A user aborted a canary: the base config was restored.
     CanaryAborted,
     ScenarioFailed,
+    /// A generation's drift went over the alert limit (`switchyard serve --drift-alert-psi`).
+    Drift,
     /// Sent by hand to check a webhook.
     Test,
 }
@@ -84,6 +86,7 @@ impl EventKind {
             EventKind::CanaryPromoted => "canary_promoted",
             EventKind::CanaryAborted => "canary_aborted",
             EventKind::ScenarioFailed => "scenario_failed",
+            EventKind::Drift => "drift",
             EventKind::Test => "test",
         }
     }
@@ -147,6 +150,7 @@ impl Event {
                 self.scenario.as_deref().unwrap_or("?"),
                 self.run.unwrap_or_default()
             ),
+            EventKind::Drift => format!("Drift on {service}{rev}: {why}"),
             EventKind::Test => format!("Test notification from Switchyard, sent by {who}"),
         }
     }

@@ -427,3 +427,129 @@ async fn the_gates_count_the_traffic_of_every_node() {
     let why = format!("error rate 1.0000 > max 0.05 over {failed} requests at step 1/2 (50%)");
     assert!(done["events"].to_string().contains(&why), "{done}");
 }
+
+/// A plan whose absolute gates never decide (any error rate, any p99): only the comparative
+/// gates `comparative` can fail it.
+fn comparative_plan(steps: Value, min_requests: u64, comparative: Value) -> Value {
+    let mut p = plan(steps, min_requests);
+    p["gates"]["max_error_rate"] = json!(1.0);
+    p["gates"]["max_p99_ms"] = json!(60_000);
+    p["gates"]["comparative"] = comparative;
+    p
+}
+
+fn check<'a>(c: &'a Value, gate: &str) -> &'a Value {
+    let checks = c["last_reading"]["comparative"].as_array().expect("comparative readings");
+    checks.iter().find(|x| x["gate"] == gate).unwrap_or_else(|| panic!("no {gate} reading in {c}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_canary_is_rolled_back_by_the_comparative_error_gate_naming_both_rates() {
+    let (node, clock) = node_with(v2("fail")).await;
+    start(&node, comparative_plan(json!([50, 100]), 20, json!({"max_error_rate_increase": 0.01}))).await;
+    let tally = traffic(&node, 200).await;
+    let (failed, baseline) = (tally.failed, tally.by("v1"));
+    assert!(failed >= 20 && baseline >= 20, "{tally:?}");
+    let done = pass_after(&node, &clock, BAKE).await;
+    assert_eq!(state(&done), ("rolled_back", 0, "failed", failed), "{done}");
+    let gate = check(&done, "error_rate");
+    assert_eq!(
+        (gate["verdict"].as_str(), gate["canary"].as_f64(), gate["baseline"].as_f64(), gate["p_value"].as_f64()),
+        (Some("failed"), Some(1.0), Some(0.0), Some(0.0)),
+        "{gate}"
+    );
+    let last = revisions(&node).await.pop().expect("revision");
+    let why = format!(
+        "canary 1 of v2 rolled back: error rate vs baseline failed: canary 1.0000 ({failed}/{failed}) vs baseline \
+         0.0000 (0/{baseline}), allowed +0.01; p = 0.0000 (α 0.05) at step 1/2 (50%)"
+    );
+    assert_eq!(last["reason"], why);
+    assert_eq!(active_config(&node).await["generation"], "v1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_canary_is_rolled_back_by_the_comparative_p99_gate() {
+    let (node, clock) = node_with(v2("slow")).await;
+    start(&node, comparative_plan(json!([50, 100]), 10, json!({"max_p99_increase_percent": 100}))).await;
+    let tally = traffic(&node, 40).await;
+    assert!(tally.by("v2") >= 10 && tally.by("v1") >= 10, "{tally:?}");
+    let done = pass_after(&node, &clock, BAKE).await;
+    assert_eq!(state(&done).0, "rolled_back", "{done}");
+    let gate = check(&done, "p99_latency");
+    // v2 sleeps 400 ms a request, v1 answers at once: more than twice as slow, whatever the machine.
+    assert!(gate["canary"].as_f64().is_some_and(|ms| ms >= SLOW.as_millis() as f64), "{gate}");
+    assert!(gate["baseline"].as_f64().is_some_and(|ms| ms * 2.0 < SLOW.as_millis() as f64), "{gate}");
+    assert!(gate["p_value"].as_f64().is_some_and(|p| p < 0.05), "{gate}");
+    let reason = revisions(&node).await.pop().expect("revision")["reason"].as_str().expect("reason").to_owned();
+    assert!(reason.starts_with("canary 1 of v2 rolled back: p99 latency vs baseline failed: canary "), "{reason}");
+    assert!(reason.contains("allowed +100%; p = ") && reason.ends_with("at step 1/2 (50%)"), "{reason}");
+}
+
+/// A good canary passes its comparative gates, and each reading shows the baseline's value;
+/// too little baseline traffic leaves a gate inconclusive, and the timeout's policy applies
+/// naming that gate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comparative_gates_pass_a_good_canary_and_wait_for_the_baseline_sample() {
+    let (node, clock) = node_with(Faults::default()).await;
+    let gates = json!({"max_error_rate_increase": 0.01, "max_p99_increase_percent": 5000});
+    start(&node, comparative_plan(json!([50, 100]), 20, gates.clone())).await;
+    let tally = traffic(&node, 120).await;
+    let c = pass_after(&node, &clock, BAKE).await;
+    assert_eq!(state(&c), ("running", 1, "passed", tally.by("v2")), "{c}");
+    let errors = check(&c, "error_rate");
+    assert_eq!((errors["verdict"].as_str(), errors["baseline"].as_f64()), (Some("passed"), Some(0.0)), "{errors}");
+    assert!(check(&c, "p99_latency")["baseline"].as_f64().is_some_and(|ms| ms > 0.0), "{c}");
+    assert!(
+        c["events"].to_string().contains("comparative gates passed: error rate vs baseline, p99 latency vs baseline")
+    );
+    // At 100 % nothing serves beside the canary: only the absolute gates judge, and it is promoted.
+    traffic(&node, 30).await;
+    let done = pass_after(&node, &clock, BAKE + 1).await;
+    assert_eq!(state(&done).0, "promoted", "{done}");
+    assert_eq!(done["last_reading"]["comparative"], json!([]));
+
+    // A canary at 95 % leaves the baseline a handful of requests: inconclusive, then paused.
+    node.deploy_ok("iris", json!({"mode": "single", "generation": "v1"})).await;
+    start(&node, comparative_plan(json!([95, 100]), 20, gates)).await;
+    let tally = traffic(&node, 60).await;
+    assert!(tally.by("v1") < 20 && tally.by("v2") >= 20, "{tally:?}");
+    let c = pass_after(&node, &clock, BAKE + 1).await;
+    assert_eq!(state(&c).0, "running", "{c}");
+    assert_eq!(state(&c).2, "inconclusive", "{c}");
+    assert_eq!(check(&c, "error_rate")["verdict"], "inconclusive");
+    let c = pass_after(&node, &clock, TIMEOUT).await;
+    assert_eq!(state(&c).0, "paused", "{c}");
+    let message = last_event(&c);
+    assert!(message.contains("inconclusive after") && message.contains("error rate vs baseline: "), "{message}");
+    assert!(message.contains(&format!("baseline requests {}, below the minimum of 20", tally.by("v1"))), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comparative_gates_that_could_never_decide_are_refused_at_start() {
+    let (node, _clock) = node_with(Faults::default()).await;
+    let refused = |gates: Value| {
+        let node = &node;
+        async move {
+            let p = comparative_plan(json!([50, 100]), 20, gates);
+            error_code(post(node, "/admin/v1/deployments/iris/canary", p).await).await
+        }
+    };
+    let (status, code, message) = refused(json!({"max_feature_psi": 0.2})).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_config"));
+    assert!(
+        message.contains("max_feature_psi judges v2's traffic against its reference, and v2 has none"),
+        "{message}"
+    );
+    let (status, _, message) = refused(json!({"max_disagreement": 0.05})).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("the live config must shadow v2"), "{message}");
+    let (status, _, message) = refused(json!({"alpha": 0.05})).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("set at least one of"), "{message}");
+    let (status, _, message) = refused(json!({"max_error_rate_increase": 3})).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("shares in [0, 1]"), "{message}");
+    // Nothing started.
+    let r = node.http.get(node.url("/admin/v1/deployments/iris/canary")).send().await.expect("send");
+    assert_eq!(r.status(), 404);
+}

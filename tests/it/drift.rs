@@ -134,9 +134,25 @@ async fn a_shifted_feature_is_named_against_the_reference_and_against_a_traffic_
         v1["prediction"]["reference"].as_array().expect("class counts").iter().map(|c| c.as_u64().expect("n")).sum();
     assert_eq!((v1["prediction"]["kind"].as_str(), reference), (Some("classifier"), 1000));
 
+    // A webhook hears of drift over the alert limit (its deliverer does not run here: the
+    // outbox shows what it would send).
+    let r = node.http.post(node.url("/admin/v1/webhooks")).json(&json!({"url": "http://127.0.0.1:9/hook"}));
+    assert_eq!(r.send().await.expect("send").status(), 201);
+    assert_eq!(node.engine.drift_alert_pass().await.expect("pass"), 0, "no traffic, no alert");
+
     // One minute of traffic with petal_width one standard deviation up, then the next minute.
     send(&node, &mut rng, 600, 1.0).await;
     clock.advance(chrono::Duration::seconds(60));
+    assert_eq!(node.engine.drift_alert_pass().await.expect("pass"), 1);
+    assert_eq!(node.engine.drift_alert_pass().await.expect("pass"), 0, "told once per crossing");
+    let deliveries: Vec<Value> = node.get_json("/admin/v1/webhooks/deliveries").await;
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!((deliveries[0]["event"].as_str(), deliveries[0]["service"].as_str()), (Some("drift"), Some("iris")));
+    let body: Value = serde_json::from_str(deliveries[0]["body"].as_str().expect("body")).expect("json");
+    let why = body["why"].as_str().expect("why");
+    assert!(why.starts_with(&format!("drift on v1: '{SHIFTED}' PSI ")), "{why}");
+    assert!(why.contains("> 0.25 over the last 60 min (600 requests on "), "{why}");
+    assert!(body["text"].as_str().is_some_and(|t| t.starts_with("Drift on iris (revision 1): ")), "{body}");
     let report = drift(&node).await;
     let v1 = generation(&report, "v1");
     assert_eq!(v1["requests"], 600);

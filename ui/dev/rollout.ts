@@ -115,7 +115,7 @@ export function tick(d: Deployments, c: Canary, scenario: Scenario, at = Date.no
             : 'passed';
     // When the verdict was reached, in wall-clock time (a preset replays the past).
     const decided = Math.min(at, started + (c.plan.bake_seconds / SPEED) * 1000);
-    c.last_reading = { at: iso(at), requests, errors, error_rate, p99_ms, verdict };
+    c.last_reading = { at: iso(at), requests, errors, error_rate, p99_ms, verdict, comparative: [] };
     if (verdict === 'baking') return;
     if (verdict === 'inconclusive') {
       if (elapsed < c.plan.bake_seconds + c.plan.inconclusive_timeout_seconds) return;

@@ -162,7 +162,7 @@ describe('the IPC contract', () => {
       version: 'v3',
       steps: [5, 25, 50, 100],
       bake_seconds: 300,
-      gates: { max_error_rate: 0.01, max_p99_ms: 250, min_requests: 100 },
+      gates: { max_error_rate: 0.01, max_p99_ms: 250, min_requests: 100, comparative: null },
       inconclusive_timeout_seconds: 3600,
       on_inconclusive: 'pause' as const,
     };

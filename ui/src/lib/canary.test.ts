@@ -4,6 +4,8 @@ import {
   allowedActions,
   canaryCandidates,
   checkPlan,
+  comparativeProblem,
+  comparisonRows,
   configKey,
   defaultCanaryForm,
   duration,
@@ -12,6 +14,7 @@ import {
   gatesSummary,
   gateRows,
   offeredVersion,
+  pValue,
   parseSteps,
   planFromForm,
   planSummary,
@@ -29,7 +32,7 @@ const plan: CanaryPlan = {
   version: 'v3',
   steps: [5, 25, 50, 100],
   bake_seconds: 300,
-  gates: { max_error_rate: 0.01, max_p99_ms: 250, min_requests: 100 },
+  gates: { max_error_rate: 0.01, max_p99_ms: 250, min_requests: 100, comparative: null },
   inconclusive_timeout_seconds: 3600,
   on_inconclusive: 'pause',
 };
@@ -61,7 +64,7 @@ describe('CanaryPlan::check, mirrored', () => {
     expect(stepsProblem([50, 25, 100])).toBe('canary steps must increase (50 then 25)');
     expect(stepsProblem([5, 50])).toBe('canary steps are percentages in (0, 100] and the last one is 100');
     expect(stepsProblem([])).toBe('a canary plan has 1 to 20 steps, e.g. [5, 25, 50, 100]');
-    expect(checkPlan({ ...plan, gates: { max_error_rate: 2, max_p99_ms: 10, min_requests: 1 } })).toBe(
+    expect(checkPlan({ ...plan, gates: { max_error_rate: 2, max_p99_ms: 10, min_requests: 1, comparative: null } })).toBe(
       'gates: max_error_rate is in [0, 1] and max_p99_ms is a positive number of milliseconds',
     );
   });
@@ -140,7 +143,7 @@ describe('the start form', () => {
       version: 'v3',
       steps: [10, 100],
       bake_seconds: 0,
-      gates: { max_error_rate: 0, max_p99_ms: 250, min_requests: 0 },
+      gates: { max_error_rate: 0, max_p99_ms: 250, min_requests: 0, comparative: null },
       inconclusive_timeout_seconds: 3600,
       on_inconclusive: 'rollback',
     });
@@ -211,7 +214,7 @@ describe('progress', () => {
       ['—', '≤ 1%', null],
       ['—', '≤ 250 ms', null],
     ]);
-    const reading = { at: '2026-01-01T00:05:00Z', requests: 40, errors: 1, error_rate: 0.025, p99_ms: 12.34, verdict: 'inconclusive' as const };
+    const reading = { at: '2026-01-01T00:05:00Z', requests: 40, errors: 1, error_rate: 0.025, p99_ms: 12.34, verdict: 'inconclusive' as const, comparative: [] };
     expect(gateRows(reading, plan.gates).map((r) => [r.key, r.value, r.ok])).toEqual([
       ['requests', '40', false],
       ['error_rate', '2.5% (1)', false],
@@ -227,7 +230,7 @@ describe('progress', () => {
   });
 
   it('explains the verdict for the status', () => {
-    const reading = (verdict: 'baking' | 'inconclusive' | 'passed' | 'failed') => ({ at: '2026-01-01T00:05:00Z', requests: 40, errors: 0, error_rate: 0, p99_ms: 1, verdict });
+    const reading = (verdict: 'baking' | 'inconclusive' | 'passed' | 'failed') => ({ at: '2026-01-01T00:05:00Z', requests: 40, errors: 0, error_rate: 0, p99_ms: 1, verdict, comparative: [] });
     expect(verdictHelp(canary('running', 0))).toMatch(/not measured/);
     expect(verdictHelp(canary('running', 0, { last_reading: reading('baking') }))).toBe('the bake time is not over: no gate decides yet');
     expect(verdictHelp(canary('running', 0, { last_reading: reading('inconclusive') }))).toBe(
@@ -292,5 +295,58 @@ describe('start confirmation', () => {
       'Each step needs 100 requests to v3, an error rate ≤ 1% and p99 latency ≤ 250 ms (server time); a failed gate rolls back, and a step still inconclusive 60 min after its bake time pauses.',
     );
     expect(gatesSummary({ ...plan, on_inconclusive: 'rollback', gates: { ...plan.gates, min_requests: 1 } })).toContain('needs 1 request to v3');
+  });
+});
+
+describe('comparative gates', () => {
+  const form = (patch: Partial<CanaryForm>): CanaryForm => ({ ...defaultCanaryForm('v3'), ...patch });
+  const gates = { max_error_rate_increase: 0.005, max_p99_increase_percent: 20, max_feature_psi: null, max_disagreement: null, alpha: 0.05 };
+
+  it('are off until one is set, and then go into the plan with alpha', () => {
+    expect(planFromForm(form({})).plan?.gates.comparative).toBeNull();
+    const built = planFromForm(form({ max_error_rate_increase: 0.005, max_p99_increase_percent: 20 }));
+    expect(built.errors).toEqual({});
+    expect(built.plan?.gates.comparative).toEqual(gates);
+    expect(checkPlan(built.plan!)).toBeNull();
+    expect(gatesSummary(built.plan!)).toContain(
+      "Against the baseline over the same window (α 0.05): an error rate at most 0.5% above the baseline's, a p99 at most 20% above the baseline's.",
+    );
+  });
+
+  it('report a bad value at its field, and the engine rules word for word', () => {
+    expect(planFromForm(form({ max_error_rate_increase: 2 })).errors).toEqual({ max_error_rate_increase: expect.stringMatching(/share from 0 to 1/) });
+    expect(planFromForm(form({ max_disagreement: -0.1 })).errors).toEqual({ max_disagreement: expect.any(String) });
+    expect(planFromForm(form({ max_p99_increase_percent: -5 })).errors).toEqual({ max_p99_increase_percent: expect.any(String) });
+    expect(planFromForm(form({ max_feature_psi: 0 })).errors).toEqual({ max_feature_psi: expect.stringMatching(/positive PSI/) });
+    // Alpha matters only with a gate set.
+    expect(planFromForm(form({ alpha: 0.9 })).errors).toEqual({});
+    expect(planFromForm(form({ alpha: 0.9, max_feature_psi: 0.2 })).errors).toEqual({ alpha: expect.any(String) });
+    expect(comparativeProblem({ ...gates, max_error_rate_increase: null, max_p99_increase_percent: null })).toMatch(/set at least one/);
+    expect(comparativeProblem({ ...gates, alpha: 0 })).toBe('comparative gates: alpha is a significance level in (0, 0.5], e.g. 0.05');
+    expect(checkPlan({ ...plan, gates: { ...plan.gates, comparative: { ...gates, max_feature_psi: -1 } } })).toMatch(/positive PSI/);
+  });
+
+  it('read canary against baseline, with the test and the drifting feature', () => {
+    const rows = comparisonRows([
+      { gate: 'error_rate', verdict: 'failed', canary: 0.06, baseline: 0.01, limit: 0.005, p_value: 0.00001, feature: null, detail: 'canary 0.0600' },
+      { gate: 'p99_latency', verdict: 'passed', canary: 12.34, baseline: 11.5, limit: 20, p_value: 0.41, feature: null, detail: '' },
+      { gate: 'feature_psi', verdict: 'inconclusive', canary: 0.31, baseline: 0.02, limit: 0.2, p_value: null, feature: 'petal_length', detail: 'too few' },
+      { gate: 'disagreement', verdict: 'passed', canary: null, baseline: null, limit: 0.05, p_value: null, feature: null, detail: '' },
+    ]);
+    expect(rows.map((r) => [r.label, r.canary, r.baseline, r.limit, r.p, r.verdict])).toEqual([
+      ['Error rate vs baseline', '6%', '1%', '≤ baseline + 0.5%', 'p < 0.0001', 'failed'],
+      ['p99 latency vs baseline', '12.3 ms', '11.5 ms', '≤ baseline + 20%', 'p = 0.4100', 'passed'],
+      ['Feature drift (PSI)', '0.310 (petal_length)', '0.020', '≤ 0.2', '', 'inconclusive'],
+      ['Shadow disagreement', '—', '—', '≤ 5%', '', 'passed'],
+    ]);
+    expect(pValue(null)).toBe('');
+  });
+
+  it('explain an inconclusive step by the comparative gate that lacks data', () => {
+    const check = { gate: 'p99_latency' as const, verdict: 'inconclusive' as const, canary: null, baseline: null, limit: 20, p_value: null, feature: null, detail: 'successful baseline requests 3, below the minimum of 100' };
+    const reading = { at: '2026-01-01T00:05:00Z', requests: 400, errors: 0, error_rate: 0, p99_ms: 1, verdict: 'inconclusive' as const, comparative: [check] };
+    expect(verdictHelp(canary('running', 0, { last_reading: reading }))).toBe(
+      'p99 latency vs baseline: successful baseline requests 3, below the minimum of 100: no gate decides; past the timeout the canary pauses',
+    );
   });
 });

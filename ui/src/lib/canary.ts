@@ -9,7 +9,10 @@ import type {
   CanaryEvent,
   CanaryPlan,
   CanaryStatus,
+  ComparativeGate,
+  ComparativeGates,
   DeploymentConfig,
+  GateCheck,
   Gates,
   GateReading,
   InconclusivePolicy,
@@ -20,7 +23,8 @@ import type {
 /** The engine's defaults (src/deploy/canary.rs). */
 export const DEFAULT_STEPS = [5, 25, 50, 100];
 export const DEFAULT_BAKE_SECONDS = 300;
-export const DEFAULT_GATES: Gates = { max_error_rate: 0.01, max_p99_ms: 250, min_requests: 100 };
+export const DEFAULT_GATES: Gates = { max_error_rate: 0.01, max_p99_ms: 250, min_requests: 100, comparative: null };
+export const DEFAULT_ALPHA = 0.05;
 export const DEFAULT_TIMEOUT_SECONDS = 3600;
 export const MAX_STEPS = 20;
 
@@ -35,6 +39,12 @@ export interface CanaryForm {
   min_requests: number | null;
   inconclusive_timeout_seconds: number | null;
   on_inconclusive: InconclusivePolicy;
+  /** Comparative gates: each off while empty (null). */
+  max_error_rate_increase: number | null;
+  max_p99_increase_percent: number | null;
+  max_feature_psi: number | null;
+  max_disagreement: number | null;
+  alpha: number | null;
 }
 
 export type CanaryField = Exclude<keyof CanaryForm, 'on_inconclusive'>;
@@ -49,6 +59,11 @@ export function defaultCanaryForm(version = ''): CanaryForm {
     min_requests: DEFAULT_GATES.min_requests,
     inconclusive_timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
     on_inconclusive: 'pause',
+    max_error_rate_increase: null,
+    max_p99_increase_percent: null,
+    max_feature_psi: null,
+    max_disagreement: null,
+    alpha: DEFAULT_ALPHA,
   };
 }
 
@@ -78,6 +93,26 @@ function secondsProblem(name: string, v: number): string | null {
   return !Number.isFinite(v) || v < 0 ? `${name} must be a non-negative number of seconds` : null;
 }
 
+/** ComparativeGates::problem: the engine's objection to comparative gates, or null. */
+export function comparativeProblem(c: ComparativeGates): string | null {
+  const set = [c.max_error_rate_increase, c.max_p99_increase_percent, c.max_feature_psi, c.max_disagreement];
+  if (set.every((v) => v === null)) {
+    return 'comparative gates: set at least one of max_error_rate_increase, max_p99_increase_percent, max_feature_psi, max_disagreement';
+  }
+  const share = (v: number | null) => v === null || (v >= 0 && v <= 1);
+  if (!share(c.max_error_rate_increase) || !share(c.max_disagreement)) {
+    return 'comparative gates: max_error_rate_increase and max_disagreement are shares in [0, 1] (0.005 is half a point)';
+  }
+  const r = c.max_p99_increase_percent;
+  if (r !== null && (!Number.isFinite(r) || r < 0)) {
+    return 'comparative gates: max_p99_increase_percent is a non-negative percentage (20 allows 20 % slower)';
+  }
+  const psi = c.max_feature_psi;
+  if (psi !== null && (!Number.isFinite(psi) || psi <= 0)) return 'comparative gates: max_feature_psi is a positive PSI (0.2 is a common limit)';
+  if (!(c.alpha > 0 && c.alpha <= 0.5)) return 'comparative gates: alpha is a significance level in (0, 0.5], e.g. 0.05';
+  return null;
+}
+
 /** CanaryPlan::check: the engine's first objection to a plan, in its words, or null. */
 export function checkPlan(plan: CanaryPlan): string | null {
   const steps = stepsProblem(plan.steps);
@@ -86,6 +121,8 @@ export function checkPlan(plan: CanaryPlan): string | null {
   if (!(g.max_error_rate >= 0 && g.max_error_rate <= 1) || !Number.isFinite(g.max_p99_ms) || g.max_p99_ms <= 0) {
     return GATES_MESSAGE;
   }
+  const compared = g.comparative ? comparativeProblem(g.comparative) : null;
+  if (compared) return compared;
   return (
     secondsProblem('bake_seconds', plan.bake_seconds) ?? secondsProblem('inconclusive_timeout_seconds', plan.inconclusive_timeout_seconds)
   );
@@ -136,13 +173,40 @@ export function planFromForm(form: CanaryForm): PlanParse {
   const min = form.min_requests;
   if (!isNumber(min) || !Number.isSafeInteger(min) || min < 0) errors.min_requests = 'a whole number of requests, 0 or more';
 
+  // Comparative gates: an empty field is a gate left off.
+  const optional = (v: number | null | undefined) => (isNumber(v) ? v : null);
+  const share = (field: 'max_error_rate_increase' | 'max_disagreement', what: string) => {
+    const v = optional(form[field]);
+    if (v !== null && !(v >= 0 && v <= 1)) errors[field] = `a share from 0 to 1 (${what}), or empty for no gate`;
+  };
+  share('max_error_rate_increase', '0.005 = half a point more errors');
+  share('max_disagreement', '0.05 = one answer in twenty');
+  const r = optional(form.max_p99_increase_percent);
+  if (r !== null && (!Number.isFinite(r) || r < 0)) errors.max_p99_increase_percent = 'a percentage, 0 or more, or empty for no gate';
+  const psi = optional(form.max_feature_psi);
+  if (psi !== null && (!Number.isFinite(psi) || psi <= 0)) errors.max_feature_psi = 'a positive PSI (0.2 is common), or empty for no gate';
+  const comparative: ComparativeGates = {
+    max_error_rate_increase: optional(form.max_error_rate_increase),
+    max_p99_increase_percent: r,
+    max_feature_psi: psi,
+    max_disagreement: optional(form.max_disagreement),
+    alpha: optional(form.alpha) ?? Number.NaN,
+  };
+  const anyComparative = [comparative.max_error_rate_increase, r, psi, comparative.max_disagreement].some((v) => v !== null);
+  if (anyComparative && !(comparative.alpha > 0 && comparative.alpha <= 0.5)) errors.alpha = 'a significance level above 0, at most 0.5 (e.g. 0.05)';
+
   for (const k of Object.keys(errors) as CanaryField[]) if (errors[k] === undefined) delete errors[k];
   if (Object.keys(errors).length || !steps.ok) return { plan: null, errors };
   const plan: CanaryPlan = {
     version: form.version,
     steps: steps.steps,
     bake_seconds: form.bake_seconds as number,
-    gates: { max_error_rate: rate as number, max_p99_ms: p99 as number, min_requests: min as number },
+    gates: {
+      max_error_rate: rate as number,
+      max_p99_ms: p99 as number,
+      min_requests: min as number,
+      comparative: anyComparative ? comparative : null,
+    },
     inconclusive_timeout_seconds: form.inconclusive_timeout_seconds as number,
     on_inconclusive: form.on_inconclusive,
   };
@@ -275,7 +339,10 @@ export function verdictHelp(canary: Pick<Canary, 'status' | 'last_reading' | 'pl
       return 'the bake time is not over: no gate decides yet';
     case 'inconclusive': {
       const then = canary.plan.on_inconclusive === 'pause' ? 'pauses' : 'rolls back';
-      return `fewer requests than the minimum of ${canary.plan.gates.min_requests}: no gate decides; past the timeout the canary ${then}`;
+      const min = canary.plan.gates.min_requests;
+      const open = r.comparative.find((c) => c.verdict === 'inconclusive');
+      const why = r.requests < min || !open ? `fewer requests than the minimum of ${min}` : `${COMPARATIVE_LABEL[open.gate].toLowerCase()}: ${open.detail}`;
+      return `${why}: no gate decides; past the timeout the canary ${then}`;
     }
     case 'passed':
       return `every gate passed${canary.step + 1 < canary.plan.steps.length ? ': on to the next step' : ''}`;
@@ -320,6 +387,69 @@ export function gateRows(reading: GateReading | null, gates: Gates): GateRow[] {
       ok: measured ? measured.p99_ms <= gates.max_p99_ms : null,
     },
   ];
+}
+
+export const COMPARATIVE_LABEL: Record<ComparativeGate, string> = {
+  error_rate: 'Error rate vs baseline',
+  p99_latency: 'p99 latency vs baseline',
+  feature_psi: 'Feature drift (PSI)',
+  disagreement: 'Shadow disagreement',
+};
+
+export interface ComparisonRow {
+  gate: ComparativeGate;
+  label: string;
+  canary: string;
+  baseline: string;
+  limit: string;
+  p: string;
+  verdict: Verdict;
+  detail: string;
+}
+
+/** A comparative reading's value in its gate's unit. */
+function comparedValue(gate: ComparativeGate, v: number | null): string {
+  if (v === null) return '—';
+  switch (gate) {
+    case 'error_rate':
+    case 'disagreement':
+      return pct(v, 2);
+    case 'p99_latency':
+      return `${msText(v)} ms`;
+    case 'feature_psi':
+      return v.toFixed(3);
+  }
+}
+
+/** "p = 0.0123", small ones as "p < 0.0001". */
+export function pValue(p: number | null): string {
+  if (p === null) return '';
+  return p < 1e-4 ? 'p < 0.0001' : `p = ${p.toFixed(4)}`;
+}
+
+/** The comparative gates' last reading, one row per gate: canary against baseline. */
+export function comparisonRows(checks: GateCheck[]): ComparisonRow[] {
+  return checks.map((c) => {
+    const limit =
+      c.gate === 'error_rate'
+        ? `≤ baseline + ${pct(c.limit, 2)}`
+        : c.gate === 'p99_latency'
+          ? `≤ baseline + ${num(c.limit)}%`
+          : c.gate === 'feature_psi'
+            ? `≤ ${num(c.limit)}`
+            : `≤ ${pct(c.limit, 2)}`;
+    const canary = comparedValue(c.gate, c.canary);
+    return {
+      gate: c.gate,
+      label: COMPARATIVE_LABEL[c.gate],
+      canary: c.feature ? `${canary} (${c.feature})` : canary,
+      baseline: comparedValue(c.gate, c.baseline),
+      limit,
+      p: pValue(c.p_value),
+      verdict: c.verdict,
+      detail: c.detail,
+    };
+  });
 }
 
 /** Seconds as "45 s", "5 min", "1.5 h". */
@@ -378,9 +508,19 @@ export function firstStepConfig(base: DeploymentConfig, plan: CanaryPlan): Deplo
 export function gatesSummary(plan: CanaryPlan): string {
   const g = plan.gates;
   const then = plan.on_inconclusive === 'pause' ? 'pauses' : 'rolls back';
+  const c = g.comparative;
+  const compared = c
+    ? [
+        c.max_error_rate_increase !== null ? `an error rate at most ${pct(c.max_error_rate_increase, 2)} above the baseline's` : '',
+        c.max_p99_increase_percent !== null ? `a p99 at most ${num(c.max_p99_increase_percent)}% above the baseline's` : '',
+        c.max_feature_psi !== null ? `no feature drifting past PSI ${num(c.max_feature_psi)}` : '',
+        c.max_disagreement !== null ? `disagreement with the live answer ≤ ${pct(c.max_disagreement, 2)}` : '',
+      ].filter(Boolean)
+    : [];
+  const against = compared.length ? ` Against the baseline over the same window (α ${num(c?.alpha ?? DEFAULT_ALPHA)}): ${compared.join(', ')}.` : '';
   return (
     `Each step needs ${g.min_requests} request${g.min_requests === 1 ? '' : 's'} to ${plan.version}, an error rate ≤ ${pct(g.max_error_rate, 2)} ` +
     `and p99 latency ≤ ${num(g.max_p99_ms)} ms (server time); a failed gate rolls back, and a step still inconclusive ` +
-    `${duration(plan.inconclusive_timeout_seconds)} after its bake time ${then}.`
+    `${duration(plan.inconclusive_timeout_seconds)} after its bake time ${then}.${against}`
   );
 }

@@ -84,6 +84,9 @@ export type CanaryPlan = Sent<Schemas['CanaryPlan']>;
 export type CanaryStatus = Schemas['CanaryStatus'];
 export type Verdict = Schemas['Verdict'];
 export type GateReading = Sent<Schemas['GateReading']>;
+export type ComparativeGates = Sent<Schemas['ComparativeGates']>;
+export type ComparativeGate = Schemas['ComparativeGate'];
+export type GateCheck = Sent<Schemas['GateCheck']>;
 export type CanaryEvent = Sent<Schemas['CanaryEvent']>;
 export type Canary = Sent<Schemas['Canary']>;
 /** The `{action}` of the canary's action route. */

@@ -68,6 +68,47 @@ pub async fn drift(service: &str, minutes: i64, node: &NodeArgs) -> switchyard::
     Ok(())
 }
 
+/// Comparative gates: the canary against the baseline serving over the same window (each
+/// off unless given).
+#[derive(clap::Args)]
+pub struct ComparativeArgs {
+    /// Roll back when the canary's error rate is above the baseline's by more than this share
+    /// (0.005 = half a point), by a one-sided test at --alpha.
+    #[arg(long)]
+    max_error_rate_increase: Option<f64>,
+    /// Roll back when the canary's p99 is above the baseline's by more than this many percent,
+    /// by a bootstrap of the latency histograms at --alpha.
+    #[arg(long)]
+    max_p99_increase_percent: Option<f64>,
+    /// Roll back when any feature's PSI on the canary's traffic is above this (the version
+    /// needs a reference).
+    #[arg(long)]
+    max_feature_psi: Option<f64>,
+    /// Roll back when the canary, as the live config's shadow, disagrees with the live answer
+    /// on more than this share of requests.
+    #[arg(long)]
+    max_disagreement: Option<f64>,
+    /// Significance level of the comparative tests.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+}
+
+impl ComparativeArgs {
+    fn gates(&self) -> Option<serde_json::Value> {
+        let set =
+            [self.max_error_rate_increase, self.max_p99_increase_percent, self.max_feature_psi, self.max_disagreement];
+        set.iter().any(Option::is_some).then(|| {
+            serde_json::json!({
+                "max_error_rate_increase": self.max_error_rate_increase,
+                "max_p99_increase_percent": self.max_p99_increase_percent,
+                "max_feature_psi": self.max_feature_psi,
+                "max_disagreement": self.max_disagreement,
+                "alpha": self.alpha,
+            })
+        })
+    }
+}
+
 #[derive(Subcommand)]
 pub enum CanaryCommand {
     /// Start a canary of VERSION against the live config.
@@ -92,6 +133,8 @@ pub enum CanaryCommand {
         /// What happens after that timeout: pause or rollback.
         #[arg(long, default_value = "pause")]
         on_inconclusive: String,
+        #[command(flatten)]
+        comparative: ComparativeArgs,
     },
     /// Where the latest canary stands, with its events.
     Status { service: String },
@@ -118,10 +161,14 @@ pub async fn canary(command: CanaryCommand, node: &NodeArgs) -> switchyard::Resu
             min_requests,
             inconclusive_timeout,
             on_inconclusive,
+            comparative,
         } => {
+            let mut gates = serde_json::json!({"max_error_rate": max_error_rate, "max_p99_ms": max_p99_ms, "min_requests": min_requests});
+            if let Some(compared) = comparative.gates() {
+                gates["comparative"] = compared;
+            }
             let plan = serde_json::json!({
-                "version": version, "steps": steps, "bake_seconds": bake,
-                "gates": {"max_error_rate": max_error_rate, "max_p99_ms": max_p99_ms, "min_requests": min_requests},
+                "version": version, "steps": steps, "bake_seconds": bake, "gates": gates,
                 "inconclusive_timeout_seconds": inconclusive_timeout, "on_inconclusive": on_inconclusive,
             });
             match c.start_canary(&service, &plan).await? {
@@ -155,6 +202,9 @@ pub async fn canary(command: CanaryCommand, node: &NodeArgs) -> switchyard::Resu
             "gates: {:?} — {} requests, error rate {:.4}, p99 {:.1} ms",
             r.verdict, r.requests, r.error_rate, r.p99_ms
         );
+        for check in &r.comparative {
+            println!("  {}: {:?} — {}", check.gate.label(), check.verdict, check.detail);
+        }
     }
     for e in &canary.events {
         println!("  {}  {}", e.at.format("%Y-%m-%d %H:%M:%S"), e.message);

@@ -62,6 +62,20 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_DRIFT_BASELINE", default_value_t = switchyard::drift::DEFAULT_BASELINE_REQUESTS as u64,
           value_parser = clap::value_parser!(u64).range(switchyard::drift::MIN_REFERENCE_ROWS as u64..=1_000_000))]
     drift_baseline: u64,
+    /// Tell the webhooks (`drift` events) when a feature's PSI on a generation's traffic goes
+    /// above this, once per crossing; 0 turns drift alerts off.
+    #[arg(long, env = "SWITCHYARD_DRIFT_ALERT_PSI", default_value_t = 0.25, value_parser = non_negative)]
+    drift_alert_psi: f64,
+    /// The window drift alerts look at, in minutes (at least 200 requests in it decide).
+    #[arg(long, env = "SWITCHYARD_DRIFT_ALERT_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(i64).range(1..=1440))]
+    drift_alert_minutes: i64,
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("a number, 0 or more (0.25 is a common PSI limit)".into()),
+    }
 }
 
 fn instance_name(s: &str) -> Result<String, String> {
@@ -91,6 +105,11 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         mlflow: switchyard::mlflow::Connection::from_env(args.mlflow_uri.clone()),
         instance: args.instance.clone().unwrap_or_else(switchyard::engine::default_instance),
         drift_baseline: args.drift_baseline as usize,
+        drift_alert: (args.drift_alert_psi > 0.0).then(|| switchyard::drift::AlertRule {
+            max_psi: args.drift_alert_psi,
+            minutes: args.drift_alert_minutes,
+            ..switchyard::drift::AlertRule::default()
+        }),
         ..EngineConfig::new(data_dir.clone())
     })
     .await

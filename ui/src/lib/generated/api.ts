@@ -1720,6 +1720,40 @@ export interface components {
         };
         /** @description A shell command line (`sh -c`) or a program and its arguments (run directly). */
         CommandLine: string | string[];
+        /** @enum {string} */
+        ComparativeGate: "error_rate" | "p99_latency" | "feature_psi" | "disagreement";
+        /** @description The comparative gates of a canary plan; each is off unless set. */
+        ComparativeGates: {
+            /**
+             * Format: double
+             * @description Fail when the canary's error rate is above the baseline's by more than this (a share:
+             *     0.005 is half a percentage point), by a one-sided test at level `alpha`.
+             */
+            max_error_rate_increase?: number | null;
+            /**
+             * Format: double
+             * @description Fail when the canary's p99 latency is above the baseline's by more than this many
+             *     percent, by a bootstrap of the latency histograms at level `alpha`.
+             */
+            max_p99_increase_percent?: number | null;
+            /**
+             * Format: double
+             * @description Fail when any feature's PSI on the canary's traffic (against the canary version's
+             *     reference) is above this.
+             */
+            max_feature_psi?: number | null;
+            /**
+             * Format: double
+             * @description Fail when the canary, as the shadow of the live traffic, disagrees with the live answer
+             *     on more than this share of the compared requests.
+             */
+            max_disagreement?: number | null;
+            /**
+             * Format: double
+             * @description Significance level of the error-rate and latency tests.
+             */
+            alpha?: number;
+        };
         /** @description Live labels (rows) × candidate labels (columns). */
         Confusion: {
             classes: string[];
@@ -1977,6 +2011,33 @@ export interface components {
             /** @description e.g. `2026-03-01 00:00:00 CET`. */
             local: string;
         };
+        /**
+         * @description One comparative gate's reading: the measured value, the baseline's, the limit, and the
+         *     test's p-value where there is a test.
+         */
+        GateCheck: {
+            gate: components["schemas"]["ComparativeGate"];
+            /** @description `passed`, `failed` or `inconclusive` (too few samples on a side). */
+            verdict: components["schemas"]["Verdict"];
+            /**
+             * Format: double
+             * @description The canary's value: a share, milliseconds (p99) or a PSI.
+             */
+            canary?: number | null;
+            /** Format: double */
+            baseline?: number | null;
+            /**
+             * Format: double
+             * @description The gate's setting: Δ, r %, PSI or a share.
+             */
+            limit: number;
+            /** Format: double */
+            p_value?: number | null;
+            /** @description The feature the PSI gate names. */
+            feature?: string | null;
+            /** @description What the verdict rests on, in words. */
+            detail: string;
+        };
         /** @description What the gates saw during the current step. */
         GateReading: {
             /** Format: date-time */
@@ -1990,6 +2051,8 @@ export interface components {
             /** Format: double */
             p99_ms: number;
             verdict: components["schemas"]["Verdict"];
+            /** @description The comparative gates' readings (none when the plan has no comparative gates). */
+            comparative?: components["schemas"]["GateCheck"][];
         };
         Gates: {
             /**
@@ -2007,6 +2070,7 @@ export interface components {
              * @description Below this many requests the step is inconclusive: no gate decides.
              */
             min_requests: number;
+            comparative?: components["schemas"]["ComparativeGates"] | null;
         };
         /** @description What a garbage collection found and did. */
         GcReport: {
@@ -6085,6 +6149,7 @@ export const changeOneOf4KindValues: ReadonlyArray<Extract<FlattenedDeepRequired
 export const changeOneOf5KindValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Change"], {
     kind: unknown;
 }>["kind"]> = ["resync"];
+export const comparativeGateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ComparativeGate"]> = ["error_rate", "p99_latency", "feature_psi", "disagreement"];
 export const deliveryStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DeliveryState"]> = ["pending", "delivered", "failed"];
 export const deployOutcomeOneOf0OutcomeValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["DeployOutcome"], {
     outcome: unknown;
