@@ -14,6 +14,7 @@ import {
   gatesSummary,
   gateRows,
   offeredVersion,
+  points,
   pValue,
   parseSteps,
   planFromForm,
@@ -309,7 +310,7 @@ describe('comparative gates', () => {
     expect(built.plan?.gates.comparative).toEqual(gates);
     expect(checkPlan(built.plan!)).toBeNull();
     expect(gatesSummary(built.plan!)).toContain(
-      "Against the baseline over the same window (α 0.05): an error rate at most 0.5% above the baseline's, a p99 at most 20% above the baseline's.",
+      "Against the baseline over the same window (α 0.05): an error rate at most 0.5 points above the baseline's, a p99 at most 20% above the baseline's.",
     );
   });
 
@@ -334,12 +335,13 @@ describe('comparative gates', () => {
       { gate: 'disagreement', verdict: 'passed', canary: null, baseline: null, limit: 0.05, p_value: null, feature: null, detail: '' },
     ]);
     expect(rows.map((r) => [r.label, r.canary, r.baseline, r.limit, r.p, r.verdict])).toEqual([
-      ['Error rate vs baseline', '6%', '1%', '≤ baseline + 0.5%', 'p < 0.0001', 'failed'],
+      ['Error rate vs baseline', '6%', '1%', '≤ baseline + 0.5 points', 'p < 0.0001', 'failed'],
       ['p99 latency vs baseline', '12.3 ms', '11.5 ms', '≤ baseline + 20%', 'p = 0.4100', 'passed'],
       ['Feature drift (PSI)', '0.310 (petal_length)', '0.020', '≤ 0.2', '', 'inconclusive'],
       ['Shadow disagreement', '—', '—', '≤ 5%', '', 'passed'],
     ]);
     expect(pValue(null)).toBe('');
+    expect([points(0.01), points(0.005), points(0.02)]).toEqual(['1 point', '0.5 points', '2 points']);
   });
 
   it('explain an inconclusive step by the comparative gate that lacks data', () => {

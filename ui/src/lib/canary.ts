@@ -421,6 +421,12 @@ function comparedValue(gate: ComparativeGate, v: number | null): string {
   }
 }
 
+/** An absolute difference of shares in percentage points: 0.005 → "0.5 points". */
+export function points(share: number): string {
+  const p = pct(share, 2).replace('%', '');
+  return `${p} point${p === '1' ? '' : 's'}`;
+}
+
 /** "p = 0.0123", small ones as "p < 0.0001". */
 export function pValue(p: number | null): string {
   if (p === null) return '';
@@ -432,7 +438,7 @@ export function comparisonRows(checks: GateCheck[]): ComparisonRow[] {
   return checks.map((c) => {
     const limit =
       c.gate === 'error_rate'
-        ? `≤ baseline + ${pct(c.limit, 2)}`
+        ? `≤ baseline + ${points(c.limit)}`
         : c.gate === 'p99_latency'
           ? `≤ baseline + ${num(c.limit)}%`
           : c.gate === 'feature_psi'
@@ -511,7 +517,7 @@ export function gatesSummary(plan: CanaryPlan): string {
   const c = g.comparative;
   const compared = c
     ? [
-        c.max_error_rate_increase !== null ? `an error rate at most ${pct(c.max_error_rate_increase, 2)} above the baseline's` : '',
+        c.max_error_rate_increase !== null ? `an error rate at most ${points(c.max_error_rate_increase)} above the baseline's` : '',
         c.max_p99_increase_percent !== null ? `a p99 at most ${num(c.max_p99_increase_percent)}% above the baseline's` : '',
         c.max_feature_psi !== null ? `no feature drifting past PSI ${num(c.max_feature_psi)}` : '',
         c.max_disagreement !== null ? `disagreement with the live answer ≤ ${pct(c.max_disagreement, 2)}` : '',
