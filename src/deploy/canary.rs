@@ -207,14 +207,17 @@ impl Canary {
     /// The generations the canary is compared with: the base config's served ones but the
     /// canary's version.
     pub fn baseline(&self) -> Vec<&VersionId> {
-        let served: Vec<&VersionId> = match &self.base.serving {
-            Serving::Single { generation } => vec![generation],
-            Serving::Multiple { mapping } => {
-                mapping.entries().iter().filter(|e| e.proba > 0.0).map(|e| &e.generation).collect()
-            }
-        };
-        served.into_iter().filter(|g| **g != self.plan.version).collect()
+        others_served(&self.base.serving, &self.plan.version).into_iter().map(|(g, _)| g).collect()
     }
+}
+
+/// The generations `serving` gives traffic to, but `version`, with their shares.
+fn others_served<'a>(serving: &'a Serving, version: &VersionId) -> Vec<(&'a VersionId, f64)> {
+    let weights: Vec<(&VersionId, f64)> = match serving {
+        Serving::Single { generation } => vec![(generation, 1.0)],
+        Serving::Multiple { mapping } => mapping.entries().iter().map(|e| (&e.generation, e.proba)).collect(),
+    };
+    weights.into_iter().filter(|(g, w)| *g != version && *w > 0.0).collect()
 }
 
 /// The serving part of a config that gives the canary `percent` % and shares the rest among
@@ -223,11 +226,7 @@ pub fn step_serving(base: &DeploymentConfig, version: &VersionId, percent: f64) 
     if percent >= 100.0 {
         return Ok(Serving::Single { generation: version.clone() });
     }
-    let weights: Vec<(VersionId, f64)> = match &base.serving {
-        Serving::Single { generation } => vec![(generation.clone(), 1.0)],
-        Serving::Multiple { mapping } => mapping.entries().iter().map(|e| (e.generation.clone(), e.proba)).collect(),
-    };
-    let others: Vec<(VersionId, f64)> = weights.into_iter().filter(|(g, w)| g != version && *w > 0.0).collect();
+    let others = others_served(&base.serving, version);
     let total: f64 = others.iter().map(|(_, w)| w).sum();
     if others.is_empty() || total <= 0.0 {
         return Err(Error::InvalidConfig(format!(
@@ -359,15 +358,19 @@ pub fn judge(plan: &CanaryPlan, step: usize, m: &Measured, checks: &[GateCheck],
     if elapsed < plan.bake_seconds {
         return Decision::Bake;
     }
-    if requests < gates.min_requests {
+    // Too little to decide on: wait, and past the timeout the plan's policy applies.
+    let inconclusive = |what: String| {
         if elapsed < plan.bake_seconds + plan.inconclusive_timeout_seconds {
-            return Decision::Wait;
+            Decision::Wait
+        } else {
+            Decision::GiveUp {
+                policy: plan.on_inconclusive,
+                why: format!("{label} inconclusive after {elapsed:.0}s: {what}"),
+            }
         }
-        let why = format!(
-            "{label} inconclusive after {elapsed:.0}s: {requests} requests, below the minimum of {}",
-            gates.min_requests
-        );
-        return Decision::GiveUp { policy: plan.on_inconclusive, why };
+    };
+    if requests < gates.min_requests {
+        return inconclusive(format!("{requests} requests, below the minimum of {}", gates.min_requests));
     }
     if error_rate > gates.max_error_rate {
         let why =
@@ -383,11 +386,7 @@ pub fn judge(plan: &CanaryPlan, step: usize, m: &Measured, checks: &[GateCheck],
         return Decision::RollBack { why: format!("{} at {label}", failed.reason()) };
     }
     if let Some(open) = checks.iter().find(|c| c.verdict == Verdict::Inconclusive) {
-        if elapsed < plan.bake_seconds + plan.inconclusive_timeout_seconds {
-            return Decision::Wait;
-        }
-        let why = format!("{label} inconclusive after {elapsed:.0}s: {}: {}", open.gate.label(), open.detail);
-        return Decision::GiveUp { policy: plan.on_inconclusive, why };
+        return inconclusive(format!("{}: {}", open.gate.label(), open.detail));
     }
     let mut summary =
         format!("{label} passed: {requests} requests, error rate {error_rate:.4}, p99 {:.1} ms", m.p99_ms);

@@ -372,27 +372,40 @@ impl Tracker {
         })
     }
 
-    /// PSI per feature over `since..=until`, if tracking and any request came.
-    fn psi(&self, since: i64, until: i64) -> Vec<(String, f64)> {
-        self.psi_counted(since, until).1
-    }
-
-    /// The requests counted over `since..=until`, and PSI per feature if any came.
-    fn psi_counted(&self, since: i64, until: i64) -> (u64, Vec<(String, f64)>) {
-        let Ok(state) = self.state.lock() else { return (0, Vec::new()) };
-        let State::Tracking(live) = &*state else { return (0, Vec::new()) };
+    /// PSI per feature over the minutes `since..=until`, once tracking (None while the
+    /// baseline is being collected).
+    fn psi(&self, since: i64, until: i64) -> Option<WindowPsi> {
+        let state = self.state.lock().ok()?;
+        let State::Tracking(live) = &*state else { return None };
         let (_, total, requests) = live.window(since, until);
-        if requests == 0 {
-            return (0, Vec::new());
-        }
-        let psi = live
+        let features = live
             .reference
             .features
             .iter()
             .enumerate()
             .filter_map(|(i, f)| Some((f.feature.clone(), stats::psi(&f.counts, live.slice(&total, i))?)))
             .collect();
-        (requests, psi)
+        Some(WindowPsi { source: live.reference.source, requests, features })
+    }
+}
+
+/// One generation's PSI per feature over a window: no feature without requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowPsi {
+    /// What it is measured against.
+    pub source: ReferenceSource,
+    pub requests: u64,
+    pub features: Vec<(String, f64)>,
+}
+
+impl WindowPsi {
+    /// The most drifting feature and its PSI (ties: the first name).
+    pub fn top(&self) -> Option<(&str, f64)> {
+        self.features.iter().max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0))).map(|(f, p)| (f.as_str(), *p))
+    }
+
+    pub fn of(&self, feature: &str) -> Option<f64> {
+        self.features.iter().find(|(f, _)| f == feature).map(|(_, p)| *p)
     }
 }
 
@@ -444,21 +457,17 @@ impl Drift {
     pub fn crossings(&self, rule: &AlertRule, now: DateTime<Utc>) -> Vec<DriftAlert> {
         let until = minute_of(now);
         let since = until - rule.minutes.clamp(1, RETENTION_MINUTES) + 1;
-        let mut trackers: Vec<((String, String), Arc<Tracker>)> = match self.trackers.read() {
-            Ok(map) => map.iter().map(|(k, t)| (k.clone(), Arc::clone(t))).collect(),
-            Err(_) => return Vec::new(),
-        };
-        trackers.sort_by(|a, b| a.0.cmp(&b.0));
+        let trackers = self.sorted();
         let Ok(mut over) = self.over.lock() else { return Vec::new() };
         let mut alerts = Vec::new();
         for (key, tracker) in trackers {
-            let (requests, psi) = tracker.psi_counted(since, until);
-            let top = psi.into_iter().max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
-            match top {
+            let window = tracker.psi(since, until);
+            let requests = window.as_ref().map_or(0, |w| w.requests);
+            match window.as_ref().and_then(WindowPsi::top) {
                 Some((feature, psi)) if requests >= rule.min_requests && psi > rule.max_psi => {
                     if over.insert(key.clone()) {
                         let (service, generation) = key;
-                        alerts.push(DriftAlert { service, generation, feature, psi, requests });
+                        alerts.push(DriftAlert { service, generation, feature: feature.to_owned(), psi, requests });
                     }
                 }
                 // Too few requests keep the state: a quiet hour neither alerts nor re-arms.
@@ -469,6 +478,30 @@ impl Drift {
             }
         }
         alerts
+    }
+
+    /// A generation's PSI per feature over the minutes from `since`'s to `until`'s; None
+    /// when it has no tracker or is still collecting its baseline.
+    pub fn psi_between(
+        &self,
+        service: &str,
+        generation: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Option<WindowPsi> {
+        let key = (service.to_owned(), generation.to_owned());
+        let tracker = self.trackers.read().ok()?.get(&key).map(Arc::clone)?;
+        tracker.psi(minute_of(since), minute_of(until))
+    }
+
+    /// Every tracker with its (service, generation), in that order.
+    fn sorted(&self) -> Vec<((String, String), Arc<Tracker>)> {
+        let mut trackers: Vec<((String, String), Arc<Tracker>)> = match self.trackers.read() {
+            Ok(map) => map.iter().map(|(k, t)| (k.clone(), Arc::clone(t))).collect(),
+            Err(_) => Vec::new(),
+        };
+        trackers.sort_by(|a, b| a.0.cmp(&b.0));
+        trackers
     }
 
     /// The tracker of a generation being activated, measuring against its version's
@@ -536,11 +569,7 @@ impl Drift {
     pub fn prometheus(&self, now: DateTime<Utc>) -> String {
         let until = minute_of(now);
         let since = until - METRIC_WINDOW_MINUTES + 1;
-        let mut trackers: Vec<((String, String), Arc<Tracker>)> = match self.trackers.read() {
-            Ok(map) => map.iter().map(|(k, t)| (k.clone(), Arc::clone(t))).collect(),
-            Err(_) => Vec::new(),
-        };
-        trackers.sort_by(|a, b| a.0.cmp(&b.0));
+        let trackers = self.sorted();
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -549,7 +578,7 @@ impl Drift {
         let _ = writeln!(out, "# TYPE switchyard_feature_psi gauge");
         let esc = crate::monitor::escape_label;
         for ((service, generation), tracker) in trackers {
-            for (feature, psi) in tracker.psi(since, until) {
+            for (feature, psi) in tracker.psi(since, until).map(|w| w.features).unwrap_or_default() {
                 let _ = writeln!(
                     out,
                     "switchyard_feature_psi{{service=\"{}\",generation=\"{}\",feature=\"{}\"}} {psi}",

@@ -303,8 +303,9 @@ impl Engine {
         self.inner.changes.announce(change);
     }
 
-    /// The metrics flusher, the liveness lease, the canary controller and the scenario
-    /// scheduler. They hold a weak handle: dropping the last `Engine` (or [`Engine::close`])
+    /// The background loops: metrics flusher, liveness lease, catch-up, capture retention,
+    /// canary controller, webhook deliverer, drift alerts, scenario scheduler and MLflow alias
+    /// poller. They hold a weak handle: dropping the last `Engine` (or [`Engine::close`])
     /// stops them.
     fn spawn_background(&self, config: &EngineConfig) {
         self.every(config.flush_interval, "traffic flusher", |engine| async move {

@@ -318,21 +318,19 @@ impl Engine {
     /// against its version's uploaded reference, with the busiest baseline generation's PSI
     /// of the same feature.
     fn canary_drift(&self, c: &Canary) -> Option<DriftReading> {
-        let report = self.inner.drift.report_between(&c.service, &[], c.step_started_at, self.now());
-        let version = c.plan.version.as_str();
-        let canary = report.generations.iter().find(|g| {
-            g.generation == version && g.reference.as_ref().is_some_and(|r| r.source == ReferenceSource::Upload)
-        })?;
-        let top = canary.features.first()?;
-        let baselines = c.baseline();
-        let busiest = report
-            .generations
-            .iter()
-            .filter(|g| baselines.iter().any(|b| b.as_str() == g.generation) && g.reference.is_some())
-            .max_by_key(|g| g.requests);
-        let baseline_psi =
-            busiest.and_then(|g| g.features.iter().find(|f| f.feature == top.feature)).and_then(|f| f.psi);
-        Some(DriftReading { feature: top.feature.clone(), psi: top.psi?, baseline_psi, requests: canary.requests })
+        let (since, now) = (c.step_started_at, self.now());
+        let drift = &self.inner.drift;
+        let canary = drift
+            .psi_between(&c.service, c.plan.version.as_str(), since, now)
+            .filter(|w| w.source == ReferenceSource::Upload)?;
+        let (feature, psi) = canary.top()?;
+        let baseline_psi = c
+            .baseline()
+            .into_iter()
+            .filter_map(|g| drift.psi_between(&c.service, g.as_str(), since, now))
+            .max_by_key(|w| w.requests)
+            .and_then(|w| w.of(feature));
+        Some(DriftReading { feature: feature.to_owned(), psi, baseline_psi, requests: canary.requests })
     }
 
     /// One controller pass over a running canary: measure, judge, apply.

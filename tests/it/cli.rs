@@ -80,6 +80,22 @@ async fn cli_manages_a_node() {
     let (ok, out, err) = cli(&url, &["canary", "abort", "iris_classifier"]).await;
     assert!(ok, "{err}");
     assert!(out.contains("Aborted") && out.contains("rollback took effect"), "{out}");
+    // Comparative gates from flags: a PSI gate on a version without a reference is refused
+    // with the fix; the others go into the plan as given.
+    let canary = ["canary", "start", "iris_classifier", &unique_id, "--min-requests", "1000"];
+    let (ok, _, err) = cli(&url, &[&canary[..], &["--max-feature-psi", "0.2"]].concat()).await;
+    assert!(!ok && err.contains("has none: upload a reference CSV"), "{err}");
+    let flags = ["--max-error-rate-increase", "0.005", "--max-p99-increase-percent", "20", "--alpha", "0.01", "--json"];
+    let (ok, out, err) = cli(&url, &[&canary[..], &flags].concat()).await;
+    assert!(ok, "{err}");
+    let started: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        started["plan"]["gates"]["comparative"],
+        serde_json::json!({"max_error_rate_increase": 0.005, "max_p99_increase_percent": 20.0,
+                           "max_feature_psi": null, "max_disagreement": null, "alpha": 0.01})
+    );
+    let (ok, _, err) = cli(&url, &["canary", "abort", "iris_classifier"]).await;
+    assert!(ok, "{err}");
 
     // An unreachable node is a clear error, not a hang.
     let (ok, _, err) = cli("http://127.0.0.1:9", &["service", "list"]).await;

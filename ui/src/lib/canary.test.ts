@@ -337,7 +337,7 @@ describe('comparative gates', () => {
     expect(rows.map((r) => [r.label, r.canary, r.baseline, r.limit, r.p, r.verdict])).toEqual([
       ['Error rate vs baseline', '6%', '1%', '≤ baseline + 0.5 points', 'p < 0.0001', 'failed'],
       ['p99 latency vs baseline', '12.3 ms', '11.5 ms', '≤ baseline + 20%', 'p = 0.4100', 'passed'],
-      ['Feature drift (PSI)', '0.310 (petal_length)', '0.020', '≤ 0.2', '', 'inconclusive'],
+      ['Feature PSI', '0.310 (petal_length)', '0.020', '≤ 0.2', '', 'inconclusive'],
       ['Shadow disagreement', '—', '—', '≤ 5%', '', 'passed'],
     ]);
     expect(pValue(null)).toBe('');

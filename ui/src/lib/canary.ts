@@ -392,7 +392,7 @@ export function gateRows(reading: GateReading | null, gates: Gates): GateRow[] {
 export const COMPARATIVE_LABEL: Record<ComparativeGate, string> = {
   error_rate: 'Error rate vs baseline',
   p99_latency: 'p99 latency vs baseline',
-  feature_psi: 'Feature drift (PSI)',
+  feature_psi: 'Feature PSI',
   disagreement: 'Shadow disagreement',
 };
 
