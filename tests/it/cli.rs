@@ -97,6 +97,10 @@ async fn cli_manages_a_node() {
     let (ok, _, err) = cli(&url, &["canary", "abort", "iris_classifier"]).await;
     assert!(ok, "{err}");
 
+    // A negative drift alert limit is refused before anything starts (0 turns alerts off).
+    let (ok, _, err) = cli(&url, &["serve", "--drift-alert-psi=-1", "--no-demo"]).await;
+    assert!(!ok && err.contains("a number, 0 or more"), "{err}");
+
     // An unreachable node is a clear error, not a hang.
     let (ok, _, err) = cli("http://127.0.0.1:9", &["service", "list"]).await;
     assert!(!ok);
