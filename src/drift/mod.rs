@@ -141,7 +141,8 @@ impl Reference {
 }
 
 /// A prediction as the number drift bins: the class index, or the value.
-fn output_value(p: &Prediction) -> f64 {
+/// A prediction as the one number drift bins: a classifier's class index, a regressor's value.
+pub fn output_value(p: &Prediction) -> f64 {
     match p {
         Prediction::Class { label, .. } => *label as f64,
         Prediction::Value(v) => *v,
@@ -324,8 +325,13 @@ impl Tracker {
 
     /// Counts one answered request: its row (in the schema's feature order) and prediction.
     pub fn record(&self, row: &[f64], prediction: &Prediction, at: DateTime<Utc>) {
+        self.record_output(row, output_value(prediction), at);
+    }
+
+    /// [`Tracker::record`] with the prediction as one number: a classifier's class index, a
+    /// regressor's value (a batch's rows, read without building a [`Prediction`] each).
+    pub fn record_output(&self, row: &[f64], output: f64, at: DateTime<Utc>) {
         let Ok(mut state) = self.state.lock() else { return };
-        let output = output_value(prediction);
         match &mut *state {
             State::Tracking(live) => live.record(row, output, at),
             State::Collecting(baseline) => {

@@ -27,14 +27,14 @@ pub const CAPTURE_TICK: Duration = Duration::from_secs(30);
 
 impl Engine {
     /// The row to capture for this answer, when the service's policy samples this request
-    /// (the request id and the features are made only then).
+    /// (the request id, the features and the prediction are made only then).
     pub(super) fn capture_row(
         &self,
         active: &ActiveDeployment,
         generation: &VersionId,
         request_id: impl FnOnce() -> String,
         features: impl FnOnce() -> Map<String, Value>,
-        prediction: &Prediction,
+        prediction: impl FnOnce() -> Option<Prediction>,
         latency_ms: f64,
     ) -> Option<Captured> {
         let capture = &self.inner.capture;
@@ -42,6 +42,7 @@ impl Engine {
         if !capture.sample(&policy) {
             return None;
         }
+        let prediction = prediction()?;
         Some(Captured {
             service: active.service.to_string(),
             at_ms: self.now_ms(),
@@ -49,7 +50,7 @@ impl Engine {
             generation: generation.to_string(),
             request_id: request_id(),
             features: features(),
-            prediction: prediction.clone(),
+            prediction,
             latency_ms,
             shadow: None,
         })

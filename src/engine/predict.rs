@@ -2,7 +2,9 @@
 //! feedback. Plus the read side of monitoring (snapshots, A/B results, `/metrics`).
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Map, Value};
@@ -10,12 +12,15 @@ use serde_json::{Map, Value};
 use super::Engine;
 use crate::deploy::ActiveDeployment;
 use crate::error::{Error, Result};
-use crate::model::Prediction;
+use crate::model::{Batch, LoadedModel, Prediction};
 use crate::monitor::ab::{self, AbReport};
 use crate::monitor::feedback::{self, RequestIds};
 use crate::monitor::{Comparison, MonitorSnapshot, Outcome};
 use crate::names::{ServiceName, VersionId};
 use crate::router::sticky_point;
+
+/// A moment read from the engine's clock.
+type Now = DateTime<Utc>;
 
 /// At most this many shadow runs at once.
 const SHADOW_CONCURRENCY: usize = 64;
@@ -110,15 +115,24 @@ impl Engine {
         };
         let generation = self.route(service, &active, routing)?;
         let result = self.run_model(&active, generation, features).await;
-        self.count(&active, generation, outcome_of(&result), started);
+        // The clocks are read once: the monitor, drift and the answer share these.
+        let (elapsed, now) = (started.elapsed(), self.now());
+        self.count(&active, generation, outcome_of(&result), elapsed, now);
         let (row, prediction) = result?;
-        self.observe_drift(&active, generation, std::iter::once((row.as_slice(), &prediction)));
+        let output = crate::drift::output_value(&prediction);
+        self.observe_drift(&active, generation, std::iter::once((row.as_slice(), output)), now);
         let request_id = self.inner.requests.request_ids.issue(service, generation.as_str(), active.revision);
-        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        let latency_ms = elapsed.as_secs_f64() * 1e3;
         // Capture off: one `ArcSwap` load. A captured row goes to the writer's queue, after
         // the shadow's answer when one runs.
-        let captured =
-            self.capture_row(&active, generation, || request_id.clone(), || features.clone(), &prediction, latency_ms);
+        let captured = self.capture_row(
+            &active,
+            generation,
+            || request_id.clone(),
+            || features.clone(),
+            || Some(prediction.clone()),
+            latency_ms,
+        );
         if let Some(shadow) = &active.config.shadow
             && self.inner.requests.picker.uniform() * 100.0 < shadow.percent
         {
@@ -170,15 +184,16 @@ impl Engine {
             Err(e) => Err(e),
             Ok(()) => {
                 // The same rule as single predictions, for the whole batch.
-                let inline = model.warm_run().saturating_mul(rows.len() as u32) <= crate::model::INLINE_BUDGET;
+                let inline = model.batch_runs_inline(rows.len());
                 let model = Arc::clone(&model);
                 // One run of the batch plan for the whole request: HTTP, JSON and the plan's
-                // fixed costs are paid once, not per row. The rows come back for drift.
+                // fixed costs are paid once, not per row, and the answer is read from the
+                // batch (no `Prediction` per row). The rows come back for drift.
                 let run = move || {
                     if rows.is_empty() {
-                        return Ok((rows, Vec::new()));
+                        return Ok((rows, model.empty_batch()));
                     }
-                    model.predict_batch(&rows.concat()).map(|batch| (rows, batch.predictions()))
+                    model.predict_batch(&rows.concat()).map(|batch| (rows, batch))
                 };
                 if inline {
                     run()
@@ -189,14 +204,16 @@ impl Engine {
                 }
             }
         };
-        self.count(&active, &generation, outcome_of(&result), started);
-        let (rows, predictions) = result?;
-        self.observe_drift(&active, &generation, rows.iter().map(Vec::as_slice).zip(&predictions));
+        let (elapsed, now) = (started.elapsed(), self.now());
+        self.count(&active, &generation, outcome_of(&result), elapsed, now);
+        let (rows, batch) = result?;
+        let outputs = (0..batch.len()).map(|i| batch.output(i));
+        self.observe_drift(&active, &generation, rows.iter().map(Vec::as_slice).zip(outputs), now);
         // Capture off: one `ArcSwap` load.
         if self.inner.capture.policy(service).is_some() {
-            self.capture_batch(&active, &generation, model.schema(), &rows, &predictions, started);
+            self.capture_batch(&active, &generation, model.schema(), &rows, &batch, elapsed);
         }
-        Ok(InferOutcome { generation, revision: active.revision, schema: model.schema().clone(), predictions })
+        Ok(InferOutcome { generation, revision: active.revision, model, batch })
     }
 
     /// Offers the sampled rows of an answered batch to the capture writer: each row with its
@@ -208,15 +225,15 @@ impl Engine {
         generation: &VersionId,
         schema: &crate::model::ModelSchema,
         rows: &[Vec<f64>],
-        predictions: &[Prediction],
-        started: Instant,
+        batch: &Batch,
+        elapsed: Duration,
     ) {
-        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
-        for (row, prediction) in rows.iter().zip(predictions) {
+        let latency_ms = elapsed.as_secs_f64() * 1e3;
+        for (i, row) in rows.iter().enumerate() {
             let features = || schema.features.iter().zip(row).map(|(f, v)| (f.name.clone(), Value::from(*v))).collect();
             let id =
                 || self.inner.requests.request_ids.issue(active.service.as_str(), generation.as_str(), active.revision);
-            if let Some(captured) = self.capture_row(active, generation, id, features, prediction, latency_ms) {
+            if let Some(captured) = self.capture_row(active, generation, id, features, || batch.get(i), latency_ms) {
                 self.offer_capture(captured);
             }
         }
@@ -224,11 +241,11 @@ impl Engine {
 
     /// Counts a request of a routed generation in the monitor, through the handle resolved
     /// at activation.
-    fn count(&self, active: &ActiveDeployment, generation: &VersionId, outcome: Outcome, started: Instant) {
-        let (monitor, now) = (&self.inner.monitor, self.now());
+    fn count(&self, active: &ActiveDeployment, generation: &VersionId, outcome: Outcome, elapsed: Duration, now: Now) {
+        let monitor = &self.inner.monitor;
         match active.counters.get(generation) {
-            Some(counter) => monitor.record_to(counter, outcome, started.elapsed(), now),
-            None => monitor.record(active.service.as_str(), generation.as_str(), outcome, started.elapsed(), now),
+            Some(counter) => monitor.record_to(counter, outcome, elapsed, now),
+            None => monitor.record(active.service.as_str(), generation.as_str(), outcome, elapsed, now),
         }
     }
 
@@ -237,11 +254,11 @@ impl Engine {
         &self,
         active: &ActiveDeployment,
         generation: &VersionId,
-        answered: impl Iterator<Item = (&'a [f64], &'a Prediction)>,
+        answered: impl Iterator<Item = (&'a [f64], f64)>,
+        now: Now,
     ) {
         if let Some(tracker) = active.drift.get(generation) {
-            let now = self.now();
-            answered.for_each(|(row, prediction)| tracker.record(row, prediction, now));
+            answered.for_each(|(row, output)| tracker.record_output(row, output, now));
         }
     }
 
@@ -366,8 +383,10 @@ impl Engine {
 pub struct InferOutcome {
     pub generation: VersionId,
     pub revision: i64,
-    pub schema: crate::model::ModelSchema,
-    pub predictions: Vec<Prediction>,
+    /// The generation's model (its schema names the outputs).
+    pub model: Arc<LoadedModel>,
+    /// The rows' predictions as the model returned them.
+    pub batch: Batch,
 }
 
 fn outcome_of<T>(result: &Result<T>) -> Outcome {

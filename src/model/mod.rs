@@ -97,6 +97,19 @@ pub struct LoadedModel {
     /// The class names (classifiers), shared by every batch result.
     classes: Arc<[String]>,
     warm_run: Duration,
+    /// What one row adds to a run of the batch plan, measured on a batch of
+    /// [`WARM_BATCH_ROWS`] (a batch costs far less than its rows one by one).
+    warm_batch_row: Duration,
+}
+
+/// Rows in the batch timed at warm-up.
+const WARM_BATCH_ROWS: usize = 64;
+
+/// Whether a batch of `rows` may run inline: its estimated cost, the one-row run plus each
+/// row's share of a warm batch, within [`INLINE_BUDGET`].
+fn batch_inline(warm_run: Duration, warm_batch_row: Duration, rows: usize) -> bool {
+    let rows = u32::try_from(rows).unwrap_or(u32::MAX);
+    warm_run.saturating_add(warm_batch_row.saturating_mul(rows)) <= INLINE_BUDGET
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -152,6 +165,29 @@ impl Batch {
     pub fn predictions(&self) -> Vec<Prediction> {
         (0..self.rows).filter_map(|i| self.get(i)).collect()
     }
+
+    /// Row `i`'s label: a classifier's class index, a regressor's value truncated (what a
+    /// [`Prediction`]'s `label` or value would give, without building one).
+    pub fn label(&self, i: usize) -> i64 {
+        match self.labels.get(i) {
+            Some(&label) => label,
+            None => self.values[i] as i64,
+        }
+    }
+
+    /// Row `i` as one number: a classifier's class index, a regressor's value.
+    pub fn output(&self, i: usize) -> f64 {
+        match self.labels.get(i) {
+            Some(&label) => label as f64,
+            None => self.values[i],
+        }
+    }
+
+    /// Every row's class probabilities, `rows × classes` in class order; empty for a
+    /// regressor.
+    pub fn probabilities(&self) -> &[f64] {
+        if self.labels.is_empty() { &[] } else { &self.values }
+    }
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
@@ -205,33 +241,47 @@ impl LoadedModel {
             outputs,
             classes,
             warm_run: Duration::ZERO,
+            warm_batch_row: Duration::ZERO,
         };
-        model.warm_run = model.warm_up()?;
+        (model.warm_run, model.warm_batch_row) = model.warm_up()?;
         Ok(model)
     }
 
-    /// Runs a zero row a few times (and a small batch once): the first run allocates, the
-    /// median of the rest is the steady-state cost used to decide where requests run.
-    fn warm_up(&self) -> Result<Duration> {
+    /// Runs a zero row a few times, then a batch of zero rows: the first run allocates, the
+    /// median of the rest is the steady-state cost used to decide where requests run. The
+    /// batch is timed only for a model that may run inline at all (a slow model's batches
+    /// go to the blocking pool whatever their size); its per-row share is then the median
+    /// batch time over its rows.
+    fn warm_up(&self) -> Result<(Duration, Duration)> {
         let zeros = vec![0.0; self.schema.features.len()];
-        let mut times = Vec::with_capacity(9);
+        let median = |mut times: Vec<Duration>| {
+            times.remove(0);
+            times.sort();
+            times[times.len() / 2]
+        };
+        let mut times = Vec::with_capacity(10);
         for _ in 0..10 {
             let t = Instant::now();
             self.predict(&zeros).map_err(|e| invalid(format!("the model fails on a row of zeros: {e}")))?;
             times.push(t.elapsed());
         }
-        let batch = vec![0.0; 2 * zeros.len()];
-        self.predict_batch(&batch).map_err(|e| invalid(format!("the model fails on a batch of zeros: {e}")))?;
-        times.remove(0);
-        times.sort();
-        Ok(times[times.len() / 2])
+        let warm_run = median(times);
+        let rows = if warm_run <= INLINE_BUDGET { WARM_BATCH_ROWS } else { 2 };
+        let batch = vec![0.0; rows * zeros.len()];
+        let mut times = Vec::with_capacity(4);
+        for _ in 0..4 {
+            let t = Instant::now();
+            self.predict_batch(&batch).map_err(|e| invalid(format!("the model fails on a batch of zeros: {e}")))?;
+            times.push(t.elapsed());
+        }
+        let warm_batch_row = if rows == WARM_BATCH_ROWS { median(times) / rows as u32 } else { warm_run };
+        Ok((warm_run, warm_batch_row))
     }
 
     pub fn schema(&self) -> &ModelSchema {
         &self.schema
     }
 
-    /// Median single-row run time measured at warm-up.
     /// How many times the one-row plan and the batch plan have run, warm-up included.
     #[cfg(feature = "testing")]
     pub fn plan_runs(&self) -> (u64, u64) {
@@ -239,6 +289,7 @@ impl LoadedModel {
         (self.one.runs.load(Relaxed), self.many.runs.load(Relaxed))
     }
 
+    /// Median single-row run time measured at warm-up.
     pub fn warm_run(&self) -> Duration {
         self.warm_run
     }
@@ -246,6 +297,12 @@ impl LoadedModel {
     /// Whether a request may run this model inline on an async worker.
     pub fn runs_inline(&self) -> bool {
         self.warm_run <= INLINE_BUDGET
+    }
+
+    /// Whether a batch of `rows` may run inline on an async worker: the one-row run plus
+    /// each row's share of a warm batch is within [`INLINE_BUDGET`].
+    pub fn batch_runs_inline(&self, rows: usize) -> bool {
+        batch_inline(self.warm_run, self.warm_batch_row, rows)
     }
 
     /// Predicts one row whose values are in the schema's feature order and already checked
@@ -272,6 +329,11 @@ impl LoadedModel {
         let n = rows.len() / width;
         let outputs = self.many.run(self.input(rows, n)?)?;
         self.decode(&outputs, n)
+    }
+
+    /// A batch of no rows (what an empty request answers).
+    pub fn empty_batch(&self) -> Batch {
+        Batch { rows: 0, labels: Vec::new(), values: Vec::new(), classes: Arc::clone(&self.classes) }
     }
 
     /// The input tensor of `n` rows: one aligned allocation, written in place in the

@@ -141,9 +141,24 @@ fn corpus_matches_onnxruntime_in_batches_and_single_rows() {
         let m = LoadedModel::load(&read(fixtures().join("corpus/models").join(&exp.model)))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let flat: Vec<f64> = exp.rows.iter().flatten().copied().collect();
-        let batch = m.predict_batch(&flat).unwrap_or_else(|e| panic!("{name}: {e}")).predictions();
+        let out = m.predict_batch(&flat).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let batch = out.predictions();
         assert_eq!(batch.len(), exp.rows.len());
         for (i, (row, got)) in exp.rows.iter().zip(&batch).enumerate() {
+            // What the Open Inference Protocol answers from (no `Prediction` per row) says
+            // what the row's `Prediction` says.
+            match got {
+                Prediction::Class { label, probabilities, .. } => {
+                    assert_eq!((out.label(i), out.output(i)), (*label, *label as f64), "{name} row {i}");
+                    let k = probabilities.len();
+                    let from_batch = &out.probabilities()[i * k..(i + 1) * k];
+                    assert!(probabilities.iter().map(|(_, p)| p).eq(from_batch), "{name} row {i}");
+                }
+                Prediction::Value(v) => {
+                    assert_eq!((out.label(i), out.output(i)), (*v as i64, *v), "{name} row {i}");
+                    assert!(out.probabilities().is_empty(), "{name}");
+                }
+            }
             let single = m.predict(row).expect("predicts");
             match (&single, got) {
                 (Prediction::Class { class: a, .. }, Prediction::Class { class: b, .. }) => {
@@ -239,4 +254,17 @@ fn tree_and_linear_semantics_match_onnxruntime() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A batch runs inline when the one-row run plus each row's share of a warm batch fits the
+/// budget: a 64-row batch of a small model does (it costs a few rows, not 64), a batch whose
+/// rows cost as much as single runs does not, and a huge count saturates instead of wrapping.
+#[test]
+fn batches_run_inline_by_their_warm_cost_per_row() {
+    let us = Duration::from_micros;
+    assert!(super::batch_inline(us(3), Duration::from_nanos(100), 64));
+    assert!(!super::batch_inline(us(10), us(3), 64), "10 + 64 × 3 µs is over 200 µs");
+    assert!(super::batch_inline(us(8), us(3), 64), "8 + 64 × 3 µs is exactly 200 µs");
+    assert!(!super::batch_inline(us(3), Duration::from_nanos(1), usize::MAX));
+    assert!(!super::batch_inline(us(201), Duration::ZERO, 1), "a model over budget never runs inline");
 }

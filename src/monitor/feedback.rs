@@ -45,9 +45,21 @@ impl RequestIds {
     }
 
     fn id_with_nonce(&self, service: &str, generation: &str, revision: i64, nonce: [u8; 8]) -> String {
-        let nonce = hex::encode(nonce);
-        let mac = self.mac(service, generation, revision, &nonce).finalize().into_bytes();
-        format!("{nonce}-{revision}-{}-{generation}", hex::encode(&mac[..8]))
+        // Written into one buffer of the id's length (no formatting machinery, no
+        // intermediate strings): this runs on every prediction.
+        let (mut digits, mut hex) = ([0u8; 20], [0u8; 32]);
+        let revision_digits = decimal(revision, &mut digits);
+        let (nonce_hex, tag_hex) = hex.split_at_mut(16);
+        // Fixed lengths (8 bytes into 16 hex digits): encoding cannot fail.
+        let _ = hex::encode_to_slice(nonce, nonce_hex);
+        let mac = self.mac(service, generation, revision_digits, nonce_hex).finalize().into_bytes();
+        let _ = hex::encode_to_slice(&mac[..8], tag_hex);
+        let mut id = Vec::with_capacity(hex.len() + revision_digits.len() + generation.len() + 3);
+        for part in [&hex[..16], b"-", revision_digits, b"-", &hex[16..], b"-", generation.as_bytes()] {
+            id.extend_from_slice(part);
+        }
+        // Hex digits, decimal digits and a `str`: always UTF-8.
+        String::from_utf8(id).unwrap_or_default()
     }
 
     /// The prediction `id` names, if this registry issued it for `service`.
@@ -64,7 +76,9 @@ impl RequestIds {
         }
         let revision: i64 = revision.parse().ok()?;
         // Over the nonce as issued (lowercase); constant time: the tag is the MAC's first 8 bytes.
-        let mac = self.mac(service, generation, revision, &hex::encode(nonce_bytes));
+        let (mut digits, mut nonce_hex) = ([0u8; 20], [0u8; 16]);
+        let _ = hex::encode_to_slice(nonce_bytes, &mut nonce_hex);
+        let mac = self.mac(service, generation, decimal(revision, &mut digits), &nonce_hex);
         mac.verify_truncated_left(&tag_bytes).is_ok().then(|| Served {
             service: service.to_owned(),
             generation: generation.to_owned(),
@@ -73,19 +87,24 @@ impl RequestIds {
     }
 
     /// The keyed MAC over an id's parts, `service \n generation \n revision \n nonce` with the
-    /// nonce in hex, fed in pieces: nothing is formatted on the heap per request.
-    fn mac(&self, service: &str, generation: &str, revision: i64, nonce: &str) -> Hmac<Sha256> {
-        let mut digits = [0u8; 20]; // an i64 in decimal: at most 19 digits and a sign
-        let len = {
-            let mut w = &mut digits[..];
-            write!(w, "{revision}").map(|()| 20 - w.len()).unwrap_or(0)
-        };
+    /// revision in decimal and the nonce in hex, fed in pieces: nothing is formatted on the
+    /// heap per request.
+    fn mac(&self, service: &str, generation: &str, revision: &[u8], nonce: &[u8]) -> Hmac<Sha256> {
         let mut mac = self.mac.clone();
-        for part in [service.as_bytes(), b"\n", generation.as_bytes(), b"\n", &digits[..len], b"\n", nonce.as_bytes()] {
+        for part in [service.as_bytes(), b"\n", generation.as_bytes(), b"\n", revision, b"\n", nonce] {
             mac.update(part);
         }
         mac
     }
+}
+
+/// `n` in decimal, written into `digits` (an i64 takes at most 19 digits and a sign).
+fn decimal(n: i64, digits: &mut [u8; 20]) -> &[u8] {
+    let len = {
+        let mut w = &mut digits[..];
+        write!(w, "{n}").map(|()| 20 - w.len()).unwrap_or(0)
+    };
+    &digits[..len]
 }
 
 /// HMAC-SHA256 keyed with a registry secret of at most 64 bytes (a longer one is cut to 64):

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::{HeaderMap, HeaderName, Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -47,6 +47,12 @@ pub const KEY_HEADER: &str = "x-switchyard-key";
 pub const AUTHOR_HEADER: &str = "x-switchyard-author";
 /// The API key header (alternative to `Authorization: Bearer`).
 pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// The same names as `HeaderName`s, checked at compile time: a map lookup or insert by
+/// `&str` parses and validates the name on every request.
+const GENERATION: HeaderName = HeaderName::from_static(GENERATION_HEADER);
+const KEY: HeaderName = HeaderName::from_static(KEY_HEADER);
+const API_KEY: HeaderName = HeaderName::from_static(API_KEY_HEADER);
 
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -154,7 +160,7 @@ fn api(config: &NodeConfig) -> (Router<AppState>, Router<AppState>, utoipa::open
 pub(crate) fn credential(headers: &HeaderMap) -> Credential {
     Credential::from_headers(
         headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
-        headers.get(API_KEY_HEADER).map(|v| v.as_bytes()),
+        headers.get(API_KEY).map(|v| v.as_bytes()),
     )
 }
 

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::body::{JsonBody, PathOf};
 use super::error::{ApiError, ApiResult};
 use super::openapi::ServicePath;
-use super::{AppState, Authorized, GENERATION_HEADER, KEY_HEADER};
+use super::{AppState, Authorized, GENERATION, KEY};
 use crate::engine::Routing;
 use crate::error::Error;
 use crate::model::Prediction;
@@ -32,7 +32,7 @@ impl PredictBody {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Error> {
+fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a str>, Error> {
     match headers.get(name) {
         None => Ok(None),
         Some(v) => {
@@ -53,7 +53,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RoutingHeaders {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let owned = |name| header(&parts.headers, name).map(|v| v.map(str::to_owned));
-        Ok(RoutingHeaders { generation: owned(GENERATION_HEADER)?, key: owned(KEY_HEADER)? })
+        Ok(RoutingHeaders { generation: owned(&GENERATION)?, key: owned(&KEY)? })
     }
 }
 
@@ -164,7 +164,7 @@ pub async fn predict(
     serde_json::to_writer(&mut body, &answer).map_err(|e| Error::Internal(format!("cannot write the answer: {e}")))?;
     let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
     if let Ok(v) = HeaderValue::from_str(out.generation.as_str()) {
-        response.headers_mut().insert(GENERATION_HEADER, v);
+        response.headers_mut().insert(GENERATION, v);
     }
     Ok(response)
 }

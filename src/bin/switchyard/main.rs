@@ -23,6 +23,13 @@ use cli::services::{MlflowCommand, ServiceCommand, VersionCommand, mlflow, servi
 use cli::train_demo::{TrainDemoArgs, train_demo};
 use cli::webhooks::{WebhooksCommand, webhooks};
 
+/// jemalloc instead of glibc's malloc: the request path allocates small values and larger
+/// buffers in turn, which makes glibc consolidate its free lists on most requests (see the
+/// dependency's note in Cargo.toml).
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "switchyard", version = switchyard::build_info::LONG_VERSION, about = "Deploy ML models: registry, router and API node")]
 struct Cli {

@@ -247,7 +247,7 @@ async fn run_infer(
     let out = state.engine.infer_rows(&model, batch, Routing { generation: version.as_deref(), key: None }).await?;
 
     // Which outputs, and which of them as binary data.
-    let wanted = decode::requested_outputs(&request, &out.schema.output)?;
+    let wanted = decode::requested_outputs(&request, &out.model.schema().output)?;
     let (outputs, raw) = wire::encode_outputs(&out, rows, wanted);
     let answer =
         InferResponse { model_name: model, model_version: out.generation.as_str().to_owned(), id: request.id, outputs };
@@ -258,6 +258,6 @@ async fn run_infer(
 
 fn insert_generation(r: &mut Response, generation: &str) {
     if let Ok(v) = HeaderValue::from_str(generation) {
-        r.headers_mut().insert(super::GENERATION_HEADER, v);
+        r.headers_mut().insert(super::GENERATION, v);
     }
 }

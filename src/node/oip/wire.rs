@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::error::OipErrorBody;
 use crate::engine::InferOutcome;
 use crate::error::Error;
-use crate::model::{InputType, ModelSchema, OutputKind, Prediction};
+use crate::model::{InputType, ModelSchema, OutputKind};
 
 /// The binary tensor data extension's header: the length of the JSON before the binary data.
 pub(super) const HEADER_LENGTH: &str = "inference-header-content-length";
@@ -172,26 +172,18 @@ pub(super) fn encode_outputs(
     let mut outputs = Vec::new();
     let mut raw: Vec<u8> = Vec::new();
     for (name, as_binary) in wanted {
+        let batch = &out.batch;
         let (shape, datatype, data): (Vec<usize>, &str, Tensor) = match name.as_str() {
-            "label" => (vec![rows], "INT64", Tensor::I64(out.predictions.iter().map(label_of).collect())),
+            "label" => (vec![rows], "INT64", Tensor::I64((0..batch.len()).map(|i| batch.label(i)).collect())),
             "probabilities" => {
-                let classes = match &out.schema.output {
+                let classes = match &out.model.schema().output {
                     OutputKind::Classifier { classes } => classes.len(),
                     OutputKind::Regressor => 0,
                 };
-                let probs = out.predictions.iter().flat_map(|p| match p {
-                    Prediction::Class { probabilities, .. } => probabilities.iter().map(|(_, v)| *v as f32).collect(),
-                    Prediction::Value(_) => vec![],
-                });
-                (vec![rows, classes], "FP32", Tensor::F32(probs.collect()))
+                let probs = batch.probabilities().iter().map(|&v| v as f32).collect();
+                (vec![rows, classes], "FP32", Tensor::F32(probs))
             }
-            _ => {
-                let values = out.predictions.iter().map(|p| match p {
-                    Prediction::Value(v) => *v as f32,
-                    Prediction::Class { label, .. } => *label as f32,
-                });
-                (vec![rows, 1], "FP32", Tensor::F32(values.collect()))
-            }
+            _ => (vec![rows, 1], "FP32", Tensor::F32((0..batch.len()).map(|i| batch.output(i) as f32).collect())),
         };
         let mut o = OutputTensor { name, datatype, shape, data: None, parameters: None };
         if as_binary {
@@ -219,13 +211,6 @@ pub(super) fn answer_response(answer: &InferResponse, raw: &[u8]) -> Result<Resp
     let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, "application/octet-stream")], body).into_response();
     r.headers_mut().insert(HEADER_LENGTH, HeaderValue::from(json_len));
     Ok(r)
-}
-
-fn label_of(p: &Prediction) -> i64 {
-    match p {
-        Prediction::Class { label, .. } => *label,
-        Prediction::Value(v) => *v as i64,
-    }
 }
 
 #[derive(Serialize)]
