@@ -314,7 +314,7 @@ fn write_scores<T: Value>(post: Post, s: &[T], h: &[bool], out: &mut Vec<f32>) {
 /// onnxruntime's `ComputeLogistic`: symmetric, so large negative scores do not underflow
 /// differently from positive ones.
 pub(crate) fn logistic(x: f32) -> f32 {
-    let v = 1.0 / (1.0 + (-x.abs()).exp());
+    let v = 1.0 / (1.0 + exp(-x.abs()));
     if x < 0.0 { 1.0 - v } else { v }
 }
 
@@ -333,11 +333,20 @@ fn erf_inv(x: f32) -> f32 {
     sgn * v3.sqrt()
 }
 
+/// `e^x` from the `libm` crate (compiled with the rest of this crate) rather than the C
+/// library's `expf`: glibc dispatches to a VEX-encoded variant, and called from this crate's
+/// SSE code right after tract's AVX kernels left the upper vector registers dirty it paid a
+/// state transition per call, about 100 ns on the benchmark machine (a third of a 64-row
+/// inference's CPU, bench/RESULTS.md). Same algorithm as glibc's, within an ulp.
+fn exp(x: f32) -> f32 {
+    libm::expf(x)
+}
+
 pub(crate) fn softmax(row: &mut [f32]) {
     let max = row.iter().fold(-f32::MAX, |m, &v| if v > m { v } else { m });
     let mut sum = 0.0f32;
     for v in row.iter_mut() {
-        *v = (*v - max).exp();
+        *v = exp(*v - max);
         sum += *v;
     }
     row.iter_mut().for_each(|v| *v /= sum);
@@ -346,11 +355,11 @@ pub(crate) fn softmax(row: &mut [f32]) {
 /// Softmax that leaves (near-)zero scores out of the sum, as onnxruntime's SOFTMAX_ZERO.
 fn softmax_zero(row: &mut [f32]) {
     let max = row.iter().fold(-f32::MAX, |m, &v| if v > m { v } else { m });
-    let exp_neg_max = (-max).exp();
+    let exp_neg_max = exp(-max);
     let mut sum = 0.0f32;
     for v in row.iter_mut() {
         if *v > 0.000_000_1 || *v < -0.000_000_1 {
-            *v = (*v - max).exp();
+            *v = exp(*v - max);
             sum += *v;
         } else {
             *v *= exp_neg_max;
