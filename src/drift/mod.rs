@@ -140,7 +140,6 @@ impl Reference {
     }
 }
 
-/// A prediction as the number drift bins: the class index, or the value.
 /// A prediction as the one number drift bins: a classifier's class index, a regressor's value.
 pub fn output_value(p: &Prediction) -> f64 {
     match p {

@@ -166,8 +166,8 @@ impl Batch {
         (0..self.rows).filter_map(|i| self.get(i)).collect()
     }
 
-    /// Row `i`'s label: a classifier's class index, a regressor's value truncated (what a
-    /// [`Prediction`]'s `label` or value would give, without building one).
+    /// Row `i`'s label (`i < len()`): a classifier's class index, a regressor's value
+    /// truncated (what a [`Prediction`]'s `label` or value would give, without building one).
     pub fn label(&self, i: usize) -> i64 {
         match self.labels.get(i) {
             Some(&label) => label,
@@ -175,7 +175,7 @@ impl Batch {
         }
     }
 
-    /// Row `i` as one number: a classifier's class index, a regressor's value.
+    /// Row `i` as one number (`i < len()`): a classifier's class index, a regressor's value.
     pub fn output(&self, i: usize) -> f64 {
         match self.labels.get(i) {
             Some(&label) => label as f64,
@@ -250,8 +250,8 @@ impl LoadedModel {
     /// Runs a zero row a few times, then a batch of zero rows: the first run allocates, the
     /// median of the rest is the steady-state cost used to decide where requests run. The
     /// batch is timed only for a model that may run inline at all (a slow model's batches
-    /// go to the blocking pool whatever their size); its per-row share is then the median
-    /// batch time over its rows.
+    /// go to the blocking pool whatever their size, and it runs a batch of two once, to
+    /// check the batch plan); its per-row share is then the median batch time over its rows.
     fn warm_up(&self) -> Result<(Duration, Duration)> {
         let zeros = vec![0.0; self.schema.features.len()];
         let median = |mut times: Vec<Duration>| {
@@ -266,15 +266,16 @@ impl LoadedModel {
             times.push(t.elapsed());
         }
         let warm_run = median(times);
-        let rows = if warm_run <= INLINE_BUDGET { WARM_BATCH_ROWS } else { 2 };
+        let inline = warm_run <= INLINE_BUDGET;
+        let (rows, runs) = if inline { (WARM_BATCH_ROWS, 4) } else { (2, 1) };
         let batch = vec![0.0; rows * zeros.len()];
-        let mut times = Vec::with_capacity(4);
-        for _ in 0..4 {
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
             let t = Instant::now();
             self.predict_batch(&batch).map_err(|e| invalid(format!("the model fails on a batch of zeros: {e}")))?;
             times.push(t.elapsed());
         }
-        let warm_batch_row = if rows == WARM_BATCH_ROWS { median(times) / rows as u32 } else { warm_run };
+        let warm_batch_row = if inline { median(times) / rows as u32 } else { warm_run };
         Ok((warm_run, warm_batch_row))
     }
 
