@@ -337,7 +337,7 @@ fn erf_inv(x: f32) -> f32 {
 /// library's `expf`: glibc dispatches to a VEX-encoded variant, and called from this crate's
 /// SSE code right after tract's AVX kernels left the upper vector registers dirty it paid a
 /// state transition per call, about 100 ns on the benchmark machine (a third of a 64-row
-/// inference's CPU, bench/RESULTS.md). Same algorithm as glibc's, within an ulp.
+/// inference's CPU, bench/RESULTS.md). FreeBSD's `expf`, under an ulp of error like glibc's.
 fn exp(x: f32) -> f32 {
     libm::expf(x)
 }
