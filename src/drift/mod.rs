@@ -322,14 +322,10 @@ impl Tracker {
         Tracker { state: Mutex::new(state) }
     }
 
-    /// Counts one answered request: its row (in the schema's feature order) and prediction.
-    pub fn record(&self, row: &[f64], prediction: &Prediction, at: DateTime<Utc>) {
-        self.record_output(row, output_value(prediction), at);
-    }
-
-    /// [`Tracker::record`] with the prediction as one number: a classifier's class index, a
-    /// regressor's value (a batch's rows, read without building a [`Prediction`] each).
-    pub fn record_output(&self, row: &[f64], output: f64, at: DateTime<Utc>) {
+    /// Counts one answered request: its row (in the schema's feature order) and its
+    /// prediction as one number ([`output_value`]; a batch's rows are read from the model's
+    /// `Batch` without building a [`Prediction`] each).
+    pub fn record(&self, row: &[f64], output: f64, at: DateTime<Utc>) {
         let Ok(mut state) = self.state.lock() else { return };
         match &mut *state {
             State::Tracking(live) => live.record(row, output, at),

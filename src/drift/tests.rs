@@ -57,10 +57,10 @@ fn a_shifted_feature_drifts_and_leads() {
     let drift = Drift::new(100);
     let tracker = drift.tracker("s", "v1", &classifier(), Some(reference.clone()));
     for (row, p) in rows(&mut rng, 1500, 1.0) {
-        tracker.record(&row, &p, t0());
+        tracker.record(&row, output_value(&p), t0());
     }
     for (row, p) in rows(&mut rng, 500, 0.0) {
-        tracker.record(&row, &p, t0() + Duration::minutes(1));
+        tracker.record(&row, output_value(&p), t0() + Duration::minutes(1));
     }
     let report = drift.report("s", &["v1".into()], 60, t0() + Duration::minutes(2));
     let g = &report.generations[0];
@@ -100,7 +100,7 @@ fn without_a_reference_the_first_requests_are_the_baseline() {
     let drift = Drift::new(300);
     let tracker = drift.tracker("s", "v1", &classifier(), None);
     for (row, p) in rows(&mut rng, 299, 0.0) {
-        tracker.record(&row, &p, t0());
+        tracker.record(&row, output_value(&p), t0());
     }
     let report = drift.report("s", &[], 60, t0());
     let g = &report.generations[0];
@@ -110,9 +110,9 @@ fn without_a_reference_the_first_requests_are_the_baseline() {
     );
     assert!(g.features.is_empty());
     let (row, p) = rows(&mut rng, 1, 0.0).remove(0);
-    tracker.record(&row, &p, t0());
+    tracker.record(&row, output_value(&p), t0());
     for (row, p) in rows(&mut rng, 400, 2.0) {
-        tracker.record(&row, &p, t0() + Duration::minutes(1));
+        tracker.record(&row, output_value(&p), t0() + Duration::minutes(1));
     }
     let g = drift.report("s", &[], 60, t0() + Duration::minutes(1)).generations.remove(0);
     assert_eq!(g.reference, Some(ReferenceSummary { source: ReferenceSource::Traffic, rows: 300 }));
@@ -141,7 +141,7 @@ fn regressors_get_a_value_histogram() {
     let tracker = drift.tracker("s", "v1", &schema, Some(reference));
     for r in &sample {
         let row: Vec<f64> = r.iter().map(|v| v + 0.5).collect();
-        tracker.record(&row, &Prediction::Value(row.iter().sum()), t0());
+        tracker.record(&row, row.iter().sum(), t0());
     }
     let g = drift.report("s", &[], 60, t0()).generations.remove(0);
     let Some(PredictionDrift::Regressor { psi, ks, live, .. }) = g.prediction else { panic!("regressor drift") };
@@ -170,11 +170,11 @@ fn drift_alerts_fire_once_per_crossing() {
     let at = |minutes: i64| t0() + Duration::minutes(minutes);
     // Shifted, but only 100 requests: nothing yet.
     for (row, p) in rows(&mut rng, 100, 1.5) {
-        tracker.record(&row, &p, at(0));
+        tracker.record(&row, output_value(&p), at(0));
     }
     assert_eq!(drift.crossings(&rule, at(0)), Vec::new());
     for (row, p) in rows(&mut rng, 400, 1.5) {
-        tracker.record(&row, &p, at(1));
+        tracker.record(&row, output_value(&p), at(1));
     }
     let alerts = drift.crossings(&rule, at(1));
     assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -185,11 +185,11 @@ fn drift_alerts_fire_once_per_crossing() {
     assert_eq!(drift.crossings(&rule, at(2)), Vec::new());
     // Back in line (the shifted minutes left the window): re-armed, then over again.
     for (row, p) in rows(&mut rng, 1000, 0.0) {
-        tracker.record(&row, &p, at(8));
+        tracker.record(&row, output_value(&p), at(8));
     }
     assert_eq!(drift.crossings(&rule, at(8)), Vec::new());
     for (row, p) in rows(&mut rng, 3000, 2.0) {
-        tracker.record(&row, &p, at(9));
+        tracker.record(&row, output_value(&p), at(9));
     }
     assert_eq!(drift.crossings(&rule, at(9)).len(), 1);
 }

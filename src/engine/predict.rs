@@ -258,7 +258,7 @@ impl Engine {
         now: Now,
     ) {
         if let Some(tracker) = active.drift.get(generation) {
-            answered.for_each(|(row, output)| tracker.record_output(row, output, now));
+            answered.for_each(|(row, output)| tracker.record(row, output, now));
         }
     }
 

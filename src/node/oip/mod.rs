@@ -236,14 +236,14 @@ async fn run_infer(
         state.engine.get_service(&model).await?;
         return Err(OipError(Error::NotDeployed(model)));
     };
-    let schema = active
+    let first = active
         .route
         .generations()
         .first()
         .and_then(|g| active.models.get(g))
-        .map(|m| m.schema().clone())
+        .map(std::sync::Arc::clone)
         .ok_or_else(|| OipError(Error::NotDeployed(model.clone())))?;
-    let (rows, batch) = decode_input(&request, binary, &schema, &model)?;
+    let (rows, batch) = decode_input(&request, binary, first.schema(), &model)?;
     let out = state.engine.infer_rows(&model, batch, Routing { generation: version.as_deref(), key: None }).await?;
 
     // Which outputs, and which of them as binary data.
