@@ -1,5 +1,9 @@
-//! The capture tables: `capture_policies`, `capture_rows` (every node's rows, one registry),
-//! with the feedback of each request joined at read time.
+//! The capture tables: `capture_policies`, and `capture_blocks` (every node's captured rows,
+//! one registry). Rows are stored in blocks, one per writer batch and service, as a JSON
+//! array: a captured request costs its JSON text, not a table row and index entries of its
+//! own. Blocks are found by service and time (`first_ms`, `last_ms`) and walked in capture
+//! order (id); rows are filtered after decoding, and the feedback of each request is joined at
+//! read time through the feedback table's key. A row's id is `block id × 65,536 + slot`.
 
 use std::collections::HashMap;
 
@@ -122,237 +126,291 @@ pub async fn set_policy(
     Ok(())
 }
 
-/// The columns a captured row is inserted with, in bind order.
-const INSERT_COLUMNS: [&str; 15] = [
-    "service",
-    "node",
-    "instance",
-    "at_ms",
-    "revision",
-    "generation",
-    "request_id",
-    "features_json",
-    "label",
-    "value",
-    "probabilities_json",
-    "latency_ms",
-    "shadow_generation",
-    "shadow_label",
-    "shadow_value",
-];
+/// A row's id is its block's id times this, plus its slot in the block.
+pub const SLOTS: i64 = 1 << 16;
+const _: () = assert!(super::BATCH as i64 <= SLOTS, "a writer batch fits in one block");
 
-/// Rows per `INSERT` statement: 64 × 15 = 960 bind variables, under every SQLite build's
-/// limit (999 before 3.32) and PostgreSQL's (65,535).
-pub const ROWS_PER_INSERT: usize = 64;
+/// Blocks read per query while walking a service's blocks.
+const SCAN: i64 = 16;
 
-/// `INSERT … VALUES (…), (…) … ON CONFLICT (service, request_id) DO NOTHING` for `n` rows.
-/// SQLite gets anonymous `?` parameters: sqlx looks up each parameter's name to place it, and
-/// SQLite finds a name by a linear scan, so `$N` names would cost (15 n)² per statement.
-/// PostgreSQL gets `$N`.
-fn insert_sql(n: usize, sqlite: bool) -> String {
-    let mut sql = format!("INSERT INTO capture_rows ({}) VALUES ", INSERT_COLUMNS.join(", "));
-    for row in 0..n {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for col in 0..INSERT_COLUMNS.len() {
-            if col > 0 {
-                sql.push_str(", ");
-            }
-            if sqlite {
-                sql.push('?');
-            } else {
-                sql.push_str(&format!("${}", row * INSERT_COLUMNS.len() + col + 1));
-            }
-        }
-        sql.push(')');
-    }
-    sql.push_str(" ON CONFLICT (service, request_id) DO NOTHING");
-    sql
+/// Request ids per feedback lookup.
+const FEEDBACK_CHUNK: usize = 200;
+
+/// One captured request as stored in its block's `rows_json` (absent fields are None).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredRow {
+    slot: i64,
+    at_ms: i64,
+    revision: i64,
+    generation: String,
+    request_id: String,
+    features: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    probabilities: Option<Probabilities>,
+    latency_ms: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shadow_generation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shadow_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shadow_value: Option<f64>,
 }
 
-/// The statement of a whole chunk on SQLite, made once (and prepared once per connection).
-static SQLITE_CHUNK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_sql(ROWS_PER_INSERT, true));
+/// `[class, probability]` pairs in class order.
+type Probabilities = Vec<(String, f64)>;
 
-/// Inserts a batch captured by `instance` (features already dropped and hashed) in one
-/// transaction, [`ROWS_PER_INSERT`] rows per statement, each service's rows in their order; a
-/// request id already captured is skipped (a retried batch never captures a request twice).
-/// Returns the rows inserted per service. Trimming to the cap is the writer's, every tenth of
-/// the cap ([`trim_to_cap`]).
-pub async fn insert(pool: &Pool, instance: &str, rows: &[Captured]) -> Result<HashMap<String, u64>> {
-    // Each statement holds one service's rows, so what it inserted is counted to that service.
-    let mut by_service: Vec<(&str, Vec<&Captured>)> = Vec::new();
-    for r in rows {
-        match by_service.iter_mut().find(|(s, _)| *s == r.service) {
-            Some((_, list)) => list.push(r),
-            None => by_service.push((&r.service, vec![r])),
+/// The label, value and probabilities stored for an answer.
+fn answer_parts(p: Prediction) -> (Option<String>, Option<f64>, Option<Probabilities>) {
+    match p {
+        Prediction::Class { class, probabilities, .. } => (Some(class), None, Some(probabilities)),
+        Prediction::Value(v) => (None, Some(v), None),
+    }
+}
+
+impl StoredRow {
+    fn new(c: Captured, slot: i64) -> Self {
+        let (label, value, probabilities) = answer_parts(c.prediction);
+        let (shadow_generation, shadow_label, shadow_value) = match c.shadow {
+            None => (None, None, None),
+            Some((g, p)) => {
+                let (l, v, _) = p.map(answer_parts).unwrap_or((None, None, None));
+                (Some(g), l, v)
+            }
+        };
+        StoredRow {
+            slot,
+            at_ms: c.at_ms,
+            revision: c.revision,
+            generation: c.generation,
+            request_id: c.request_id,
+            features: c.features,
+            label,
+            value,
+            probabilities,
+            latency_ms: c.latency_ms,
+            shadow_generation,
+            shadow_label,
+            shadow_value,
         }
     }
-    let sqlite = crate::store::Backend::of(pool) == crate::store::Backend::Sqlite;
+}
+
+/// A batch's rows of one service, encoded once: a retried insert sends the same block.
+#[derive(Debug)]
+pub struct Block {
+    pub service: String,
+    /// The block's key: a retried batch is stored once.
+    first_request_id: String,
+    first_ms: i64,
+    last_ms: i64,
+    pub rows: u64,
+    json: String,
+}
+
+/// Encodes captured rows (features already dropped and hashed) into blocks: one per service
+/// and [`super::BATCH`] rows, each service's rows in their order.
+pub fn encode(rows: Vec<Captured>) -> Result<Vec<Block>> {
+    let mut by_service: Vec<(String, Vec<Vec<StoredRow>>)> = Vec::new();
+    for c in rows {
+        let i = match by_service.iter().position(|(s, _)| *s == c.service) {
+            Some(i) => i,
+            None => {
+                by_service.push((c.service.clone(), vec![Vec::new()]));
+                by_service.len() - 1
+            }
+        };
+        let chunks = &mut by_service[i].1;
+        if chunks.last().is_some_and(|last| last.len() == super::BATCH) {
+            chunks.push(Vec::new());
+        }
+        let chunk = chunks.last_mut().expect("a chunk was pushed");
+        let slot = chunk.len() as i64;
+        chunk.push(StoredRow::new(c, slot));
+    }
+    let mut blocks = Vec::new();
+    for (service, chunks) in by_service {
+        for rows in chunks.into_iter().filter(|rows| !rows.is_empty()) {
+            let json =
+                serde_json::to_string(&rows).map_err(|e| Error::Internal(format!("encoding captured rows: {e}")))?;
+            blocks.push(Block {
+                service: service.clone(),
+                first_request_id: rows[0].request_id.clone(),
+                first_ms: rows.iter().map(|r| r.at_ms).min().unwrap_or_default(),
+                last_ms: rows.iter().map(|r| r.at_ms).max().unwrap_or_default(),
+                rows: rows.len() as u64,
+                json,
+            });
+        }
+    }
+    Ok(blocks)
+}
+
+/// Inserts the blocks captured by `instance` in one transaction; a block already stored (its
+/// first request id, in a retried batch) is skipped, so no request is captured twice. Returns
+/// the rows inserted per service. Trimming to the cap is the writer's, every tenth of the cap
+/// ([`trim_to_cap`]).
+pub async fn insert(pool: &Pool, instance: &str, blocks: &[Block]) -> Result<HashMap<String, u64>> {
     let mut tx = pool.begin().await?;
     let mut inserted: HashMap<String, u64> = HashMap::new();
-    for (service, list) in &by_service {
-        for chunk in list.chunks(ROWS_PER_INSERT) {
-            let made;
-            let sql = if sqlite && chunk.len() == ROWS_PER_INSERT {
-                SQLITE_CHUNK.as_str()
-            } else {
-                made = insert_sql(chunk.len(), sqlite);
-                made.as_str()
-            };
-            // SQLite keeps the whole chunk's statement prepared; a short chunk's is not kept in
-            // the connection's statement cache. PostgreSQL prepares each one: a kept statement
-            // keeps the parameter types of its first rows, and through sqlx's `Any` a NULL
-            // float is typed `real`, so a later row's value there would be refused.
-            let mut q = sqlx::query(sql).persistent(sqlite && chunk.len() == ROWS_PER_INSERT);
-            for r in chunk {
-                let (label, value, probabilities) = answer_columns(&r.prediction);
-                let (shadow_generation, shadow_label, shadow_value) = match &r.shadow {
-                    None => (None, None, None),
-                    Some((g, p)) => {
-                        let (l, v, _) = p.as_ref().map(answer_columns).unwrap_or((None, None, None));
-                        (Some(g.as_str()), l, v)
-                    }
-                };
-                let features = serde_json::to_string(&r.features).map_err(|e| Error::Internal(e.to_string()))?;
-                q = q
-                    .bind(r.service.as_str())
-                    .bind(LOCAL_NODE)
-                    .bind(instance)
-                    .bind(r.at_ms)
-                    .bind(r.revision)
-                    .bind(r.generation.as_str())
-                    .bind(r.request_id.as_str())
-                    .bind(features)
-                    .bind(label)
-                    .bind(value)
-                    .bind(probabilities)
-                    .bind(r.latency_ms)
-                    .bind(shadow_generation)
-                    .bind(shadow_label)
-                    .bind(shadow_value);
-            }
-            let done = q.execute(&mut *tx).await?;
-            *inserted.entry((*service).to_owned()).or_default() += done.rows_affected();
+    for b in blocks {
+        let done = sqlx::query(
+            "INSERT INTO capture_blocks (service, node, instance, first_request_id, first_ms, last_ms, row_count, rows_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (service, first_request_id) DO NOTHING",
+        )
+        .bind(b.service.as_str())
+        .bind(LOCAL_NODE)
+        .bind(instance)
+        .bind(b.first_request_id.as_str())
+        .bind(b.first_ms)
+        .bind(b.last_ms)
+        .bind(b.rows as i64)
+        .bind(b.json.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() > 0 {
+            *inserted.entry(b.service.clone()).or_default() += b.rows;
         }
     }
     tx.commit().await?;
     Ok(inserted)
 }
 
-/// Deletes all but the newest `cap` rows of `service`. Returns the rows deleted.
-pub async fn trim_to_cap(pool: &Pool, service: &str, cap: i64) -> Result<u64> {
-    let mut conn = pool.acquire().await?;
-    trim(&mut conn, service, cap).await
+/// A stored block, decoded.
+struct StoredBlock {
+    id: i64,
+    node: String,
+    instance: String,
+    rows: Vec<StoredRow>,
 }
 
-/// Deletes all but the newest `cap` rows of `service`.
-async fn trim(conn: &mut sqlx::AnyConnection, service: &str, cap: i64) -> Result<u64> {
-    let done = sqlx::query(
-        "DELETE FROM capture_rows WHERE service = $1 AND id <= \
-         (SELECT id FROM capture_rows WHERE service = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
-    )
-    .bind(service)
-    .bind(cap)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
+const BLOCK_COLUMNS: &str = "id, node, instance, rows_json";
+
+fn block_of(row: &sqlx::any::AnyRow) -> Result<StoredBlock> {
+    let json: String = row.try_get("rows_json")?;
+    Ok(StoredBlock {
+        id: row.try_get("id")?,
+        node: row.try_get("node")?,
+        instance: row.try_get("instance")?,
+        rows: serde_json::from_str(&json).map_err(|e| Error::Internal(format!("captured rows: {e}")))?,
+    })
 }
 
-fn answer_columns(p: &Prediction) -> (Option<String>, Option<f64>, Option<String>) {
-    match p {
-        Prediction::Class { class, probabilities, .. } => {
-            (Some(class.clone()), None, serde_json::to_string(probabilities).ok())
+impl StoredBlock {
+    fn row_id(&self, r: &StoredRow) -> i64 {
+        self.id * SLOTS + r.slot
+    }
+
+    fn capture_row(&self, service: &str, r: StoredRow) -> CaptureRow {
+        CaptureRow {
+            id: self.row_id(&r),
+            service: service.to_owned(),
+            instance: self.instance.clone(),
+            at_ms: r.at_ms,
+            revision: r.revision,
+            generation: r.generation,
+            request_id: r.request_id,
+            features: r.features,
+            label: r.label,
+            value: r.value,
+            probabilities: r.probabilities,
+            latency_ms: r.latency_ms,
+            shadow_generation: r.shadow_generation,
+            shadow_label: r.shadow_label,
+            shadow_value: r.shadow_value,
+            feedback: None,
         }
-        Prediction::Value(v) => (None, Some(*v), None),
     }
 }
 
-/// The retention task's pass over one service: rows older than `before_ms` and beyond the
-/// cap are deleted. Returns the rows deleted.
-pub async fn enforce(pool: &Pool, service: &str, before_ms: i64, cap: i64) -> Result<u64> {
-    let mut conn = pool.acquire().await?;
-    let old = sqlx::query("DELETE FROM capture_rows WHERE service = $1 AND at_ms < $2")
-        .bind(service)
-        .bind(before_ms)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    Ok(old + trim(&mut conn, service, cap).await?)
+/// Sets each row's feedback: the outcome recorded for its request id on `node`.
+async fn join_feedback(pool: &Pool, service: &str, node: &str, rows: &mut [CaptureRow]) -> Result<()> {
+    for chunk in rows.chunks_mut(FEEDBACK_CHUNK) {
+        let mut sql = String::from(
+            "SELECT request_id, outcome FROM feedback WHERE service = $1 AND node = $2 AND request_id IN (",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", i + 3));
+        }
+        sql.push(')');
+        let mut q = sqlx::query(&sql).bind(service).bind(node);
+        for r in chunk.iter() {
+            q = q.bind(r.request_id.as_str());
+        }
+        let mut outcomes: HashMap<String, f64> = HashMap::new();
+        for row in q.fetch_all(pool).await? {
+            outcomes.insert(row.try_get("request_id")?, row.try_get("outcome")?);
+        }
+        for r in chunk.iter_mut() {
+            r.feedback = outcomes.get(&r.request_id).copied();
+        }
+    }
+    Ok(())
 }
 
-/// Rows of `service` in the registry, every node's.
-pub async fn count(pool: &Pool, service: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM capture_rows WHERE service = $1").bind(service).fetch_one(pool).await?)
-}
-
-const COLUMNS: &str = "c.id, c.service, c.instance, c.at_ms, c.revision, c.generation, c.request_id, c.features_json, \
-    c.label, c.value, c.probabilities_json, c.latency_ms, c.shadow_generation, c.shadow_label, c.shadow_value, f.outcome";
-
-const FROM: &str = "FROM capture_rows c LEFT JOIN feedback f ON f.service = c.service AND f.node = c.node AND f.request_id = c.request_id";
-
-fn row_of(row: &sqlx::any::AnyRow) -> Result<CaptureRow> {
-    let features: String = row.try_get("features_json")?;
-    let probabilities: Option<String> = row.try_get("probabilities_json")?;
-    Ok(CaptureRow {
-        id: row.try_get("id")?,
-        service: row.try_get("service")?,
-        instance: row.try_get("instance")?,
-        at_ms: row.try_get("at_ms")?,
-        revision: row.try_get("revision")?,
-        generation: row.try_get("generation")?,
-        request_id: row.try_get("request_id")?,
-        features: serde_json::from_str(&features).map_err(|e| Error::Internal(format!("captured features: {e}")))?,
-        label: row.try_get("label")?,
-        value: row.try_get("value")?,
-        probabilities: probabilities.and_then(|p| serde_json::from_str(&p).ok()),
-        latency_ms: row.try_get("latency_ms")?,
-        shadow_generation: row.try_get("shadow_generation")?,
-        shadow_label: row.try_get("shadow_label")?,
-        shadow_value: row.try_get("shadow_value")?,
-        feedback: row.try_get("outcome")?,
-    })
+/// The next [`SCAN`] blocks of `service` overlapping `[since_ms, until_ms]`: in capture order
+/// from block id `from` (inclusive), or newest first below `from` (exclusive).
+async fn blocks(
+    pool: &Pool,
+    service: &str,
+    since_ms: i64,
+    until_ms: i64,
+    from: i64,
+    newest_first: bool,
+) -> Result<Vec<StoredBlock>> {
+    let (cmp, order) = if newest_first { ("<", "DESC") } else { (">=", "ASC") };
+    let sql = format!(
+        "SELECT {BLOCK_COLUMNS} FROM capture_blocks WHERE service = $1 AND last_ms >= $2 AND first_ms <= $3 \
+         AND id {cmp} $4 ORDER BY id {order} LIMIT {SCAN}"
+    );
+    let rows = sqlx::query(&sql).bind(service).bind(since_ms).bind(until_ms).bind(from).fetch_all(pool).await?;
+    rows.iter().map(block_of).collect()
 }
 
 /// Rows of `service` matching `filter`, newest first.
 pub async fn list(pool: &Pool, service: &str, filter: &RowFilter) -> Result<Vec<CaptureRow>> {
-    let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
-    let mut sql = format!("SELECT {COLUMNS} {FROM} WHERE c.service = $1 AND c.at_ms >= $2 AND c.at_ms <= $3");
-    let mut n = 3;
-    if filter.generation.is_some() {
-        n += 1;
-        sql.push_str(&format!(" AND c.generation = ${n}"));
-    }
+    let limit = filter.limit.unwrap_or(100).clamp(1, 1000) as usize;
+    let (since, until) = (filter.since_ms.unwrap_or(i64::MIN), filter.until_ms.unwrap_or(i64::MAX));
     let prediction_value = filter.prediction.as_deref().and_then(|p| p.parse::<f64>().ok());
-    if filter.prediction.is_some() {
-        n += 1;
-        sql.push_str(&format!(" AND (c.label = ${n}"));
-        if prediction_value.is_some() {
-            n += 1;
-            sql.push_str(&format!(" OR c.value = ${n}"));
+    let answered = |r: &StoredRow| match filter.prediction.as_deref() {
+        None => true,
+        Some(p) => r.label.as_deref() == Some(p) || (prediction_value.is_some() && r.value == prediction_value),
+    };
+    let mut out = Vec::new();
+    let mut before = i64::MAX;
+    loop {
+        let found = blocks(pool, service, since, until, before, true).await?;
+        if found.is_empty() {
+            return Ok(out);
         }
-        sql.push(')');
-    }
-    match filter.has_feedback {
-        Some(true) => sql.push_str(" AND f.outcome IS NOT NULL"),
-        Some(false) => sql.push_str(" AND f.outcome IS NULL"),
-        None => {}
-    }
-    n += 1;
-    sql.push_str(&format!(" ORDER BY c.id DESC LIMIT ${n}"));
-    let mut q = sqlx::query(&sql)
-        .bind(service)
-        .bind(filter.since_ms.unwrap_or(i64::MIN))
-        .bind(filter.until_ms.unwrap_or(i64::MAX));
-    if let Some(g) = &filter.generation {
-        q = q.bind(g);
-    }
-    if let Some(p) = &filter.prediction {
-        q = q.bind(p);
-        if let Some(v) = prediction_value {
-            q = q.bind(v);
+        for mut block in found {
+            before = block.id;
+            let rows = std::mem::take(&mut block.rows);
+            let mut picked: Vec<CaptureRow> = rows
+                .into_iter()
+                .rev()
+                .filter(|r| (since..=until).contains(&r.at_ms))
+                .filter(|r| filter.generation.as_ref().is_none_or(|g| *g == r.generation))
+                .filter(|r| answered(r))
+                .map(|r| block.capture_row(service, r))
+                .collect();
+            join_feedback(pool, service, &block.node, &mut picked).await?;
+            for row in picked {
+                if filter.has_feedback.is_none_or(|has| has == row.feedback.is_some()) {
+                    out.push(row);
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
         }
     }
-    let rows = q.bind(limit).fetch_all(pool).await?;
-    rows.iter().map(row_of).collect()
 }
 
 /// The next page of rows of `service` captured in `[since_ms, until_ms]`, oldest first,
@@ -365,20 +423,247 @@ pub async fn page(
     after: i64,
     n: i64,
 ) -> Result<Vec<CaptureRow>> {
-    let sql = format!(
-        "SELECT {COLUMNS} {FROM} WHERE c.service = $1 AND c.at_ms >= $2 AND c.at_ms <= $3 AND c.id > $4 ORDER BY c.id LIMIT $5"
-    );
-    let rows =
-        sqlx::query(&sql).bind(service).bind(since_ms).bind(until_ms).bind(after).bind(n).fetch_all(pool).await?;
-    rows.iter().map(row_of).collect()
+    let n = n.max(0) as usize;
+    let mut out = Vec::new();
+    let mut from = after.div_euclid(SLOTS);
+    while out.len() < n {
+        let found = blocks(pool, service, since_ms, until_ms, from, false).await?;
+        if found.is_empty() {
+            break;
+        }
+        for mut block in found {
+            from = block.id + 1;
+            let rows = std::mem::take(&mut block.rows);
+            let mut picked: Vec<CaptureRow> = rows
+                .into_iter()
+                .filter(|r| block.row_id(r) > after && (since_ms..=until_ms).contains(&r.at_ms))
+                .take(n - out.len())
+                .map(|r| block.capture_row(service, r))
+                .collect();
+            join_feedback(pool, service, &block.node, &mut picked).await?;
+            out.append(&mut picked);
+            if out.len() == n {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }
 
-/// How many rows of `service` were captured in `[since_ms, until_ms]`.
-pub async fn count_window(pool: &Pool, service: &str, since_ms: i64, until_ms: i64) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM capture_rows WHERE service = $1 AND at_ms >= $2 AND at_ms <= $3")
+/// Rows of `service` in the registry, every node's.
+pub async fn count(pool: &Pool, service: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(row_count), 0) AS BIGINT) FROM capture_blocks WHERE service = $1")
         .bind(service)
-        .bind(since_ms)
-        .bind(until_ms)
         .fetch_one(pool)
         .await?)
+}
+
+/// How many rows of `service` were captured in `[since_ms, until_ms]`: the blocks wholly
+/// inside by their counts, those across an end by their rows.
+pub async fn count_window(pool: &Pool, service: &str, since_ms: i64, until_ms: i64) -> Result<i64> {
+    let inside: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(row_count), 0) AS BIGINT) FROM capture_blocks \
+         WHERE service = $1 AND first_ms >= $2 AND last_ms <= $3",
+    )
+    .bind(service)
+    .bind(since_ms)
+    .bind(until_ms)
+    .fetch_one(pool)
+    .await?;
+    let across = sqlx::query(&format!(
+        "SELECT {BLOCK_COLUMNS} FROM capture_blocks WHERE service = $1 AND last_ms >= $2 AND first_ms <= $3 \
+         AND (first_ms < $2 OR last_ms > $3)"
+    ))
+    .bind(service)
+    .bind(since_ms)
+    .bind(until_ms)
+    .fetch_all(pool)
+    .await?;
+    let mut n = inside;
+    for row in &across {
+        n += block_of(row)?.rows.iter().filter(|r| (since_ms..=until_ms).contains(&r.at_ms)).count() as i64;
+    }
+    Ok(n)
+}
+
+/// Keeps the rows of block `id` that `keep` says (deleting the block when none is left).
+/// Returns the rows removed.
+async fn rewrite(tx: &mut sqlx::AnyConnection, id: i64, keep: impl Fn(usize, &StoredRow) -> bool) -> Result<u64> {
+    let row = sqlx::query(&format!("SELECT {BLOCK_COLUMNS} FROM capture_blocks WHERE id = $1"))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let block = block_of(&row)?;
+    let before = block.rows.len();
+    let kept: Vec<StoredRow> =
+        block.rows.into_iter().enumerate().filter(|(i, r)| keep(*i, r)).map(|(_, r)| r).collect();
+    let removed = (before - kept.len()) as u64;
+    if kept.is_empty() {
+        sqlx::query("DELETE FROM capture_blocks WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    } else if removed > 0 {
+        let json = serde_json::to_string(&kept).map_err(|e| Error::Internal(format!("encoding captured rows: {e}")))?;
+        sqlx::query(
+            "UPDATE capture_blocks SET rows_json = $1, row_count = $2, first_ms = $3, last_ms = $4 WHERE id = $5",
+        )
+        .bind(json)
+        .bind(kept.len() as i64)
+        .bind(kept.iter().map(|r| r.at_ms).min().unwrap_or_default())
+        .bind(kept.iter().map(|r| r.at_ms).max().unwrap_or_default())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(removed)
+}
+
+/// Deletes all but the newest `cap` rows of `service`. Returns the rows deleted.
+pub async fn trim_to_cap(pool: &Pool, service: &str, cap: i64) -> Result<u64> {
+    let mut tx = crate::store::begin_write(pool).await?;
+    let total = count_in(&mut tx, service).await?;
+    if total <= cap {
+        tx.commit().await?;
+        return Ok(0);
+    }
+    // The oldest blocks go whole while they fit in the excess; the next loses its oldest rows.
+    let mut excess = total - cap;
+    let sizes: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT id, row_count FROM capture_blocks WHERE service = $1 ORDER BY id")
+            .bind(service)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut whole = None;
+    let mut partial = None;
+    for (id, n) in sizes {
+        if excess == 0 {
+            break;
+        }
+        if n <= excess {
+            whole = Some(id);
+            excess -= n;
+        } else {
+            partial = Some(id);
+            break;
+        }
+    }
+    if let Some(last) = whole {
+        sqlx::query("DELETE FROM capture_blocks WHERE service = $1 AND id <= $2")
+            .bind(service)
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let (Some(id), true) = (partial, excess > 0) {
+        let drop = excess as usize;
+        rewrite(&mut tx, id, |i, _| i >= drop).await?;
+    }
+    tx.commit().await?;
+    Ok((total - cap) as u64)
+}
+
+async fn count_in(conn: &mut sqlx::AnyConnection, service: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(row_count), 0) AS BIGINT) FROM capture_blocks WHERE service = $1")
+        .bind(service)
+        .fetch_one(conn)
+        .await?)
+}
+
+/// The retention task's pass over one service: rows older than `before_ms` and beyond the
+/// cap are deleted. Returns the rows deleted.
+pub async fn enforce(pool: &Pool, service: &str, before_ms: i64, cap: i64) -> Result<u64> {
+    let mut tx = crate::store::begin_write(pool).await?;
+    let old: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(row_count), 0) AS BIGINT) FROM capture_blocks WHERE service = $1 AND last_ms < $2",
+    )
+    .bind(service)
+    .bind(before_ms)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM capture_blocks WHERE service = $1 AND last_ms < $2")
+        .bind(service)
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+    let across: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM capture_blocks WHERE service = $1 AND first_ms < $2 ORDER BY id")
+            .bind(service)
+            .bind(before_ms)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut deleted = old as u64;
+    for id in across {
+        deleted += rewrite(&mut tx, id, |_, r| r.at_ms >= before_ms).await?;
+    }
+    tx.commit().await?;
+    Ok(deleted + trim_to_cap(pool, service, cap).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn captured(service: &str, id: &str, at_ms: i64) -> Captured {
+        Captured {
+            service: service.into(),
+            at_ms,
+            revision: 1,
+            generation: "v1".into(),
+            request_id: id.into(),
+            features: json!({"x": at_ms}).as_object().cloned().expect("object"),
+            prediction: Prediction::Value(at_ms as f64),
+            latency_ms: 0.5,
+            shadow: None,
+        }
+    }
+
+    fn ids(rows: &[CaptureRow]) -> Vec<&str> {
+        rows.iter().map(|r| r.request_id.as_str()).collect()
+    }
+
+    /// Blocks keep each row's id and order through retention and the cap: a block across the
+    /// retention time loses its old rows, the cap deletes whole blocks then the oldest rows of
+    /// the next, pages and counts read rows inside blocks, and a retried batch is stored once.
+    #[tokio::test]
+    async fn blocks_keep_row_ids_and_order_through_retention_and_the_cap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pool = crate::store::open_sqlite(&dir.path().join("r.db")).await.expect("open");
+        let batch =
+            vec![captured("a", "a1", 10), captured("b", "b1", 15), captured("a", "a2", 20), captured("a", "a3", 30)];
+        let blocks = encode(batch).expect("encode");
+        assert_eq!(blocks.iter().map(|b| (b.service.as_str(), b.rows)).collect::<Vec<_>>(), [("a", 3), ("b", 1)]);
+        let inserted = insert(&pool, "node-1", &blocks).await.expect("insert");
+        assert_eq!(inserted, HashMap::from([("a".to_owned(), 3), ("b".to_owned(), 1)]));
+        assert_eq!(insert(&pool, "node-1", &blocks).await.expect("retry"), HashMap::new(), "stored once");
+        assert_eq!((count(&pool, "a").await.expect("count"), count(&pool, "b").await.expect("count")), (3, 1));
+
+        let first = page(&pool, "a", i64::MIN, i64::MAX, 0, 2).await.expect("page");
+        assert_eq!(ids(&first), ["a1", "a2"]);
+        let rest = page(&pool, "a", i64::MIN, i64::MAX, first[1].id, 10).await.expect("page");
+        assert_eq!(ids(&rest), ["a3"]);
+        assert_eq!(rest[0].instance, "node-1");
+        assert_eq!(rest[0].value, Some(30.0));
+        assert_eq!(count_window(&pool, "a", 15, 25).await.expect("window"), 1);
+        assert_eq!(count_window(&pool, "a", 0, 100).await.expect("window"), 3);
+        assert_eq!(ids(&page(&pool, "a", 15, 25, 0, 10).await.expect("page")), ["a2"]);
+
+        // Retention at 25: the block spans 10–30, so it is rewritten, keeping a3 and its id.
+        let a3 = rest[0].id;
+        assert_eq!(enforce(&pool, "a", 25, 100).await.expect("retention"), 2);
+        let left = list(&pool, "a", &RowFilter::default()).await.expect("list");
+        assert_eq!((ids(&left), left[0].id), (vec!["a3"], a3));
+        assert_eq!(count_window(&pool, "a", 0, 25).await.expect("window"), 0);
+
+        // The cap: a newer block of three; keeping 2 deletes a3's block and a4.
+        let newer =
+            encode(vec![captured("a", "a4", 40), captured("a", "a5", 50), captured("a", "a6", 60)]).expect("encode");
+        insert(&pool, "node-2", &newer).await.expect("insert");
+        let before = list(&pool, "a", &RowFilter::default()).await.expect("list");
+        assert_eq!(ids(&before), ["a6", "a5", "a4", "a3"]);
+        assert_eq!(trim_to_cap(&pool, "a", 2).await.expect("trim"), 2);
+        let kept = list(&pool, "a", &RowFilter::default()).await.expect("list");
+        assert_eq!(ids(&kept), ["a6", "a5"]);
+        assert_eq!(kept.iter().map(|r| r.id).collect::<Vec<_>>(), before[..2].iter().map(|r| r.id).collect::<Vec<_>>());
+        assert_eq!(trim_to_cap(&pool, "a", 2).await.expect("trim"), 0);
+        assert_eq!(count(&pool, "b").await.expect("count"), 1, "another service's rows stay");
+    }
 }

@@ -1,7 +1,8 @@
 //! The batch writer: takes captured rows off the queue, applies each service's drop and hash,
-//! and inserts them in batches (one transaction and a few multi-row `INSERT`s per batch), off
-//! the request path. A batch the registry refuses is tried again a few times, then dropped and
-//! counted; at shutdown what is queued is written once more and the writer stops.
+//! encodes the batch once into blocks (one per service, its rows as JSON text:
+//! `store::encode`) and inserts them in one transaction, off the request path. A batch the
+//! registry refuses is tried again a few times, then dropped and counted; at shutdown what is
+//! queued is written once more and the writer stops.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -112,8 +113,8 @@ impl Writer {
         }
     }
 
-    /// Inserts one batch, trying again after a failure (unless shutting down); rows the
-    /// registry never took are counted as dropped.
+    /// Inserts one batch (encoded once into blocks), trying again after a failure (unless
+    /// shutting down); rows the registry never took are counted as dropped.
     pub async fn write(&self, batch: Vec<Captured>, shutdown: &CancellationToken) {
         let policies = self.capture.policies();
         let rows: Vec<Captured> = batch
@@ -124,8 +125,25 @@ impl Writer {
                 c
             })
             .collect();
+        let counts: Vec<(String, u64)> = rows.iter().fold(Vec::new(), |mut counts, c| {
+            match counts.iter_mut().find(|(s, _)| *s == c.service) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((c.service.clone(), 1)),
+            }
+            counts
+        });
+        let blocks = match store::encode(rows) {
+            Ok(blocks) => blocks,
+            Err(e) => {
+                tracing::warn!("capture: {e}");
+                for (service, n) in counts {
+                    self.capture.count_dropped(&service, n);
+                }
+                return;
+            }
+        };
         for attempt in 1..=TRIES {
-            match store::insert(&self.pool, &self.instance, &rows).await {
+            match store::insert(&self.pool, &self.instance, &blocks).await {
                 Ok(inserted) => {
                     {
                         let mut counts = self.since_trim.lock().unwrap_or_else(|e| e.into_inner());
@@ -137,7 +155,8 @@ impl Writer {
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!("capture: writing {} rows failed (try {attempt} of {TRIES}): {e}", rows.len());
+                    let rows: u64 = blocks.iter().map(|b| b.rows).sum();
+                    tracing::warn!("capture: writing {rows} rows failed (try {attempt} of {TRIES}): {e}");
                     if attempt == TRIES || shutdown.is_cancelled() {
                         break;
                     }
@@ -145,8 +164,8 @@ impl Writer {
                 }
             }
         }
-        for row in &rows {
-            self.capture.count_dropped(&row.service, 1);
+        for block in &blocks {
+            self.capture.count_dropped(&block.service, block.rows);
         }
     }
 }

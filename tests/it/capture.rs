@@ -87,6 +87,38 @@ async fn send(node: &TestNode, service: &str, rows: &[Map<String, Value>]) -> Ve
     out
 }
 
+/// Every captured request id at rest, read out of the blocks' JSON by the database itself.
+async fn stored_request_ids(db: &mut sqlx::AnyConnection) -> Vec<String> {
+    let sql = if on_postgres() {
+        "SELECT r->>'request_id' FROM capture_blocks, json_array_elements(rows_json::json) r"
+    } else {
+        "SELECT json_extract(r.value, '$.request_id') FROM capture_blocks, json_each(capture_blocks.rows_json) r"
+    };
+    sqlx::query_scalar(sql).fetch_all(db).await.expect("request ids")
+}
+
+/// Rewrites the stored capture time of `request_id`'s row (and its block's first time), as if
+/// it had been captured at `at_ms`.
+async fn age(db: &mut sqlx::AnyConnection, request_id: &str, at_ms: i64) {
+    use sqlx::Row;
+    let blocks = sqlx::query("SELECT id, rows_json FROM capture_blocks").fetch_all(&mut *db).await.expect("blocks");
+    for block in blocks {
+        let mut rows: Vec<Value> = serde_json::from_str(&block.get::<String, _>("rows_json")).expect("rows");
+        let Some(row) = rows.iter_mut().find(|r| r["request_id"] == request_id) else { continue };
+        row["at_ms"] = json!(at_ms);
+        let first = rows.iter().filter_map(|r| r["at_ms"].as_i64()).min().expect("rows");
+        sqlx::query("UPDATE capture_blocks SET rows_json = $1, first_ms = $2 WHERE id = $3")
+            .bind(Value::Array(rows).to_string())
+            .bind(first)
+            .bind(block.get::<i64, _>("id"))
+            .execute(&mut *db)
+            .await
+            .expect("age a row");
+        return;
+    }
+    panic!("{request_id} is not stored");
+}
+
 async fn replay_to_end(node: &TestNode, service: &str, body: Value) -> Value {
     let r = node.http.post(node.url(&format!("/admin/v1/deployments/{service}/replays"))).json(&body).send().await;
     let r = r.expect("send");
@@ -123,11 +155,9 @@ async fn sampling_at_ten_percent_is_within_the_binomial_bound() {
         let n = status.stored as u64;
         assert!((lo..=hi).contains(&n), "{n} captured, outside [{lo}, {hi}]");
         let mut db = registry(node.dir.path()).await;
-        let distinct: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT request_id) FROM capture_rows")
-            .fetch_one(&mut db)
-            .await
-            .expect("count");
-        assert_eq!(distinct, status.stored);
+        let ids = stored_request_ids(&mut db).await;
+        assert_eq!(ids.iter().collect::<HashSet<_>>().len() as i64, status.stored);
+        assert_eq!(ids.len() as i64, status.stored);
         counts.push(n);
     }
     assert_eq!(counts[0], counts[1], "seeded sampling repeats");
@@ -145,7 +175,7 @@ async fn capture_under_a_stalled_registry_answers_everything_and_counts_drops() 
     let mut lock = registry(node.dir.path()).await;
     if on_postgres() {
         lock.execute("BEGIN").await.expect("begin");
-        lock.execute("LOCK TABLE capture_rows IN EXCLUSIVE MODE").await.expect("lock");
+        lock.execute("LOCK TABLE capture_blocks IN EXCLUSIVE MODE").await.expect("lock");
     } else {
         lock.execute("BEGIN IMMEDIATE").await.expect("take the write lock");
     }
@@ -161,8 +191,7 @@ async fn capture_under_a_stalled_registry_answers_everything_and_counts_drops() 
     let status = node.engine.capture_status("iris").await.expect("status");
     assert_eq!(status.dropped, dropped, "nothing dropped after the lock went");
     assert_eq!(status.stored as u64 + status.dropped, N as u64, "each request stored or dropped");
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT request_id FROM capture_rows").fetch_all(&mut lock).await.expect("ids");
+    let ids = stored_request_ids(&mut lock).await;
     let distinct: HashSet<&String> = ids.iter().collect();
     assert_eq!(distinct.len(), ids.len(), "no request captured twice");
     let answered: HashSet<&String> = answered.iter().map(|(_, id)| id).collect();
@@ -270,6 +299,33 @@ async fn replays_agree_with_themselves_and_count_another_version_as_computed() {
         assert_eq!(r.send().await.expect("send").status(), 202);
     }
 
+    // The console's listing: newest first, filtered by feedback, answer and generation.
+    let list = |filter: Value| {
+        let filter: switchyard::capture::store::RowFilter = serde_json::from_value(filter).expect("filter");
+        let engine = node.engine.clone();
+        async move { engine.capture_rows("iris", &filter).await.expect("rows") }
+    };
+    let ids =
+        |rows: &[switchyard::capture::store::CaptureRow]| rows.iter().map(|r| r.request_id.clone()).collect::<Vec<_>>();
+    let newest: Vec<String> = answered.iter().rev().take(5).map(|(_, id)| id.clone()).collect();
+    assert_eq!(ids(&list(json!({"limit": 5})).await), newest);
+    let with = list(json!({"has_feedback": true, "limit": 1000})).await;
+    let first: Vec<String> = answered.iter().take(80).rev().map(|(_, id)| id.clone()).collect();
+    assert_eq!(ids(&with), first);
+    assert!(with.iter().all(|r| r.feedback.is_some()));
+    let without = list(json!({"has_feedback": false, "limit": 1000})).await;
+    assert_eq!(without.len(), N - 80);
+    assert!(without.iter().all(|r| r.feedback.is_none()));
+    let setosa = answered.iter().filter(|(label, _)| label == "setosa").count();
+    assert_eq!(list(json!({"prediction": "setosa", "limit": 1000})).await.len(), setosa);
+    assert_eq!(list(json!({"generation": "v1", "limit": 1000})).await.len(), N);
+    assert_eq!(list(json!({"generation": "v2"})).await.len(), 0);
+    let all = list(json!({"limit": 1000})).await;
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let oldest = all.iter().map(|r| r.at_ms).min().expect("rows");
+    assert_eq!(list(json!({"until_ms": oldest - 1})).await.len(), 0);
+    assert_eq!(list(json!({"since_ms": oldest, "limit": 1000})).await.len(), N);
+
     let other = replay_to_end(&node, "iris", json!({"version": "v2", "since": "1h"})).await;
     assert_eq!(other["status"], "done", "{other}");
     let figures = &other["figures"];
@@ -363,7 +419,7 @@ async fn bad_replays_name_the_problem_and_replays_can_be_cancelled() {
     // Without the hash, new rows replay; cancelled at once, it stops after a batch.
     set_policy(&node, "iris", json!({"percent": 100})).await;
     let mut db = registry(node.dir.path()).await;
-    db.execute("DELETE FROM capture_rows").await.expect("clear");
+    db.execute("DELETE FROM capture_blocks").await.expect("clear");
     for _ in 0..6000 {
         node.engine.predict("iris", &features, Routing::default()).await.expect("prediction");
     }
@@ -407,12 +463,7 @@ async fn retention_and_the_cap_bound_what_is_kept() {
     assert_eq!(kept, newest, "the newest 50 are kept");
     let mut db = registry(node.dir.path()).await;
     let old = node.engine.now_ms() - 2 * 3600 * 1000;
-    sqlx::query("UPDATE capture_rows SET at_ms = $1 WHERE request_id = $2")
-        .bind(old)
-        .bind(&sent[79].1)
-        .execute(&mut db)
-        .await
-        .expect("age a row");
+    age(&mut db, &sent[79].1, old).await;
     assert_eq!(node.engine.capture_maintenance().await.expect("retention"), 1);
     assert_eq!(stored(&node, "iris").await, 49);
     db.close().await.expect("close");
@@ -451,7 +502,8 @@ async fn the_cli_sets_policies_exports_and_replays() {
     send(&node, "iris", &rows(30, 7)).await;
     wait_stored(&node, "iris", 60).await;
     let mut db = registry(node.dir.path()).await;
-    sqlx::query("DELETE FROM capture_rows WHERE features_json NOT LIKE '%sepal_width%'")
+    // Each batch was written (and is its own block) before the policy changed.
+    sqlx::query("DELETE FROM capture_blocks WHERE rows_json NOT LIKE '%sepal_width%'")
         .execute(&mut db)
         .await
         .expect("keep the replayable rows");
@@ -607,10 +659,10 @@ async fn oip_batches_are_captured_row_by_row() {
     }
 }
 
-/// The writer's batches: one batch of two services' rows (more than one `INSERT` of
-/// `ROWS_PER_INSERT` rows each, and a short tail) is stored whole, each service's rows in
-/// their order with every column as given; the same batch again stores nothing (a retried
-/// batch never captures twice); trimming to the cap keeps exactly the newest `cap` rows.
+/// The writer's batches: one batch of two services' rows (more than one block of `BATCH` rows
+/// each, and a short tail) is stored whole, each service's rows in their order with every
+/// field as given; the same blocks again store nothing (a retried batch never captures
+/// twice); trimming to the cap keeps exactly the newest `cap` rows, across blocks.
 #[tokio::test]
 async fn a_batch_is_stored_whole_in_order_once_and_trimmed_to_the_cap() {
     use switchyard::capture::{Captured, store};
@@ -620,7 +672,7 @@ async fn a_batch_is_stored_whole_in_order_once_and_trimmed_to_the_cap() {
         Err(_) => format!("sqlite://{}?mode=rw", node.dir.path().join("registry.db").display()),
     };
     let pool = switchyard::store::open_url(&url).await.expect("registry pool");
-    let per_service = 2 * store::ROWS_PER_INSERT + 21;
+    let per_service = switchyard::capture::BATCH + 21;
     let features = rows(2 * per_service, 9);
     let batch: Vec<Captured> = (0..2 * per_service)
         .map(|i| {
@@ -649,11 +701,13 @@ async fn a_batch_is_stored_whole_in_order_once_and_trimmed_to_the_cap() {
             }
         })
         .collect();
-    let inserted = store::insert(&pool, "node-a", &batch).await.expect("insert");
+    let blocks = store::encode(batch.clone()).expect("encode");
+    assert_eq!(blocks.len(), 4, "two blocks per service");
+    let inserted = store::insert(&pool, "node-a", &blocks).await.expect("insert");
     assert_eq!(inserted.get("alpha"), Some(&(per_service as u64)));
     assert_eq!(inserted.get("beta"), Some(&(per_service as u64)));
     for (service, parity) in [("alpha", 0), ("beta", 1)] {
-        let stored = store::page(&pool, service, i64::MIN, i64::MAX, 0, 1000).await.expect("page");
+        let stored = store::page(&pool, service, i64::MIN, i64::MAX, 0, 10_000).await.expect("page");
         let expected: Vec<&Captured> = batch.iter().filter(|c| c.service == service).collect();
         assert_eq!(stored.len(), expected.len());
         for (s, c) in stored.iter().zip(&expected) {
@@ -677,13 +731,13 @@ async fn a_batch_is_stored_whole_in_order_once_and_trimmed_to_the_cap() {
         }
         assert!(stored.windows(2).all(|w| w[0].id < w[1].id));
     }
-    let again = store::insert(&pool, "node-a", &batch).await.expect("insert again");
+    let again = store::insert(&pool, "node-a", &blocks).await.expect("insert again");
     assert_eq!(again.values().sum::<u64>(), 0, "nothing captured twice");
     assert_eq!(store::count(&pool, "alpha").await.expect("count"), per_service as i64);
 
     let cap = 50;
     assert_eq!(store::trim_to_cap(&pool, "alpha", cap).await.expect("trim"), per_service as u64 - cap as u64);
-    let kept: Vec<String> = store::page(&pool, "alpha", i64::MIN, i64::MAX, 0, 1000)
+    let kept: Vec<String> = store::page(&pool, "alpha", i64::MIN, i64::MAX, 0, 10_000)
         .await
         .expect("page")
         .into_iter()
@@ -697,5 +751,77 @@ async fn a_batch_is_stored_whole_in_order_once_and_trimmed_to_the_cap() {
         .collect();
     assert_eq!(kept, newest, "the newest {cap} are kept");
     assert_eq!(store::count(&pool, "beta").await.expect("count"), per_service as i64, "another service untouched");
+    pool.close().await;
+}
+
+/// Rows captured before blocks (one table row each) are kept by the migration to blocks: one
+/// block each, in their order, every field as it was.
+#[tokio::test]
+async fn rows_captured_before_blocks_survive_the_migration() {
+    use switchyard::capture::store;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = if on_postgres() {
+        crate::support::test_database(dir.path()).await
+    } else {
+        format!("sqlite://{}?mode=rwc", dir.path().join("registry.db").display())
+    };
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.expect("connect");
+    let all =
+        if on_postgres() { sqlx::migrate!("./migrations/postgres") } else { sqlx::migrate!("./migrations/sqlite") };
+    let mut before =
+        if on_postgres() { sqlx::migrate!("./migrations/postgres") } else { sqlx::migrate!("./migrations/sqlite") };
+    before.migrations =
+        before.migrations.iter().filter(|m| m.version < 20261208001001).cloned().collect::<Vec<_>>().into();
+    before.run(&pool).await.expect("the schema before blocks");
+    let insert = "INSERT INTO capture_rows (service, node, instance, at_ms, revision, generation, request_id, features_json, \
+                  label, value, probabilities_json, latency_ms, shadow_generation, shadow_label, shadow_value) \
+                  VALUES ($1, 'local', 'a', $2, 3, 'v1', $3, $4, $5, $6, $7, 0.25, $8, $9, $10)";
+    sqlx::query(insert)
+        .bind("iris")
+        .bind(1_000_i64)
+        .bind("req-1")
+        .bind(r#"{"sepal_length":5.1,"petal_width":"hmac-sha256:ab"}"#)
+        .bind(Some("setosa"))
+        .bind(None::<f64>)
+        .bind(Some(r#"[["setosa",0.75],["versicolor",0.25]]"#))
+        .bind(Some("v2"))
+        .bind(Some("versicolor"))
+        .bind(None::<f64>)
+        .execute(&pool)
+        .await
+        .expect("a classifier's row");
+    sqlx::query(insert)
+        .bind("iris")
+        .bind(2_000_i64)
+        .bind("req-2")
+        .bind(r#"{"sepal_length":6.0}"#)
+        .bind(None::<String>)
+        .bind(Some(1.5))
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(None::<f64>)
+        .execute(&pool)
+        .await
+        .expect("a regressor's row");
+    all.run(&pool).await.expect("the migration to blocks");
+    pool.close().await;
+
+    let pool = switchyard::store::open_url(&url).await.expect("open");
+    let rows = store::page(&pool, "iris", i64::MIN, i64::MAX, 0, 10).await.expect("page");
+    assert_eq!(rows.iter().map(|r| r.request_id.as_str()).collect::<Vec<_>>(), ["req-1", "req-2"]);
+    let (one, two) = (&rows[0], &rows[1]);
+    assert_eq!((one.at_ms, one.revision, one.generation.as_str(), one.instance.as_str()), (1_000, 3, "v1", "a"));
+    assert_eq!(
+        one.features,
+        json!({"sepal_length": 5.1, "petal_width": "hmac-sha256:ab"}).as_object().cloned().expect("object")
+    );
+    assert_eq!(one.label.as_deref(), Some("setosa"));
+    assert_eq!(one.probabilities, Some(vec![("setosa".to_owned(), 0.75), ("versicolor".to_owned(), 0.25)]));
+    assert_eq!((one.shadow_generation.as_deref(), one.shadow_label.as_deref()), (Some("v2"), Some("versicolor")));
+    assert_eq!((one.latency_ms, one.value), (0.25, None));
+    assert_eq!((two.label.as_deref(), two.value, two.probabilities.as_ref()), (None, Some(1.5), None));
+    assert_eq!(store::count(&pool, "iris").await.expect("count"), 2);
     pool.close().await;
 }
