@@ -33,14 +33,11 @@ pub const DEFAULT_QUEUE: usize = 8192;
 /// At most this many rows per batch (one transaction).
 pub const BATCH: usize = 4096;
 /// How long the writer lets a batch gather after its first row, at most: it wakes (and
-/// commits) a few times a second, not once per row. Larger batches also touch each page of
-/// the random-keyed request-id index fewer times per row.
+/// commits) a few times a second, not once per row, and a block holds up to a batch.
 pub const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
 /// While a batch gathers, the writer looks at the queue this often and writes at once when a
 /// whole batch is waiting (at 100 % of 50,000 requests/s: every 80 ms, within the queue).
 pub const LINGER_STEP: std::time::Duration = std::time::Duration::from_millis(20);
-/// The page cache of the writer's own SQLite connection (MiB).
-pub const WRITER_CACHE_MIB: i64 = 32;
 /// The registry secret that keys hashed features.
 pub const SECRET_NAME: &str = "capture";
 /// What a hashed feature's stored value starts with.

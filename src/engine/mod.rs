@@ -232,7 +232,7 @@ impl Engine {
         capture.set_policies(crate::capture::store::policies(&pool).await?);
         let capture = Arc::new(capture);
         let writer = Writer {
-            pool: store::dedicated(&pool, crate::capture::WRITER_CACHE_MIB).await?,
+            pool: pool.clone(),
             instance: config.instance.clone(),
             capture: Arc::clone(&capture),
             hasher: FeatureHasher::new(&store::shared_secret(&pool, crate::capture::SECRET_NAME).await?),

@@ -93,31 +93,6 @@ const SQLITE_PRAGMAS: [&str; 4] = [
     "PRAGMA busy_timeout = 10000",
 ];
 
-/// A bulk writer's own connection to the registry of `pool` (the capture writer's): on
-/// SQLite a one-connection pool whose page cache holds `cache_mib` MiB (the default 2 MiB
-/// cannot hold the indexes of 100,000 rows, so each insert would read pages back from the
-/// file), with the same settings otherwise; on PostgreSQL the shared pool itself.
-pub async fn dedicated(pool: &Pool, cache_mib: i64) -> Result<Pool> {
-    if Backend::of(pool) == Backend::Postgres {
-        return Ok(pool.clone());
-    }
-    let cache = format!("PRAGMA cache_size = -{}", cache_mib * 1024);
-    Ok(AnyPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
-        .after_connect(move |conn, _| {
-            let cache = cache.clone();
-            Box::pin(async move {
-                for pragma in SQLITE_PRAGMAS.into_iter().chain([cache.as_str()]) {
-                    conn.execute(pragma).await?;
-                }
-                Ok(())
-            })
-        })
-        .connect_with((*pool.connect_options()).clone())
-        .await?)
-}
-
 /// A transaction that reads then writes. On SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`: a deferred one could not upgrade while another writer holds it); on
 /// PostgreSQL a plain one, where the tables' keys refuse a conflicting concurrent insert.
