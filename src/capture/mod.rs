@@ -50,7 +50,7 @@ pub struct CapturePolicy {
     /// Share of requests captured, 0–100 (0 keeps the policy but captures nothing).
     pub percent: f64,
     /// At most this many rows are kept for the service, the oldest going first (checked every
-    /// tenth of the cap, so up to a tenth more between checks).
+    /// twentieth of the cap, so up to a tenth more between checks).
     #[serde(default = "default_max_rows")]
     pub max_rows: i64,
     /// Rows older than this are deleted by the retention task.

@@ -251,7 +251,7 @@ pub fn encode(rows: Vec<Captured>) -> Result<Vec<Block>> {
 
 /// Inserts the blocks captured by `instance` in one transaction; a block already stored (its
 /// first request id, in a retried batch) is skipped, so no request is captured twice. Returns
-/// the rows inserted per service. Trimming to the cap is the writer's, every tenth of the cap
+/// the rows inserted per service. Trimming to the cap is the writer's, every twentieth of the cap
 /// ([`trim_to_cap`]).
 pub async fn insert(pool: &Pool, instance: &str, blocks: &[Block]) -> Result<HashMap<String, u64>> {
     let mut tx = pool.begin().await?;
@@ -516,23 +516,35 @@ async fn rewrite(tx: &mut sqlx::AnyConnection, id: i64, keep: impl Fn(usize, &St
     Ok(removed)
 }
 
-/// Deletes all but the newest `cap` rows of `service`. Returns the rows deleted.
-pub async fn trim_to_cap(pool: &Pool, service: &str, cap: i64) -> Result<u64> {
+/// How [`trim_to_cap`] cuts the block across the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Its oldest rows go (the block is decoded and rewritten): exactly `cap` rows are left.
+    Exact,
+    /// It stays while the rows left are at most a twentieth over the cap, so a trim usually
+    /// only deletes whole blocks (the writer's trims between batches).
+    Loose,
+}
+
+/// Deletes the oldest rows of `service` beyond the newest `cap`, cutting the block across the
+/// cap as `cut` says. Returns the rows deleted.
+pub async fn trim_to_cap(pool: &Pool, service: &str, cap: i64, cut: Cut) -> Result<u64> {
     let mut tx = crate::store::begin_write(pool).await?;
     let total = count_in(&mut tx, service).await?;
     if total <= cap {
         tx.commit().await?;
         return Ok(0);
     }
-    // The oldest blocks go whole while they fit in the excess; the next loses its oldest rows.
+    // The oldest blocks go whole while they fit in the excess; then the block across the cap.
     let mut excess = total - cap;
     let sizes: Vec<(i64, i64)> =
         sqlx::query_as("SELECT id, row_count FROM capture_blocks WHERE service = $1 ORDER BY id")
             .bind(service)
             .fetch_all(&mut *tx)
             .await?;
+    let mut deleted = 0;
     let mut whole = None;
-    let mut partial = None;
+    let mut across = None;
     for (id, n) in sizes {
         if excess == 0 {
             break;
@@ -540,8 +552,9 @@ pub async fn trim_to_cap(pool: &Pool, service: &str, cap: i64) -> Result<u64> {
         if n <= excess {
             whole = Some(id);
             excess -= n;
+            deleted += n;
         } else {
-            partial = Some(id);
+            across = Some(id);
             break;
         }
     }
@@ -552,12 +565,16 @@ pub async fn trim_to_cap(pool: &Pool, service: &str, cap: i64) -> Result<u64> {
             .execute(&mut *tx)
             .await?;
     }
-    if let (Some(id), true) = (partial, excess > 0) {
-        let drop = excess as usize;
-        rewrite(&mut tx, id, |i, _| i >= drop).await?;
+    let allowed = match cut {
+        Cut::Exact => 0,
+        Cut::Loose => cap / 20,
+    };
+    if let Some(id) = across.filter(|_| excess > allowed) {
+        let oldest = excess as usize;
+        deleted += rewrite(&mut tx, id, |i, _| i >= oldest).await? as i64;
     }
     tx.commit().await?;
-    Ok((total - cap) as u64)
+    Ok(deleted as u64)
 }
 
 async fn count_in(conn: &mut sqlx::AnyConnection, service: &str) -> Result<i64> {
@@ -594,7 +611,7 @@ pub async fn enforce(pool: &Pool, service: &str, before_ms: i64, cap: i64) -> Re
         deleted += rewrite(&mut tx, id, |_, r| r.at_ms >= before_ms).await?;
     }
     tx.commit().await?;
-    Ok(deleted + trim_to_cap(pool, service, cap).await?)
+    Ok(deleted + trim_to_cap(pool, service, cap, Cut::Exact).await?)
 }
 
 #[cfg(test)]
@@ -653,17 +670,30 @@ mod tests {
         assert_eq!((ids(&left), left[0].id), (vec!["a3"], a3));
         assert_eq!(count_window(&pool, "a", 0, 25).await.expect("window"), 0);
 
-        // The cap: a newer block of three; keeping 2 deletes a3's block and a4.
+        // The cap: a newer block of three; keeping 2 deletes a3's block whole, and a4.
         let newer =
             encode(vec![captured("a", "a4", 40), captured("a", "a5", 50), captured("a", "a6", 60)]).expect("encode");
         insert(&pool, "node-2", &newer).await.expect("insert");
         let before = list(&pool, "a", &RowFilter::default()).await.expect("list");
         assert_eq!(ids(&before), ["a6", "a5", "a4", "a3"]);
-        assert_eq!(trim_to_cap(&pool, "a", 2).await.expect("trim"), 2);
+        assert_eq!(trim_to_cap(&pool, "a", 2, Cut::Exact).await.expect("trim"), 2);
         let kept = list(&pool, "a", &RowFilter::default()).await.expect("list");
         assert_eq!(ids(&kept), ["a6", "a5"]);
         assert_eq!(kept.iter().map(|r| r.id).collect::<Vec<_>>(), before[..2].iter().map(|r| r.id).collect::<Vec<_>>());
-        assert_eq!(trim_to_cap(&pool, "a", 2).await.expect("trim"), 0);
+        assert_eq!(trim_to_cap(&pool, "a", 2, Cut::Exact).await.expect("trim"), 0);
+
+        // Loose: whole blocks go; the block across the cap is cut only when more than a twentieth
+        // of the cap would be left over it.
+        let rows = (0..44).map(|i| captured("c", &format!("c{i}"), 100 + i)).collect::<Vec<_>>();
+        let (old, new) = rows.split_at(40);
+        insert(&pool, "node-1", &encode(old.to_vec()).expect("encode")).await.expect("insert");
+        insert(&pool, "node-1", &encode(new.to_vec()).expect("encode")).await.expect("insert");
+        assert_eq!(trim_to_cap(&pool, "c", 41, Cut::Loose).await.expect("trim"), 3, "3 over, 2 allowed: cut");
+        assert_eq!(trim_to_cap(&pool, "c", 40, Cut::Loose).await.expect("trim"), 0, "1 over, 2 allowed");
+        assert_eq!(trim_to_cap(&pool, "c", 4, Cut::Loose).await.expect("trim"), 37, "a whole block");
+        assert_eq!(trim_to_cap(&pool, "c", 2, Cut::Exact).await.expect("trim"), 2);
+        let kept = list(&pool, "c", &RowFilter::default()).await.expect("list");
+        assert_eq!(ids(&kept), ["c43", "c42"]);
         assert_eq!(count(&pool, "b").await.expect("count"), 1, "another service's rows stay");
     }
 }

@@ -29,11 +29,12 @@ pub struct Writer {
     pub since_trim: Mutex<HashMap<String, u64>>,
 }
 
-/// How many rows a service may gain past its last trim before it is trimmed again: a tenth of
-/// its cap, so a trim (which reads up to `cap` index entries) costs about ten per row, and the
-/// rows kept stay within 10 % of the cap between trims (exactly the cap after the final flush).
+/// How many rows a service may gain past its last trim before it is trimmed again: a twentieth
+/// of its cap. These trims mostly delete whole blocks and leave at most a twentieth over the
+/// cap ([`store::Cut::Loose`]), so the rows kept stay within a tenth over the cap between
+/// trims; the final flush trims to exactly the cap.
 fn trim_every(cap: i64) -> u64 {
-    (cap / 10).max(1) as u64
+    (cap / 20).max(1) as u64
 }
 
 impl Writer {
@@ -89,8 +90,9 @@ impl Writer {
         self.trim(true).await;
     }
 
-    /// Trims each service that gained a tenth of its cap since its last trim (`all`: every
-    /// service that gained anything). A failed trim is retried at the next one.
+    /// Trims each service that gained a twentieth of its cap since its last trim, loosely (`all`,
+    /// at the final flush: every service that gained anything, to exactly its cap). A failed
+    /// trim is retried at the next one.
     async fn trim(&self, all: bool) {
         let caps: HashMap<String, i64> = self.capture.policies().iter().map(|(s, p)| (s.clone(), p.max_rows)).collect();
         let due: Vec<(String, i64)> = {
@@ -103,7 +105,8 @@ impl Writer {
                 .collect()
         };
         for (service, cap) in due {
-            match store::trim_to_cap(&self.pool, &service, cap).await {
+            let cut = if all { store::Cut::Exact } else { store::Cut::Loose };
+            match store::trim_to_cap(&self.pool, &service, cap, cut).await {
                 Ok(_) => {
                     self.since_trim.lock().unwrap_or_else(|e| e.into_inner()).remove(&service);
                 }
@@ -115,23 +118,30 @@ impl Writer {
     /// Inserts one batch (encoded once into blocks), trying again after a failure (unless
     /// shutting down); rows the registry never took are counted as dropped.
     pub async fn write(&self, batch: Vec<Captured>, shutdown: &CancellationToken) {
-        let policies = self.capture.policies();
-        let rows: Vec<Captured> = batch
-            .into_iter()
-            .map(|mut c| {
-                let features = std::mem::take(&mut c.features);
-                c.features = apply_policy(policies.get(&c.service).map(|p| p.as_ref()), &self.hasher, features);
-                c
-            })
-            .collect();
-        let counts: Vec<(String, u64)> = rows.iter().fold(Vec::new(), |mut counts, c| {
+        let counts: Vec<(String, u64)> = batch.iter().fold(Vec::new(), |mut counts, c| {
             match counts.iter_mut().find(|(s, _)| *s == c.service) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((c.service.clone(), 1)),
             }
             counts
         });
-        let blocks = match store::encode(rows) {
+        // Drop, hash and encode on the blocking pool: a whole batch takes milliseconds, which
+        // the runtime's workers spend answering requests meanwhile.
+        let (policies, hasher) = (self.capture.policies(), self.hasher.clone());
+        let encoded = tokio::task::spawn_blocking(move || {
+            let rows: Vec<Captured> = batch
+                .into_iter()
+                .map(|mut c| {
+                    let features = std::mem::take(&mut c.features);
+                    c.features = apply_policy(policies.get(&c.service).map(|p| p.as_ref()), &hasher, features);
+                    c
+                })
+                .collect();
+            store::encode(rows)
+        })
+        .await
+        .map_err(|e| crate::error::Error::Internal(format!("encoding stopped: {e}")));
+        let blocks = match encoded.and_then(|blocks| blocks) {
             Ok(blocks) => blocks,
             Err(e) => {
                 tracing::warn!("capture: {e}");

@@ -736,7 +736,10 @@ async fn a_batch_is_stored_whole_in_order_once_and_trimmed_to_the_cap() {
     assert_eq!(store::count(&pool, "alpha").await.expect("count"), per_service as i64);
 
     let cap = 50;
-    assert_eq!(store::trim_to_cap(&pool, "alpha", cap).await.expect("trim"), per_service as u64 - cap as u64);
+    assert_eq!(
+        store::trim_to_cap(&pool, "alpha", cap, store::Cut::Exact).await.expect("trim"),
+        per_service as u64 - cap as u64
+    );
     let kept: Vec<String> = store::page(&pool, "alpha", i64::MIN, i64::MAX, 0, 10_000)
         .await
         .expect("page")
