@@ -3,9 +3,11 @@
 -- its JSON text, not a row and three index entries of its own (the random request-id key
 -- dirtied a page per row; see bench/RESULTS.md, "Traffic capture on the request path").
 --
--- `rows_json`: [{"slot", "at_ms", "revision", "generation", "request_id", "features",
--- "label", "value", "probabilities", "latency_ms", "shadow_generation", "shadow_label",
--- "shadow_value"}, …] in capture order; a row's id is `block id × 65,536 + slot`, and its
+-- `rows_json`: the rows in capture order, written compactly (src/capture/store.rs,
+-- `Compact`: each row an array of its values, feature and class names once per block); the
+-- rows moved here below are one object each ({"slot", "at_ms", "revision", "generation",
+-- "request_id", "features", "label", "value", "probabilities", "latency_ms",
+-- "shadow_generation", "shadow_label", "shadow_value"}). A row's id is `block id × 65,536 + slot`, and its
 -- slot stays when retention or the cap rewrites the block. `first_request_id` keys the block:
 -- a batch the writer tries again is stored once. Feedback joins each row at read time through
 -- the feedback table's (service, node, request_id) key.

@@ -136,8 +136,9 @@ const SCAN: i64 = 16;
 /// Request ids per feedback lookup.
 const FEEDBACK_CHUNK: usize = 200;
 
-/// One captured request as stored in its block's `rows_json` (absent fields are None).
-#[derive(Debug, Serialize, Deserialize)]
+/// One captured request. Written in [`Compact`] blocks; blocks of rows captured before that
+/// format hold these as objects (absent fields are None).
+#[derive(Debug, Deserialize)]
 struct StoredRow {
     slot: i64,
     at_ms: i64,
@@ -145,18 +146,18 @@ struct StoredRow {
     generation: String,
     request_id: String,
     features: Map<String, Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     label: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     value: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     probabilities: Option<Probabilities>,
     latency_ms: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     shadow_generation: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     shadow_label: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     shadow_value: Option<f64>,
 }
 
@@ -199,6 +200,149 @@ impl StoredRow {
     }
 }
 
+/// A block's `rows_json` as written: each row an array in [`RowTuple`] order, the feature
+/// names and class names written once for the rows that share them (the first row's), so a
+/// row's JSON holds its values, not every name again. Blocks of rows captured before this
+/// format (one object per row, `[{…}, …]`) are read as they are.
+#[derive(Serialize, Deserialize)]
+struct Compact {
+    /// The names of features stored as a list of values, in their order.
+    features: Vec<String>,
+    /// The classes of probabilities stored as a list of numbers, in their order.
+    classes: Vec<String>,
+    rows: Vec<RowTuple>,
+}
+
+/// slot, at_ms, revision, generation, request_id, features, label, value, probabilities,
+/// latency_ms, shadow_generation, shadow_label, shadow_value.
+type RowTuple = (
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    Features,
+    Option<String>,
+    Option<f64>,
+    Option<Classes>,
+    f64,
+    Option<String>,
+    Option<String>,
+    Option<f64>,
+);
+
+/// A row's features: values in the block's feature order, or by name when its names differ.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Features {
+    Values(Vec<Value>),
+    Named(Map<String, Value>),
+}
+
+/// A row's probabilities: in the block's class order, or paired with their classes when its
+/// classes differ.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Classes {
+    Numbers(Vec<f64>),
+    Pairs(Probabilities),
+}
+
+/// Writes rows as a [`Compact`] block.
+fn encode_rows(rows: Vec<StoredRow>) -> Result<String> {
+    let features: Vec<String> = rows.first().map(|r| r.features.keys().cloned().collect()).unwrap_or_default();
+    let classes: Vec<String> = rows
+        .iter()
+        .find_map(|r| r.probabilities.as_ref())
+        .map(|p| p.iter().map(|(c, _)| c.clone()).collect())
+        .unwrap_or_default();
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            let features_of = if r.features.keys().eq(features.iter()) {
+                Features::Values(r.features.into_iter().map(|(_, v)| v).collect())
+            } else {
+                Features::Named(r.features)
+            };
+            let probabilities = r.probabilities.map(|p| {
+                if p.iter().map(|(c, _)| c).eq(classes.iter()) {
+                    Classes::Numbers(p.into_iter().map(|(_, v)| v).collect())
+                } else {
+                    Classes::Pairs(p)
+                }
+            });
+            (
+                r.slot,
+                r.at_ms,
+                r.revision,
+                r.generation,
+                r.request_id,
+                features_of,
+                r.label,
+                r.value,
+                probabilities,
+                r.latency_ms,
+                r.shadow_generation,
+                r.shadow_label,
+                r.shadow_value,
+            )
+        })
+        .collect();
+    serde_json::to_string(&Compact { features, classes, rows })
+        .map_err(|e| Error::Internal(format!("encoding captured rows: {e}")))
+}
+
+/// Reads a block's rows, [`Compact`] or one object per row.
+fn decode_rows(json: &str) -> Result<Vec<StoredRow>> {
+    let bad = |e: serde_json::Error| Error::Internal(format!("captured rows: {e}"));
+    if json.trim_start().starts_with('[') {
+        return serde_json::from_str(json).map_err(bad);
+    }
+    let block: Compact = serde_json::from_str(json).map_err(bad)?;
+    let (names, classes) = (block.features, block.classes);
+    Ok(block
+        .rows
+        .into_iter()
+        .map(
+            |(
+                slot,
+                at_ms,
+                revision,
+                generation,
+                request_id,
+                features,
+                label,
+                value,
+                probabilities,
+                latency_ms,
+                shadow_generation,
+                shadow_label,
+                shadow_value,
+            )| StoredRow {
+                slot,
+                at_ms,
+                revision,
+                generation,
+                request_id,
+                features: match features {
+                    Features::Values(values) => names.iter().cloned().zip(values).collect(),
+                    Features::Named(map) => map,
+                },
+                label,
+                value,
+                probabilities: probabilities.map(|p| match p {
+                    Classes::Numbers(numbers) => classes.iter().cloned().zip(numbers).collect(),
+                    Classes::Pairs(pairs) => pairs,
+                }),
+                latency_ms,
+                shadow_generation,
+                shadow_label,
+                shadow_value,
+            },
+        )
+        .collect())
+}
+
 /// A batch's rows of one service, encoded once: a retried insert sends the same block.
 #[derive(Debug)]
 pub struct Block {
@@ -234,16 +378,14 @@ pub fn encode(rows: Vec<Captured>) -> Result<Vec<Block>> {
     let mut blocks = Vec::new();
     for (service, chunks) in by_service {
         for rows in chunks.into_iter().filter(|rows| !rows.is_empty()) {
-            let json =
-                serde_json::to_string(&rows).map_err(|e| Error::Internal(format!("encoding captured rows: {e}")))?;
-            blocks.push(Block {
-                service: service.clone(),
-                first_request_id: rows[0].request_id.clone(),
-                first_ms: rows.iter().map(|r| r.at_ms).min().unwrap_or_default(),
-                last_ms: rows.iter().map(|r| r.at_ms).max().unwrap_or_default(),
-                rows: rows.len() as u64,
-                json,
-            });
+            let (first_request_id, first_ms, last_ms, n) = (
+                rows[0].request_id.clone(),
+                rows.iter().map(|r| r.at_ms).min().unwrap_or_default(),
+                rows.iter().map(|r| r.at_ms).max().unwrap_or_default(),
+                rows.len() as u64,
+            );
+            let json = encode_rows(rows)?;
+            blocks.push(Block { service: service.clone(), first_request_id, first_ms, last_ms, rows: n, json });
         }
     }
     Ok(blocks)
@@ -295,7 +437,7 @@ fn block_of(row: &sqlx::any::AnyRow) -> Result<StoredBlock> {
         id: row.try_get("id")?,
         node: row.try_get("node")?,
         instance: row.try_get("instance")?,
-        rows: serde_json::from_str(&json).map_err(|e| Error::Internal(format!("captured rows: {e}")))?,
+        rows: decode_rows(&json)?,
     })
 }
 
@@ -501,14 +643,19 @@ async fn rewrite(tx: &mut sqlx::AnyConnection, id: i64, keep: impl Fn(usize, &St
     if kept.is_empty() {
         sqlx::query("DELETE FROM capture_blocks WHERE id = $1").bind(id).execute(&mut *tx).await?;
     } else if removed > 0 {
-        let json = serde_json::to_string(&kept).map_err(|e| Error::Internal(format!("encoding captured rows: {e}")))?;
+        let (n, first_ms, last_ms) = (
+            kept.len() as i64,
+            kept.iter().map(|r| r.at_ms).min().unwrap_or_default(),
+            kept.iter().map(|r| r.at_ms).max().unwrap_or_default(),
+        );
+        let json = encode_rows(kept)?;
         sqlx::query(
             "UPDATE capture_blocks SET rows_json = $1, row_count = $2, first_ms = $3, last_ms = $4 WHERE id = $5",
         )
         .bind(json)
-        .bind(kept.len() as i64)
-        .bind(kept.iter().map(|r| r.at_ms).min().unwrap_or_default())
-        .bind(kept.iter().map(|r| r.at_ms).max().unwrap_or_default())
+        .bind(n)
+        .bind(first_ms)
+        .bind(last_ms)
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -635,6 +782,41 @@ mod tests {
 
     fn ids(rows: &[CaptureRow]) -> Vec<&str> {
         rows.iter().map(|r| r.request_id.as_str()).collect()
+    }
+
+    /// The compact block round-trips every field, rows whose feature names or classes differ
+    /// from the block's first included; blocks of one object per row still read.
+    #[test]
+    fn blocks_round_trip_compact_and_read_rows_as_objects() {
+        let mut other = captured("a", "r2", 20);
+        other.features = json!({"y": 1, "x": "hmac-sha256:ab"}).as_object().cloned().expect("object");
+        other.prediction = Prediction::Class {
+            label: 1,
+            class: "yes".into(),
+            probabilities: vec![("no".into(), 0.25), ("yes".into(), 0.75)],
+        };
+        other.shadow = Some(("v2".into(), Some(Prediction::Value(2.5))));
+        let mut third = captured("a", "r3", 30);
+        third.prediction =
+            Prediction::Class { label: 0, class: "maybe".into(), probabilities: vec![("maybe".into(), 1.0)] };
+        let rows = vec![StoredRow::new(captured("a", "r1", 10), 0), StoredRow::new(other, 1), StoredRow::new(third, 2)];
+        let expected = format!("{rows:?}");
+        let json = encode_rows(rows).expect("encode");
+        assert!(
+            json.starts_with(r#"{"features":["x"],"classes":["no","yes"],"rows":[[0,10,1,"v1","r1",[10],"#),
+            "{json}"
+        );
+        assert_eq!(format!("{:?}", decode_rows(&json).expect("decode")), expected);
+
+        let legacy = r#"[{"slot":0,"at_ms":5,"revision":2,"generation":"v1","request_id":"old","features":{"x":1.5},
+            "label":"yes","value":null,"probabilities":[["no",0.5],["yes",0.5]],"latency_ms":0.25,
+            "shadow_generation":null,"shadow_label":null,"shadow_value":null}]"#;
+        let old = decode_rows(legacy).expect("legacy");
+        assert_eq!(
+            (old[0].request_id.as_str(), old[0].features["x"].as_f64(), old[0].label.as_deref()),
+            ("old", Some(1.5), Some("yes"))
+        );
+        assert_eq!(old[0].probabilities, Some(vec![("no".to_owned(), 0.5), ("yes".to_owned(), 0.5)]));
     }
 
     /// Blocks keep each row's id and order through retention and the cap: a block across the

@@ -87,28 +87,30 @@ async fn send(node: &TestNode, service: &str, rows: &[Map<String, Value>]) -> Ve
     out
 }
 
-/// Every captured request id at rest, read out of the blocks' JSON by the database itself.
+/// Every captured request id at rest, read out of the blocks' JSON by the database itself
+/// (each row an array: the request id is its fifth value).
 async fn stored_request_ids(db: &mut sqlx::AnyConnection) -> Vec<String> {
     let sql = if on_postgres() {
-        "SELECT r->>'request_id' FROM capture_blocks, json_array_elements(rows_json::json) r"
+        "SELECT r->>4 FROM capture_blocks, json_array_elements((rows_json::json)->'rows') r"
     } else {
-        "SELECT json_extract(r.value, '$.request_id') FROM capture_blocks, json_each(capture_blocks.rows_json) r"
+        "SELECT json_extract(r.value, '$[4]') FROM capture_blocks, json_each(capture_blocks.rows_json, '$.rows') r"
     };
     sqlx::query_scalar(sql).fetch_all(db).await.expect("request ids")
 }
 
 /// Rewrites the stored capture time of `request_id`'s row (and its block's first time), as if
-/// it had been captured at `at_ms`.
+/// it had been captured at `at_ms` (each row an array: time second, request id fifth).
 async fn age(db: &mut sqlx::AnyConnection, request_id: &str, at_ms: i64) {
     use sqlx::Row;
     let blocks = sqlx::query("SELECT id, rows_json FROM capture_blocks").fetch_all(&mut *db).await.expect("blocks");
     for block in blocks {
-        let mut rows: Vec<Value> = serde_json::from_str(&block.get::<String, _>("rows_json")).expect("rows");
-        let Some(row) = rows.iter_mut().find(|r| r["request_id"] == request_id) else { continue };
-        row["at_ms"] = json!(at_ms);
-        let first = rows.iter().filter_map(|r| r["at_ms"].as_i64()).min().expect("rows");
+        let mut stored: Value = serde_json::from_str(&block.get::<String, _>("rows_json")).expect("rows");
+        let rows = stored["rows"].as_array_mut().expect("rows");
+        let Some(row) = rows.iter_mut().find(|r| r[4] == request_id) else { continue };
+        row[1] = json!(at_ms);
+        let first = rows.iter().filter_map(|r| r[1].as_i64()).min().expect("rows");
         sqlx::query("UPDATE capture_blocks SET rows_json = $1, first_ms = $2 WHERE id = $3")
-            .bind(Value::Array(rows).to_string())
+            .bind(stored.to_string())
             .bind(first)
             .bind(block.get::<i64, _>("id"))
             .execute(&mut *db)
