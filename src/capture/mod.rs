@@ -3,9 +3,9 @@
 //! features to drop or hash), and the replay of captured requests through another version
 //! (`replay.rs`).
 //!
-//! The request path only samples and offers a [`Captured`] row to a bounded queue
-//! ([`Capture::offer`], `try_send`): when the queue is full the row is dropped and counted,
-//! never waited for. The batch writer (`writer.rs`) applies the policy's drop and hash, then
+//! The request path only samples and offers a [`Captured`] row to a bounded [`Queue`]
+//! ([`Capture::offer`]): when the queue is full the row is dropped and counted, never waited
+//! for. The batch writer (`writer.rs`) applies the policy's drop and hash, then
 //! inserts rows in batches; the engine runs it on its task tracker and flushes it at close.
 
 pub mod export;
@@ -14,7 +14,7 @@ pub mod store;
 pub mod writer;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -23,7 +23,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::Sha256;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
 use crate::model::Prediction;
@@ -123,11 +123,88 @@ pub struct Captured {
     pub shadow: Option<(String, Option<Prediction>)>,
 }
 
+/// The bounded queue between the request path and the writer: rows in a vector behind a mutex
+/// (a row costs one uncontended lock; a channel cost several atomic operations more per row),
+/// the writer woken by the first row after it emptied the queue.
+pub struct Queue {
+    rows: Mutex<Vec<Captured>>,
+    capacity: usize,
+    closed: AtomicBool,
+    wake: Notify,
+}
+
+impl Queue {
+    fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Queue {
+            rows: Mutex::new(Vec::with_capacity(capacity.min(BATCH))),
+            capacity,
+            closed: AtomicBool::new(false),
+            wake: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Captured>> {
+        self.rows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a row; a full or closed queue refuses it, naming its service.
+    fn push(&self, row: Captured) -> std::result::Result<(), String> {
+        let first = {
+            let mut rows = self.lock();
+            if rows.len() >= self.capacity || self.closed.load(Ordering::Relaxed) {
+                return Err(row.service);
+            }
+            rows.push(row);
+            rows.len() == 1
+        };
+        if first {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Rows queued.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes up to `n` queued rows, oldest first.
+    pub fn take(&self, n: usize) -> Vec<Captured> {
+        let mut rows = self.lock();
+        if rows.len() > n {
+            return rows.drain(..n).collect();
+        }
+        let fresh = Vec::with_capacity(self.capacity.min(BATCH));
+        std::mem::replace(&mut *rows, fresh)
+    }
+
+    /// Returns once a row is queued (at once when one is).
+    pub async fn ready(&self) {
+        loop {
+            let woken = self.wake.notified();
+            if !self.is_empty() {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// Accepts no more rows (the writer's final flush).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+}
+
 /// The capture subsystem: policies for the request path, the queue, the drop counters and
 /// the sampler.
 pub struct Capture {
     policies: ArcSwap<HashMap<String, Arc<CapturePolicy>>>,
-    queue: mpsc::Sender<Captured>,
+    queue: Queue,
     /// Seeded (tests): one stream behind a lock, reproducible. Otherwise None: each thread's
     /// own generator, no lock on the request path.
     sampler: Option<Mutex<StdRng>>,
@@ -136,20 +213,23 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// A capture with a queue of `capacity` rows; the receiver goes to [`writer::run`].
+    /// A capture with a queue of `capacity` rows (the writer takes them: [`writer::Writer`]).
     /// `seed` makes sampling reproducible (tests); None draws from the OS.
-    pub fn new(capacity: usize, seed: Option<u64>) -> (Self, mpsc::Receiver<Captured>) {
-        let (queue, rx) = mpsc::channel(capacity.max(1));
+    pub fn new(capacity: usize, seed: Option<u64>) -> Self {
         // Its own stream, so capturing does not move the router's picks.
         let sampler = seed.map(|seed| Mutex::new(StdRng::seed_from_u64(seed ^ 0x6361_7074_7572_6521)));
-        let capture = Capture {
+        Capture {
             policies: ArcSwap::from_pointee(HashMap::new()),
-            queue,
+            queue: Queue::new(capacity),
             sampler,
             dropped_total: AtomicU64::new(0),
             dropped: Mutex::new(HashMap::new()),
-        };
-        (capture, rx)
+        }
+    }
+
+    /// The queue of rows waiting for the writer.
+    pub fn queue(&self) -> &Queue {
+        &self.queue
     }
 
     /// The policy of `service` if it captures anything (one `ArcSwap` load).
@@ -185,11 +265,8 @@ impl Capture {
 
     /// Queues a row for the writer; a full (or closed) queue drops and counts it.
     pub fn offer(&self, row: Captured) {
-        if let Err(e) = self.queue.try_send(row) {
-            let row = match e {
-                mpsc::error::TrySendError::Full(row) | mpsc::error::TrySendError::Closed(row) => row,
-            };
-            self.count_dropped(&row.service, 1);
+        if let Err(service) = self.queue.push(row) {
+            self.count_dropped(&service, 1);
         }
     }
 
@@ -328,7 +405,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_and_counts() {
-        let (capture, mut rx) = Capture::new(2, Some(1));
+        let capture = Capture::new(2, Some(1));
         let row = |id: &str| Captured {
             service: "iris".into(),
             at_ms: 0,
@@ -344,19 +421,24 @@ mod tests {
             capture.offer(row(&i.to_string()));
         }
         assert_eq!(capture.dropped("iris"), 3);
-        assert_eq!(rx.try_recv().map(|r| r.request_id).ok().as_deref(), Some("0"));
+        let queued: Vec<String> = capture.queue().take(10).into_iter().map(|r| r.request_id).collect();
+        assert_eq!(queued, ["0", "1"]);
+        assert!(capture.queue().is_empty());
         assert!(capture.prometheus().contains("switchyard_capture_dropped_total{service=\"iris\"} 3"));
+        capture.queue().close();
+        capture.offer(row("5"));
+        assert_eq!(capture.dropped("iris"), 4, "a closed queue drops");
     }
 
     #[test]
     fn sampling_is_seeded() {
         let draws = |seed| {
-            let (capture, _rx) = Capture::new(1, Some(seed));
+            let capture = Capture::new(1, Some(seed));
             (0..1000).map(|_| capture.sample(&policy(10.0))).collect::<Vec<_>>()
         };
         assert_eq!(draws(7), draws(7));
         assert_ne!(draws(7), draws(8));
-        let (capture, _rx) = Capture::new(1, Some(7));
+        let capture = Capture::new(1, Some(7));
         assert!((0..100).all(|_| capture.sample(&policy(100.0))));
         assert!((0..100).all(|_| !capture.sample(&policy(0.0))));
     }

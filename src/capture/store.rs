@@ -256,7 +256,7 @@ fn encode_rows(rows: Vec<StoredRow>) -> Result<String> {
         .find_map(|r| r.probabilities.as_ref())
         .map(|p| p.iter().map(|(c, _)| c.clone()).collect())
         .unwrap_or_default();
-    let rows = rows
+    let rows: Vec<RowTuple> = rows
         .into_iter()
         .map(|r| {
             let features_of = if r.features.keys().eq(features.iter()) {
@@ -288,8 +288,11 @@ fn encode_rows(rows: Vec<StoredRow>) -> Result<String> {
             )
         })
         .collect();
-    serde_json::to_string(&Compact { features, classes, rows })
-        .map_err(|e| Error::Internal(format!("encoding captured rows: {e}")))
+    // Sized for the whole block at once: a growing buffer would copy it several times over.
+    let mut json = Vec::with_capacity(256 * (rows.len() + 1));
+    serde_json::to_writer(&mut json, &Compact { features, classes, rows })
+        .map_err(|e| Error::Internal(format!("encoding captured rows: {e}")))?;
+    String::from_utf8(json).map_err(|e| Error::Internal(format!("encoding captured rows: {e}")))
 }
 
 /// Reads a block's rows, [`Compact`] or one object per row.

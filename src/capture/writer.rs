@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::store;
@@ -43,22 +42,19 @@ impl Writer {
     /// [`LINGER`] for a whole [`BATCH`] to be queued (not at all when it is behind: its last
     /// batch was full), then takes up to [`BATCH`] queued rows and writes them in one
     /// transaction.
-    pub async fn run(self, mut rx: mpsc::Receiver<Captured>, shutdown: CancellationToken) {
-        let mut batch = Vec::with_capacity(BATCH);
+    pub async fn run(self, shutdown: CancellationToken) {
+        let queue = self.capture.queue();
         let mut behind = false;
         loop {
-            let got = tokio::select! {
+            tokio::select! {
                 biased;
-                n = rx.recv_many(&mut batch, BATCH) => n,
-                _ = shutdown.cancelled() => 0,
-            };
-            if got == 0 {
-                break;
+                _ = shutdown.cancelled() => break,
+                _ = queue.ready() => {}
             }
-            if batch.len() < BATCH && !behind {
+            if !behind {
                 // Let the batch gather while the requests have the core.
                 let mut waited = Duration::ZERO;
-                while waited < LINGER && batch.len() + rx.len() < BATCH && !shutdown.is_cancelled() {
+                while waited < LINGER && queue.len() < BATCH && !shutdown.is_cancelled() {
                     tokio::select! {
                         biased;
                         _ = shutdown.cancelled() => {}
@@ -66,25 +62,18 @@ impl Writer {
                     }
                     waited += LINGER_STEP;
                 }
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(row) => batch.push(row),
-                        Err(_) => break,
-                    }
-                }
             }
+            let batch = queue.take(BATCH);
             behind = batch.len() == BATCH;
-            self.write(std::mem::take(&mut batch), &shutdown).await;
+            self.write(batch, &shutdown).await;
         }
         // The final flush: nothing more is accepted; what is queued is written.
-        rx.close();
-        while let Ok(row) = rx.try_recv() {
-            batch.push(row);
-            if batch.len() == BATCH {
-                self.write(std::mem::take(&mut batch), &shutdown).await;
+        queue.close();
+        loop {
+            let batch = queue.take(BATCH);
+            if batch.is_empty() {
+                break;
             }
-        }
-        if !batch.is_empty() {
             self.write(batch, &shutdown).await;
         }
         self.trim(true).await;

@@ -228,7 +228,7 @@ impl Engine {
         });
         let monitor = Arc::new(Monitor::default());
         let drift = Arc::new(Drift::new(config.drift_baseline));
-        let (capture, capture_rx) = Capture::new(config.capture_queue, config.router_seed);
+        let capture = Capture::new(config.capture_queue, config.router_seed);
         capture.set_policies(crate::capture::store::policies(&pool).await?);
         let capture = Arc::new(capture);
         let writer = Writer {
@@ -284,7 +284,7 @@ impl Engine {
         engine.scheduler_start().await?;
         engine.spawn_background(&config);
         // The capture writer: stopped at close, after a final flush of what is queued.
-        inner.tasks.spawn(writer.run(capture_rx, inner.shutdown.clone()));
+        inner.tasks.spawn(writer.run(inner.shutdown.clone()));
         if let Some(url) =
             config.database_url.as_ref().filter(|u| matches!(store::Backend::of_url(u), Ok(store::Backend::Postgres)))
         {
