@@ -19,6 +19,7 @@ Writes bench/results/capture_overhead.json and prints the table for bench/RESULT
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,8 @@ def main():
             s.wait_answer(started)
         for rnd in range(args.rounds):
             for c in concurrency:
-                for s in servers:
+                # Each round starts with another node, so no node always runs right after another.
+                for s in servers[rnd % len(servers):] + servers[:rnd % len(servers)]:
                     r = pb.run(s, hb.PATH, c, args, script)
                     r.update(server=s.name, concurrency=c, round=rnd)
                     runs.append(r)
@@ -81,13 +83,18 @@ def main():
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(f"\nwrote {args.out}\n")
-    print("| c | capture | req/s | ÷ off | p99 ms | server CPU µs/req |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: |")
+    # "÷ off, paired": the median over rounds of each round's req/s against the capture-off
+    # node's in the same round (the machine's speed drifts between rounds; within one it
+    # drifts less).
+    print("| c | capture | req/s | ÷ off | ÷ off, paired | p99 ms | server CPU µs/req |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     for c in concurrency:
         cell = {s.name: [r for r in runs if r["server"] == s.name and r["concurrency"] == c] for s in servers}
         off = pb.median(cell["capture_off"], "rps")
+        off_by_round = {r["round"]: r["rps"] for r in cell["capture_off"]}
         for name, rs in cell.items():
-            print(f"| {c} | {name} | {pb.median(rs, 'rps'):,.0f} | {pb.median(rs, 'rps') / off:.3f} | "
+            paired = statistics.median(r["rps"] / off_by_round[r["round"]] for r in rs)
+            print(f"| {c} | {name} | {pb.median(rs, 'rps'):,.0f} | {pb.median(rs, 'rps') / off:.3f} | {paired:.3f} | "
                   f"{pb.median(rs, 'p99_us') / 1e3:.3f} | {pb.median(rs, 'cpu_us_per_request'):.2f} |")
     for name, st in status.items():
         print(f"{name}: stored {st.get('stored')}, dropped {st.get('dropped')}")

@@ -1,7 +1,7 @@
 //! The capture tables: `capture_policies`, and `capture_blocks` (every node's captured rows,
-//! one registry). Rows are stored in blocks, one per writer batch and service, as a JSON
-//! array: a captured request costs its JSON text, not a table row and index entries of its
-//! own. Blocks are found by service and time (`first_ms`, `last_ms`) and walked in capture
+//! one registry). Rows are stored in blocks, one per writer batch and service, as compact
+//! JSON ([`Compact`]): a captured request costs its JSON text, not a table row and index
+//! entries of its own. Blocks are found by service and time (`first_ms`, `last_ms`) and walked in capture
 //! order (id); rows are filtered after decoding, and the feedback of each request is joined at
 //! read time through the feedback table's key. A row's id is `block id × 65,536 + slot`.
 

@@ -17,8 +17,8 @@ use crate::store::Pool;
 /// Tries of one batch before its rows are dropped (and counted).
 const TRIES: u32 = 3;
 
-/// What the writer needs: the registry, this node's instance name, the capture (policies and drop counters) and the key of hashed
-/// features.
+/// What the writer needs: the registry, this node's instance name, the capture (its queue,
+/// policies and drop counters) and the key of hashed features.
 pub struct Writer {
     pub pool: Pool,
     pub instance: String,
