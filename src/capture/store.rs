@@ -240,12 +240,13 @@ enum Features {
 }
 
 /// A row's probabilities: in the block's class order, or paired with their classes when its
-/// classes differ.
+/// classes differ. JSON has no NaN: a probability that is not a number is written `null` and
+/// read back as NaN, so the block still reads.
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum Classes {
-    Numbers(Vec<f64>),
-    Pairs(Probabilities),
+    Numbers(Vec<Option<f64>>),
+    Pairs(Vec<(String, Option<f64>)>),
 }
 
 /// Writes rows as a [`Compact`] block.
@@ -266,9 +267,9 @@ fn encode_rows(rows: Vec<StoredRow>) -> Result<String> {
             };
             let probabilities = r.probabilities.map(|p| {
                 if p.iter().map(|(c, _)| c).eq(classes.iter()) {
-                    Classes::Numbers(p.into_iter().map(|(_, v)| v).collect())
+                    Classes::Numbers(p.into_iter().map(|(_, v)| Some(v)).collect())
                 } else {
-                    Classes::Pairs(p)
+                    Classes::Pairs(p.into_iter().map(|(c, v)| (c, Some(v))).collect())
                 }
             });
             (
@@ -334,8 +335,10 @@ fn decode_rows(json: &str) -> Result<Vec<StoredRow>> {
                 label,
                 value,
                 probabilities: probabilities.map(|p| match p {
-                    Classes::Numbers(numbers) => classes.iter().cloned().zip(numbers).collect(),
-                    Classes::Pairs(pairs) => pairs,
+                    Classes::Numbers(numbers) => {
+                        classes.iter().cloned().zip(numbers.into_iter().map(|v| v.unwrap_or(f64::NAN))).collect()
+                    }
+                    Classes::Pairs(pairs) => pairs.into_iter().map(|(c, v)| (c, v.unwrap_or(f64::NAN))).collect(),
                 }),
                 latency_ms,
                 shadow_generation,
@@ -810,6 +813,17 @@ mod tests {
             "{json}"
         );
         assert_eq!(format!("{:?}", decode_rows(&json).expect("decode")), expected);
+
+        // A probability that is not a number reads back as NaN, the block still whole.
+        let mut odd = captured("a", "r4", 40);
+        odd.prediction = Prediction::Class {
+            label: 0,
+            class: "no".into(),
+            probabilities: vec![("no".into(), f64::NAN), ("yes".into(), 0.5)],
+        };
+        let back = decode_rows(&encode_rows(vec![StoredRow::new(odd, 0)]).expect("encode")).expect("decode");
+        let p = back[0].probabilities.as_ref().expect("probabilities");
+        assert!(p[0].1.is_nan() && p[1] == ("yes".to_owned(), 0.5), "{p:?}");
 
         let legacy = r#"[{"slot":0,"at_ms":5,"revision":2,"generation":"v1","request_id":"old","features":{"x":1.5},
             "label":"yes","value":null,"probabilities":[["no",0.5],["yes",0.5]],"latency_ms":0.25,

@@ -1612,7 +1612,7 @@ export interface components {
             /**
              * Format: int64
              * @description At most this many rows are kept for the service, the oldest going first (checked every
-             *     tenth of the cap, so up to a tenth more between checks).
+             *     twentieth of the cap, so up to a tenth more between checks).
              */
             max_rows?: number;
             /**
