@@ -179,7 +179,8 @@ impl Queue {
         if rows.len() > n {
             return rows.drain(..n).collect();
         }
-        let fresh = Vec::with_capacity(self.capacity.min(BATCH));
+        // The next batch likely matches this one: a trickle does not reserve a whole batch.
+        let fresh = Vec::with_capacity(rows.len());
         std::mem::replace(&mut *rows, fresh)
     }
 

@@ -349,6 +349,12 @@ fn decode_rows(json: &str) -> Result<Vec<StoredRow>> {
         .collect())
 }
 
+/// The first and last capture time of a block's rows.
+fn time_span(rows: &[StoredRow]) -> (i64, i64) {
+    let times = rows.iter().map(|r| r.at_ms);
+    (times.clone().min().unwrap_or_default(), times.max().unwrap_or_default())
+}
+
 /// A batch's rows of one service, encoded once: a retried insert sends the same block.
 #[derive(Debug)]
 pub struct Block {
@@ -369,27 +375,21 @@ pub fn encode(rows: Vec<Captured>) -> Result<Vec<Block>> {
         let i = match by_service.iter().position(|(s, _)| *s == c.service) {
             Some(i) => i,
             None => {
-                by_service.push((c.service.clone(), vec![Vec::new()]));
+                by_service.push((c.service.clone(), Vec::new()));
                 by_service.len() - 1
             }
         };
         let chunks = &mut by_service[i].1;
-        if chunks.last().is_some_and(|last| last.len() == super::BATCH) {
-            chunks.push(Vec::new());
+        match chunks.last_mut() {
+            Some(chunk) if chunk.len() < super::BATCH => chunk.push(StoredRow::new(c, chunk.len() as i64)),
+            _ => chunks.push(vec![StoredRow::new(c, 0)]),
         }
-        let chunk = chunks.last_mut().expect("a chunk was pushed");
-        let slot = chunk.len() as i64;
-        chunk.push(StoredRow::new(c, slot));
     }
     let mut blocks = Vec::new();
     for (service, chunks) in by_service {
-        for rows in chunks.into_iter().filter(|rows| !rows.is_empty()) {
-            let (first_request_id, first_ms, last_ms, n) = (
-                rows[0].request_id.clone(),
-                rows.iter().map(|r| r.at_ms).min().unwrap_or_default(),
-                rows.iter().map(|r| r.at_ms).max().unwrap_or_default(),
-                rows.len() as u64,
-            );
+        for rows in chunks {
+            let first_request_id = rows[0].request_id.clone();
+            let ((first_ms, last_ms), n) = (time_span(&rows), rows.len() as u64);
             let json = encode_rows(rows)?;
             blocks.push(Block { service: service.clone(), first_request_id, first_ms, last_ms, rows: n, json });
         }
@@ -598,26 +598,27 @@ pub async fn page(
     Ok(out)
 }
 
+/// The rows of `service`'s blocks (`$1`), with more conditions appended.
+const ROWS_OF: &str = "SELECT CAST(COALESCE(SUM(row_count), 0) AS BIGINT) FROM capture_blocks WHERE service = $1";
+
 /// Rows of `service` in the registry, every node's.
 pub async fn count(pool: &Pool, service: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(row_count), 0) AS BIGINT) FROM capture_blocks WHERE service = $1")
-        .bind(service)
-        .fetch_one(pool)
-        .await?)
+    count_in(pool, service).await
+}
+
+async fn count_in<'e>(db: impl sqlx::Executor<'e, Database = sqlx::Any>, service: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(ROWS_OF).bind(service).fetch_one(db).await?)
 }
 
 /// How many rows of `service` were captured in `[since_ms, until_ms]`: the blocks wholly
 /// inside by their counts, those across an end by their rows.
 pub async fn count_window(pool: &Pool, service: &str, since_ms: i64, until_ms: i64) -> Result<i64> {
-    let inside: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(row_count), 0) AS BIGINT) FROM capture_blocks \
-         WHERE service = $1 AND first_ms >= $2 AND last_ms <= $3",
-    )
-    .bind(service)
-    .bind(since_ms)
-    .bind(until_ms)
-    .fetch_one(pool)
-    .await?;
+    let inside: i64 = sqlx::query_scalar(&format!("{ROWS_OF} AND first_ms >= $2 AND last_ms <= $3"))
+        .bind(service)
+        .bind(since_ms)
+        .bind(until_ms)
+        .fetch_one(pool)
+        .await?;
     let across = sqlx::query(&format!(
         "SELECT {BLOCK_COLUMNS} FROM capture_blocks WHERE service = $1 AND last_ms >= $2 AND first_ms <= $3 \
          AND (first_ms < $2 OR last_ms > $3)"
@@ -649,11 +650,7 @@ async fn rewrite(tx: &mut sqlx::AnyConnection, id: i64, keep: impl Fn(usize, &St
     if kept.is_empty() {
         sqlx::query("DELETE FROM capture_blocks WHERE id = $1").bind(id).execute(&mut *tx).await?;
     } else if removed > 0 {
-        let (n, first_ms, last_ms) = (
-            kept.len() as i64,
-            kept.iter().map(|r| r.at_ms).min().unwrap_or_default(),
-            kept.iter().map(|r| r.at_ms).max().unwrap_or_default(),
-        );
+        let ((first_ms, last_ms), n) = (time_span(&kept), kept.len() as i64);
         let json = encode_rows(kept)?;
         sqlx::query(
             "UPDATE capture_blocks SET rows_json = $1, row_count = $2, first_ms = $3, last_ms = $4 WHERE id = $5",
@@ -675,7 +672,7 @@ pub enum Cut {
     /// Its oldest rows go (the block is decoded and rewritten): exactly `cap` rows are left.
     Exact,
     /// It stays while the rows left are at most a twentieth over the cap, so a trim usually
-    /// only deletes whole blocks (the writer's trims between batches).
+    /// only deletes whole blocks (the writer's trims between batches, the retention pass).
     Loose,
 }
 
@@ -683,7 +680,7 @@ pub enum Cut {
 /// cap as `cut` says. Returns the rows deleted.
 pub async fn trim_to_cap(pool: &Pool, service: &str, cap: i64, cut: Cut) -> Result<u64> {
     let mut tx = crate::store::begin_write(pool).await?;
-    let total = count_in(&mut tx, service).await?;
+    let total = count_in(&mut *tx, service).await?;
     if total <= cap {
         tx.commit().await?;
         return Ok(0);
@@ -730,24 +727,16 @@ pub async fn trim_to_cap(pool: &Pool, service: &str, cap: i64, cut: Cut) -> Resu
     Ok(deleted as u64)
 }
 
-async fn count_in(conn: &mut sqlx::AnyConnection, service: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(row_count), 0) AS BIGINT) FROM capture_blocks WHERE service = $1")
-        .bind(service)
-        .fetch_one(conn)
-        .await?)
-}
-
-/// The retention task's pass over one service: rows older than `before_ms` and beyond the
-/// cap are deleted. Returns the rows deleted.
+/// The retention task's pass over one service: rows older than `before_ms` are deleted (a
+/// block across that time is rewritten), and rows beyond the cap as the writer's trims do
+/// ([`Cut::Loose`]). Returns the rows deleted.
 pub async fn enforce(pool: &Pool, service: &str, before_ms: i64, cap: i64) -> Result<u64> {
     let mut tx = crate::store::begin_write(pool).await?;
-    let old: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(row_count), 0) AS BIGINT) FROM capture_blocks WHERE service = $1 AND last_ms < $2",
-    )
-    .bind(service)
-    .bind(before_ms)
-    .fetch_one(&mut *tx)
-    .await?;
+    let old: i64 = sqlx::query_scalar(&format!("{ROWS_OF} AND last_ms < $2"))
+        .bind(service)
+        .bind(before_ms)
+        .fetch_one(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM capture_blocks WHERE service = $1 AND last_ms < $2")
         .bind(service)
         .bind(before_ms)
@@ -764,7 +753,7 @@ pub async fn enforce(pool: &Pool, service: &str, before_ms: i64, cap: i64) -> Re
         deleted += rewrite(&mut tx, id, |_, r| r.at_ms >= before_ms).await?;
     }
     tx.commit().await?;
-    Ok(deleted + trim_to_cap(pool, service, cap, Cut::Exact).await?)
+    Ok(deleted + trim_to_cap(pool, service, cap, Cut::Loose).await?)
 }
 
 #[cfg(test)]
